@@ -1,0 +1,33 @@
+# Hearth: two commands on a fresh machine. `make run` and `make test` install what is missing first.
+SHELL := /bin/bash
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+
+.PHONY: run test unit integration bench typecheck build-gateway clean-data deps
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NODE_MODULES_STAMP)
+
+run: deps
+	node bin/hearth.js run
+
+typecheck: deps
+	npx tsc -p tsconfig.json --noEmit
+
+test: deps typecheck
+	bash scripts/check-test-deps.sh
+	npx ava
+
+unit: deps
+	npx ava 'test/{core,state,storage,telemetry}/**/*.test.ts'
+
+bench: deps
+	node --import tsx scripts/bench.ts
+
+build-gateway: deps
+	bash firmware-gateway/build.sh
+
+clean-data:
+	rm -rf ./data

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Fails early, with a clear message, when a real peer the integration tests drive is missing.
+missing=0
+for cmd in mosquitto mosquitto_pub mosquitto_sub; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "missing: $cmd (apt-get install mosquitto mosquitto-clients)"; missing=1; }
+done
+/usr/bin/python3 -c 'import nio' >/dev/null 2>&1 || { echo "missing: matrix-nio (apt-get install python3-matrix-nio)"; missing=1; }
+if [ $missing -ne 0 ]; then echo "install the packages above, or run 'bash .ci/run' which does"; exit 1; fi

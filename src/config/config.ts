@@ -1,0 +1,184 @@
+/**
+ * Gateway configuration: defaults, the generated `hearth.yaml` under the data directory, and
+ * environment overrides (HEARTH_*) for scripts and tests. Environment beats file beats defaults.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import YAML from 'yaml';
+import { DEFAULT_CONFIG_TEMPLATE } from './template.js';
+
+export type RegistrationMode = 'closed' | 'token' | 'open';
+
+export interface SensorThrottle {
+  /** Minimum change that counts as new (absolute, in the sensor's unit). */
+  deadband: number;
+  /** At most one state event per this many seconds per sensor. */
+  minIntervalSeconds: number;
+  /** Re-emit an unchanged value after this many seconds of silence. */
+  refreshSeconds: number;
+}
+
+export interface RawRule {
+  /** MQTT topic filter with `+`/`#`, e.g. `sensors/+/temperature`. */
+  topic: string;
+  /** Device id; `$1`, `$2`... refer to the `+` wildcards in order. */
+  device: string;
+  /** Sensor key within the device; may use `$n` too. */
+  sensor: string;
+  /** Dotted path into a JSON payload (absent: the payload itself is the value). */
+  valuePath?: string;
+  unit?: string;
+  deviceClass?: string;
+  /** Topic a command for this sensor is published on (may use `$n`). */
+  commandTopic?: string;
+}
+
+export interface HearthConfig {
+  serverName: string;
+  dataDir: string;
+  client: { bindAddress: string; port: number; publicBaseUrl: string };
+  federation: { port: number };
+  registration: { mode: RegistrationMode; tokens: string[]; sharedSecret: string };
+  mqtt: {
+    /** `embedded` runs aedes in-process; `external` connects to `externalUrl` as a client. */
+    mode: 'embedded' | 'external';
+    port: number;
+    bindAddress: string;
+    /** Path on the client port where MQTT over WebSocket is served. */
+    websocketPath: string;
+    externalUrl: string;
+    externalUsername: string;
+    externalPassword: string;
+    allowAnonymous: boolean;
+    maxPayloadBytes: number;
+    /** Offline messages kept per persistent session (aedes does not cap these itself, issue #1087). */
+    offlineQueueLimit: number;
+  };
+  bridge: {
+    /** Matrix users invited to every device room and allowed to command devices. Empty: all admins. */
+    owners: string[];
+    /** One room per device, or one room per area. */
+    roomPer: 'device' | 'area';
+    federateDeviceRooms: boolean;
+    commandTimeoutSeconds: number;
+    throttle: SensorThrottle;
+    rawRules: RawRule[];
+  };
+  telemetry: { rawRetentionDays: number; rollupRetentionDays: number; flushIntervalMs: number };
+  storage: { cacheSizeBytes: number; writeBufferSizeBytes: number };
+  logLevel: string;
+}
+
+export function defaultConfig(dataDir: string): HearthConfig {
+  return {
+    serverName: 'localhost:8008',
+    dataDir,
+    client: { bindAddress: '127.0.0.1', port: 8008, publicBaseUrl: '' },
+    federation: { port: 8448 },
+    registration: { mode: 'closed', tokens: [], sharedSecret: '' },
+    mqtt: {
+      mode: 'embedded',
+      port: 1883,
+      bindAddress: '0.0.0.0',
+      websocketPath: '/_hearth/mqtt',
+      externalUrl: '',
+      externalUsername: '',
+      externalPassword: '',
+      allowAnonymous: false,
+      maxPayloadBytes: 65536,
+      offlineQueueLimit: 1000,
+    },
+    bridge: {
+      owners: [],
+      roomPer: 'device',
+      federateDeviceRooms: false,
+      commandTimeoutSeconds: 10,
+      throttle: { deadband: 0, minIntervalSeconds: 5, refreshSeconds: 300 },
+      rawRules: [],
+    },
+    telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },
+    storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 1024 * 1024 },
+    logLevel: 'warn',
+  };
+}
+
+/** Deep-merge plain objects; arrays and scalars from `over` replace those in `base`. */
+function merge<T>(base: T, over: unknown): T {
+  if (over === null || typeof over !== 'object' || Array.isArray(over)) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    const cur = out[k];
+    out[k] =
+      cur && typeof cur === 'object' && !Array.isArray(cur) && v && typeof v === 'object' && !Array.isArray(v)
+        ? merge(cur, v)
+        : v;
+  }
+  return out as T;
+}
+
+function intFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+/**
+ * Loads the configuration for a data directory, writing a commented `hearth.yaml` on first run.
+ * The registration shared secret is generated once and stored in the file.
+ */
+export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): HearthConfig {
+  const env = opts.env ?? process.env;
+  const dataDir = resolve(opts.dataDir ?? env.HEARTH_DATA_DIR ?? './data');
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'hearth.yaml');
+  if (!existsSync(file)) {
+    writeFileSync(file, DEFAULT_CONFIG_TEMPLATE.replace('@SHARED_SECRET@', randomBytes(24).toString('hex')), {
+      mode: 0o600,
+    });
+  }
+  const fromFile: unknown = YAML.parse(readFileSync(file, 'utf8')) ?? {};
+  let config = merge(defaultConfig(dataDir), camelize(fromFile));
+  config.dataDir = dataDir;
+
+  const clientPort = intFromEnv('HEARTH_CLIENT_PORT');
+  if (clientPort !== undefined) config.client.port = clientPort;
+  const fedPort = intFromEnv('HEARTH_FEDERATION_PORT');
+  if (fedPort !== undefined) config.federation.port = fedPort;
+  const mqttPort = intFromEnv('HEARTH_MQTT_PORT');
+  if (mqttPort !== undefined) config.mqtt.port = mqttPort;
+  if (env.HEARTH_SERVER_NAME) config.serverName = env.HEARTH_SERVER_NAME;
+  else if (!hasKey(fromFile, 'server_name')) config.serverName = `localhost:${config.client.port}`;
+  const reg = env.HEARTH_REGISTRATION;
+  if (reg) {
+    if (reg !== 'closed' && reg !== 'token' && reg !== 'open') {
+      throw new Error(`HEARTH_REGISTRATION must be closed, token or open, got "${reg}"`);
+    }
+    config.registration.mode = reg;
+  }
+  if (env.HEARTH_MQTT_EXTERNAL_URL) {
+    config.mqtt.mode = 'external';
+    config.mqtt.externalUrl = env.HEARTH_MQTT_EXTERNAL_URL;
+  }
+  if (env.HEARTH_LOG_LEVEL) config.logLevel = env.HEARTH_LOG_LEVEL;
+  if (!config.client.publicBaseUrl) config.client.publicBaseUrl = `http://${config.client.bindAddress}:${config.client.port}`;
+  config = Object.freeze(config);
+  return config;
+}
+
+function hasKey(obj: unknown, key: string): boolean {
+  return obj !== null && typeof obj === 'object' && key in (obj as object);
+}
+
+/** The YAML file uses snake_case like Synapse's; the code uses camelCase. */
+function camelize(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camelize);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = camelize(v);
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+/** The commented `hearth.yaml` written into the data directory on first run. */
+export const DEFAULT_CONFIG_TEMPLATE = `# Hearth gateway configuration.
+# Environment variables override the basics: HEARTH_DATA_DIR, HEARTH_SERVER_NAME,
+# HEARTH_CLIENT_PORT, HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION.
+
+# The Matrix server name. User ids look like @alice:<server_name>. Cannot change once users exist.
+# Default: localhost:<client port>.
+# server_name: home.example.org
+
+client:
+  # Where the Client-Server API listens (also serves MQTT over WebSocket, see mqtt.websocket_path).
+  bind_address: 127.0.0.1
+  port: 8008
+
+federation:
+  port: 8448
+
+registration:
+  # closed: accounts only via "hearth user add" or shared-secret registration;
+  # token: /register needs one of the tokens below; open: anyone may register.
+  mode: closed
+  tokens: []
+  # For Synapse-compatible shared-secret registration (/_synapse/admin/v1/register).
+  shared_secret: "@SHARED_SECRET@"
+
+mqtt:
+  # embedded: run the broker in-process; external: connect to external_url (e.g. Mosquitto).
+  mode: embedded
+  bind_address: 0.0.0.0
+  port: 1883
+  websocket_path: /_hearth/mqtt
+  # external_url: mqtt://127.0.0.1:1883
+  # external_username: hearth
+  # external_password: secret
+  allow_anonymous: false
+  max_payload_bytes: 65536
+  offline_queue_limit: 1000
+
+bridge:
+  # Matrix users invited to every device room and allowed to command devices.
+  # Empty list: every admin of this gateway.
+  owners: []
+  # One room per device, or one room per area (Home Assistant suggested_area / raw rule area).
+  room_per: device
+  # Device rooms are created with m.federate: false unless this is true.
+  federate_device_rooms: false
+  command_timeout_seconds: 10
+  # A sensor's latest value becomes a state event on a change beyond the deadband, at most every
+  # min_interval_seconds, and is refreshed after refresh_seconds of silence.
+  throttle:
+    deadband: 0
+    min_interval_seconds: 5
+    refresh_seconds: 300
+  # Raw topic rules for devices that follow no convention. $1, $2 are the + wildcards.
+  raw_rules: []
+  #  - topic: sensors/+/temperature
+  #    device: $1
+  #    sensor: temperature
+  #    unit: "°C"
+  #    device_class: temperature
+
+telemetry:
+  raw_retention_days: 7
+  rollup_retention_days: 365
+  flush_interval_ms: 1000
+
+storage:
+  # LevelDB block cache and write buffer; small on purpose (1 GB RAM gateways).
+  cache_size_bytes: 2097152
+  write_buffer_size_bytes: 1048576
+
+log_level: warn
+`;

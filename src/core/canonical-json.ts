@@ -1,0 +1,113 @@
+/**
+ * Canonical JSON (appendices "Canonical JSON"; rooms/v6+ "Canonical JSON" makes it strict):
+ * the shortest UTF-8 JSON text, object keys sorted by Unicode codepoint, no insignificant
+ * whitespace, numbers only as integers in [-(2^53)+1, 2^53-1] without fraction or exponent.
+ *
+ * This runs for every event hashed, signed or verified, so it is a direct recursive serialiser
+ * rather than a sort-then-JSON.stringify round trip. Strings are escaped with JSON.stringify,
+ * whose escapes are exactly the ones the canonical grammar allows (`\" \\ \b \f \n \r \t` and
+ * `\u00XX` in lower-case hex for the other ASCII controls); everything else, U+2028 and U+2029
+ * included, is written raw.
+ */
+
+/** Thrown when a value cannot be represented in canonical JSON (maps to M_BAD_JSON at the edges). */
+export class CanonicalJsonError extends Error {
+  override name = 'CanonicalJsonError';
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1, the spec's bound in both directions
+
+/** Encode `value` as canonical JSON. Throws {@link CanonicalJsonError} on anything the grammar forbids. */
+export function canonicalJson(value: unknown): string {
+  return encodeValue(value, '$');
+}
+
+function encodeValue(value: unknown, path: string): string {
+  switch (typeof value) {
+    case 'string':
+      return encodeString(value, path);
+    case 'number':
+      return encodeNumber(value, path);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return encodeArray(value, path);
+      return encodeObject(value, path);
+    default:
+      throw new CanonicalJsonError(`${path}: ${typeof value} is not a JSON value`);
+  }
+}
+
+function encodeString(value: string, path: string): string {
+  // A lone surrogate has no UTF-8 encoding; JSON.stringify would emit a `\udXXX` escape,
+  // which the canonical grammar does not allow.
+  if (!isWellFormed.call(value)) throw new CanonicalJsonError(`${path}: string contains a lone surrogate`);
+  return JSON.stringify(value);
+}
+
+// String.prototype.isWellFormed is native in Node 20 but only typed from lib ES2024.
+const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
+
+function encodeNumber(value: number, path: string): string {
+  if (!Number.isInteger(value)) throw new CanonicalJsonError(`${path}: ${value} is not an integer`);
+  if (value > MAX_SAFE || value < -MAX_SAFE) throw new CanonicalJsonError(`${path}: ${value} is out of range`);
+  // String() never uses an exponent below 1e21 and prints -0 as "0", as the spec requires.
+  return String(value);
+}
+
+function encodeArray(items: unknown[], path: string): string {
+  let out = '[';
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out += ',';
+    out += encodeValue(items[i], path);
+  }
+  return out + ']';
+}
+
+function encodeObject(object: object, path: string): string {
+  const proto = Object.getPrototypeOf(object);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new CanonicalJsonError(`${path}: ${proto?.constructor?.name ?? 'exotic'} object is not a JSON object`);
+  }
+  const record = object as Record<string, unknown>;
+  const keys = sortByCodepoint(Object.keys(record));
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = record[key];
+    // An absent optional field (`state_key: undefined`) is no member at all, as in JSON.stringify.
+    if (member === undefined) continue;
+    if (!first) out += ',';
+    first = false;
+    out += encodeString(key, path) + ':' + encodeValue(member, `${path}.${key}`);
+  }
+  return out + '}';
+}
+
+/**
+ * Array.prototype.sort compares UTF-16 code units, which equals codepoint order unless a key
+ * holds a surrogate pair (an astral character sorts below U+E000..U+FFFF by code units but above
+ * them by codepoint). Keys are almost always ASCII, so the exact comparison runs only when needed.
+ */
+function sortByCodepoint(keys: string[]): string[] {
+  keys.sort();
+  for (const key of keys) {
+    if (SURROGATE.test(key)) return keys.sort(compareCodepoints);
+  }
+  return keys;
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+function compareCodepoints(a: string, b: string): number {
+  const left = a[Symbol.iterator]();
+  const right = b[Symbol.iterator]();
+  for (;;) {
+    const x = left.next();
+    const y = right.next();
+    if (x.done || y.done) return (x.done ? 0 : 1) - (y.done ? 0 : 1);
+    const difference = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
+    if (difference !== 0) return difference;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The stream position and the one notifier. Every persisted change that a client may need to see
+ * (room events, account data, receipts, to-device messages, profile changes) takes the next global
+ * stream position; `/sync` tokens are built on it.
+ *
+ * Positions are reserved before a batch is written and settled after; batches can land out of order,
+ * so readers only ever see the *settled* position: the highest one below which every reserved
+ * position has been written. Waiters (sync long-polls, the federation sender) wake when it advances.
+ */
+export class StreamNotifier {
+  private lastReserved: number;
+  private settled: number;
+  private readonly pending = new Set<number>();
+  private waiters = new Set<() => void>();
+  /** Ephemeral changes (typing) that need a wake-up but no stream position. */
+  private ephemeralSerial = 0;
+
+  constructor(persistedPosition: number) {
+    this.lastReserved = persistedPosition;
+    this.settled = persistedPosition;
+  }
+
+  /** Reserves the next stream position for a batch about to be written. */
+  reserve(): number {
+    const pos = ++this.lastReserved;
+    this.pending.add(pos);
+    return pos;
+  }
+
+  /** Marks a reserved position as written (or abandoned) and wakes waiters if the settled position moved. */
+  settle(pos: number): void {
+    this.pending.delete(pos);
+    let next = this.settled;
+    while (next < this.lastReserved && !this.pending.has(next + 1)) next++;
+    if (next !== this.settled) {
+      this.settled = next;
+      this.wake();
+    }
+  }
+
+  /** The highest position readers may rely on. */
+  get position(): number {
+    return this.settled;
+  }
+
+  get ephemeral(): number {
+    return this.ephemeralSerial;
+  }
+
+  /** Wakes waiters for a change that has no stream position (typing notifications). */
+  notifyEphemeral(): void {
+    this.ephemeralSerial++;
+    this.wake();
+  }
+
+  /**
+   * Resolves at the next change after this call, or after `timeoutMs`, or when `signal` aborts.
+   * Returns true when woken by a change.
+   */
+  waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (changed: boolean) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.waiters.delete(onChange);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(changed);
+      };
+      const onChange = () => finish(true);
+      const onAbort = () => finish(false);
+      const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
+      this.waiters.add(onChange);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private wake(): void {
+    const current = this.waiters;
+    this.waiters = new Set();
+    for (const w of current) w();
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Schema migrations. Each entry upgrades the store from `from` to `from + 1` and is run in order on
+ * open; the last step writes the new `schema_version`. Version 1 is the initial layout, so the list
+ * is empty until the layout first changes (add `0002_<what>.ts` and an entry here, and update
+ * docs/storage.md).
+ */
+import type { Database } from '../db.js';
+import { STORAGE_VERSION } from '../keyspaces.js';
+
+interface Migration {
+  from: number;
+  run(db: Database): Promise<void>;
+}
+
+const MIGRATIONS: Migration[] = [];
+
+export async function runMigrations(db: Database, current: number): Promise<void> {
+  for (let v = current; v < STORAGE_VERSION; v++) {
+    const step = MIGRATIONS.find((m) => m.from === v);
+    if (!step) throw new Error(`no migration from storage version ${v}`);
+    await step.run(db);
+    await db.write([db.putMeta('schema_version', v + 1)]);
+  }
+}
