@@ -1,7 +1,7 @@
 /**
  * Benchmark: ed25519 sign/verify with @noble/curves (pure JS) against node:crypto (OpenSSL).
  * Run: `node --import tsx scripts/bench-ed25519.ts [ops]` (default 2000 ops per measurement).
- * The message is a typical redacted PDU in canonical JSON (~600 bytes), since that is what the
+ * The message is a typical redacted PDU in canonical JSON (about 470 bytes), since that is what the
  * hot path signs and verifies. Results and the decision are recorded in docs/crypto.md.
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
@@ -38,7 +38,7 @@ function measure(label: string, run: () => void): number {
   const start = process.hrtime.bigint();
   for (let i = 0; i < ops; i++) run();
   const micros = Number(process.hrtime.bigint() - start) / 1000 / ops;
-  console.log(`${label.padEnd(34)} ${micros.toFixed(1).padStart(8)} µs/op ${(1e6 / micros).toFixed(0).padStart(8)} ops/s`);
+  console.log(`${label.padEnd(40)} ${micros.toFixed(1).padStart(8)} µs/op ${(1e6 / micros).toFixed(0).padStart(8)} ops/s`);
   return micros;
 }
 

@@ -1,0 +1,53 @@
+/** The pure protocol core: everything here is free of I/O. */
+export * from './types.js';
+export { CanonicalJsonError, canonicalJson } from './canonical-json.js';
+export { Base64Error, decodeBase64, encodeUnpaddedBase64, encodeUrlSafeBase64 } from './base64.js';
+export {
+  type Signatures,
+  addSignature,
+  generateSigningKey,
+  signBytes,
+  signJson,
+  signableBytes,
+  signingKeyFromSeed,
+  verifyBytes,
+  verifyJsonSignature,
+} from './signing.js';
+export {
+  addContentHash,
+  computeContentHash,
+  computeEventId,
+  computeReferenceHash,
+  computeRoomIdFromCreateEvent,
+  eventIdFromReferenceHash,
+  hasValidContentHash,
+  referenceJson,
+  sha256,
+} from './hashes.js';
+export {
+  type RedactionAlgorithm,
+  type RoomVersionRules,
+  DEFAULT_ROOM_VERSION,
+  SUPPORTED_ROOM_VERSIONS,
+  getRoomVersionRules,
+  isSupportedRoomVersion,
+} from './room-versions.js';
+export { redactPdu } from './redaction.js';
+export {
+  type ServerName,
+  type UserId,
+  MAX_IDENTIFIER_BYTES,
+  isCompliantUserId,
+  isValidEventId,
+  isValidNewLocalpart,
+  isValidRoomAlias,
+  isValidRoomId,
+  isValidServerName,
+  isValidUserId,
+  parseServerName,
+  parseUserId,
+  serverNameOf,
+} from './identifiers.js';
+export { type FinalizeOptions, type FinalizedPdu, type PduTemplate, finalizePdu } from './event-builder.js';
+export { verifyEventSignature } from './event-verification.js';
+export { toRoomEvent } from './room-event.js';
