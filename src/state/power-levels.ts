@@ -1,0 +1,100 @@
+/**
+ * Power levels as the authorisation rules read them (client-server "m.room.power_levels" and
+ * server-server "Checks performed on receipt of a PDU" -> "Definitions": required power level,
+ * invite/kick/ban/redact level), including room version 12's room creators with infinite power.
+ */
+import type { Json, RoomEvent, StateEventMap } from '../core/types.js';
+import type { RoomVersionRules } from '../core/room-versions.js';
+import { getCreateEvent, getPowerLevelsEvent, isJsonObject } from './room-state.js';
+
+/** Actions whose level is a top-level property of the power levels content. */
+export type PowerAction = 'invite' | 'kick' | 'ban' | 'redact';
+
+/** server-server "Definitions": the invite level defaults to 0; kick, ban and redact to 50. */
+const ACTION_DEFAULTS: Record<PowerAction, number> = { invite: 0, kick: 50, ban: 50, redact: 50 };
+
+/** m.room.power_levels: `state_default` is 50 and `events_default` 0 when unspecified or absent. */
+const STATE_DEFAULT = 50;
+const EVENTS_DEFAULT = 0;
+
+/** m.room.power_levels `users_default`: "If the room contains no m.room.power_levels event, the
+ * room's creator has a power level of 100" (room versions 1-11). */
+const CREATOR_LEVEL_WITHOUT_POWER_LEVELS = 100;
+
+/**
+ * Room versions 10+ accept only integers as power level values, and canonical JSON bounds them to
+ * [-(2^53)+1, 2^53-1]; that is exactly `Number.isSafeInteger`.
+ */
+export function isPowerLevelValue(value: Json | undefined): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+function integerOr(value: Json | undefined, fallback: number): number {
+  return isPowerLevelValue(value) ? value : fallback;
+}
+
+/**
+ * The room creators. rooms/v12 "Authorisation rules" note: the create event's `sender` plus any
+ * `content.additional_creators`. Earlier versions have one creator: `content.creator` in v10
+ * (rule 4.3.1), the create event's `sender` from v11.
+ */
+export function getRoomCreators(createEvent: RoomEvent | undefined, rules: RoomVersionRules): Set<string> {
+  const creators = new Set<string>();
+  if (!createEvent) return creators;
+  if (rules.createContentHasCreator) {
+    const creator = createEvent.pdu.content.creator;
+    if (typeof creator === 'string') creators.add(creator);
+    return creators;
+  }
+  creators.add(createEvent.pdu.sender);
+  const additional = createEvent.pdu.content.additional_creators;
+  if (rules.additionalCreators && Array.isArray(additional)) {
+    for (const userId of additional) if (typeof userId === 'string') creators.add(userId);
+  }
+  return creators;
+}
+
+/**
+ * A user's power level in `state`:
+ * 1. (v12) room creators have infinite power, whatever the power levels event says.
+ * 2. With a power levels event: `users[userId]`, else `users_default`, else 0.
+ * 3. Without one: the creator has 100 (v10/v11), everyone else 0.
+ */
+export function getUserPowerLevel(userId: string, state: StateEventMap, rules: RoomVersionRules): number {
+  const creators = getRoomCreators(getCreateEvent(state), rules);
+  if (rules.creatorsHaveInfinitePower && creators.has(userId)) return Infinity;
+
+  const powerLevels = getPowerLevelsEvent(state);
+  if (powerLevels) {
+    const content = powerLevels.pdu.content;
+    const users = content.users;
+    const explicit = isJsonObject(users) ? users[userId] : undefined;
+    if (isPowerLevelValue(explicit)) return explicit;
+    return integerOr(content.users_default, 0);
+  }
+  return creators.has(userId) ? CREATOR_LEVEL_WITHOUT_POWER_LEVELS : 0;
+}
+
+/**
+ * server-server "Definitions" -> Required Power Level: `events[type]` if listed, otherwise
+ * `state_default` for state events and `events_default` for the rest.
+ */
+export function getRequiredPowerForEvent(type: string, isState: boolean, state: StateEventMap): number {
+  const content = getPowerLevelsEvent(state)?.pdu.content ?? {};
+  const events = content.events;
+  const listed = isJsonObject(events) ? events[type] : undefined;
+  if (isPowerLevelValue(listed)) return listed;
+  return isState ? integerOr(content.state_default, STATE_DEFAULT) : integerOr(content.events_default, EVENTS_DEFAULT);
+}
+
+/** server-server "Definitions" -> Invite Level, Kick Level, Ban Level, Redact Level. */
+export function getActionLevel(action: PowerAction, state: StateEventMap): number {
+  const content = getPowerLevelsEvent(state)?.pdu.content ?? {};
+  return integerOr(content[action], ACTION_DEFAULTS[action]);
+}
+
+/** Whether the user's power level reaches the level of `action` (kick and ban additionally need
+ * the target below the sender; the auth rules check that, see auth-rules-membership.ts). */
+export function canUserDo(action: PowerAction, userId: string, state: StateEventMap, rules: RoomVersionRules): boolean {
+  return getUserPowerLevel(userId, state, rules) >= getActionLevel(action, state);
+}

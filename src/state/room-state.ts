@@ -1,0 +1,60 @@
+/**
+ * Reading the authorisation-relevant parts of a room state (rooms/v10-v12 "Authorisation rules":
+ * the state event types that affect authorisation are create, member, join_rules, power_levels
+ * and third_party_invite). Pure lookups; no rules are applied here.
+ */
+import type { Json, JsonObject, RoomEvent, StateEventMap } from '../core/types.js';
+import { stateKey } from '../core/types.js';
+
+export const CREATE = 'm.room.create';
+export const MEMBER = 'm.room.member';
+export const JOIN_RULES = 'm.room.join_rules';
+export const POWER_LEVELS = 'm.room.power_levels';
+export const THIRD_PARTY_INVITE = 'm.room.third_party_invite';
+
+export const CREATE_KEY = stateKey(CREATE, '');
+export const JOIN_RULES_KEY = stateKey(JOIN_RULES, '');
+export const POWER_LEVELS_KEY = stateKey(POWER_LEVELS, '');
+
+export function memberKey(userId: string) {
+  return stateKey(MEMBER, userId);
+}
+
+export function getCreateEvent(state: StateEventMap): RoomEvent | undefined {
+  return state.get(CREATE_KEY);
+}
+
+export function getPowerLevelsEvent(state: StateEventMap): RoomEvent | undefined {
+  return state.get(POWER_LEVELS_KEY);
+}
+
+/** `content.membership` of the user's member event, or undefined when the user has none. */
+export function getMembership(state: StateEventMap, userId: string): string | undefined {
+  const membership = state.get(memberKey(userId))?.pdu.content.membership;
+  return typeof membership === 'string' ? membership : undefined;
+}
+
+/** `content.join_rule` of the join rules event, or undefined when there is none. */
+export function getJoinRule(state: StateEventMap): string | undefined {
+  const rule = state.get(JOIN_RULES_KEY)?.pdu.content.join_rule;
+  return typeof rule === 'string' ? rule : undefined;
+}
+
+/** A state map holding the given events under their `(type, state_key)`; non-state events are skipped. */
+export function stateMapOf(events: Iterable<RoomEvent>): StateEventMap {
+  const map: StateEventMap = new Map();
+  for (const event of events) {
+    if (event.pdu.state_key !== undefined) map.set(stateKey(event.pdu.type, event.pdu.state_key), event);
+  }
+  return map;
+}
+
+export function isJsonObject(value: Json | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The server name part of a user id or (v10/v11) room id: everything after the first `:`. */
+export function domainOf(id: string): string | undefined {
+  const colon = id.indexOf(':');
+  return colon < 0 ? undefined : id.slice(colon + 1);
+}
