@@ -50,7 +50,8 @@ export function signingKeyFromSeed(seed: Uint8Array, keyId: string): SigningKey 
 
 /** Sign raw bytes; returns the 64-byte signature. */
 export function signBytes(message: Uint8Array, key: SigningKey): Uint8Array {
-  return sign(null, message, privateKeyObjectOf(key));
+  const signature = sign(null, message, privateKeyObjectOf(key));
+  return new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength);
 }
 
 /** Check a raw 64-byte signature. False (never a throw) for malformed keys or signatures. */
