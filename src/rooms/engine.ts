@@ -1,0 +1,383 @@
+/**
+ * The room engine: the only writer of room events. It builds, authorises, signs, persists and fans
+ * out every event - for the client API, the MQTT bridge and (later) federation alike.
+ *
+ * Per event (the persistence pipeline, in order):
+ *  1. take the room's lock (events of one room are created one at a time; rooms run in parallel);
+ *  2. build the PDU template: prev_events = forward extremities, depth, auth_events selected from
+ *     the current state (server-server "Auth events selection");
+ *  3. finalise: content hash, signature, event id (core/event-builder);
+ *  4. check size (client-server "Size limits": 65536 bytes) and the auth rules against the current
+ *     state (rooms/v11 "Authorization rules"), plus the redaction sender check;
+ *  5. write one atomic batch: event JSON, meta, id index, timeline, stream entry, state snapshot,
+ *     room head, membership index, transaction id;
+ *  6. settle the stream position (wakes /sync) and tell listeners (bridge commands, profile, ...).
+ */
+import type { Logger } from 'pino';
+import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey, StateEventMap } from '../core/types.js';
+import { stateKey } from '../core/types.js';
+import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
+import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
+import { toRoomEvent } from '../core/room-event.js';
+import { checkEventAuth } from '../state/auth-rules.js';
+import { selectAuthEvents } from '../state/auth-events.js';
+import { canUserDo, getUserPowerLevel } from '../state/power-levels.js';
+import type { BatchOp, Database } from '../storage/db.js';
+import { EventStore, type EventMeta, type StoredEvent } from '../storage/events.js';
+import { StateSnapshotStore } from '../storage/state-snapshots.js';
+import { RoomStore, type Membership, type RoomRecord } from '../storage/rooms.js';
+import { LruCache } from '../storage/lru.js';
+import { ErrCode, MatrixError, forbidden, notFound } from '../http/errors.js';
+import type { StreamNotifier } from './notifier.js';
+
+/** What a caller asks the engine to send. */
+export interface EventDraft {
+  type: string;
+  sender: string;
+  content: JsonObject;
+  state_key?: string;
+  /** For m.room.redaction: the event to redact (placed per room version). */
+  redacts?: string;
+}
+
+export interface SendOptions {
+  /** Client transaction id: makes PUT /send idempotent and is echoed to the sending device. */
+  txn?: { deviceId: string; txnId: string };
+  /** Server-side timestamp override (bridged readings carry their own time). */
+  originServerTs?: number;
+}
+
+export interface SentEvent {
+  eventId: string;
+  stream: number;
+}
+
+export type EventListener = (event: StoredEvent) => void;
+
+/** client-server-api "Size limits": the whole event, as JSON, at most 65536 bytes. */
+const MAX_EVENT_BYTES = 65536;
+/** Identifiers and event types are limited to 255 bytes (client-server-api "Size limits"). */
+const MAX_ID_BYTES = 255;
+
+export interface RoomEngineDeps {
+  db: Database;
+  notifier: StreamNotifier;
+  serverName: string;
+  signingKey: SigningKey;
+  log: Logger;
+}
+
+export class RoomEngine {
+  readonly events: EventStore;
+  readonly snapshots: StateSnapshotStore;
+  readonly rooms: RoomStore;
+  private readonly stateCache = new LruCache<number, StateEventMap>(128);
+  private readonly locks = new Map<number, Promise<unknown>>();
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly deps: RoomEngineDeps) {
+    this.events = new EventStore(deps.db);
+    this.snapshots = new StateSnapshotStore(deps.db);
+    this.rooms = new RoomStore(deps.db);
+  }
+
+  async open(): Promise<void> {
+    await Promise.all([this.events.open(), this.snapshots.open(), this.rooms.open()]);
+  }
+
+  /** Subscribes to every persisted event; returns the unsubscribe function. */
+  onEvent(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  room(roomId: string): RoomRecord | undefined {
+    return this.rooms.get(roomId);
+  }
+
+  requireRoom(roomId: string): RoomRecord {
+    const rec = this.rooms.get(roomId);
+    if (!rec) throw notFound(`Unknown room ${roomId}`);
+    return rec;
+  }
+
+  rulesOf(room: RoomRecord): RoomVersionRules {
+    return getRoomVersionRules(room.version)!;
+  }
+
+  // ---------------------------------------------------------------- reading state
+
+  /** The current state of a room, with events (cached; never mutate the returned map). */
+  async currentState(roomId: string): Promise<StateEventMap> {
+    const room = this.requireRoom(roomId);
+    const cached = this.stateCache.get(room.short);
+    if (cached) return cached;
+    const head = this.rooms.head(room.short);
+    const state = await this.loadSnapshot(head?.snapshot ?? 0);
+    this.stateCache.set(room.short, state);
+    return state;
+  }
+
+  async stateEvent(roomId: string, type: string, key: string): Promise<StoredEvent | undefined> {
+    return (await this.currentState(roomId)).get(stateKey(type, key)) as StoredEvent | undefined;
+  }
+
+  /** State before or after an event. */
+  async stateAt(event: StoredEvent, which: 'before' | 'after'): Promise<StateEventMap> {
+    return this.loadSnapshot(which === 'before' ? event.meta.stateBefore : event.meta.stateAfter);
+  }
+
+  async loadSnapshot(snapshot: number): Promise<StateEventMap> {
+    const shorts = await this.snapshots.load(snapshot);
+    const state: StateEventMap = new Map();
+    await Promise.all(
+      [...shorts].map(async ([sk, ev]) => {
+        const event = await this.events.getByShort(ev);
+        if (event) {
+          const [type, key] = this.snapshots.stateKeyOf(sk);
+          state.set(stateKey(type, key), event);
+        }
+      }),
+    );
+    return state;
+  }
+
+  async getEvent(eventId: string): Promise<StoredEvent | undefined> {
+    return this.events.get(eventId);
+  }
+
+  async membershipOf(userId: string, roomId: string): Promise<Membership | undefined> {
+    return (await this.rooms.membership(userId, roomId))?.membership;
+  }
+
+  async isJoined(userId: string, roomId: string): Promise<boolean> {
+    return (await this.membershipOf(userId, roomId)) === 'join';
+  }
+
+  async getUserPowerLevel(roomId: string, userId: string): Promise<number> {
+    const room = this.requireRoom(roomId);
+    return getUserPowerLevel(userId, await this.currentState(roomId), this.rulesOf(room));
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Creates a room: the create event first (in v12 it names the room), then each draft in order
+   * under the room's lock. Returns the room id.
+   */
+  async createRoom(version: RoomVersionId, creator: string, createContent: JsonObject, drafts: EventDraft[]): Promise<string> {
+    const rules = getRoomVersionRules(version);
+    if (!rules) throw new MatrixError(400, ErrCode.UNSUPPORTED_ROOM_VERSION, `Unsupported room version ${version}`);
+    const content: JsonObject = { ...createContent, room_version: version };
+    if (rules.createContentHasCreator) content.creator = creator;
+    else delete content.creator;
+
+    const template: PduTemplate = {
+      auth_events: [],
+      content,
+      depth: 1,
+      origin_server_ts: Date.now(),
+      prev_events: [],
+      sender: creator,
+      type: 'm.room.create',
+      state_key: '',
+    };
+    if (!rules.roomIdIsCreateEventHash) template.room_id = `!${randomLocalpart()}:${this.deps.serverName}`;
+    const { pdu, eventId } = finalizePdu(template, { rules, serverName: this.deps.serverName, key: this.deps.signingKey });
+    const event = toRoomEvent(pdu, rules, eventId);
+    if (this.rooms.get(event.room_id)) throw new MatrixError(400, ErrCode.ROOM_IN_USE, 'Room already exists');
+    const verdict = checkEventAuth(event, new Map(), rules);
+    if (!verdict.allowed) throw new MatrixError(400, ErrCode.BAD_JSON, `Invalid create event: ${verdict.reason}`);
+
+    const ops: BatchOp[] = [];
+    const room = this.rooms.createTxn(ops, event.room_id, version, creator);
+    await this.withRoomLock(room.short, async () => {
+      await this.persist(ops, room, rules, event, { snapshot: 0, extremities: [], depth: 0, lastStream: 0 }, new Map(), undefined);
+      for (const draft of drafts) await this.sendLocked(room, rules, draft, {});
+    });
+    return room.roomId;
+  }
+
+  /** Sends one event into an existing room. */
+  async sendEvent(roomId: string, draft: EventDraft, opts: SendOptions = {}): Promise<SentEvent> {
+    const room = this.requireRoom(roomId);
+    const rules = this.rulesOf(room);
+    if (opts.txn) {
+      const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, opts.txn.txnId);
+      if (existing) return { eventId: existing, stream: (await this.events.get(existing))?.meta.stream ?? 0 };
+    }
+    return this.withRoomLock(room.short, async () => {
+      if (opts.txn) {
+        // Re-check under the lock: a retried request may have raced the first one.
+        const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, opts.txn.txnId);
+        if (existing) return { eventId: existing, stream: (await this.events.get(existing))?.meta.stream ?? 0 };
+      }
+      return this.sendLocked(room, rules, draft, opts);
+    });
+  }
+
+  private async sendLocked(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, opts: SendOptions): Promise<SentEvent> {
+    validateDraft(draft);
+    const head = this.rooms.head(room.short);
+    if (!head) throw new Error(`room ${room.roomId} has no head`);
+    const state = await this.currentState(room.roomId);
+
+    const content: JsonObject = { ...draft.content };
+    const template: PduTemplate = {
+      auth_events: selectAuthEvents(draft.type, draft.state_key, draft.sender, content, state, rules),
+      content,
+      depth: head.depth + 1,
+      origin_server_ts: opts.originServerTs ?? Date.now(),
+      prev_events: head.extremities.slice(0, 10),
+      room_id: room.roomId,
+      sender: draft.sender,
+      type: draft.type,
+    };
+    if (draft.state_key !== undefined) template.state_key = draft.state_key;
+    if (draft.type === 'm.room.redaction') {
+      if (!draft.redacts) throw new MatrixError(400, ErrCode.MISSING_PARAM, 'redaction needs redacts');
+      // rooms/v11: `redacts` moved into content; v10 keeps it top-level.
+      if (rules.redactsInContent) content.redacts = draft.redacts;
+      else template.redacts = draft.redacts;
+    }
+
+    const { pdu, eventId } = finalizePdu(template, { rules, serverName: this.deps.serverName, key: this.deps.signingKey });
+    const size = Buffer.byteLength(JSON.stringify(pdu), 'utf8');
+    if (size > MAX_EVENT_BYTES) throw new MatrixError(413, ErrCode.TOO_LARGE, `Event is ${size} bytes; the limit is ${MAX_EVENT_BYTES}`);
+    const event = toRoomEvent(pdu, rules, eventId);
+
+    const verdict = checkEventAuth(event, state, rules);
+    if (!verdict.allowed) throw forbidden(verdict.reason);
+
+    let redactTarget: StoredEvent | undefined;
+    if (draft.type === 'm.room.redaction') {
+      redactTarget = await this.checkRedaction(room, rules, draft, state);
+    }
+
+    const ops: BatchOp[] = [];
+    if (opts.txn) this.rooms.setTxnTxn(ops, draft.sender, opts.txn.deviceId, opts.txn.txnId, eventId);
+    const stored = await this.persist(ops, room, rules, event, head, state, opts.txn ? { userId: draft.sender, ...opts.txn } : undefined, redactTarget);
+    return { eventId: stored.event_id, stream: stored.meta.stream };
+  }
+
+  /**
+   * client-server "Redactions": the auth rules only check the redact power level's *event* level;
+   * the server must also make sure a sender without the `redact` level only redacts their own events.
+   */
+  private async checkRedaction(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, state: StateEventMap): Promise<StoredEvent | undefined> {
+    const target = await this.events.get(draft.redacts!);
+    if (!target || target.room_id !== room.roomId) throw notFound('Event to redact not found in this room');
+    if (target.pdu.sender !== draft.sender && !canUserDo('redact', draft.sender, state, rules)) {
+      throw forbidden('You may only redact your own events without the redact power level');
+    }
+    return target;
+  }
+
+  /** Steps 5-6 of the pipeline. Caller holds the room lock. */
+  private async persist(
+    ops: BatchOp[],
+    room: RoomRecord,
+    rules: RoomVersionRules,
+    event: RoomEvent,
+    head: { snapshot: number; extremities: string[]; depth: number; lastStream: number },
+    state: StateEventMap,
+    txn: EventMeta['txn'],
+    redactTarget?: StoredEvent,
+  ): Promise<StoredEvent> {
+    const { pdu } = event;
+    const stream = this.deps.notifier.reserve();
+    try {
+      let stateAfter = head.snapshot;
+      let replaces: string | undefined;
+      const short = this.events.allocateShort();
+      if (pdu.state_key !== undefined) {
+        const sk = this.snapshots.stateKeyShortTxn(ops, pdu.type, pdu.state_key);
+        replaces = state.get(stateKey(pdu.type, pdu.state_key))?.event_id;
+        const parentMap = await this.snapshots.load(head.snapshot);
+        stateAfter = await this.snapshots.createTxn(ops, head.snapshot, parentMap, [[sk, short]]);
+      }
+      const meta: EventMeta = {
+        eventId: event.event_id,
+        roomShort: room.short,
+        stream,
+        depth: pdu.depth,
+        stateBefore: head.snapshot,
+        stateAfter,
+        ...(replaces ? { replaces } : {}),
+        ...(txn ? { txn } : {}),
+      };
+      const stored = this.events.persistEventTxn(ops, event, short, meta);
+      const newHead = { snapshot: stateAfter, extremities: [event.event_id], depth: Math.max(head.depth, pdu.depth), lastStream: stream };
+      this.rooms.setHeadTxn(ops, room.short, newHead);
+      if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+        this.rooms.setMembershipTxn(ops, pdu.state_key, {
+          roomId: room.roomId,
+          membership: pdu.content.membership as Membership,
+          eventId: event.event_id,
+          stream,
+        });
+      }
+      let redactedMeta: EventMeta | undefined;
+      if (redactTarget && !redactTarget.meta.redactedBy) {
+        redactedMeta = { ...redactTarget.meta, redactedBy: event.event_id };
+        this.events.updateMetaTxn(ops, redactTarget, redactedMeta);
+      }
+
+      await this.deps.db.write(ops);
+
+      // Visible to readers only after the batch is durable.
+      if (pdu.type === 'm.room.create') this.rooms.remember(room, newHead);
+      else this.rooms.rememberHead(room.short, newHead);
+      this.events.remember(stored);
+      if (redactTarget && redactedMeta) redactTarget.meta = redactedMeta;
+      if (pdu.state_key !== undefined) {
+        const next: StateEventMap = new Map(state);
+        next.set(stateKey(pdu.type, pdu.state_key), stored);
+        this.stateCache.set(room.short, next);
+      }
+      this.emit(stored);
+      return stored;
+    } finally {
+      this.deps.notifier.settle(stream);
+    }
+  }
+
+  private emit(event: StoredEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.deps.log.error({ err, eventId: event.event_id }, 'event listener failed');
+      }
+    }
+  }
+
+  private async withRoomLock<T>(roomShort: number, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(roomShort) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(roomShort, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(roomShort) === tail) this.locks.delete(roomShort);
+    }
+  }
+}
+
+function validateDraft(draft: EventDraft): void {
+  if (Buffer.byteLength(draft.type) > MAX_ID_BYTES) throw new MatrixError(400, ErrCode.BAD_JSON, 'Event type too long');
+  if (draft.state_key !== undefined && Buffer.byteLength(draft.state_key) > MAX_ID_BYTES) {
+    throw new MatrixError(400, ErrCode.BAD_JSON, 'State key too long');
+  }
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function randomLocalpart(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  let out = '';
+  for (const b of bytes) out += ALPHABET[b % ALPHABET.length];
+  return out;
+}
+
+export type { StoredEvent, Pdu };
