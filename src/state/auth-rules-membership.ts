@@ -4,10 +4,11 @@
  */
 import type { RoomEvent, StateEventMap } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
+import { serverNameOf } from '../core/identifiers.js';
 import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
 import { canUserDo, getActionLevel, getUserPowerLevel } from './power-levels.js';
-import { domainOf, getCreateEvent, getJoinRule, getMembership, isJsonObject } from './room-state.js';
+import { getCreateEvent, getJoinRule, getMembership, isJsonObject } from './room-state.js';
 import { checkThirdPartyInvite } from './third-party-invite.js';
 
 export function checkMembershipEvent(event: RoomEvent, authState: StateEventMap, rules: RoomVersionRules): AuthResult {
@@ -23,7 +24,7 @@ export function checkMembershipEvent(event: RoomEvent, authState: StateEventMap,
   // server in `signatures` before the auth rules run.
   const authoriser = pdu.content.join_authorised_via_users_server;
   if (authoriser !== undefined) {
-    const server = typeof authoriser === 'string' ? domainOf(authoriser) : undefined;
+    const server = typeof authoriser === 'string' ? serverNameOf(authoriser) : undefined;
     const byServer = server === undefined ? undefined : pdu.signatures[server];
     if (!byServer || Object.keys(byServer).length === 0) return reject('join not signed by the authorising server');
   }

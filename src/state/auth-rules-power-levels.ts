@@ -9,7 +9,7 @@ import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
 import { getRoomCreators, getUserPowerLevel, isPowerLevelValue } from './power-levels.js';
 import { getCreateEvent, getPowerLevelsEvent, isJsonObject } from './room-state.js';
-import { isValidUserId } from './user-id.js';
+import { isValidUserId } from '../core/identifiers.js';
 
 /** The top-level levels compared in step 9.5 (v12: 10.6). */
 const TOP_LEVEL_LEVELS = ['users_default', 'events_default', 'state_default', 'ban', 'redact', 'kick', 'invite'] as const;

@@ -13,13 +13,13 @@ import type { RoomEvent, StateEventMap } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
 import { isSupportedRoomVersion } from '../core/room-versions.js';
 import { computeRoomIdFromCreateEvent } from '../core/hashes.js';
+import { isValidUserId, serverNameOf } from '../core/identifiers.js';
 import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
 import { checkMembershipEvent } from './auth-rules-membership.js';
 import { checkPowerLevelsEvent } from './auth-rules-power-levels.js';
 import { canUserDo, getRequiredPowerForEvent, getUserPowerLevel } from './power-levels.js';
-import { CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE, domainOf, getCreateEvent, getMembership } from './room-state.js';
-import { isValidUserId } from './user-id.js';
+import { CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE, getCreateEvent, getMembership } from './room-state.js';
 
 export type { AuthResult } from './auth-result.js';
 
@@ -39,7 +39,7 @@ export function checkEventAuth(event: RoomEvent, authState: StateEventMap, rules
   }
 
   // 3. [v12 4] If the create event says `m.federate: false`, only the creator's server may send.
-  if (create.pdu.content['m.federate'] === false && domainOf(pdu.sender) !== domainOf(create.pdu.sender)) {
+  if (create.pdu.content['m.federate'] === false && serverNameOf(pdu.sender) !== serverNameOf(create.pdu.sender)) {
     return reject('room is not federated');
   }
 
@@ -80,7 +80,7 @@ function checkCreateEvent(event: RoomEvent, rules: RoomVersionRules): AuthResult
   if (rules.roomIdIsCreateEventHash) {
     // [v12 1.2] If the event has a room_id, reject (the room id is derived from the event id).
     if (pdu.room_id !== undefined) return reject('v12 create event carries a room_id');
-  } else if (domainOf(event.room_id) !== domainOf(pdu.sender)) {
+  } else if (serverNameOf(event.room_id) !== serverNameOf(pdu.sender)) {
     // 1.2 If the room id's domain differs from the sender's, reject.
     return reject("room id domain does not match the sender's");
   }

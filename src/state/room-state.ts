@@ -52,9 +52,3 @@ export function stateMapOf(events: Iterable<RoomEvent>): StateEventMap {
 export function isJsonObject(value: Json | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-/** The server name part of a user id or (v10/v11) room id: everything after the first `:`. */
-export function domainOf(id: string): string | undefined {
-  const colon = id.indexOf(':');
-  return colon < 0 ? undefined : id.slice(colon + 1);
-}
