@@ -13,76 +13,101 @@
 /** Thrown when a value cannot be represented in canonical JSON (maps to M_BAD_JSON at the edges). */
 export class CanonicalJsonError extends Error {
   override name = 'CanonicalJsonError';
+  /** Where the offending value sits, e.g. `['content', 'values', 2]`; filled in while unwinding. */
+  readonly path: Array<string | number> = [];
+
+  constructor(readonly reason: string) {
+    super(reason);
+  }
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1, the spec's bound in both directions
 
 /** Encode `value` as canonical JSON. Throws {@link CanonicalJsonError} on anything the grammar forbids. */
 export function canonicalJson(value: unknown): string {
-  return encodeValue(value, '$');
+  return encodeValue(value);
 }
 
-function encodeValue(value: unknown, path: string): string {
+function encodeValue(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      return encodeString(value, path);
+      return encodeString(value);
     case 'number':
-      return encodeNumber(value, path);
+      return encodeNumber(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object':
       if (value === null) return 'null';
-      if (Array.isArray(value)) return encodeArray(value, path);
-      return encodeObject(value, path);
+      if (Array.isArray(value)) return encodeArray(value);
+      return encodeObject(value);
     default:
-      throw new CanonicalJsonError(`${path}: ${typeof value} is not a JSON value`);
+      throw new CanonicalJsonError(`${typeof value} is not a JSON value`);
   }
 }
 
-function encodeString(value: string, path: string): string {
+function encodeString(value: string): string {
   // A lone surrogate has no UTF-8 encoding; JSON.stringify would emit a `\udXXX` escape,
   // which the canonical grammar does not allow.
-  if (!isWellFormed.call(value)) throw new CanonicalJsonError(`${path}: string contains a lone surrogate`);
+  if (!isWellFormed.call(value)) throw new CanonicalJsonError('string contains a lone surrogate');
   return JSON.stringify(value);
 }
 
 // String.prototype.isWellFormed is native in Node 20 but only typed from lib ES2024.
 const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
 
-function encodeNumber(value: number, path: string): string {
-  if (!Number.isInteger(value)) throw new CanonicalJsonError(`${path}: ${value} is not an integer`);
-  if (value > MAX_SAFE || value < -MAX_SAFE) throw new CanonicalJsonError(`${path}: ${value} is out of range`);
+function encodeNumber(value: number): string {
+  if (!Number.isInteger(value)) throw new CanonicalJsonError(`${value} is not an integer`);
+  if (value > MAX_SAFE || value < -MAX_SAFE) throw new CanonicalJsonError(`${value} is out of range`);
   // String() never uses an exponent below 1e21 and prints -0 as "0", as the spec requires.
   return String(value);
 }
 
-function encodeArray(items: unknown[], path: string): string {
+function encodeArray(items: unknown[]): string {
   let out = '[';
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) out += ',';
-    out += encodeValue(items[i], path);
+  let i = 0;
+  try {
+    for (; i < items.length; i++) {
+      if (i > 0) out += ',';
+      out += encodeValue(items[i]);
+    }
+  } catch (error) {
+    throw withPathStep(error, i);
   }
   return out + ']';
 }
 
-function encodeObject(object: object, path: string): string {
+function encodeObject(object: object): string {
   const proto = Object.getPrototypeOf(object);
   if (proto !== Object.prototype && proto !== null) {
-    throw new CanonicalJsonError(`${path}: ${proto?.constructor?.name ?? 'exotic'} object is not a JSON object`);
+    throw new CanonicalJsonError(`${proto?.constructor?.name ?? 'exotic'} object is not a JSON object`);
   }
   const record = object as Record<string, unknown>;
   const keys = sortByCodepoint(Object.keys(record));
   let out = '{';
   let first = true;
-  for (const key of keys) {
-    const member = record[key];
-    // An absent optional field (`state_key: undefined`) is no member at all, as in JSON.stringify.
-    if (member === undefined) continue;
-    if (!first) out += ',';
-    first = false;
-    out += encodeString(key, path) + ':' + encodeValue(member, `${path}.${key}`);
+  let key = '';
+  try {
+    for (key of keys) {
+      const member = record[key];
+      // An absent optional field (`state_key: undefined`) is no member at all, as in JSON.stringify.
+      if (member === undefined) continue;
+      if (!first) out += ',';
+      first = false;
+      out += encodeString(key) + ':' + encodeValue(member);
+    }
+  } catch (error) {
+    throw withPathStep(error, key);
   }
   return out + '}';
+}
+
+// The path is assembled only when something fails, keeping the common case free of string work.
+function withPathStep(error: unknown, step: string | number): unknown {
+  if (error instanceof CanonicalJsonError) {
+    error.path.unshift(step);
+    error.message = `${error.path.join('.')}: ${error.reason}`;
+  }
+  return error;
 }
 
 /**

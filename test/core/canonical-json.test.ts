@@ -67,3 +67,9 @@ test('accepts null-prototype objects', (t) => {
   object.a = 1;
   t.is(canonicalJson(object), '{"a":1,"b":2}');
 });
+
+test('errors name the path to the offending value', (t) => {
+  const error = t.throws(() => canonicalJson({ content: { values: [1, 2, 2.5] } }), { instanceOf: CanonicalJsonError });
+  t.deepEqual(error?.path, ['content', 'values', 2]);
+  t.is(error?.message, 'content.values.2: 2.5 is not an integer');
+});
