@@ -1,0 +1,143 @@
+/**
+ * Hand-built room DAGs for the auth rules and state resolution tests. Event ids are readable
+ * fakes (`$ban`); nothing here hashes or signs, because the code under test does neither.
+ */
+import type { JsonObject, RoomEvent, StateEventMap, StateIdMap } from '../../src/core/types.js';
+import { stateKey } from '../../src/core/types.js';
+import type { RoomVersionId } from '../../src/core/types.js';
+import type { RoomVersionRules } from '../../src/core/room-versions.js';
+import { getRoomVersionRules } from '../../src/core/room-versions.js';
+import { selectAuthEvents } from '../../src/state/auth-events.js';
+import { checkEventAuth } from '../../src/state/auth-rules.js';
+
+export const ALICE = '@alice:a.test';
+export const BOB = '@bob:b.test';
+export const CAROL = '@carol:c.test';
+export const DAVE = '@dave:d.test';
+
+export interface EventSpec {
+  type: string;
+  sender: string;
+  content: JsonObject;
+  stateKey?: string;
+  /** Defaults to one more than the previous event built. */
+  ts?: number;
+}
+
+/** One line of history: the events at its tip and the state after them. */
+export interface Branch {
+  head: string[];
+  state: StateIdMap;
+}
+
+export class TestRoom {
+  readonly events = new Map<string, RoomEvent>();
+  readonly rules: RoomVersionRules;
+  readonly roomId: string;
+  private clock = 1000;
+
+  constructor(version: RoomVersionId) {
+    const rules = getRoomVersionRules(version);
+    if (!rules) throw new Error(`unknown room version ${version}`);
+    this.rules = rules;
+    this.roomId = rules.roomIdIsCreateEventHash ? '!create' : '!room:a.test';
+  }
+
+  readonly getEvent = (id: string): RoomEvent | undefined => this.events.get(id);
+
+  /** The events of a branch's state, as the auth rules want them. */
+  stateEvents(branch: Branch): StateEventMap {
+    const map: StateEventMap = new Map();
+    for (const [key, id] of branch.state) map.set(key, this.events.get(id) as RoomEvent);
+    return map;
+  }
+
+  /** Builds an event on top of `branch` (auth events picked from its state) without applying it. */
+  build(branch: Branch, id: string, spec: EventSpec): RoomEvent {
+    const isCreate = spec.type === 'm.room.create';
+    const authEvents = isCreate
+      ? []
+      : selectAuthEvents(spec.type, spec.stateKey, spec.sender, spec.content, this.stateEvents(branch), this.rules);
+    this.clock = spec.ts ?? this.clock + 1;
+    const event: RoomEvent = {
+      event_id: id,
+      room_id: this.roomId,
+      pdu: {
+        auth_events: authEvents,
+        content: spec.content,
+        depth: 1,
+        hashes: { sha256: '' },
+        origin_server_ts: this.clock,
+        prev_events: [...branch.head],
+        ...(isCreate && this.rules.roomIdIsCreateEventHash ? {} : { room_id: this.roomId }),
+        sender: spec.sender,
+        signatures: {},
+        ...(spec.stateKey === undefined ? {} : { state_key: spec.stateKey }),
+        type: spec.type,
+      },
+    };
+    return event;
+  }
+
+  /** Builds an event, requires the auth rules to allow it against the branch's state, and applies it. */
+  append(branch: Branch, id: string, spec: EventSpec): RoomEvent {
+    const event = this.build(branch, id, spec);
+    const verdict = checkEventAuth(event, this.stateEvents(branch), this.rules);
+    if (!verdict.allowed) throw new Error(`test setup: ${id} rejected: ${verdict.reason}`);
+    this.add(event);
+    branch.head = [id];
+    if (spec.stateKey !== undefined) branch.state.set(stateKey(spec.type, spec.stateKey), id);
+    return event;
+  }
+
+  /** Stores an event without any check (e.g. one built for a rejection test). */
+  add(event: RoomEvent): void {
+    this.events.set(event.event_id, event);
+  }
+
+  /**
+   * The usual start of a room: create (`$create`), the creator's join (`$alice`), power levels
+   * (`$pl`) and join rules (`$jr`).
+   */
+  start(options: { joinRule?: string; users?: JsonObject; createContent?: JsonObject; powerLevels?: JsonObject } = {}): Branch {
+    const branch: Branch = { head: [], state: new Map() };
+    const createContent: JsonObject = {
+      room_version: this.rules.id,
+      ...(this.rules.createContentHasCreator ? { creator: ALICE } : {}),
+      ...options.createContent,
+    };
+    this.append(branch, '$create', { type: 'm.room.create', stateKey: '', sender: ALICE, content: createContent });
+    this.append(branch, '$alice', member(ALICE, 'join'));
+    const users = options.users ?? (this.rules.creatorsHaveInfinitePower ? {} : { [ALICE]: 100 });
+    this.append(branch, '$pl', powerLevels(ALICE, { users, ...options.powerLevels }));
+    this.append(branch, '$jr', joinRules(ALICE, options.joinRule ?? 'public'));
+    return branch;
+  }
+}
+
+export function fork(branch: Branch): Branch {
+  return { head: [...branch.head], state: new Map(branch.state) };
+}
+
+export function member(target: string, membership: string, sender = target, extra: JsonObject = {}): EventSpec {
+  return { type: 'm.room.member', stateKey: target, sender, content: { membership, ...extra } };
+}
+
+export function powerLevels(sender: string, content: JsonObject): EventSpec {
+  return { type: 'm.room.power_levels', stateKey: '', sender, content };
+}
+
+export function joinRules(sender: string, joinRule: string): EventSpec {
+  return { type: 'm.room.join_rules', stateKey: '', sender, content: { join_rule: joinRule } };
+}
+
+export function topic(sender: string, text: string, ts?: number): EventSpec {
+  return { type: 'm.room.topic', stateKey: '', sender, content: { topic: text }, ...(ts === undefined ? {} : { ts }) };
+}
+
+/** A state map keyed by readable `type|state_key` pairs, for exact assertions. */
+export function readable(state: StateIdMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, id] of [...state].sort(([a], [b]) => (a < b ? -1 : 1))) out[key.replace('\u0000', '|')] = id;
+  return out;
+}
