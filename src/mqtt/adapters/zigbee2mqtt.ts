@@ -1,0 +1,101 @@
+/**
+ * Zigbee2MQTT (Z2M docs "MQTT topics and messages", "Exposes"):
+ *   zigbee2mqtt/<friendly_name>                 device state, a JSON object of properties
+ *   zigbee2mqtt/<friendly_name>/availability    `{"state":"online"}` (2.0+) or legacy `online`
+ *   zigbee2mqtt/<friendly_name>/set[/<attr>]    commands (ours; ignored when seen inbound)
+ *   zigbee2mqtt/bridge/devices                  retained list of devices with their `exposes`
+ * Friendly names may contain `/`, so the suffixes are recognised from the end of the topic.
+ */
+import { MalformedPayload, deviceKey, slugify, type AdapterOutcome, type DeviceAnnouncement, type Observation, type SensorInfo } from './model.js';
+import { decodeObject, decodePayload, isObject, toSensorValue } from './payload.js';
+
+export const Z2M_BASE_TOPIC = 'zigbee2mqtt';
+
+/** Z2M expose access bits: 1 published in state, 2 settable with /set, 4 readable with /get. */
+const ACCESS_SET = 2;
+
+export function parseZigbee2Mqtt(topic: string, payload: Buffer, now: number, base = Z2M_BASE_TOPIC): AdapterOutcome {
+  if (!topic.startsWith(base + '/')) return undefined;
+  const rest = topic.slice(base.length + 1).split('/');
+  if (rest[0] === 'bridge') {
+    return rest.length === 2 && rest[1] === 'devices' ? announceBridgeDevices(payload, base) : [];
+  }
+  const last = rest[rest.length - 1];
+  if (last === 'set' || last === 'get' || rest[rest.length - 2] === 'set' || rest[rest.length - 2] === 'get') return [];
+  if (last === 'availability') return availability(rest.slice(0, -1).join('/'), payload);
+  return deviceState(rest.join('/'), payload, now, base);
+}
+
+function availability(name: string, payload: Buffer): Observation[] {
+  const decoded = decodePayload(payload);
+  const state = isObject(decoded) ? decoded.state : decoded;
+  if (state !== 'online' && state !== 'offline') throw new MalformedPayload('availability is neither online nor offline');
+  return [{ kind: 'availability', availability: { deviceKey: deviceKey('zigbee2mqtt', name), online: state === 'online' } }];
+}
+
+/** A state message: every scalar property is a reading; the device is announced with inferred sensors. */
+function deviceState(name: string, payload: Buffer, now: number, base: string): Observation[] {
+  if (payload.length === 0) return [];
+  const state = decodeObject(payload);
+  const key = deviceKey('zigbee2mqtt', name);
+  const out: Observation[] = [];
+  const sensors: SensorInfo[] = [];
+  for (const [property, raw] of Object.entries(state)) {
+    const value = toSensorValue(raw);
+    if (value === undefined) continue;
+    const sensor = slugify(property);
+    sensors.push({ key: sensor, name: property, kind: typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'boolean' : 'string', inferred: true });
+    out.push({ kind: 'reading', reading: { deviceKey: key, sensor, value, ts: now } });
+  }
+  return [{ kind: 'announce', device: { key, convention: 'zigbee2mqtt', name, sensors, sourceTopic: `${base}/${name}` } }, ...out];
+}
+
+function announceBridgeDevices(payload: Buffer, base: string): Observation[] {
+  const devices = decodePayload(payload);
+  if (!Array.isArray(devices)) throw new MalformedPayload('bridge/devices is not a list');
+  const out: Observation[] = [];
+  for (const d of devices) {
+    if (!isObject(d) || d.type === 'Coordinator' || typeof d.friendly_name !== 'string') continue;
+    const name = d.friendly_name;
+    const definition = isObject(d.definition) ? d.definition : {};
+    const sensors = Array.isArray(definition.exposes) ? definition.exposes.flatMap((e) => sensorsFromExpose(e, name, base)) : [];
+    const device: DeviceAnnouncement = { key: deviceKey('zigbee2mqtt', name), convention: 'zigbee2mqtt', name, sensors, sourceTopic: `${base}/bridge/devices` };
+    if (typeof definition.model === 'string') device.model = definition.model;
+    if (typeof definition.vendor === 'string') device.manufacturer = definition.vendor;
+    if (typeof d.software_build_id === 'string') device.swVersion = d.software_build_id;
+    out.push({ kind: 'announce', device });
+  }
+  return out;
+}
+
+/**
+ * One expose -> sensors (Z2M docs "Exposes"): generic types `numeric`, `binary`, `enum`, `text`
+ * carry a `property`; specific types (`light`, `switch`, `lock`, `climate`, `fan`, `cover`) group
+ * generic ones under `features`. `composite` values are objects and not scalar sensors.
+ */
+function sensorsFromExpose(e: unknown, name: string, base: string): SensorInfo[] {
+  if (!isObject(e)) return [];
+  if (Array.isArray(e.features) && e.type !== 'composite') return e.features.flatMap((f) => sensorsFromExpose(f, name, base));
+  const property = typeof e.property === 'string' ? e.property : undefined;
+  if (!property || e.type === 'composite' || e.type === 'list') return [];
+  const sensor: SensorInfo = {
+    key: slugify(property),
+    name: typeof e.label === 'string' ? e.label : typeof e.name === 'string' ? e.name : property,
+    kind: e.type === 'numeric' ? 'number' : e.type === 'binary' ? 'boolean' : 'string',
+  };
+  if (typeof e.unit === 'string') sensor.unit = e.unit;
+  if (typeof e.name === 'string' && e.type === 'numeric') sensor.deviceClass = e.name;
+  if (e.type === 'binary') {
+    sensor.on = String(e.value_on ?? 'ON');
+    sensor.off = String(e.value_off ?? 'OFF');
+  }
+  const access = typeof e.access === 'number' ? e.access : 1;
+  if (access & ACCESS_SET) {
+    sensor.command = { topic: `${base}/${name}/set`, encoding: 'json-property', property };
+    if (e.type === 'binary') {
+      sensor.command.on = sensor.on!;
+      sensor.command.off = sensor.off!;
+    }
+  }
+  return [sensor];
+}
