@@ -22,6 +22,9 @@ import { canUserDo, getRequiredPowerForEvent, getUserPowerLevel } from './power-
 import { CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE, getCreateEvent, getMembership } from './room-state.js';
 
 export type { AuthResult } from './auth-result.js';
+// The auth events an event is checked against live in auth-events.ts; re-exported so the whole
+// authorisation API can be imported from here.
+export { authEventKeys, checkAuthEventsList, selectAuthEvents } from './auth-events.js';
 
 export function checkEventAuth(event: RoomEvent, authState: StateEventMap, rules: RoomVersionRules): AuthResult {
   const { pdu } = event;
