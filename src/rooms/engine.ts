@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey, StateEventMap } from '../core/types.js';
-import { stateKey } from '../core/types.js';
+import { stateKey, type StateKey } from '../core/types.js';
 import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
 import { toRoomEvent } from '../core/room-event.js';
@@ -52,6 +52,9 @@ export interface SentEvent {
   stream: number;
 }
 
+/** A state map whose events carry their stored metadata. */
+export type StoredStateMap = Map<StateKey, StoredEvent>;
+
 export type EventListener = (event: StoredEvent) => void;
 
 /** client-server-api "Size limits": the whole event, as JSON, at most 65536 bytes. */
@@ -71,7 +74,7 @@ export class RoomEngine {
   readonly events: EventStore;
   readonly snapshots: StateSnapshotStore;
   readonly rooms: RoomStore;
-  private readonly stateCache = new LruCache<number, StateEventMap>(128);
+  private readonly stateCache = new LruCache<number, StoredStateMap>(128);
   private readonly locks = new Map<number, Promise<unknown>>();
   private readonly listeners = new Set<EventListener>();
 
@@ -108,7 +111,7 @@ export class RoomEngine {
   // ---------------------------------------------------------------- reading state
 
   /** The current state of a room, with events (cached; never mutate the returned map). */
-  async currentState(roomId: string): Promise<StateEventMap> {
+  async currentState(roomId: string): Promise<StoredStateMap> {
     const room = this.requireRoom(roomId);
     const cached = this.stateCache.get(room.short);
     if (cached) return cached;
@@ -119,17 +122,17 @@ export class RoomEngine {
   }
 
   async stateEvent(roomId: string, type: string, key: string): Promise<StoredEvent | undefined> {
-    return (await this.currentState(roomId)).get(stateKey(type, key)) as StoredEvent | undefined;
+    return (await this.currentState(roomId)).get(stateKey(type, key));
   }
 
   /** State before or after an event. */
-  async stateAt(event: StoredEvent, which: 'before' | 'after'): Promise<StateEventMap> {
+  async stateAt(event: StoredEvent, which: 'before' | 'after'): Promise<StoredStateMap> {
     return this.loadSnapshot(which === 'before' ? event.meta.stateBefore : event.meta.stateAfter);
   }
 
-  async loadSnapshot(snapshot: number): Promise<StateEventMap> {
+  async loadSnapshot(snapshot: number): Promise<StoredStateMap> {
     const shorts = await this.snapshots.load(snapshot);
-    const state: StateEventMap = new Map();
+    const state: StoredStateMap = new Map();
     await Promise.all(
       [...shorts].map(async ([sk, ev]) => {
         const event = await this.events.getByShort(ev);
@@ -280,7 +283,7 @@ export class RoomEngine {
     rules: RoomVersionRules,
     event: RoomEvent,
     head: { snapshot: number; extremities: string[]; depth: number; lastStream: number },
-    state: StateEventMap,
+    state: StoredStateMap,
     txn: EventMeta['txn'],
     redactTarget?: StoredEvent,
   ): Promise<StoredEvent> {
@@ -331,7 +334,7 @@ export class RoomEngine {
       this.events.remember(stored);
       if (redactTarget && redactedMeta) redactTarget.meta = redactedMeta;
       if (pdu.state_key !== undefined) {
-        const next: StateEventMap = new Map(state);
+        const next: StoredStateMap = new Map(state);
         next.set(stateKey(pdu.type, pdu.state_key), stored);
         this.stateCache.set(room.short, next);
       }

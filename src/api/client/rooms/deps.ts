@@ -1,0 +1,27 @@
+/** What the room routes need, injected by the gateway wiring (src/app/gateway.ts). */
+import type { FastifyRequest } from 'fastify';
+import type { RoomEngine } from '../../../rooms/engine.js';
+import type { MembershipService } from '../../../rooms/membership.js';
+import type { EventFormatter } from '../../../rooms/client-event.js';
+import type { TimelineReader } from '../../../rooms/timeline.js';
+import type { SyncService } from '../../../rooms/sync.js';
+import type { CreateRoomDeps } from '../../../rooms/create-room.js';
+import type { SyncFilter } from '../../../rooms/filter.js';
+
+export interface Requester {
+  userId: string;
+  deviceId: string;
+}
+
+export interface RoomApiDeps {
+  serverName: string;
+  requireUser(req: FastifyRequest): Promise<Requester>;
+  engine: RoomEngine;
+  membership: MembershipService;
+  formatter: EventFormatter;
+  timeline: TimelineReader;
+  sync: SyncService;
+  createRoomDeps: CreateRoomDeps;
+  /** A stored filter of the user (POST /user/{userId}/filter), or undefined. */
+  getFilter(userId: string, filterId: string): Promise<SyncFilter | undefined>;
+}

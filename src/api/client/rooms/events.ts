@@ -1,0 +1,95 @@
+/**
+ * Single events and their context (client-server-api "Getting events for a room", "Event context"):
+ * GET /rooms/{roomId}/event/{eventId}, GET /rooms/{roomId}/context/{eventId},
+ * GET /rooms/{roomId}/members, GET /rooms/{roomId}/joined_members.
+ */
+import type { FastifyInstance } from 'fastify';
+import { splitStateKey } from '../../../core/types.js';
+import { notFound } from '../../../http/errors.js';
+import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
+import type { RoomApiDeps } from './deps.js';
+import { intQuery, resolveFilter } from './params.js';
+import type { EventFilter } from '../../../rooms/filter.js';
+
+export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
+  /** GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} */
+  app.get<{ Params: { roomId: string; eventId: string } }>('/_matrix/client/v3/rooms/:roomId/event/:eventId', async (req) => {
+    const user = await deps.requireUser(req);
+    const upTo = await deps.timeline.readableUpTo(user.userId, req.params.roomId);
+    const event = await deps.engine.getEvent(req.params.eventId);
+    // Unknown, from another room, or after the user left: all look the same (no existence leak).
+    if (!event || event.room_id !== req.params.roomId || event.meta.stream > upTo) throw notFound('Event not found');
+    return deps.formatter.format(event, { userId: user.userId, deviceId: user.deviceId });
+  });
+
+  /** GET /_matrix/client/v3/rooms/{roomId}/context/{eventId} */
+  app.get<{ Params: { roomId: string; eventId: string }; Querystring: { limit?: string; filter?: string } }>(
+    '/_matrix/client/v3/rooms/:roomId/context/:eventId',
+    async (req) => {
+      const user = await deps.requireUser(req);
+      const { roomId, eventId } = req.params;
+      const upTo = await deps.timeline.readableUpTo(user.userId, roomId);
+      const event = await deps.engine.getEvent(eventId);
+      if (!event || event.room_id !== roomId || event.meta.stream > upTo) throw notFound('Event not found');
+      const limit = intQuery(req.query.limit, 'limit', 10, 100);
+      const filter = (await resolveFilter(req.query.filter, user.userId, deps.getFilter)) as EventFilter;
+      const half = Math.floor(limit / 2);
+      const pos = event.meta.stream;
+      const before = await deps.timeline.page(roomId, { from: pos - 1, dir: 'b', limit: half, filter });
+      const after = await deps.timeline.page(roomId, { from: pos, dir: 'f', limit: limit - half, to: Math.min(upTo, deps.sync.currentPosition()), filter });
+      const viewer = { userId: user.userId, deviceId: user.deviceId };
+      const lastAfter = after.events[after.events.length - 1];
+      const stateAtEvent = await deps.engine.stateAt(lastAfter ?? event, 'after');
+      return {
+        event: await deps.formatter.format(event, viewer),
+        events_before: await deps.formatter.formatAll(before.events, viewer),
+        events_after: await deps.formatter.formatAll(after.events, viewer),
+        start: formatPaginationToken(before.next ?? (before.events[before.events.length - 1]?.meta.stream ?? pos) - 1),
+        end: formatPaginationToken(lastAfter?.meta.stream ?? pos),
+        state: await deps.formatter.formatAll([...stateAtEvent.values()] as never, viewer),
+      };
+    },
+  );
+
+  /** GET /_matrix/client/v3/rooms/{roomId}/members */
+  app.get<{ Params: { roomId: string }; Querystring: { at?: string; membership?: string; not_membership?: string } }>(
+    '/_matrix/client/v3/rooms/:roomId/members',
+    async (req) => {
+      const user = await deps.requireUser(req);
+      const { roomId } = req.params;
+      const upTo = await deps.timeline.readableUpTo(user.userId, roomId);
+      const at = req.query.at !== undefined ? Math.min(parsePaginationToken(req.query.at), upTo) : upTo;
+      const state =
+        at >= deps.sync.currentPosition() ? await deps.engine.currentState(roomId) : await deps.timeline.stateAtPosition(roomId, at);
+      const members = [...state.entries()]
+        .filter(([key]) => splitStateKey(key)[0] === 'm.room.member')
+        .map(([, ev]) => ev)
+        .filter((ev) => {
+          const m = ev.pdu.content.membership;
+          if (req.query.membership && m !== req.query.membership) return false;
+          if (req.query.not_membership && m === req.query.not_membership) return false;
+          return true;
+        });
+      return { chunk: await deps.formatter.formatAll(members as never, { userId: user.userId, deviceId: user.deviceId }) };
+    },
+  );
+
+  /** GET /_matrix/client/v3/rooms/{roomId}/joined_members */
+  app.get<{ Params: { roomId: string } }>('/_matrix/client/v3/rooms/:roomId/joined_members', async (req) => {
+    const user = await deps.requireUser(req);
+    const { roomId } = req.params;
+    await deps.timeline.readableUpTo(user.userId, roomId);
+    const state = await deps.engine.currentState(roomId);
+    const joined: Record<string, { display_name: string | null; avatar_url: string | null }> = {};
+    for (const [key, ev] of state) {
+      const [type, member] = splitStateKey(key);
+      if (type !== 'm.room.member' || ev.pdu.content.membership !== 'join') continue;
+      const c = ev.pdu.content;
+      joined[member] = {
+        display_name: typeof c.displayname === 'string' ? c.displayname : null,
+        avatar_url: typeof c.avatar_url === 'string' ? c.avatar_url : null,
+      };
+    }
+    return { joined };
+  });
+}

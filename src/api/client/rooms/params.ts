@@ -1,0 +1,57 @@
+/** Small validators for path, query and body parameters shared by the room routes. */
+import type { JsonObject } from '../../../core/types.js';
+import { ErrCode, MatrixError, badJson } from '../../../http/errors.js';
+import { validateFilter, type SyncFilter } from '../../../rooms/filter.js';
+
+export function requireObjectBody(body: unknown): JsonObject {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badJson('Body must be a JSON object');
+  }
+  return body as JsonObject;
+}
+
+export function optionalString(body: JsonObject, key: string): string | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw badJson(`${key} must be a string`);
+  return v;
+}
+
+export function requireString(body: JsonObject, key: string): string {
+  const v = optionalString(body, key);
+  if (v === undefined) throw new MatrixError(400, ErrCode.MISSING_PARAM, `Missing ${key}`);
+  return v;
+}
+
+export function intQuery(raw: unknown, name: string, def: number, max: number): number {
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new MatrixError(400, ErrCode.INVALID_PARAM, `${name} must be a non-negative integer`);
+  return Math.min(n, max);
+}
+
+/** A filter given inline as JSON or by id (client-server "Filtering"). */
+export async function resolveFilter(
+  raw: unknown,
+  userId: string,
+  getFilter: (userId: string, id: string) => Promise<SyncFilter | undefined>,
+): Promise<SyncFilter> {
+  if (raw === undefined || raw === '') return {};
+  if (typeof raw !== 'string') throw new MatrixError(400, ErrCode.INVALID_PARAM, 'filter must be a string');
+  if (raw.trimStart().startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new MatrixError(400, ErrCode.NOT_JSON, 'filter is not valid JSON');
+    }
+    try {
+      return validateFilter(parsed);
+    } catch (err) {
+      throw badJson(`Invalid filter: ${(err as Error).message}`);
+    }
+  }
+  const stored = await getFilter(userId, raw);
+  if (!stored) throw new MatrixError(404, ErrCode.NOT_FOUND, `No filter ${raw}`);
+  return stored;
+}

@@ -1,0 +1,288 @@
+/**
+ * `/sync` (client-server-api "Syncing"): builds the response from the global stream.
+ *
+ * - Initial sync (no `since`) or `full_state`: every room of the user with its current state (as of
+ *   the start of the returned timeline) and the newest `limit` timeline events.
+ * - Incremental: the stream entries in (since, now] for the user's rooms; a room joined within the
+ *   window is sent like an initial one; a gap larger than the limit is `limited` with the state
+ *   changes that happened in it.
+ * - Long-poll: an empty incremental response waits on the notifier up to `timeout` and retries.
+ *
+ * Account data, to-device messages, receipts and typing come from their own stores through
+ * {@link SyncSources}, keyed by the same global stream positions.
+ */
+import type { JsonObject } from '../core/types.js';
+import { splitStateKey } from '../core/types.js';
+import type { RoomEngine, StoredEvent, StoredStateMap } from './engine.js';
+import type { ClientEvent, EventFormatter, Viewer } from './client-event.js';
+import { matchesEventFilter, projectFields, roomAllowed, type SyncFilter } from './filter.js';
+import type { StreamNotifier } from './notifier.js';
+import { TimelineReader } from './timeline.js';
+import { formatPaginationToken, formatSyncToken, type SyncToken } from './tokens.js';
+import type { UserRoomEntry } from '../storage/rooms.js';
+
+export interface BasicEvent {
+  type: string;
+  content: JsonObject;
+}
+
+/** The non-room-event streams /sync includes, provided by their stores. */
+export interface SyncSources {
+  accountDataSince(userId: string, from: number, to: number): Promise<{ global: BasicEvent[]; rooms: Map<string, BasicEvent[]> }>;
+  toDeviceSince(userId: string, deviceId: string, from: number, to: number): Promise<(BasicEvent & { sender: string })[]>;
+  /** Called when a client syncs with `since`: everything up to it was received and may be deleted. */
+  acknowledgeToDevice(userId: string, deviceId: string, upTo: number): Promise<void>;
+  receiptsSince(roomIds: string[], from: number, to: number): Promise<Map<string, JsonObject>>;
+  typingFor(roomId: string): string[];
+}
+
+export interface SyncRequest {
+  userId: string;
+  deviceId: string;
+  since?: SyncToken;
+  timeoutMs: number;
+  fullState: boolean;
+  filter: SyncFilter;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_TIMELINE_LIMIT = 10;
+/** Stream entries considered per incremental pass; beyond it, rooms are marked limited. */
+const MAX_STREAM_SCAN = 5000;
+/** State event types shown to invitees (client-server "Stripped state"). */
+const STRIPPED_STATE_TYPES = new Set([
+  'm.room.create',
+  'm.room.join_rules',
+  'm.room.name',
+  'm.room.avatar',
+  'm.room.canonical_alias',
+  'm.room.encryption',
+  'm.room.topic',
+]);
+
+export class SyncService {
+  private readonly timeline: TimelineReader;
+
+  constructor(
+    private readonly engine: RoomEngine,
+    private readonly formatter: EventFormatter,
+    private readonly notifier: StreamNotifier,
+    private readonly sources: SyncSources,
+  ) {
+    this.timeline = new TimelineReader(engine);
+  }
+
+  /** The newest position readers may rely on. */
+  currentPosition(): number {
+    return this.notifier.position;
+  }
+
+  async sync(req: SyncRequest): Promise<JsonObject> {
+    const deadline = Date.now() + req.timeoutMs;
+    if (req.since) await this.sources.acknowledgeToDevice(req.userId, req.deviceId, req.since.position);
+    for (;;) {
+      const to: SyncToken = { position: this.notifier.position, ephemeral: this.notifier.ephemeral };
+      const { body, empty } = await this.build(req, to);
+      const remaining = deadline - Date.now();
+      if (!empty || !req.since || remaining <= 0 || req.signal?.aborted) return body;
+      // Nothing new: wait for the next change (or the timeout) and look again.
+      const changed = await this.notifier.waitForChange(remaining, req.signal);
+      if (!changed) {
+        return { ...body, next_batch: formatSyncToken({ position: this.notifier.position, ephemeral: this.notifier.ephemeral }) };
+      }
+    }
+  }
+
+  private async build(req: SyncRequest, to: SyncToken): Promise<{ body: JsonObject; empty: boolean }> {
+    const viewer: Viewer = { userId: req.userId, deviceId: req.deviceId };
+    const from = req.since?.position ?? 0;
+    const roomFilter = req.filter.room;
+    const memberships = (await this.engine.rooms.roomsOf(req.userId)).filter(
+      (m) => !m.forgotten && m.stream <= to.position && roomAllowed(roomFilter, m.roomId),
+    );
+
+    // Events of the window, grouped per room (incremental syncs only).
+    const windowEvents = new Map<string, StoredEvent[]>();
+    let windowTruncated = false;
+    if (req.since) {
+      const entries = await this.engine.events.streamRange(from, to.position, MAX_STREAM_SCAN);
+      windowTruncated = entries.length >= MAX_STREAM_SCAN;
+      const mine = new Set(memberships.map((m) => m.roomId));
+      for (const entry of entries) {
+        const room = this.engine.rooms.getByShort(entry.roomShort);
+        if (!room || !mine.has(room.roomId)) continue;
+        const ev = await this.engine.events.getByShort(entry.eventShort);
+        if (!ev) continue;
+        let list = windowEvents.get(room.roomId);
+        if (!list) windowEvents.set(room.roomId, (list = []));
+        list.push(ev);
+      }
+    }
+
+    const join: Record<string, JsonObject> = {};
+    const invite: Record<string, JsonObject> = {};
+    const leave: Record<string, JsonObject> = {};
+    const ephemeralChanged = req.since !== undefined && to.ephemeral !== req.since.ephemeral;
+    const accountData = await this.sources.accountDataSince(req.userId, req.since ? from : 0, to.position);
+    const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.roomId);
+    const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position);
+
+    for (const m of memberships) {
+      const changedInWindow = !req.since || m.stream > from;
+      const events = windowEvents.get(m.roomId) ?? [];
+      if (m.membership === 'invite') {
+        if (changedInWindow) invite[m.roomId] = { invite_state: { events: await this.strippedState(m) } };
+        continue;
+      }
+      if (m.membership === 'leave' || m.membership === 'ban') {
+        // Leaves appear once, in the sync that crosses them (initial syncs only with include_leave).
+        if (!req.since && !roomFilter?.include_leave) continue;
+        if (!changedInWindow) continue;
+        leave[m.roomId] = await this.roomSection(req, viewer, m, from, m.stream, events, true);
+        continue;
+      }
+      if (m.membership !== 'join') continue;
+      const fresh = !req.since || req.fullState || m.stream > from;
+      const typing = this.sources.typingFor(m.roomId);
+      const ephemeral: JsonObject[] = [];
+      if ((fresh && typing.length > 0) || ephemeralChanged) ephemeral.push({ type: 'm.typing', content: { user_ids: typing } });
+      const receipt = receipts.get(m.roomId);
+      if (receipt) ephemeral.push({ type: 'm.receipt', content: receipt });
+      const roomAccountData = accountData.rooms.get(m.roomId) ?? [];
+      if (!fresh && events.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0 && !windowTruncated) continue;
+      const section = await this.roomSection(req, viewer, m, from, to.position, events, fresh || windowTruncated);
+      section.ephemeral = { events: ephemeral as unknown as JsonObject[] };
+      section.account_data = { events: roomAccountData as unknown as JsonObject[] };
+      join[m.roomId] = section;
+    }
+
+    const toDevice = await this.sources.toDeviceSince(req.userId, req.deviceId, req.since ? from : 0, to.position);
+    const globalAccountData = accountData.global.filter((e) => matchesEventFilter(req.filter.account_data, { type: e.type, sender: req.userId }));
+    const empty =
+      Object.keys(join).length === 0 &&
+      Object.keys(invite).length === 0 &&
+      Object.keys(leave).length === 0 &&
+      globalAccountData.length === 0 &&
+      toDevice.length === 0;
+    const body: JsonObject = {
+      next_batch: formatSyncToken(to),
+      rooms: { join, invite, leave, knock: {} } as unknown as JsonObject,
+      account_data: { events: globalAccountData as unknown as JsonObject[] },
+      presence: { events: [] },
+      to_device: { events: toDevice as unknown as JsonObject[] },
+      device_lists: { changed: [], left: [] },
+      device_one_time_keys_count: {},
+      device_unused_fallback_key_types: [],
+    };
+    return { body, empty };
+  }
+
+  /**
+   * One room's timeline and state. `upTo` bounds what the user may see (their leave, for left
+   * rooms). `windowEvents` are the room's events in (from, now]; when the room is `fresh` (initial
+   * sync, new join, full_state) state is the full state at the start of the timeline.
+   */
+  private async roomSection(
+    req: SyncRequest,
+    viewer: Viewer,
+    m: UserRoomEntry,
+    from: number,
+    upTo: number,
+    windowEvents: StoredEvent[],
+    fresh: boolean,
+  ): Promise<JsonObject> {
+    const timelineFilter = req.filter.room?.timeline;
+    const limit = timelineFilter?.limit ?? DEFAULT_TIMELINE_LIMIT;
+    let events: StoredEvent[];
+    let limited: boolean;
+    const visibleWindow = windowEvents.filter(
+      (e) => e.meta.stream <= upTo && matchesEventFilter(timelineFilter, { type: e.pdu.type, sender: e.pdu.sender, content: e.pdu.content }),
+    );
+    if (!fresh && visibleWindow.length <= limit) {
+      events = visibleWindow;
+      limited = false;
+    } else {
+      // Newest `limit` events up to `upTo` (for fresh rooms, regardless of `since`).
+      const page = await this.timeline.page(m.roomId, {
+        from: Math.min(upTo, this.notifier.position),
+        dir: 'b',
+        limit,
+        to: fresh ? undefined : from,
+        filter: timelineFilter,
+      });
+      events = page.events.reverse();
+      limited = fresh ? page.next !== undefined : true;
+    }
+
+    const firstStream = events[0]?.meta.stream ?? Math.min(upTo, this.notifier.position) + 1;
+    const prevBatch = formatPaginationToken(firstStream - 1);
+    const timelineIds = new Set(events.map((e) => e.event_id));
+
+    // State at the start of the timeline, minus what the client already has.
+    let stateEvents: StoredEvent[] = [];
+    if (fresh || limited) {
+      const startState = await this.stateBefore(m.roomId, events[0], firstStream - 1);
+      const known = fresh ? new Map() : await this.timeline.stateAtPosition(m.roomId, from);
+      stateEvents = [...startState.values()].filter(
+        (e) => !timelineIds.has(e.event_id) && known.get(stateKeyOf(e))?.event_id !== e.event_id,
+      );
+    }
+    stateEvents = stateEvents.filter((e) => matchesEventFilter(req.filter.room?.state, { type: e.pdu.type, sender: e.pdu.sender }));
+    if (req.filter.room?.state?.lazy_load_members) {
+      const senders = new Set(events.map((e) => e.pdu.sender).concat(req.userId));
+      stateEvents = stateEvents.filter((e) => e.pdu.type !== 'm.room.member' || senders.has(e.pdu.state_key ?? ''));
+    }
+
+    const fields = req.filter.event_fields;
+    const fmt = async (list: StoredEvent[]) =>
+      (await this.formatter.formatAll(list, viewer, { omitRoomId: true })).map((e) => projectFields<ClientEvent>(e, fields));
+    const section: JsonObject = {
+      timeline: { events: (await fmt(events)) as unknown as JsonObject[], limited, prev_batch: prevBatch },
+      state: { events: (await fmt(stateEvents)) as unknown as JsonObject[] },
+    };
+    if (m.membership === 'join') section.summary = await this.summary(m.roomId, req.userId);
+    return section;
+  }
+
+  private async stateBefore(roomId: string, first: StoredEvent | undefined, position: number): Promise<StoredStateMap> {
+    if (first) return this.engine.stateAt(first, 'before');
+    return this.timeline.stateAtPosition(roomId, position);
+  }
+
+  /** client-server "Calculating the display name for a room": heroes and member counts. */
+  private async summary(roomId: string, userId: string): Promise<JsonObject> {
+    const state = await this.engine.currentState(roomId);
+    let joined = 0;
+    let invited = 0;
+    const heroes: string[] = [];
+    for (const [key, ev] of state) {
+      const [type, member] = splitStateKey(key);
+      if (type !== 'm.room.member') continue;
+      const membership = ev.pdu.content.membership;
+      if (membership === 'join') joined++;
+      else if (membership === 'invite') invited++;
+      else continue;
+      if (member !== userId && heroes.length < 5) heroes.push(member);
+    }
+    return { 'm.heroes': heroes.sort(), 'm.joined_member_count': joined, 'm.invited_member_count': invited };
+  }
+
+  private async strippedState(m: UserRoomEntry): Promise<JsonObject[]> {
+    const state = await this.engine.currentState(m.roomId);
+    const out: JsonObject[] = [];
+    for (const ev of state.values()) {
+      const keep = STRIPPED_STATE_TYPES.has(ev.pdu.type) || ev.event_id === m.eventId;
+      if (!keep) continue;
+      out.push({ type: ev.pdu.type, state_key: ev.pdu.state_key ?? '', sender: ev.pdu.sender, content: ev.pdu.content });
+    }
+    const inviteEvent = await this.engine.getEvent(m.eventId);
+    if (inviteEvent && !out.some((e) => e.type === 'm.room.member' && e.state_key === inviteEvent.pdu.state_key)) {
+      out.push({ type: 'm.room.member', state_key: inviteEvent.pdu.state_key ?? '', sender: inviteEvent.pdu.sender, content: inviteEvent.pdu.content });
+    }
+    return out;
+  }
+}
+
+function stateKeyOf(e: { pdu: { type: string; state_key?: string } }): string {
+  return `${e.pdu.type}\u0000${e.pdu.state_key ?? ''}`;
+}

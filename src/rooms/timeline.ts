@@ -1,0 +1,75 @@
+/**
+ * Reading a room's timeline for clients: pages in either direction between positions, with filters
+ * and history visibility, and the room state at a stream position. Positions follow tokens.ts:
+ * position P is the point just after the event with stream position P.
+ */
+import { forbidden } from '../http/errors.js';
+import type { RoomEngine, StoredEvent, StoredStateMap } from './engine.js';
+import { matchesEventFilter, type EventFilter } from './filter.js';
+
+export interface Page {
+  events: StoredEvent[];
+  /** Position to continue from, or undefined when the end of the timeline was reached. */
+  next?: number;
+}
+
+/** Bound on events examined per page when a filter rejects many (keeps one request cheap). */
+const MAX_SCAN_FACTOR = 20;
+
+export class TimelineReader {
+  constructor(private readonly engine: RoomEngine) {}
+
+  /**
+   * Up to `limit` events after (`f`) or before (`b`) position `from`, not crossing `to`.
+   * Backwards pages are returned newest first, as /messages wants.
+   */
+  async page(roomId: string, opts: { from: number; dir: 'f' | 'b'; limit: number; to?: number; filter?: EventFilter }): Promise<Page> {
+    const room = this.engine.requireRoom(roomId);
+    const out: StoredEvent[] = [];
+    let cursor = opts.from;
+    let scanned = 0;
+    const batch = Math.max(opts.limit, 1);
+    for (;;) {
+      // Timeline keys are exclusive bounds: backwards from "after P" means stream < P + 1.
+      const entries = await this.engine.events.timeline(room.short, {
+        from: opts.dir === 'b' ? cursor + 1 : cursor,
+        dir: opts.dir,
+        limit: batch,
+        to: opts.to === undefined ? undefined : opts.dir === 'b' ? opts.to : opts.to + 1,
+      });
+      for (const entry of entries) {
+        scanned++;
+        cursor = opts.dir === 'b' ? entry.stream - 1 : entry.stream;
+        const ev = await this.engine.events.getByShort(entry.eventShort);
+        if (!ev) continue;
+        if (matchesEventFilter(opts.filter, { type: ev.pdu.type, sender: ev.pdu.sender, content: ev.pdu.content })) out.push(ev);
+        if (out.length >= opts.limit) return { events: out, next: cursor };
+      }
+      if (entries.length < batch) return { events: out, next: undefined };
+      if (scanned >= opts.limit * MAX_SCAN_FACTOR) return { events: out, next: cursor };
+    }
+  }
+
+  /** The room state just after position `pos` (the state after the last event at or before it). */
+  async stateAtPosition(roomId: string, pos: number): Promise<StoredStateMap> {
+    const room = this.engine.requireRoom(roomId);
+    const [entry] = await this.engine.events.timeline(room.short, { from: pos + 1, dir: 'b', limit: 1 });
+    if (!entry) return new Map();
+    const ev = await this.engine.events.getByShort(entry.eventShort);
+    return ev ? this.engine.stateAt(ev, 'after') : new Map();
+  }
+
+  /**
+   * The newest position a user may read in a room (client-server "History visibility", simplified
+   * to the `shared` default Hearth creates rooms with): members read everything; former members
+   * read up to the moment they left; others are refused.
+   */
+  async readableUpTo(userId: string, roomId: string): Promise<number> {
+    this.engine.requireRoom(roomId);
+    const entry = await this.engine.rooms.membership(userId, roomId);
+    if (entry?.membership === 'join') return Number.MAX_SAFE_INTEGER;
+    if (entry && (entry.membership === 'leave' || entry.membership === 'ban')) return entry.stream;
+    if (entry?.membership === 'invite' || entry?.membership === 'knock') return entry.stream;
+    throw forbidden('You are not a member of this room');
+  }
+}
