@@ -5,7 +5,7 @@
  *   with the wrong method -> 405 M_UNRECOGNIZED;
  * - CORS headers on every response so browser clients work (client-server-api "Web Browser Clients").
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyReply } from 'fastify';
 import FindMyWay from 'find-my-way';
 import type { Logger } from 'pino';
 import { ErrCode, MatrixError } from './errors.js';
@@ -20,7 +20,8 @@ export interface HttpServerOptions {
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Quiet by default: no per-request log lines (the gateway logs what matters itself).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Matrix ids in paths contain ':' and '!'; keep URLs as sent (decoded per segment by the router).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },

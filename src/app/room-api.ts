@@ -1,0 +1,57 @@
+/**
+ * Assembles the room side of the Client-Server API around a room engine: membership, formatting,
+ * timeline reading, sync, and the routes. Used by the gateway and by tests.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RoomEngine } from '../rooms/engine.js';
+import { MembershipService } from '../rooms/membership.js';
+import { EventFormatter } from '../rooms/client-event.js';
+import { TimelineReader } from '../rooms/timeline.js';
+import { SyncService, type SyncSources } from '../rooms/sync.js';
+import type { SyncFilter } from '../rooms/filter.js';
+import type { StreamNotifier } from '../rooms/notifier.js';
+import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.js';
+
+export interface RoomApiOptions {
+  engine: RoomEngine;
+  serverName: string;
+  requireUser(req: FastifyRequest): Promise<{ userId: string; deviceId: string }>;
+  profileOf(userId: string): Promise<{ displayname?: string; avatar_url?: string }>;
+  getFilter(userId: string, filterId: string): Promise<SyncFilter | undefined>;
+  sources: SyncSources;
+}
+
+export interface RoomApi {
+  membership: MembershipService;
+  formatter: EventFormatter;
+  sync: SyncService;
+}
+
+export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomApi {
+  const { engine } = opts;
+  const resolveAlias = async (alias: string) => (await engine.rooms.aliasTarget(alias))?.roomId;
+  const membership = new MembershipService({ engine, serverName: opts.serverName, profileOf: opts.profileOf, resolveAlias });
+  const formatter = new EventFormatter(engine);
+  const notifier = (engine as unknown as { deps: { notifier: StreamNotifier } }).deps.notifier;
+  const sync = new SyncService(engine, formatter, notifier, opts.sources);
+  const deps: RoomApiDeps = {
+    serverName: opts.serverName,
+    requireUser: opts.requireUser,
+    engine,
+    membership,
+    formatter,
+    timeline: new TimelineReader(engine),
+    sync,
+    getFilter: opts.getFilter,
+    createRoomDeps: {
+      engine,
+      serverName: opts.serverName,
+      profileOf: opts.profileOf,
+      aliasTaken: async (alias) => (await engine.rooms.aliasTarget(alias)) !== undefined,
+      setAlias: (alias, roomId, creator) => engine.rooms.setAlias(alias, roomId, creator),
+      setVisibility: (roomId, visibility) => engine.rooms.setVisibility(roomId, visibility),
+    },
+  };
+  registerRoomRoutes(app, deps);
+  return { membership, formatter, sync };
+}

@@ -1,0 +1,72 @@
+/**
+ * A room stack for tests: a real Database in a temp dir, the room engine, and the room routes on a
+ * fastify app, with a test authenticator (`Authorization: Bearer <user id>|<device id>`). The
+ * account side is tested with the real authenticator elsewhere; here it would only add noise.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Database } from '../../src/storage/db.js';
+import { generateSigningKey } from '../../src/core/signing.js';
+import type { SigningKey } from '../../src/core/types.js';
+import { StreamNotifier } from '../../src/rooms/notifier.js';
+import { RoomEngine } from '../../src/rooms/engine.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { buildRoomApi } from '../../src/app/room-api.js';
+import { ErrCode, MatrixError } from '../../src/http/errors.js';
+
+export interface RoomStack {
+  dir: string;
+  db: Database;
+  engine: RoomEngine;
+  app: FastifyInstance;
+  key: SigningKey;
+  close(): Promise<void>;
+}
+
+export const SERVER = 'test.local';
+
+export async function openRoomStack(dir = mkdtempSync(join(tmpdir(), 'hearth-rooms-')), key = generateSigningKey()): Promise<RoomStack> {
+  const db = await Database.open(dir, { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 });
+  const log = pino({ level: 'silent' });
+  const engine = new RoomEngine({ db, notifier: new StreamNotifier(0), serverName: SERVER, signingKey: key, log });
+  // The notifier starts from the persisted position, as the gateway does.
+  const position = await engine.events.lastStream();
+  (engine as unknown as { deps: { notifier: StreamNotifier } }).deps.notifier = new StreamNotifier(position);
+  await engine.open();
+  const app = createHttpServer({ logger: log });
+  const requireUser = async (req: FastifyRequest) => {
+    const auth = req.headers.authorization;
+    if (!auth) throw new MatrixError(401, ErrCode.MISSING_TOKEN, 'Missing access token');
+    const [userId, deviceId] = auth.replace(/^Bearer /, '').split('|');
+    return { userId: userId!, deviceId: deviceId ?? 'DEV' };
+  };
+  buildRoomApi(app, {
+    engine,
+    serverName: SERVER,
+    requireUser,
+    profileOf: async () => ({}),
+    getFilter: async () => undefined,
+    sources: {
+      accountDataSince: async () => ({ global: [], rooms: new Map() }),
+      toDeviceSince: async () => [],
+      acknowledgeToDevice: async () => undefined,
+      receiptsSince: async () => new Map(),
+      typingFor: () => [],
+    },
+  });
+  await app.ready();
+  return {
+    dir,
+    db,
+    engine,
+    app,
+    key,
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}
