@@ -115,9 +115,10 @@ export class DeviceAgent extends EventEmitter {
 
   /** Records a reading taken now (or at `ts`); it will be delivered, in order, when possible. */
   record(values: SensorValues, ts?: number): void {
-    // Timestamps never go backwards, so replay order (append order) is timestamp order.
-    const stamp = Math.max(ts ?? Date.now(), this.lastTs);
-    this.lastTs = stamp;
+    // Our own stamps never go backwards (wall clock steps), so replay order, which is always the
+    // order of recording, is also timestamp order. A caller-supplied time is kept as given.
+    const stamp = ts ?? Math.max(Date.now(), this.lastTs);
+    this.lastTs = Math.max(stamp, this.lastTs);
     const reading: Reading = { ts: stamp, values };
     this.counters.recorded++;
     const queue = this.requireQueue();
@@ -136,6 +137,19 @@ export class DeviceAgent extends EventEmitter {
   }
 
   /**
+   * Resolves true once the agent is online with nothing queued or in flight, false if that has not
+   * happened within `timeoutMs` (e.g. the broker is down).
+   */
+  async delivered(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.online && this.pendingCount() === 0 && this.requireQueue().length === 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  }
+
+  /**
    * Stops: says goodbye if connected (waiting up to `graceMs` for in-flight readings), keeps every
    * unacknowledged reading in the disk queue for the next run, and closes it.
    */
@@ -145,13 +159,15 @@ export class DeviceAgent extends EventEmitter {
     const client = this.client;
     if (client && this.online) {
       const deadline = Date.now() + graceMs;
-      while (this.memoryInFlight.size + this.memoryWaiting.length + this.diskInFlight > 0 && Date.now() < deadline) {
+      while (this.pendingCount() > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await this.publishAll(client, [this.options.convention.goodbye(this.options.device)]).catch(() => undefined);
     }
+    const graceful = this.online;
     this.dropConnection();
-    if (client) await client.endAsync(true);
+    // A graceful DISCONNECT tells the broker not to publish the last will [MQTT-3.1.2-10].
+    if (client) await client.endAsync(!graceful);
     this.queue?.close();
   }
 
@@ -208,7 +224,7 @@ export class DeviceAgent extends EventEmitter {
     this.memoryWaiting.length = 0;
     this.diskCursor = -1;
     this.diskInFlight = 0;
-    if (wasOnline) this.emit('offline');
+    if (wasOnline && !this.stopping) this.emit('offline');
   }
 
   private scheduleReconnect(): void {
@@ -279,6 +295,11 @@ export class DeviceAgent extends EventEmitter {
       this.memoryWaiting.shift();
       this.memoryEvicted++;
     }
+  }
+
+  /** Readings on the in-memory path plus disk entries handed to the broker, not yet acknowledged. */
+  private pendingCount(): number {
+    return this.memoryInFlight.size + this.memoryWaiting.length + this.diskInFlight;
   }
 
   private requireQueue(): OfflineQueue {

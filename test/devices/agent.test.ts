@@ -143,7 +143,7 @@ test('a command reaches the actuator and its new state is reported back', async 
     manufacturer: 'Hearth',
     sensors: [{ key: 'state', kind: 'switch', deviceClass: 'outlet' }],
   };
-  let state: 'ON' | 'OFF' = 'OFF';
+  let state = 'OFF' as 'ON' | 'OFF';
   const agent = new DeviceAgent({
     brokerUrl: `mqtt://127.0.0.1:${port}`,
     device: plug,
