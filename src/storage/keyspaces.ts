@@ -63,6 +63,18 @@ export const KEYSPACES = {
   /** `u64 stream` -> json { kind, userId?, roomId? }. Non-event stream entries (account data, receipts, to-device, profile). */
   sideStream: 'side_stream',
 
+  // ---- end-to-end encryption keys (src/e2ee/, src/storage/e2ee.ts) ----
+  /** `str user_id ‖ str device_id` -> json signed device keys. */
+  e2eDeviceKeys: 'e2e_device_keys',
+  /** `str user_id ‖ str device_id ‖ str algorithm:key_id` -> json one-time key. */
+  e2eOneTimeKeys: 'e2e_one_time_keys',
+  /** `str user_id ‖ str device_id ‖ str algorithm` -> json { keyId, key, used }. */
+  e2eFallbackKeys: 'e2e_fallback_keys',
+  /** `str user_id ‖ str usage (master|self_signing|user_signing)` -> json cross-signing key. */
+  e2eCrossSigning: 'e2e_cross_signing',
+  /** `u64 stream` -> json { userId }. Users whose device list changed, for `device_lists.changed`. */
+  e2eDeviceListStream: 'e2e_device_list_stream',
+
   // ---- MQTT broker and bridge (src/mqtt/) ----
   /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. */
   mqttDevices: 'mqtt_devices',

@@ -1,0 +1,71 @@
+/**
+ * The `hearth` command: `hearth run` starts the gateway; `hearth user ...` and `hearth device ...`
+ * manage accounts and MQTT devices (directly on the database, or through the running gateway's
+ * admin socket, since LevelDB admits one process).
+ */
+import { readFileSync } from 'node:fs';
+
+const USAGE = `Usage: hearth <command>
+
+Commands:
+  run                                  start the gateway (Client-Server API, MQTT broker, bridge)
+  user add NAME [--admin] [--password P]   create a Matrix account
+  device add NAME [--json]             create an MQTT device (a Matrix user) and print its credentials
+  device list [--json]                 list devices
+  device remove NAME                   remove a device
+  version                              print the version
+
+Environment: HEARTH_DATA_DIR (default ./data), HEARTH_SERVER_NAME, HEARTH_CLIENT_PORT,
+HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION (closed|token|open).
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run': {
+      const { runGateway } = await import('../app/run.js');
+      return runGateway();
+    }
+    case 'user': {
+      const { runUserCommand } = await import('./user.js');
+      return runUserCommand(rest);
+    }
+    case 'device': {
+      const { runDeviceCommand } = await import('./device.js');
+      return runDeviceCommand(rest);
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`hearth: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    // In the single executable the package.json is not on disk; the bundler defines the version.
+    return process.env.HEARTH_VERSION ?? 'unknown';
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || process.argv[2] !== 'run') process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`hearth: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
