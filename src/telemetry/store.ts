@@ -1,0 +1,378 @@
+/**
+ * The telemetry store: every reading of every sensor, kept compactly, with rollups and retention.
+ * See docs/telemetry.md for the layout and the SD-card reasoning. In short:
+ * - Group commit. `record()` buffers a reading; every `flushIntervalMs` one LevelDB batch appends all
+ *   buffered readings of all streams as one journal entry (stream 0), and only then do the
+ *   `record()` promises resolve - which is what gates the MQTT PUBACK.
+ * - Checkpoints. Every `checkpointIntervalMs` the readings gathered since the last checkpoint are
+ *   written once more, as one delta-encoded chunk per stream, together with the rollup buckets, and
+ *   the journal entries they supersede are deleted - in the same batch. Each reading is thus written
+ *   twice in a few bytes each, and the journal entries die young (usually before LevelDB compacts
+ *   them), instead of one small key per reading that every compaction rewrites.
+ * - Rollups fold in memory; buckets reach disk at checkpoints (open buckets partially, rewritten
+ *   later), so the disk holds exactly the readings up to the last checkpoint and the journal exactly
+ *   those after it: a restart loads the newest buckets and replays the journal without counting twice.
+ */
+import type { Database } from '../storage/db.js';
+import type { BatchOp } from '../storage/db.js';
+import { tuple } from '../storage/codec.js';
+import { decodeChunk, decodeJournal, encodeChunk, encodeJournal, type Series } from './chunk-codec.js';
+import { JOURNAL_STREAM, rawKey, readRawKey, readRollupKey, rollupKey } from './keys.js';
+import { ROLLUP_SPAN_MS, type QueryResult, type Resolution, type RollupResolution, type StreamRecord, type TelemetryPoint, type TelemetryValue } from './model.js';
+import { bucketStart, decodeBucket, encodeBucket, fold, newBucket, numericValue, toPoint, type Bucket } from './rollup.js';
+import { expiredKeys } from './retention.js';
+
+export interface TelemetryOptions {
+  flushIntervalMs: number;
+  rawRetentionDays: number;
+  rollupRetentionDays: number;
+  /** How long readings live in the journal before they are written as per-stream chunks. Default 5 min. */
+  checkpointIntervalMs?: number;
+  /** Checkpoint early when this many readings are buffered (memory bound). Default 100 000. */
+  maxBufferedReadings?: number;
+  /** How often expired chunks and buckets are pruned. Default 1 h. */
+  pruneIntervalMs?: number;
+  now?: () => number;
+  logger?: { warn(obj: object, msg: string): void };
+}
+
+export interface TelemetryReading {
+  /** `<device key>/<sensor key>`. */
+  stream: string;
+  ts: number;
+  value: TelemetryValue;
+}
+
+interface StreamState {
+  key: string;
+  record: StreamRecord;
+  /** Readings since the last checkpoint (also in the journal once flushed). */
+  chunk: Series;
+  lastTs: number;
+  lastChunkKeyMs: number;
+  open: Partial<Record<RollupResolution, Bucket>>;
+  closed: Bucket[];
+}
+
+const RESOLUTIONS: RollupResolution[] = ['5m', '1h'];
+const DAY_MS = 86_400_000;
+const RAW_QUERY_LIMIT = 10_000;
+
+export class TelemetryStore {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly byShort = new Map<number, StreamState>();
+  private nextShort = JOURNAL_STREAM + 1;
+  private pending: { stream: number; ts: number; value: TelemetryValue }[] = [];
+  private newRecords: StreamState[] = [];
+  private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private journalKeys: number[] = [];
+  private lastJournalMs = 0;
+  private lastCheckpoint: number;
+  private buffered = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+  private readonly checkpointIntervalMs: number;
+  private readonly maxBuffered: number;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly opts: TelemetryOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.checkpointIntervalMs = opts.checkpointIntervalMs ?? 5 * 60_000;
+    this.maxBuffered = opts.maxBufferedReadings ?? 100_000;
+    this.lastCheckpoint = this.now();
+  }
+
+  /** Loads stream records and the newest buckets, then replays the journal (readings after the last checkpoint). */
+  static async open(db: Database, opts: TelemetryOptions): Promise<TelemetryStore> {
+    const store = new TelemetryStore(db, opts);
+    await store.load();
+    return store;
+  }
+
+  /** Starts the pruning job (flushes are scheduled by `record`). */
+  start(): void {
+    const every = this.opts.pruneIntervalMs ?? 3_600_000;
+    this.pruneTimer = setInterval(() => {
+      this.prune().catch((err) => this.opts.logger?.warn({ err }, 'telemetry pruning failed'));
+    }, every);
+    this.pruneTimer.unref();
+  }
+
+  /** Writes everything buffered as chunks (a final checkpoint) and stops the timers. */
+  async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    await this.checkpoint();
+  }
+
+  /** Buffers a reading; resolves once the batch holding it is written (group commit). */
+  record(reading: TelemetryReading): Promise<void> {
+    const s = this.stream(reading.stream);
+    // Times within a stream never go backwards (clock steps), so chunks and buckets stay ordered.
+    const ts = Math.max(Math.round(reading.ts), s.lastTs);
+    this.foldReading(s, ts, reading.value);
+    this.pending.push({ stream: s.record.short, ts, value: reading.value });
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.flushTimer ??= setTimeout(() => void this.flush(), this.opts.flushIntervalMs);
+    });
+  }
+
+  /** Writes the buffered readings now (one batch). */
+  flush(): Promise<void> {
+    return this.enqueue(false);
+  }
+
+  /** Writes the buffered readings and folds the journal into per-stream chunks now. */
+  checkpoint(): Promise<void> {
+    return this.enqueue(true);
+  }
+
+  /** Sets a stream's unit or retention overrides (days; `undefined` keeps the config default). */
+  async configureStream(stream: string, settings: Omit<StreamRecord, 'short'>): Promise<void> {
+    const s = this.stream(stream);
+    Object.assign(s.record, settings);
+    await this.db.write([this.db.putJson('telemetryStreams', tuple(stream), s.record)]);
+  }
+
+  knownStream(stream: string): boolean {
+    return this.streams.has(stream);
+  }
+
+  /** Readings or rollups of one stream in `[from, to]`; `auto` picks a resolution by the span. */
+  async query(stream: string, from: number, to: number, resolution: Resolution | 'auto', limit = RAW_QUERY_LIMIT): Promise<QueryResult> {
+    const res = resolution === 'auto' ? autoResolution(to - from) : resolution;
+    const s = this.streams.get(stream);
+    if (res === 'raw') return { resolution: 'raw', points: s ? await this.queryRaw(s, from, to, limit) : [] };
+    return { resolution: res, points: s ? (await this.queryRollup(s, res, from, to)).map(toPoint) : [] };
+  }
+
+  /** Deletes chunks and buckets past their stream's retention; returns how many keys went. */
+  async prune(): Promise<number> {
+    const now = this.now();
+    let deleted = 0;
+    for (const s of this.streams.values()) {
+      const rawCutoff = now - (s.record.rawRetentionDays ?? this.opts.rawRetentionDays) * DAY_MS;
+      const rollupCutoff = now - (s.record.rollupRetentionDays ?? this.opts.rollupRetentionDays) * DAY_MS;
+      const ops = await expiredKeys(this.db, s.record.short, rawCutoff, rollupCutoff);
+      await this.db.write(ops);
+      // Buckets still in memory expire too, or queries would show what the disk no longer has.
+      s.closed = s.closed.filter((b) => b.start >= rollupCutoff);
+      for (const res of RESOLUTIONS) {
+        if ((s.open[res]?.start ?? Infinity) < rollupCutoff) delete s.open[res];
+      }
+      deleted += ops.length;
+    }
+    return deleted;
+  }
+
+  // ---- writing ----
+
+  private enqueue(forceCheckpoint: boolean): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flushing = this.flushing.then(() => this.writeBatch(forceCheckpoint));
+    return this.flushing;
+  }
+
+  /**
+   * One group commit:
+   * 1. new stream records;
+   * 2. either a checkpoint (chunks, buckets, journal deletions) when one is due,
+   * 3. or one journal entry with every buffered reading;
+   * 4. one atomic batch; then the waiters of these readings are answered.
+   */
+  private async writeBatch(forceCheckpoint: boolean): Promise<void> {
+    const pending = this.pending;
+    const waiters = this.waiters;
+    const records = this.newRecords;
+    this.pending = [];
+    this.waiters = [];
+    this.newRecords = [];
+    const now = this.now();
+    const ops: BatchOp[] = records.map((s) => this.db.putJson('telemetryStreams', tuple(s.key), s.record));
+    const checkpointDue = forceCheckpoint || now - this.lastCheckpoint >= this.checkpointIntervalMs || this.buffered >= this.maxBuffered;
+    let afterWrite: () => void = () => undefined;
+    let journalMs: number | undefined;
+    if (checkpointDue) {
+      afterWrite = this.checkpointTxn(ops);
+    } else if (pending.length > 0) {
+      journalMs = Math.max(now, this.lastJournalMs + 1);
+      ops.push(this.journalTxn(journalMs, pending));
+    }
+    try {
+      await this.db.write(ops);
+    } catch (err) {
+      this.newRecords.push(...records);
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    if (journalMs !== undefined) {
+      this.journalKeys.push(journalMs);
+      this.lastJournalMs = journalMs;
+    }
+    afterWrite();
+    if (checkpointDue) this.lastCheckpoint = now;
+    for (const w of waiters) w.resolve();
+  }
+
+  private journalTxn(ms: number, pending: { stream: number; ts: number; value: TelemetryValue }[]): BatchOp {
+    const value = encodeJournal(
+      ms,
+      pending.map((p) => p.stream),
+      pending.map((p) => p.ts),
+      pending.map((p) => p.value),
+    );
+    return this.db.put('telemetryRaw', rawKey(JOURNAL_STREAM, ms), value);
+  }
+
+  /**
+   * Adds a checkpoint to `ops` and returns what to forget once it is written. Only what exists now is
+   * covered: readings recorded while the batch is being written stay for the next flush.
+   */
+  private checkpointTxn(ops: BatchOp[]): () => void {
+    const covered: { s: StreamState; readings: number; closed: Set<Bucket>; keyMs: number }[] = [];
+    for (const s of this.streams.values()) {
+      const n = s.chunk.ts.length;
+      let keyMs = s.lastChunkKeyMs;
+      if (n > 0) {
+        // Chunk keys are unique per stream: a chunk never starts at or before the previous one's key.
+        keyMs = Math.max(s.chunk.ts[0]!, s.lastChunkKeyMs + 1);
+        ops.push(this.db.put('telemetryRaw', rawKey(s.record.short, keyMs), encodeChunk(keyMs, { ts: s.chunk.ts.slice(0, n), values: s.chunk.values.slice(0, n) })));
+      }
+      for (const b of [...s.closed, ...Object.values(s.open)]) {
+        ops.push(this.db.put('telemetryRollup', rollupKey(s.record.short, b.res, b.start), encodeBucket(b)));
+      }
+      covered.push({ s, readings: n, closed: new Set(s.closed), keyMs });
+    }
+    const journal = this.journalKeys.slice();
+    for (const ms of journal) ops.push(this.db.del('telemetryRaw', rawKey(JOURNAL_STREAM, ms)));
+    return () => {
+      for (const c of covered) {
+        c.s.chunk.ts.splice(0, c.readings);
+        c.s.chunk.values.splice(0, c.readings);
+        c.s.closed = c.s.closed.filter((b) => !c.closed.has(b));
+        c.s.lastChunkKeyMs = c.keyMs;
+        this.buffered -= c.readings;
+      }
+      this.journalKeys.splice(0, journal.length);
+    };
+  }
+
+  private foldReading(s: StreamState, ts: number, value: TelemetryValue): void {
+    s.lastTs = ts;
+    s.chunk.ts.push(ts);
+    s.chunk.values.push(value);
+    this.buffered++;
+    const v = numericValue(value);
+    if (v === undefined) return;
+    for (const res of RESOLUTIONS) {
+      const b = s.open[res];
+      if (b && b.start === bucketStart(ts, res)) {
+        fold(b, v);
+        continue;
+      }
+      if (b) s.closed.push(b);
+      s.open[res] = newBucket(res, ts, v);
+    }
+  }
+
+  private stream(key: string): StreamState {
+    let s = this.streams.get(key);
+    if (!s) {
+      s = this.addStream(key, { short: this.nextShort++ });
+      this.newRecords.push(s);
+    }
+    return s;
+  }
+
+  private addStream(key: string, record: StreamRecord): StreamState {
+    const s: StreamState = { key, record, chunk: { ts: [], values: [] }, lastTs: 0, lastChunkKeyMs: -1, open: {}, closed: [] };
+    this.streams.set(key, s);
+    this.byShort.set(record.short, s);
+    this.nextShort = Math.max(this.nextShort, record.short + 1);
+    return s;
+  }
+
+  // ---- loading ----
+
+  private async load(): Promise<void> {
+    for await (const [k, v] of this.db.space('telemetryStreams').iterator()) {
+      const key = Buffer.from(k).subarray(0, k.length - 1).toString('utf8');
+      this.addStream(key, JSON.parse(Buffer.from(v).toString('utf8')) as StreamRecord);
+    }
+    const raw = this.db.space('telemetryRaw');
+    const rollups = this.db.space('telemetryRollup');
+    for (const s of this.streams.values()) {
+      for await (const [k] of raw.iterator({ gte: rawKey(s.record.short, 0), lt: rawKey(s.record.short + 1, 0), reverse: true, limit: 1 })) {
+        s.lastChunkKeyMs = readRawKey(k).ms;
+        s.lastTs = s.lastChunkKeyMs;
+      }
+      for (const res of RESOLUTIONS) {
+        const range = { gte: rollupKey(s.record.short, res, 0), lte: rollupKey(s.record.short, res, Number.MAX_SAFE_INTEGER), reverse: true, limit: 1 };
+        for await (const [k, v] of rollups.iterator(range)) s.open[res] = decodeBucket(res, readRollupKey(k).startMs, v);
+      }
+    }
+    // Replay readings after the last checkpoint: they live only in the journal.
+    for await (const [k, v] of raw.iterator({ gte: rawKey(JOURNAL_STREAM, 0), lt: rawKey(JOURNAL_STREAM + 1, 0) })) {
+      const ms = readRawKey(k).ms;
+      const entry = decodeJournal(ms, v);
+      entry.streams.forEach((short, i) => {
+        const s = this.byShort.get(short);
+        if (s) this.foldReading(s, Math.max(entry.ts[i]!, s.lastTs), entry.values[i]!);
+      });
+      this.journalKeys.push(ms);
+      this.lastJournalMs = ms;
+    }
+  }
+
+  // ---- reading ----
+
+  private async queryRaw(s: StreamState, from: number, to: number, limit: number): Promise<TelemetryPoint[]> {
+    const out: TelemetryPoint[] = [];
+    const take = (series: Series) => {
+      series.ts.forEach((ts, i) => {
+        if (ts >= from && ts <= to && out.length < limit) out.push({ ts, value: series.values[i]! });
+      });
+    };
+    const raw = this.db.space('telemetryRaw');
+    const short = s.record.short;
+    // The chunk that starts before `from` may still hold readings inside the range.
+    for await (const [k, v] of raw.iterator({ gte: rawKey(short, 0), lt: rawKey(short, from), reverse: true, limit: 1 })) {
+      take(decodeChunk(readRawKey(k).ms, v));
+    }
+    for await (const [k, v] of raw.iterator({ gte: rawKey(short, from), lte: rawKey(short, to) })) {
+      if (out.length >= limit) break;
+      take(decodeChunk(readRawKey(k).ms, v));
+    }
+    take(s.chunk);
+    return out;
+  }
+
+  private async queryRollup(s: StreamState, res: RollupResolution, from: number, to: number): Promise<Bucket[]> {
+    const buckets = new Map<number, Bucket>();
+    const range = { gte: rollupKey(s.record.short, res, bucketStart(from, res)), lte: rollupKey(s.record.short, res, to) };
+    for await (const [k, v] of this.db.space('telemetryRollup').iterator(range)) {
+      const start = readRollupKey(k).startMs;
+      buckets.set(start, decodeBucket(res, start, v));
+    }
+    // Memory holds buckets newer than (or more complete than) the last checkpoint's.
+    const open = s.open[res];
+    for (const b of [...s.closed, ...(open ? [open] : [])]) {
+      if (b.res === res && b.start + ROLLUP_SPAN_MS[res] > from && b.start <= to) buckets.set(b.start, b);
+    }
+    return [...buckets.values()].sort((a, b) => a.start - b.start);
+  }
+}
+
+/** Up to 6 h of raw readings, up to 7 days of 5-minute buckets, hourly beyond. */
+export function autoResolution(spanMs: number): Resolution {
+  if (spanMs <= 6 * 3_600_000) return 'raw';
+  if (spanMs <= 7 * DAY_MS) return '5m';
+  return '1h';
+}

@@ -1,0 +1,127 @@
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Database } from '../../src/storage/db.js';
+import { TelemetryStore, autoResolution, type TelemetryOptions } from '../../src/telemetry/store.js';
+import { decodeChunk, encodeChunk, decodeJournal, encodeJournal } from '../../src/telemetry/chunk-codec.js';
+import { rawKey } from '../../src/telemetry/keys.js';
+
+const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+const DB_OPTS = { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 };
+
+async function setup(t: { teardown(fn: () => void): void }, over: Partial<TelemetryOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-telemetry-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const clock = { now: T0 };
+  const opts: TelemetryOptions = { flushIntervalMs: 5, rawRetentionDays: 7, rollupRetentionDays: 365, now: () => clock.now, ...over };
+  const db = await Database.open(dir, DB_OPTS);
+  const store = await TelemetryStore.open(db, opts);
+  let current = db;
+  const reopen = async () => {
+    await current.close();
+    current = await Database.open(dir, DB_OPTS);
+    return { db: current, store: await TelemetryStore.open(current, opts) };
+  };
+  t.teardown(() => void current.close().catch(() => undefined));
+  return { db, store, clock, reopen };
+}
+
+test('chunk codec: delta-of-delta times and scaled integer deltas round-trip compactly', (t) => {
+  const ts = Array.from({ length: 300 }, (_, i) => T0 + i * 1000 + (i % 3));
+  const values = ts.map((_, i) => Math.round((21 + Math.sin(i / 20)) * 10) / 10);
+  const buf = encodeChunk(T0, { ts, values });
+  t.deepEqual(decodeChunk(T0, buf), { ts, values });
+  t.true(buf.length / ts.length < 4, `chunk costs ${(buf.length / ts.length).toFixed(2)} B/reading`);
+  const mixed = { ts: [T0, T0 + 5], values: ['ON', 1.5] };
+  t.deepEqual(decodeChunk(T0, encodeChunk(T0, mixed)), mixed);
+  const irrational = { ts: [T0], values: [Math.PI] };
+  t.deepEqual(decodeChunk(T0, encodeChunk(T0, irrational)), irrational);
+});
+
+test('journal codec: streams, offsets and decimal values round-trip', (t) => {
+  const buf = encodeJournal(T0, [1, 2, 3], [T0 - 3, T0, T0 + 1], [21.3, true, 'idle']);
+  t.deepEqual(decodeJournal(T0, buf), { streams: [1, 2, 3], ts: [T0 - 3, T0, T0 + 1], values: [21.3, true, 'idle'] });
+});
+
+test('record resolves after the group commit; raw query sees the readings', async (t) => {
+  const { store } = await setup(t);
+  await Promise.all([10, 11, 12].map((v, i) => store.record({ stream: 'z2m.plug/power', ts: T0 + i * 1000, value: v })));
+  const r = await store.query('z2m.plug/power', T0, T0 + 1500, 'raw');
+  t.deepEqual(r, { resolution: 'raw', points: [{ ts: T0, value: 10 }, { ts: T0 + 1000, value: 11 }] });
+  t.deepEqual(await store.query('nobody/none', T0, T0 + 1000, 'raw'), { resolution: 'raw', points: [] });
+});
+
+test('checkpoints write per-stream chunks; queries span chunks and memory', async (t) => {
+  const { store, clock } = await setup(t, { checkpointIntervalMs: 60_000 });
+  for (let i = 0; i < 180; i++) {
+    clock.now = T0 + i * 1000;
+    await store.record({ stream: 'a/t', ts: clock.now, value: 20 + i / 10 });
+  }
+  const r = await store.query('a/t', T0 + 50_000, T0 + 130_000, 'raw');
+  t.is(r.points.length, 81);
+  t.deepEqual(r.points[0], { ts: T0 + 50_000, value: 25 });
+  t.deepEqual(r.points.at(-1), { ts: T0 + 130_000, value: 33 });
+});
+
+test('rollups: 5-minute and hourly min/mean/max/count, booleans as 0/1', async (t) => {
+  const { store, clock } = await setup(t, { checkpointIntervalMs: 120_000 });
+  // Every 30 s for 20 minutes: 40 readings, value = minute.
+  for (let i = 0; i < 40; i++) {
+    clock.now = T0 + i * 30_000;
+    await store.record({ stream: 'a/t', ts: clock.now, value: Math.floor(i / 2) });
+    await store.record({ stream: 'a/relay', ts: clock.now, value: i % 4 === 0 });
+  }
+  const fiveMin = await store.query('a/t', T0, T0 + 20 * 60_000, '5m');
+  t.is(fiveMin.resolution, '5m');
+  t.deepEqual(fiveMin.points[0], { ts: T0, min: 0, mean: 2, max: 4, count: 10 });
+  t.deepEqual(fiveMin.points.map((p) => (p as { count: number }).count), [10, 10, 10, 10]);
+  const hourly = await store.query('a/t', T0, T0 + 3_600_000, '1h');
+  t.deepEqual(hourly.points, [{ ts: T0, min: 0, mean: 9.5, max: 19, count: 40 }]);
+  const duty = await store.query('a/relay', T0, T0 + 3_600_000, '1h');
+  t.deepEqual(duty.points, [{ ts: T0, min: 0, mean: 0.25, max: 1, count: 40 }]);
+});
+
+test('restart: the journal is replayed, checkpointed data and rollups are not counted twice', async (t) => {
+  const { store, clock, reopen } = await setup(t, { checkpointIntervalMs: 60_000 });
+  for (let i = 0; i < 100; i++) {
+    clock.now = T0 + i * 1000;
+    await store.record({ stream: 'a/t', ts: clock.now, value: i });
+  }
+  // No stop(): like a crash after the last acknowledged batch.
+  const { store: again } = await reopen();
+  const raw = await again.query('a/t', T0, T0 + 200_000, 'raw');
+  t.deepEqual(raw.points.map((p) => p.value), Array.from({ length: 100 }, (_, i) => i));
+  const hourly = await again.query('a/t', T0, T0 + 3_600_000, '1h');
+  t.deepEqual(hourly.points, [{ ts: T0, min: 0, mean: 49.5, max: 99, count: 100 }]);
+  clock.now = T0 + 100_000;
+  await again.record({ stream: 'a/t', ts: clock.now, value: 100 });
+  await again.stop();
+  const { store: third } = await reopen();
+  t.is((await third.query('a/t', T0, T0 + 200_000, 'raw')).points.length, 101);
+  t.deepEqual((await third.query('a/t', T0, T0 + 3_600_000, '1h')).points, [{ ts: T0, min: 0, mean: 50, max: 100, count: 101 }]);
+});
+
+test('retention: raw chunks and rollups expire separately, per-stream overrides win', async (t) => {
+  const { store, clock, db } = await setup(t, { rawRetentionDays: 1, rollupRetentionDays: 30 });
+  await store.configureStream('b/kept', { rawRetentionDays: 10 });
+  for (const stream of ['a/short', 'b/kept']) {
+    await store.record({ stream, ts: T0, value: 1 });
+  }
+  await store.checkpoint();
+  clock.now = T0 + 2 * 86_400_000;
+  t.true((await store.prune()) >= 1);
+  t.deepEqual((await store.query('a/short', T0 - 1, T0 + 1, 'raw')).points, []);
+  t.is((await store.query('b/kept', T0 - 1, T0 + 1, 'raw')).points.length, 1);
+  t.is((await store.query('a/short', T0, T0 + 1, '1h')).points.length, 1, 'rollups outlive raw readings');
+  clock.now = T0 + 31 * 86_400_000;
+  await store.prune();
+  t.deepEqual((await store.query('a/short', T0, T0 + 1, '1h')).points, []);
+  t.is(await db.space('telemetryRaw').get(rawKey(0, T0)), undefined);
+});
+
+test('auto resolution by span', (t) => {
+  t.is(autoResolution(3_600_000), 'raw');
+  t.is(autoResolution(2 * 86_400_000), '5m');
+  t.is(autoResolution(30 * 86_400_000), '1h');
+});
