@@ -91,7 +91,7 @@ test('restart: the journal is replayed, checkpointed data and rollups are not co
   // No stop(): like a crash after the last acknowledged batch.
   const { store: again } = await reopen();
   const raw = await again.query('a/t', T0, T0 + 200_000, 'raw');
-  t.deepEqual(raw.points.map((p) => p.value), Array.from({ length: 100 }, (_, i) => i));
+  t.deepEqual(raw.points.map((p) => (p as { value: unknown }).value), Array.from({ length: 100 }, (_, i) => i));
   const hourly = await again.query('a/t', T0, T0 + 3_600_000, '1h');
   t.deepEqual(hourly.points, [{ ts: T0, min: 0, mean: 49.5, max: 99, count: 100 }]);
   clock.now = T0 + 100_000;
