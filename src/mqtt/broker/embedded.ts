@@ -1,0 +1,269 @@
+/**
+ * The embedded MQTT broker: aedes 1.2 (MQTT 3.1/3.1.1) in-process, on `mqtt.bind_address:port`
+ * and over WebSocket on the client HTTP port. Devices authenticate with registry credentials or a
+ * Matrix access token, the ACL policy decides topics, and every accepted publish goes to the
+ * bridge's inbound handler before it is acknowledged.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { HearthConfig } from '../../config/config.js';
+import type { Database } from '../../storage/db.js';
+import type { InboundHandler, InboundMessage, MqttTransport } from '../transport.js';
+import type { AclPolicy } from '../identity/acl.js';
+import { RESERVED_TOPIC_PREFIX } from '../identity/acl.js';
+import type { Authenticator } from '../identity/authenticate.js';
+import type { MqttIdentity } from '../identity/identity.js';
+import { LevelMirroredPersistence } from './persistence.js';
+import { MqttWebSocketEndpoint } from './websocket.js';
+import { createBrokerStats, type BrokerStats } from './stats.js';
+
+export interface BrokerLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface EmbeddedBrokerDeps {
+  mqtt: HearthConfig['mqtt'];
+  db: Database;
+  authenticate: Authenticator;
+  acl: AclPolicy;
+  logger: BrokerLogger;
+  /** Write-behind window for retained messages and offline queues (default 1000 ms). */
+  persistFlushMs?: number;
+}
+
+/** Where refused publishes go: a topic nobody may subscribe to (see authorizePublish). */
+const REFUSED_TOPIC = `${RESERVED_TOPIC_PREFIX}refused`;
+
+/** aedes limits: deep topics cost trie memory; Home Assistant's deepest topics have 5 levels. */
+const MAX_TOPIC_LEVELS = 16;
+/** A client that does not read for this long is disconnected rather than buffered without end. */
+const DRAIN_TIMEOUT_MS = 30_000;
+/** Parallel deliveries per topic emission (mqemitter); bounds memory under fan-out bursts. */
+const CONCURRENCY = 100;
+/** MQTT client ids up to 64 characters (the spec's 23 is a floor; real devices use longer ids). */
+const MAX_CLIENT_ID_LENGTH = 64;
+
+export class EmbeddedBroker implements MqttTransport {
+  private aedes: Aedes | undefined;
+  private server: Server | undefined;
+  private persistence: LevelMirroredPersistence | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly websocket: MqttWebSocketEndpoint;
+  private readonly identities = new WeakMap<Client, MqttIdentity>();
+  private readonly counters: BrokerStats = createBrokerStats();
+  private handler: InboundHandler | undefined;
+
+  constructor(private readonly deps: EmbeddedBrokerDeps) {
+    // A WebSocket message carries at most one whole control packet of the largest allowed size,
+    // plus a topic and headers (fixed header, topic length, packet id).
+    this.websocket = new MqttWebSocketEndpoint((stream, req) => this.handleConnection(stream, req), deps.mqtt.maxPayloadBytes + 65_536 + 8);
+  }
+
+  setInboundHandler(handler: InboundHandler): void {
+    this.handler = handler;
+  }
+
+  /** The TCP port actually bound (useful when the configured port is 0). */
+  get port(): number {
+    const address = this.server?.address();
+    if (!address || typeof address === 'string') throw new Error('the embedded MQTT broker is not listening');
+    return address.port;
+  }
+
+  stats(): BrokerStats {
+    return { ...this.counters };
+  }
+
+  async start(): Promise<void> {
+    const { mqtt, db, logger } = this.deps;
+    this.persistence = new LevelMirroredPersistence({
+      db,
+      offlineQueueLimit: mqtt.offlineQueueLimit,
+      flushIntervalMs: this.deps.persistFlushMs ?? 1000,
+      onOfflineDrop: () => void this.counters.offlineDropped++,
+      onError: (err) => logger.warn({ err }, 'mqtt persistence write failed'),
+    });
+    this.aedes = await Aedes.createBroker({
+      persistence: this.persistence,
+      drainTimeout: DRAIN_TIMEOUT_MS,
+      maxTopicLevels: MAX_TOPIC_LEVELS,
+      concurrency: CONCURRENCY,
+      maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+    });
+    // Protocol errors end the one connection; they are expected from the network, never fatal.
+    this.aedes.on('clientError', (client, err) => logger.warn({ clientId: client.id, err: err.message }, 'mqtt client error'));
+    this.aedes.on('connectionError', (_client, err) => logger.warn({ err: err.message }, 'mqtt connection error'));
+
+    const server = createServer((socket) => this.handleConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(mqtt.port, mqtt.bindAddress, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  /** Stops accepting, closes every client, and writes the buffered persistence. */
+  async stop(): Promise<void> {
+    this.websocket.close();
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of this.sockets) socket.destroy();
+      await closed;
+    }
+    const aedes = this.aedes;
+    this.aedes = undefined;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await this.persistence?.flush();
+  }
+
+  /** Publishes from the gateway (commands to devices); bypasses the ACL, never retained by callers. */
+  publish(topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain: boolean }): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return Promise.reject(new Error('the embedded MQTT broker is not running'));
+    const packet = {
+      cmd: 'publish',
+      topic,
+      payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+      qos: opts.qos,
+      retain: opts.retain,
+      dup: false,
+    } as PublishPacket;
+    return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Completes an HTTP upgrade for MQTT over WebSocket (for servers that route upgrades themselves). */
+  handleWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.websocket.handleUpgrade(req, socket, head);
+  }
+
+  /** Serves MQTT over WebSocket on `path` of an HTTP server (e.g. fastify's `.server`). */
+  attachWebSocket(httpServer: HttpServer, path = this.deps.mqtt.websocketPath): () => void {
+    return this.websocket.attach(httpServer, path);
+  }
+
+  private handleConnection(stream: Duplex, req?: IncomingMessage): void {
+    const aedes = this.aedes;
+    if (!aedes) {
+      stream.destroy();
+      return;
+    }
+    if ('remoteAddress' in stream) {
+      const socket = stream as Socket;
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    }
+    aedes.handle(stream, req);
+  }
+
+  // ---- hooks, one per aedes handler ----
+
+  /** CONNECT [MQTT-3.1.4-1]: refused credentials get CONNACK 4 or 5 and the connection closes. */
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
+  ): void {
+    this.deps.authenticate(username, password).then(
+      (result) => {
+        if (result.ok) {
+          this.identities.set(client, result.identity);
+          done(null, true);
+          return;
+        }
+        this.counters.authFailures++;
+        done(Object.assign(new Error('authentication failed'), { returnCode: result.returnCode }), null);
+      },
+      (err: unknown) => {
+        this.deps.logger.warn({ err }, 'mqtt authentication failed unexpectedly');
+        // 3: "Server unavailable" (MQTT 3.1.1 table 3.1): the device retries later.
+        done(Object.assign(new Error('authentication unavailable'), { returnCode: 3 }), null);
+      },
+    );
+  }
+
+  /**
+   * The inbound path of one PUBLISH, as named steps:
+   * 1. size: payloads over `max_payload_bytes` close the connection (MQTT 3.1.1 cannot say why;
+   *    [MQTT-3.3.5-2] allows closing instead of acknowledging) and are counted;
+   * 2. ACL: refused topics are acknowledged per QoS but dropped [MQTT-3.3.5-2]: aedes has no
+   *    "drop" answer here, so the packet is re-addressed to `$hearth/refused`, which no client may
+   *    subscribe to, and its retain flag cleared so nothing is stored;
+   * 3. hand to the bridge, and call back only when its promise settled.
+   *
+   * Why this hook: aedes (lib/handlers/publish.js) runs `authorizePublish` and only then
+   * `enqueuePublish`, which writes the PUBACK for QoS 1 (and stores/PUBRECs QoS 2) before
+   * `broker.publish`; the `published` hook and persistence run after the PUBACK. So awaiting the
+   * handler here is the one place where "PUBACK after the reading is in LevelDB" [MQTT-4.3.2-1]
+   * holds. Packets of one socket read are handled concurrently and the next read waits for all of
+   * them, so a slow handler back-pressures the client instead of buffering without bound.
+   * QoS 0 has no acknowledgement: it is handed over without waiting.
+   */
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (packet.payload.length > this.deps.mqtt.maxPayloadBytes) {
+      this.counters.oversized++;
+      done(new Error(`payload of ${packet.payload.length} bytes exceeds ${this.deps.mqtt.maxPayloadBytes}`));
+      return;
+    }
+    // `client` is null for a will published after the connection's broker is gone: no identity.
+    const identity = client ? this.identities.get(client) : undefined;
+    if (!identity || !this.deps.acl.canPublish(identity, packet.topic)) {
+      this.counters.refusedPublishes++;
+      packet.topic = REFUSED_TOPIC;
+      packet.retain = false;
+      done(null);
+      return;
+    }
+    const message: InboundMessage = {
+      topic: packet.topic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      retain: packet.retain,
+      clientId: client?.id ?? '',
+    };
+    if (identity.kind === 'device') message.deviceName = identity.deviceName;
+    const handled = this.deliverInbound(message);
+    if (packet.qos === 0) {
+      done(null);
+      return;
+    }
+    void handled.then(() => done(null));
+  }
+
+  /** Runs the bridge handler; never rejects (a refusal is counted, the message still acknowledged). */
+  private async deliverInbound(message: InboundMessage): Promise<void> {
+    if (!this.handler) return;
+    try {
+      await this.handler(message);
+      this.counters.accepted++;
+    } catch (err) {
+      this.counters.malformed++;
+      this.deps.logger.warn({ topic: message.topic, clientId: message.clientId, err }, 'mqtt message refused by the bridge');
+    }
+  }
+
+  /** SUBSCRIBE: a refused filter gets return code 0x80 in the SUBACK [MQTT-3.9.3-2]. */
+  private authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    done: (err: Error | null, sub?: Subscription | null) => void,
+  ): void {
+    const identity = this.identities.get(client);
+    if (identity && this.deps.acl.canSubscribe(identity, sub.topic)) {
+      done(null, sub);
+      return;
+    }
+    this.counters.refusedSubscriptions++;
+    done(null, null);
+  }
+}

@@ -1,0 +1,29 @@
+/** Counters of the broker side, shared by both broker modes, read through `stats()`. */
+export interface BrokerStats {
+  /** Inbound publishes the bridge handler accepted. */
+  accepted: number;
+  /** Publishes dropped because the ACL refused the topic. */
+  refusedPublishes: number;
+  /** Subscriptions answered with SUBACK 0x80 because the ACL refused the filter. */
+  refusedSubscriptions: number;
+  /** Publishes over `mqtt.max_payload_bytes` (the connection is closed). */
+  oversized: number;
+  /** Publishes the bridge handler rejected (bad payload); acknowledged, not mapped. */
+  malformed: number;
+  /** CONNECTs refused for bad or missing credentials. */
+  authFailures: number;
+  /** Packets not queued because a persistent session's offline queue was full. */
+  offlineDropped: number;
+}
+
+export function createBrokerStats(): BrokerStats {
+  return {
+    accepted: 0,
+    refusedPublishes: 0,
+    refusedSubscriptions: 0,
+    oversized: 0,
+    malformed: 0,
+    authFailures: 0,
+    offlineDropped: 0,
+  };
+}
