@@ -1,0 +1,166 @@
+/**
+ * `make bench` = `node --import tsx scripts/bench.ts [--only cs|mqtt|disk|rss] [--quick]
+ *                [--duration SECONDS] [--devices N] [--write]`
+ *
+ * Measures a fresh Hearth per section, side by side with a baseline in the same run and with the same
+ * client code:
+ *   cs    Client-Server: sequential sends, 16 in flight, state PUTs (vs a bare node:http server that
+ *         only parses the body), /sync wake-up latency, initial sync, full back-pagination.
+ *   mqtt  QoS 1 readings acknowledged with 8 publishers (vs a bare aedes: no persistence, no mapping).
+ *   disk  200 simulated devices at 1 Hz: write_bytes per reading at steady state, and RSS.
+ *   rss   RSS idle after 10k room events.
+ * Prints a Markdown table; with --write also puts it, with the command and date, in docs/performance.md.
+ */
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as cs from './lib/cs-workload.js';
+import { runFleetDiskLoad, FLEET_PREFIX } from './lib/disk-workload.js';
+import { JsonHttpClient } from './lib/http-client.js';
+import { qos1Throughput, type Publisher } from './lib/mqtt-workload.js';
+import { addHearthDevices, startBareAedes, startBareHttp, startHearth, type HearthInstance } from './lib/processes.js';
+import { rssBytes } from './lib/proc.js';
+import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
+import { runConcurrently } from './lib/stats.js';
+
+const SECTIONS = ['cs', 'mqtt', 'disk', 'rss'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    devices: { type: 'string', default: '200' },
+    write: { type: 'boolean', default: false },
+  },
+});
+const only = args.only?.split(',') as Section[] | undefined;
+if (only?.some((s) => !SECTIONS.includes(s))) throw new Error(`--only takes ${SECTIONS.join(', ')}`);
+const quick = args.quick;
+const sizes = {
+  sequentialSends: quick ? 300 : 2000,
+  concurrentSends: quick ? 1000 : 5000,
+  statePuts: quick ? 100 : 500,
+  wakeRounds: quick ? 50 : 200,
+  mqttPerPublisher: quick ? 1000 : 5000,
+  diskMeasureSeconds: Number(args.duration ?? (quick ? 30 : 120)),
+  diskWarmupSeconds: quick ? 10 : 20,
+  devices: Number(args.devices),
+  rssEvents: 10_000,
+};
+const MB = 1024 * 1024;
+const WARMUP_REQUESTS = 300;
+
+async function withHearth<T>(use: (hearth: HearthInstance) => Promise<T>): Promise<T> {
+  const hearth = await startHearth();
+  try {
+    return await use(hearth);
+  } finally {
+    await hearth.server.stop();
+  }
+}
+
+async function clientServer(): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  const bare = await startBareHttp();
+  const bareClient = new JsonHttpClient(bare.url);
+  const bareSession = { client: bareClient, token: 'bare', roomId: '!bare:localhost' };
+  // Both servers get the same warm-up (JIT, connection pool) before anything is timed.
+  await cs.sequentialSends(bareSession, WARMUP_REQUESTS);
+  const bareSeq = await cs.sequentialSends(bareSession, sizes.sequentialSends);
+  const bareConc = await cs.concurrentSends(bareSession, sizes.concurrentSends, 16);
+  const bareState = await cs.statePuts(bareSession, sizes.statePuts);
+  bareClient.close();
+  await bare.server.stop();
+
+  await withHearth(async (hearth) => {
+    const client = new JsonHttpClient(hearth.clientUrl);
+    const room = await cs.setUpRoom(client);
+    await cs.sequentialSends(room.alice, WARMUP_REQUESTS);
+    const base = { section: 'Client-Server', baselineName: 'bare node:http' };
+    rows.push({ ...base, metric: 'sequential sends', unit: '/s', hearth: await cs.sequentialSends(room.alice, sizes.sequentialSends), baseline: bareSeq, target: '>= 50% of bare (Synapse ~3%: 51/s)' });
+    rows.push({ ...base, metric: 'sends, 16 in flight', unit: '/s', hearth: await cs.concurrentSends(room.alice, sizes.concurrentSends, 16), baseline: bareConc });
+    rows.push({ ...base, metric: 'state PUTs (sequential)', unit: '/s', hearth: await cs.statePuts(room.alice, sizes.statePuts), baseline: bareState });
+    const wake = await cs.syncWakeup(room, sizes.wakeRounds);
+    rows.push({ section: 'Client-Server', metric: '/sync wake-up p50 (from send ack)', unit: 'ms', hearth: wake.p50, digits: 2, target: '<= 5 ms (Synapse: 34 ms)' });
+    rows.push({ section: 'Client-Server', metric: '/sync wake-up p95 (from send ack)', unit: 'ms', hearth: wake.p95, digits: 2 });
+    rows.push({ section: 'Client-Server', metric: 'initial /sync (Bob, one busy room)', unit: 'ms', hearth: await cs.initialSyncMs(client, room.bobToken), digits: 1 });
+    const pages = await cs.backPaginate(room.alice, 100);
+    rows.push({ section: 'Client-Server', metric: `full back-pagination (${pages.events} events, 100/page)`, unit: 'ms', hearth: pages.ms, digits: 0 });
+    rows.push({ section: 'Client-Server', metric: 'back-pagination rate', unit: 'events/s', hearth: (pages.events * 1000) / pages.ms });
+    client.close();
+  });
+  return rows;
+}
+
+async function mqttIngest(): Promise<ResultRow[]> {
+  const publisherIds = Array.from({ length: 8 }, (_, i) => `bench-pub-${i}`);
+  const bare = await startBareAedes();
+  const bareRate = await qos1Throughput(bare.url, publisherIds.map((id) => ({ id })), sizes.mqttPerPublisher);
+  await bare.server.stop();
+  const hearthRate = await withHearth(async (hearth) => {
+    const creds = await addHearthDevices(hearth, publisherIds);
+    const publishers: Publisher[] = publisherIds.map((id) => ({ id, username: creds.get(id)!.username, password: creds.get(id)!.password }));
+    return qos1Throughput(hearth.mqttUrl, publishers, sizes.mqttPerPublisher);
+  });
+  return [
+    { section: 'MQTT', metric: 'QoS 1 readings acknowledged, 8 publishers', unit: '/s', hearth: hearthRate, baseline: bareRate, baselineName: 'bare aedes', target: '>= 50% of bare aedes' },
+  ];
+}
+
+async function diskWear(): Promise<ResultRow[]> {
+  return withHearth(async (hearth) => {
+    const names = Array.from({ length: sizes.devices }, (_, i) => `${FLEET_PREFIX}${i}`);
+    const creds = await addHearthDevices(hearth, names);
+    const result = await runFleetDiskLoad({
+      brokerUrl: hearth.mqttUrl,
+      serverPid: hearth.server.pid,
+      devices: sizes.devices,
+      rateHz: 1,
+      warmupSeconds: sizes.diskWarmupSeconds,
+      measureSeconds: sizes.diskMeasureSeconds,
+      credentials: (id) => creds.get(id),
+    });
+    const label = `${sizes.devices} devices at 1 Hz, ${sizes.diskMeasureSeconds} s`;
+    return [
+      { section: 'Disk', metric: `bytes written per reading (${label}, ${result.readings} readings)`, unit: 'B', hearth: result.bytesPerReading, digits: 1, target: '<= 64 B/reading' },
+      { section: 'Disk', metric: `RSS under load (${label})`, unit: 'MB', hearth: result.rssBytes / MB, digits: 1, target: '<= 96 MB' },
+      { section: 'Disk', metric: 'peak RSS under load', unit: 'MB', hearth: result.peakRssBytes / MB, digits: 1 },
+    ];
+  });
+}
+
+async function idleMemory(): Promise<ResultRow[]> {
+  return withHearth(async (hearth) => {
+    const client = new JsonHttpClient(hearth.clientUrl);
+    const fresh = rssBytes(hearth.server.pid);
+    const room = await cs.setUpRoom(client);
+    await runConcurrently(sizes.rssEvents, 16, async (i) => {
+      await client.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(room.alice.roomId)}/send/m.room.message/rss-${i}`, { msgtype: 'm.text', body: `event ${i}` }, room.alice.token);
+    });
+    client.close();
+    // Idle: no requests for a while, so timers and caches settle.
+    await new Promise((done) => setTimeout(done, 10_000));
+    return [
+      { section: 'Memory', metric: 'RSS fresh, idle', unit: 'MB', hearth: fresh / MB, digits: 1 },
+      { section: 'Memory', metric: `RSS idle after ${sizes.rssEvents / 1000}k events`, unit: 'MB', hearth: rssBytes(hearth.server.pid) / MB, digits: 1, target: '<= 80 MB (Synapse idle: 143 MB)' },
+    ];
+  });
+}
+
+const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = { cs: clientServer, mqtt: mqttIngest, disk: diskWear, rss: idleMemory };
+
+const rows: ResultRow[] = [];
+for (const section of only ?? SECTIONS) {
+  process.stderr.write(`bench: ${section}...\n`);
+  rows.push(...(await RUNNERS[section]()));
+}
+const table = markdownTable(rows);
+console.log(table);
+if (args.write) {
+  const command = ['node --import tsx scripts/bench.ts', ...process.argv.slice(2)].join(' ');
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}`;
+  writeIntoPerformanceDoc(resolve(import.meta.dirname, '../docs/performance.md'), rows, command, machine);
+  process.stderr.write('bench: wrote docs/performance.md\n');
+}

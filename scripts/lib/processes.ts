@@ -1,0 +1,167 @@
+/**
+ * The servers under test, each a direct `node` child (never through npx), so the child's pid is the
+ * server's own and /proc/<pid>/io and /proc/<pid>/status describe the server alone.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  const address = server.address();
+  await new Promise<void>((done) => server.close(() => done()));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs} ms`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+export class ServerProcess {
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    private readonly cleanup: () => void = () => undefined,
+  ) {}
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.name} has no pid`);
+    return this.child.pid;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null) {
+      const exited = new Promise((done) => this.child.once('exit', done));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.cleanup();
+  }
+}
+
+function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Keep the last lines of stderr for error messages.
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  });
+  child.on('exit', (code) => {
+    if (code) process.stderr.write(`[${script}] exited ${code}\n${tail}\n`);
+  });
+  return child;
+}
+
+export async function startBareHttp(): Promise<{ server: ServerProcess; url: string }> {
+  const port = await freePort();
+  const child = spawnNode('scripts/lib/bare-http-server.ts', [String(port)]);
+  const server = new ServerProcess('bare node:http', child);
+  await waitUntil(() => portOpen(port), 15_000, 'bare node:http', child);
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+export async function startBareAedes(): Promise<{ server: ServerProcess; url: string }> {
+  const port = await freePort();
+  const child = spawnNode('scripts/lib/bare-aedes.ts', [String(port)]);
+  const server = new ServerProcess('bare aedes', child);
+  await waitUntil(() => portOpen(port), 15_000, 'bare aedes', child);
+  return { server, url: `mqtt://127.0.0.1:${port}` };
+}
+
+export interface HearthInstance {
+  server: ServerProcess;
+  clientUrl: string;
+  mqttUrl: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A fresh Hearth: temporary data directory, free ports, open registration. */
+export async function startHearth(): Promise<HearthInstance> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
+  const [clientPort, federationPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
+  const env = {
+    HEARTH_DATA_DIR: dataDir,
+    HEARTH_SERVER_NAME: `localhost:${clientPort}`,
+    HEARTH_CLIENT_PORT: String(clientPort),
+    HEARTH_FEDERATION_PORT: String(federationPort),
+    HEARTH_MQTT_PORT: String(mqttPort),
+    HEARTH_REGISTRATION: 'open',
+  };
+  const child = spawnNode('src/cli/main.ts', ['run'], env);
+  const server = new ServerProcess('hearth', child, () => rmSync(dataDir, { recursive: true, force: true }));
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  await waitUntil(
+    async () => {
+      try {
+        return (await fetch(`${clientUrl}/_matrix/client/versions`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    60_000,
+    'hearth',
+    child,
+  );
+  return { server, clientUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, dataDir, env };
+}
+
+export interface DeviceCredentials {
+  name: string;
+  username: string;
+  password: string;
+}
+
+/** `hearth device add NAME --json` against the running instance (the CLI reaches the server). */
+export async function addHearthDevice(hearth: HearthInstance, name: string): Promise<DeviceCredentials> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['bin/hearth.js', 'device', 'add', name, '--json'], {
+    cwd: ROOT,
+    env: { ...process.env, ...hearth.env },
+  });
+  const parsed = JSON.parse(stdout) as DeviceCredentials;
+  return { name, username: parsed.username, password: parsed.password };
+}
+
+/** Provisions many devices, a few CLI processes at a time (2 cores). */
+export async function addHearthDevices(hearth: HearthInstance, names: string[], concurrency = 4): Promise<Map<string, DeviceCredentials>> {
+  const out = new Map<string, DeviceCredentials>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < names.length) {
+        const name = names[next++]!;
+        out.set(name, await addHearthDevice(hearth, name));
+      }
+    }),
+  );
+  return out;
+}
