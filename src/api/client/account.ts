@@ -1,0 +1,59 @@
+/** The signed-in account (client-server-api "Current account information", "Password management"). */
+import type { FastifyInstance } from 'fastify';
+import type { AccountService } from '../../accounts/accounts.js';
+import type { UserInteractiveAuth } from '../../accounts/uia.js';
+import type { Authenticator } from '../../http/auth.js';
+
+export interface AccountDeps {
+  auth: Authenticator;
+  accounts: Pick<AccountService, 'setPassword'>;
+  uia: UserInteractiveAuth;
+}
+
+interface PasswordBody {
+  auth?: unknown;
+  new_password: string;
+  logout_devices?: boolean;
+}
+
+const passwordBodySchema = {
+  type: 'object',
+  required: ['new_password'],
+  properties: {
+    auth: { type: 'object' },
+    new_password: { type: 'string', minLength: 1, maxLength: 512 },
+    logout_devices: { type: 'boolean' },
+  },
+} as const;
+
+export function registerAccountRoutes(app: FastifyInstance, deps: AccountDeps): void {
+  /** GET /_matrix/client/v3/account/whoami */
+  app.get('/_matrix/client/v3/account/whoami', async (req) => {
+    const requester = await deps.auth.requireUser(req);
+    return { user_id: requester.userId, device_id: requester.deviceId, is_guest: false };
+  });
+
+  /**
+   * POST /_matrix/client/v3/account/password: UIA with the current password; `logout_devices`
+   * (default true) logs out every other device.
+   */
+  app.post<{ Body: PasswordBody }>('/_matrix/client/v3/account/password', { schema: { body: passwordBodySchema } }, async (req) => {
+    const requester = await deps.auth.requireUser(req);
+    await deps.uia.authenticate(req.body.auth, {
+      purpose: 'account/password',
+      flows: [{ stages: ['m.login.password'] }],
+      userId: requester.userId,
+    });
+    await deps.accounts.setPassword(requester.userId, req.body.new_password, {
+      logoutDevices: req.body.logout_devices ?? true,
+      keepDeviceId: requester.deviceId,
+    });
+    return {};
+  });
+
+  /** GET /_matrix/client/v3/account/3pid: Hearth binds no third-party ids (m.3pid_changes is off). */
+  app.get('/_matrix/client/v3/account/3pid', async (req) => {
+    await deps.auth.requireUser(req);
+    return { threepids: [] };
+  });
+}
