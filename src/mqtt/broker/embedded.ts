@@ -18,10 +18,8 @@ import type { MqttIdentity } from '../identity/identity.js';
 import { LevelMirroredPersistence } from './persistence.js';
 import { MqttWebSocketEndpoint } from './websocket.js';
 import { createBrokerStats, type BrokerStats } from './stats.js';
+import { deliverInbound, type BrokerLogger } from './inbound.js';
 
-export interface BrokerLogger {
-  warn(obj: object, msg: string): void;
-}
 
 export interface EmbeddedBrokerDeps {
   mqtt: HearthConfig['mqtt'];
@@ -232,7 +230,7 @@ export class EmbeddedBroker implements MqttTransport {
       clientId: client?.id ?? '',
     };
     if (identity.kind === 'device') message.deviceName = identity.deviceName;
-    const handled = this.deliverInbound(message);
+    const handled = deliverInbound(this.handler, message, this.counters, this.deps.logger);
     if (packet.qos === 0) {
       done(null);
       return;
@@ -240,17 +238,6 @@ export class EmbeddedBroker implements MqttTransport {
     void handled.then(() => done(null));
   }
 
-  /** Runs the bridge handler; never rejects (a refusal is counted, the message still acknowledged). */
-  private async deliverInbound(message: InboundMessage): Promise<void> {
-    if (!this.handler) return;
-    try {
-      await this.handler(message);
-      this.counters.accepted++;
-    } catch (err) {
-      this.counters.malformed++;
-      this.deps.logger.warn({ topic: message.topic, clientId: message.clientId, err }, 'mqtt message refused by the bridge');
-    }
-  }
 
   /** SUBSCRIBE: a refused filter gets return code 0x80 in the SUBACK [MQTT-3.9.3-2]. */
   private authorizeSubscribe(
