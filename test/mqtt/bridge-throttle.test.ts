@@ -1,0 +1,35 @@
+import test from 'ava';
+import { changedBeyondDeadband, decideSensorEvent, throttleFor } from '../../src/mqtt/bridge/throttle.js';
+
+const rule = { deadband: 0.5, minIntervalSeconds: 5, refreshSeconds: 300 };
+const T = 1_000_000;
+
+test('the first value is sent', (t) => {
+  t.deepEqual(decideSensorEvent(rule, undefined, 21, T), { action: 'send' });
+});
+
+test('a change beyond the deadband is sent once the minimum interval has passed, else deferred', (t) => {
+  const sent = { lastSent: 21, lastSentAt: T };
+  t.deepEqual(decideSensorEvent(rule, sent, 22, T + 5000), { action: 'send' });
+  t.deepEqual(decideSensorEvent(rule, sent, 22, T + 1000), { action: 'defer', at: T + 5000 });
+});
+
+test('changes within the deadband are dropped until the refresh interval', (t) => {
+  const sent = { lastSent: 21, lastSentAt: T };
+  t.deepEqual(decideSensorEvent(rule, sent, 21.3, T + 60_000), { action: 'drop' });
+  t.deepEqual(decideSensorEvent(rule, sent, 21, T + 299_999), { action: 'drop' });
+  t.deepEqual(decideSensorEvent(rule, sent, 21, T + 300_000), { action: 'send' });
+});
+
+test('deadband compares with the last sent value, so drift adds up', (t) => {
+  t.true(changedBeyondDeadband(0.5, 21, 21.5));
+  t.false(changedBeyondDeadband(0.5, 21, 21.4));
+  t.true(changedBeyondDeadband(0, 21, 21.01), 'deadband 0: any change');
+  t.true(changedBeyondDeadband(0.5, 'ON', 'OFF'), 'non-numeric: any change');
+  t.false(changedBeyondDeadband(0.5, true, true));
+});
+
+test('per-sensor overrides merge over the defaults', (t) => {
+  t.deepEqual(throttleFor(rule, { minIntervalSeconds: 1 }), { deadband: 0.5, minIntervalSeconds: 1, refreshSeconds: 300 });
+  t.is(throttleFor(rule, undefined), rule);
+});
