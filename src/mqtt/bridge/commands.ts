@@ -108,12 +108,10 @@ export class CommandHandler {
       await this.transport.publish(sensor.command.topic, encodeCommand(sensor.command, value), { qos: 1, retain: false });
     } catch (err) {
       this.logger.warn({ err, topic: sensor.command.topic }, 'command publish failed');
-      const failed = { eventId: ev.event_id, device, sensor: sensorKey, value, timer: undefined as unknown as NodeJS.Timeout };
-      return this.report(failed, 'failed', `Could not publish the command for ${sensorKey}.`);
+      return this.report({ eventId: ev.event_id, device, sensor: sensorKey, value }, 'failed', `Could not publish the command for ${sensorKey}.`);
     }
     this.stats.commandsPublished++;
-    const pending: PendingCommand = { eventId: ev.event_id, device, sensor: sensorKey, value, timer: undefined as unknown as NodeJS.Timeout };
-    pending.timer = setTimeout(() => this.expire(pending), this.timeoutSeconds * 1000);
+    const pending: PendingCommand = { eventId: ev.event_id, device, sensor: sensorKey, value, timer: setTimeout(() => this.expire(pending), this.timeoutSeconds * 1000) };
     pending.timer.unref();
     const key = `${device.key}/${sensorKey}`;
     this.pending.set(key, [...(this.pending.get(key) ?? []), pending]);
