@@ -1,0 +1,213 @@
+/**
+ * The E2EE key service (client-server-api "End-to-End Encryption": "Key management API",
+ * "Cross-signing", "Extensions to /sync"). The server stores and hands out public keys, checks
+ * the signatures it can, counts one-time keys and records device list changes for `/sync`.
+ */
+import type { JsonObject } from '../core/types.js';
+import { parseUserId } from '../core/identifiers.js';
+import type { BatchOp, Database } from '../storage/db.js';
+import { E2eeKeyStore } from '../storage/e2ee.js';
+import type { StreamNotifier } from '../rooms/notifier.js';
+import { KeyedLock } from '../accounts/keyed-lock.js';
+import { MatrixError, invalidParam, missingParam } from '../http/errors.js';
+import { CrossSigning, type SignatureFailure } from './cross-signing.js';
+import { DeviceListTracker, type DeviceListChanges, type MembershipView } from './device-lists.js';
+import { OneTimeKeys } from './one-time-keys.js';
+import { INVALID_SIGNATURE, isSelfSignedDeviceKeys, sameSignedContent, withVisibleSignatures } from './signatures.js';
+import { optionalObject, parseClaimRequest, parseDeviceKeys, parseKeyMap, parseQueryRequest } from './validation.js';
+
+export interface E2eeServiceDeps {
+  db: Database;
+  notifier: StreamNotifier;
+  /** This server's name: users of other servers are reported under `failures` (no federation yet). */
+  serverName: string;
+  memberships: MembershipView;
+  /** The user's devices from the accounts service (device lists follow it; display names come from it). */
+  userDevices(userId: string): Promise<Array<{ deviceId: string; displayName?: string }>>;
+}
+
+export interface Requester {
+  userId: string;
+  deviceId: string;
+}
+
+/** The failure recorded for a server we cannot ask (keys.yaml `failures`). */
+const UNREACHABLE = { status: 503, message: 'This server does not federate' };
+
+export class E2eeService {
+  private readonly store: E2eeKeyStore;
+  private readonly oneTimeKeys: OneTimeKeys;
+  private readonly deviceLists: DeviceListTracker;
+  private readonly crossSigning: CrossSigning;
+  /** Serialises the read-modify-write of one device's keys (uploads, claims) and of one user's cross-signing keys. */
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly deps: E2eeServiceDeps) {
+    this.store = new E2eeKeyStore(deps.db);
+    this.oneTimeKeys = new OneTimeKeys(deps.db, this.store);
+    this.deviceLists = new DeviceListTracker(deps.db, this.store, deps.notifier, deps.memberships);
+    this.crossSigning = new CrossSigning(this.store, this.deviceLists, async (userId) =>
+      (await deps.userDevices(userId)).map((d) => d.deviceId),
+    );
+  }
+
+  /**
+   * `POST /keys/upload` ("Uploading keys"):
+   *  1. device keys, if given, must name the requesting user and device and be signed by the
+   *     device's own ed25519 key; `unsigned` is not kept. Keys equal to the stored ones (a restarted
+   *     client uploading again) keep the stored object with the signatures others added to it;
+   *  2. one-time keys are added, fallback keys replace the previous one of their algorithm;
+   *  3. everything is written in one batch, with a device list change when the device keys changed;
+   *  4. the response counts the device's unclaimed one-time keys.
+   */
+  async uploadKeys(requester: Requester, body: JsonObject): Promise<{ one_time_key_counts: Record<string, number> }> {
+    const { userId, deviceId } = requester;
+    const deviceKeysRaw = optionalObject(body, 'device_keys');
+    const oneTimeRaw = optionalObject(body, 'one_time_keys');
+    const fallbackRaw = optionalObject(body, 'fallback_keys');
+    // 1.
+    let deviceKeys: JsonObject | undefined;
+    if (deviceKeysRaw) {
+      const parsed = parseDeviceKeys(deviceKeysRaw);
+      if (parsed.user_id !== userId || parsed.device_id !== deviceId) {
+        throw invalidParam('device_keys.user_id and device_id must be those of the requesting device');
+      }
+      if (!isSelfSignedDeviceKeys(parsed)) {
+        throw new MatrixError(400, INVALID_SIGNATURE, 'device_keys must be signed by the device ed25519 key');
+      }
+      const { unsigned: _unsigned, ...kept } = parsed;
+      deviceKeys = kept;
+    }
+    const oneTime = oneTimeRaw ? parseKeyMap(oneTimeRaw, 'one_time_keys') : new Map();
+    const fallback = fallbackRaw ? parseKeyMap(fallbackRaw, 'fallback_keys') : new Map();
+    return this.lock.run(deviceLockKey(userId, deviceId), async () => {
+      const ops: BatchOp[] = [];
+      let deviceListChanged = false;
+      if (deviceKeys) {
+        const stored = await this.store.deviceKeys(userId, deviceId);
+        if (!stored || !sameSignedContent(stored, deviceKeys)) {
+          this.store.putDeviceKeysTxn(ops, userId, deviceId, deviceKeys);
+          deviceListChanged = true;
+        }
+      }
+      // 2.
+      await this.oneTimeKeys.addTxn(ops, userId, deviceId, oneTime);
+      await this.oneTimeKeys.addFallbackTxn(ops, userId, deviceId, fallback);
+      // 3.
+      if (deviceListChanged) await this.deviceLists.writeWithChange(ops, userId);
+      else await this.deps.db.write(ops);
+      // 4.
+      return { one_time_key_counts: await this.oneTimeKeys.counts(userId, deviceId) };
+    });
+  }
+
+  /**
+   * `POST /keys/query`: for each requested user of this server, the device keys of the requested
+   * devices (all when the list is empty) that still exist, with `unsigned.device_display_name`;
+   * their master and self-signing keys; the user-signing key only of the requester themself. Only
+   * the signatures the requester may see are shown ("Key and signature security").
+   */
+  async queryKeys(requester: Requester, body: JsonObject): Promise<JsonObject> {
+    if (body.device_keys === undefined) throw missingParam('Missing device_keys');
+    const query = parseQueryRequest(body.device_keys);
+    const deviceKeys: JsonObject = {};
+    const masterKeys: JsonObject = {};
+    const selfSigningKeys: JsonObject = {};
+    const userSigningKeys: JsonObject = {};
+    const failures: JsonObject = {};
+    for (const [userId, requestedDevices] of query) {
+      const user = parseUserId(userId);
+      if (!user) throw invalidParam(`${userId} is not a user id`);
+      if (user.serverName !== this.deps.serverName) {
+        failures[user.serverName] = UNREACHABLE;
+        continue;
+      }
+      const devices = new Map((await this.deps.userDevices(userId)).map((d) => [d.deviceId, d.displayName]));
+      const wanted = requestedDevices.length > 0 ? new Set(requestedDevices) : undefined;
+      const userKeys: JsonObject = {};
+      for (const [deviceId, keys] of await this.store.deviceKeysOfUser(userId)) {
+        if (!devices.has(deviceId) || (wanted && !wanted.has(deviceId))) continue;
+        const displayName = devices.get(deviceId);
+        const unsigned: JsonObject = displayName === undefined ? {} : { device_display_name: displayName };
+        userKeys[deviceId] = { ...withVisibleSignatures(keys, userId, requester.userId), unsigned };
+      }
+      deviceKeys[userId] = userKeys;
+      const crossSigning = await this.crossSigning.visibleKeys(userId, requester.userId);
+      if (crossSigning.master) masterKeys[userId] = crossSigning.master;
+      if (crossSigning.selfSigning) selfSigningKeys[userId] = crossSigning.selfSigning;
+      if (crossSigning.userSigning) userSigningKeys[userId] = crossSigning.userSigning;
+    }
+    return {
+      device_keys: deviceKeys,
+      master_keys: masterKeys,
+      self_signing_keys: selfSigningKeys,
+      user_signing_keys: userSigningKeys,
+      failures,
+    };
+  }
+
+  /**
+   * `POST /keys/claim`: one key per requested device and algorithm, a one-time key while any is
+   * left, else the fallback key (see OneTimeKeys.claim). Devices without either are left out.
+   */
+  async claimKeys(body: JsonObject): Promise<JsonObject> {
+    if (body.one_time_keys === undefined) throw missingParam('Missing one_time_keys');
+    const request = parseClaimRequest(body.one_time_keys);
+    const claimed: Record<string, Record<string, JsonObject>> = {};
+    const failures: JsonObject = {};
+    for (const [userId, devices] of request) {
+      const user = parseUserId(userId);
+      if (!user) throw invalidParam(`${userId} is not a user id`);
+      if (user.serverName !== this.deps.serverName) {
+        failures[user.serverName] = UNREACHABLE;
+        continue;
+      }
+      for (const [deviceId, algorithm] of devices) {
+        const key = await this.lock.run(deviceLockKey(userId, deviceId), () => this.oneTimeKeys.claim(userId, deviceId, algorithm));
+        if (key) ((claimed[userId] ??= {})[deviceId] ??= {})[key.keyName] = key.key;
+      }
+    }
+    return { one_time_keys: claimed, failures };
+  }
+
+  /**
+   * `POST /keys/device_signing/upload`. `confirmReplacement` runs User-Interactive Authentication;
+   * it is called only when the upload would replace existing keys (see CrossSigning.upload).
+   */
+  async uploadCrossSigningKeys(userId: string, body: JsonObject, confirmReplacement: () => Promise<void>): Promise<void> {
+    await this.lock.run(userLockKey(userId), () => this.crossSigning.upload(userId, body, confirmReplacement));
+  }
+
+  /** `POST /keys/signatures/upload`: returns `failures` (user -> key id -> error). */
+  uploadSignatures(signerId: string, body: JsonObject): Promise<Record<string, Record<string, SignatureFailure>>> {
+    return this.lock.run(userLockKey(signerId), () => this.crossSigning.uploadSignatures(signerId, body));
+  }
+
+  /** `device_lists` of `/sync` and the answer of `/keys/changes`, over stream positions `(fromPos, toPos]`. */
+  deviceListsSince(userId: string, fromPos: number, toPos: number): Promise<DeviceListChanges> {
+    return this.deviceLists.since(userId, fromPos, toPos);
+  }
+
+  /** `device_one_time_keys_count` of `/sync`. */
+  oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>> {
+    return this.oneTimeKeys.counts(userId, deviceId);
+  }
+
+  /** `device_unused_fallback_key_types` of `/sync`. */
+  unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]> {
+    return this.oneTimeKeys.unusedFallbackTypes(userId, deviceId);
+  }
+
+  /** Called when a device is deleted: its keys go, and the user's device list changes. */
+  async onDeviceDeleted(userId: string, deviceId: string): Promise<void> {
+    await this.lock.run(deviceLockKey(userId, deviceId), async () => {
+      const ops: BatchOp[] = [];
+      await this.store.deleteDeviceTxn(ops, userId, deviceId);
+      await this.deviceLists.writeWithChange(ops, userId);
+    });
+  }
+}
+
+// Lock keys: NUL cannot occur in Matrix ids, so device and user keys never collide.
+const deviceLockKey = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
+const userLockKey = (userId: string) => `${userId}\u0000`;
