@@ -1,0 +1,48 @@
+/**
+ * Typing notifications (modules/typing_notifications.md): kept in memory only, as they are
+ * ephemeral. Each change wakes `/sync` through the notifier without taking a stream position.
+ */
+import type { StreamNotifier } from '../rooms/notifier.js';
+
+/** Clients usually ask for 30 s; a longer request is capped so a crashed client does not type forever. */
+const MAX_TIMEOUT_MS = 120_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export class TypingManager {
+  /** room id -> user id -> expiry timer. */
+  private readonly rooms = new Map<string, Map<string, NodeJS.Timeout>>();
+
+  constructor(private readonly notifier: Pick<StreamNotifier, 'notifyEphemeral'>) {}
+
+  /** Starts (for `timeoutMs`) or stops a user's typing notice in a room. */
+  setTyping(roomId: string, userId: string, typing: boolean, timeoutMs = DEFAULT_TIMEOUT_MS): void {
+    const users = this.rooms.get(roomId) ?? new Map<string, NodeJS.Timeout>();
+    const previous = users.get(userId);
+    if (previous) clearTimeout(previous);
+    if (typing) {
+      const timer = setTimeout(() => this.setTyping(roomId, userId, false), Math.min(Math.max(timeoutMs, 0), MAX_TIMEOUT_MS));
+      timer.unref();
+      users.set(userId, timer);
+      this.rooms.set(roomId, users);
+      // Renewing a running notice only moves its expiry; nobody needs waking.
+      if (previous) return;
+    } else {
+      users.delete(userId);
+      if (users.size === 0) this.rooms.delete(roomId);
+      // Stopping a notice that was not running changes nothing anyone can see.
+      if (!previous) return;
+    }
+    this.notifier.notifyEphemeral();
+  }
+
+  /** The users typing in a room now: the `user_ids` of its `m.typing` event. */
+  typingFor(roomId: string): string[] {
+    return [...(this.rooms.get(roomId)?.keys() ?? [])];
+  }
+
+  /** Clears every timer (gateway shutdown). */
+  stop(): void {
+    for (const users of this.rooms.values()) for (const timer of users.values()) clearTimeout(timer);
+    this.rooms.clear();
+  }
+}
