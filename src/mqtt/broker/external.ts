@@ -9,7 +9,6 @@ import type { InboundHandler, InboundMessage, MqttTransport } from '../transport
 import { deliverInbound, type BrokerLogger } from './inbound.js';
 import { createBrokerStats, type BrokerStats } from './stats.js';
 
-
 export interface ExternalBrokerOptions {
   /** `mqtt://host:port`, `mqtts://...` or `ws(s)://...`. */
   url: string;
