@@ -1,0 +1,141 @@
+/**
+ * `hearth device add NAME [--json]`, `hearth device list [--json]`, `hearth device remove NAME`:
+ * MQTT device identities. With the gateway stopped the command opens the database itself; while
+ * the gateway runs (database locked) it asks the running server over its admin socket, whose
+ * server side is `deviceAdminHandlers`.
+ */
+import type { HearthConfig } from '../config/config.js';
+import { DeviceRegistryError, type DeviceRegistry, type DeviceSummary, type NewDeviceCredentials } from '../mqtt/identity/registry.js';
+
+export type DeviceAdminOp = 'device.add' | 'device.list' | 'device.remove';
+
+/** The admin-socket request this command sends (and `deviceAdminHandlers` serves). */
+export interface DeviceAdminRequest {
+  op: DeviceAdminOp;
+  name?: string;
+}
+
+export interface DeviceAdminResults {
+  'device.add': NewDeviceCredentials;
+  'device.list': DeviceSummary[];
+  'device.remove': { removed: string };
+}
+
+export type DeviceAdminHandlers = { [Op in DeviceAdminOp]: (request: DeviceAdminRequest) => Promise<DeviceAdminResults[Op]> };
+
+/** Server side of the device ops, for the gateway to register on its admin socket. */
+export function deviceAdminHandlers(registry: DeviceRegistry): DeviceAdminHandlers {
+  return {
+    'device.add': (request) => registry.addDevice(requireName(request)),
+    'device.list': () => registry.listDevices(),
+    'device.remove': async (request) => {
+      const name = requireName(request);
+      await registry.removeDevice(name);
+      return { removed: name };
+    },
+  };
+}
+
+function requireName(request: DeviceAdminRequest): string {
+  if (typeof request.name !== 'string') throw new DeviceRegistryError('invalid_name', 'a device name is required');
+  return request.name;
+}
+
+export interface DeviceCommandContext {
+  config: HearthConfig;
+  /**
+   * Opens the registry over the database directly (gateway not running). Rejects when the
+   * database is locked by the running gateway; the command then uses `callAdmin`.
+   */
+  openRegistry(): Promise<{ registry: DeviceRegistry; close(): Promise<void> }>;
+  /** Sends one request to the running gateway's admin socket (`callAdminSocket`). */
+  callAdmin(request: DeviceAdminRequest): Promise<unknown>;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const USAGE = 'usage: hearth device add NAME [--json] | device list [--json] | device remove NAME';
+
+/** Runs `hearth device ...` (argv after `device`); returns the process exit code. */
+export async function runDeviceCommand(argv: string[], context: DeviceCommandContext): Promise<number> {
+  const json = argv.includes('--json');
+  const [sub, name, ...extra] = argv.filter((a) => a !== '--json');
+  let request: DeviceAdminRequest;
+  if (sub === 'add' && name && extra.length === 0) request = { op: 'device.add', name };
+  else if (sub === 'remove' && name && extra.length === 0) request = { op: 'device.remove', name };
+  else if (sub === 'list' && !name) request = { op: 'device.list' };
+  else {
+    context.err(USAGE);
+    return 2;
+  }
+  try {
+    const result = await perform(request, context);
+    print(request.op, result, json, context);
+    return 0;
+  } catch (err) {
+    context.err(`hearth device ${sub}: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+async function perform(request: DeviceAdminRequest, context: DeviceCommandContext): Promise<unknown> {
+  let opened: Awaited<ReturnType<DeviceCommandContext['openRegistry']>>;
+  try {
+    opened = await context.openRegistry();
+  } catch (err) {
+    // Database.open reports a held LevelDB lock as "in use by another process".
+    if (!/in use by another process/.test((err as Error).message)) throw err;
+    return context.callAdmin(request);
+  }
+  try {
+    const handlers = deviceAdminHandlers(opened.registry);
+    return await handlers[request.op](request);
+  } finally {
+    await opened.close();
+  }
+}
+
+function print(op: DeviceAdminOp, result: unknown, json: boolean, context: DeviceCommandContext): void {
+  if (json) {
+    context.out(JSON.stringify(op === 'device.add' ? withConnection(result as NewDeviceCredentials, context.config) : result, null, 2));
+    return;
+  }
+  switch (op) {
+    case 'device.add': {
+      const c = withConnection(result as NewDeviceCredentials, context.config);
+      context.out(`device ${c.name} created (Matrix user ${c.userId})`);
+      context.out(`  host:      ${c.host}`);
+      context.out(`  port:      ${c.port}`);
+      context.out(`  websocket: ${c.websocketUrl}`);
+      context.out(`  username:  ${c.username}`);
+      context.out(`  password:  ${c.password}`);
+      context.out('The password is shown only now; it is stored hashed.');
+      if (context.config.mqtt.mode === 'external') {
+        context.out(`Note: the gateway uses the external broker ${context.config.mqtt.externalUrl}; configure these credentials there.`);
+      }
+      return;
+    }
+    case 'device.list': {
+      const devices = result as DeviceSummary[];
+      if (devices.length === 0) context.out('no devices');
+      for (const d of devices) context.out(`${d.name}\t${d.userId}\t${new Date(d.createdAt).toISOString()}`);
+      return;
+    }
+    case 'device.remove':
+      context.out(`device ${(result as { removed: string }).removed} removed (its Matrix user and rooms stay)`);
+      return;
+  }
+}
+
+/** Credentials plus where to connect: the MQTT listener, and MQTT over WebSocket on the client port. */
+function withConnection(credentials: NewDeviceCredentials, config: HearthConfig) {
+  const publicUrl = new URL(config.client.publicBaseUrl);
+  const wildcard = config.mqtt.bindAddress === '0.0.0.0' || config.mqtt.bindAddress === '::';
+  const wsScheme = publicUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  return {
+    ...credentials,
+    host: wildcard ? publicUrl.hostname : config.mqtt.bindAddress,
+    port: config.mqtt.port,
+    websocketUrl: `${wsScheme}//${publicUrl.host}${config.mqtt.websocketPath}`,
+  };
+}
