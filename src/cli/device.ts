@@ -23,14 +23,18 @@ export interface DeviceAdminResults {
 
 export type DeviceAdminHandlers = { [Op in DeviceAdminOp]: (request: DeviceAdminRequest) => Promise<DeviceAdminResults[Op]> };
 
-/** Server side of the device ops, for the gateway to register on its admin socket. */
-export function deviceAdminHandlers(registry: DeviceRegistry): DeviceAdminHandlers {
+/**
+ * Server side of the device ops, for the gateway to register on its admin socket. `onRemoved`
+ * lets the gateway end a removed device's open connections (`EmbeddedBroker.disconnectDevice`).
+ */
+export function deviceAdminHandlers(registry: DeviceRegistry, hooks: { onRemoved?: (name: string) => void } = {}): DeviceAdminHandlers {
   return {
     'device.add': (request) => registry.addDevice(requireName(request)),
     'device.list': () => registry.listDevices(),
     'device.remove': async (request) => {
       const name = requireName(request);
       await registry.removeDevice(name);
+      hooks.onRemoved?.(name);
       return { removed: name };
     },
   };

@@ -266,3 +266,17 @@ test('MQTT over WebSocket on an attached HTTP server path', async (t) => {
   const page = await fetch(`http://127.0.0.1:${address.port}/`);
   t.is(await page.text(), 'plain http still works');
 });
+
+test('removing a device ends its open connections and its credentials stop working', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.stop());
+  const dev = await h.registry.addDevice('old');
+  const client = await connect(h.url, { username: dev.username, password: dev.password });
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  await h.registry.removeDevice('old');
+  t.is(h.broker.disconnectDevice('old'), 1);
+  await closed;
+  client.end(true);
+  const refused = await t.throwsAsync(connect(h.url, { username: dev.username, password: dev.password }));
+  t.is((refused as ErrorWithReasonCode).code, 4);
+});

@@ -50,6 +50,8 @@ export class EmbeddedBroker implements MqttTransport {
   private readonly sockets = new Set<Socket>();
   private readonly websocket: MqttWebSocketEndpoint;
   private readonly identities = new WeakMap<Client, MqttIdentity>();
+  /** Registered (authenticated) clients, for `disconnectDevice`. */
+  private readonly connected = new Set<Client>();
   private readonly counters: BrokerStats = createBrokerStats();
   private handler: InboundHandler | undefined;
 
@@ -93,6 +95,8 @@ export class EmbeddedBroker implements MqttTransport {
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
     });
+    this.aedes.on('client', (client) => this.connected.add(client));
+    this.aedes.on('clientDisconnect', (client) => this.connected.delete(client));
     // Protocol errors end the one connection; they are expected from the network, never fatal.
     this.aedes.on('clientError', (client, err) => logger.warn({ clientId: client.id, err: err.message }, 'mqtt client error'));
     this.aedes.on('connectionError', (_client, err) => logger.warn({ err: err.message }, 'mqtt connection error'));
@@ -137,6 +141,22 @@ export class EmbeddedBroker implements MqttTransport {
       dup: false,
     } as PublishPacket;
     return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * Closes the connections authenticated as device `name` (call after `device remove`: removed
+   * credentials stop working at the next CONNECT, this ends the current ones). Returns how many.
+   */
+  disconnectDevice(name: string): number {
+    let closed = 0;
+    for (const client of this.connected) {
+      const identity = this.identities.get(client);
+      if (identity?.kind === 'device' && identity.deviceName === name) {
+        client.close();
+        closed++;
+      }
+    }
+    return closed;
   }
 
   /** Completes an HTTP upgrade for MQTT over WebSocket (for servers that route upgrades themselves). */
