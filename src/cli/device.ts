@@ -4,8 +4,14 @@
  * the gateway runs (database locked) it asks the running server over its admin socket, whose
  * server side is `deviceAdminHandlers`.
  */
-import type { HearthConfig } from '../config/config.js';
-import { DeviceRegistryError, type DeviceRegistry, type DeviceSummary, type NewDeviceCredentials } from '../mqtt/identity/registry.js';
+import { join } from 'node:path';
+import { AccountService } from '../accounts/accounts.js';
+import { loadConfig, type HearthConfig } from '../config/config.js';
+import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
+import { DeviceRegistry, DeviceRegistryError, type DeviceSummary, type NewDeviceCredentials } from '../mqtt/identity/registry.js';
+import { StreamNotifier } from '../rooms/notifier.js';
+import { Database } from '../storage/db.js';
+import { adminSocketPath, callAdminSocket } from './admin-socket.js';
 
 export type DeviceAdminOp = 'device.add' | 'device.list' | 'device.remove';
 
@@ -60,8 +66,31 @@ export interface DeviceCommandContext {
 
 const USAGE = 'usage: hearth device add NAME [--json] | device list [--json] | device remove NAME';
 
+/** The real context: the configured data directory, its database, the gateway's admin socket. */
+function defaultContext(config: HearthConfig): DeviceCommandContext {
+  return {
+    config,
+    async openRegistry() {
+      const db = await Database.open(join(config.dataDir, 'db'), config.storage);
+      try {
+        // Creating an account takes no stream position, so the notifier's start position is irrelevant.
+        const accounts = new AccountService(db, config, new StreamNotifier(0));
+        const registry = await DeviceRegistry.open({ db, ensureMatrixUser: deviceUserEnsurer(accounts) });
+        return { registry, close: () => db.close() };
+      } catch (err) {
+        await db.close();
+        throw err;
+      }
+    },
+    callAdmin: (request) => callAdminSocket(adminSocketPath(config.dataDir), request),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
 /** Runs `hearth device ...` (argv after `device`); returns the process exit code. */
-export async function runDeviceCommand(argv: string[], context: DeviceCommandContext): Promise<number> {
+export async function runDeviceCommand(argv: string[], overrides: Partial<DeviceCommandContext> = {}): Promise<number> {
+  const context: DeviceCommandContext = { ...defaultContext(overrides.config ?? loadConfig()), ...overrides };
   const json = argv.includes('--json');
   const [sub, name, ...extra] = argv.filter((a) => a !== '--json');
   let request: DeviceAdminRequest;
