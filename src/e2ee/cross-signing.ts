@@ -6,6 +6,7 @@ import type { JsonObject } from '../core/types.js';
 import type { BatchOp } from '../storage/db.js';
 import type { CrossSigningUsage, E2eeKeyStore } from '../storage/e2ee.js';
 import { ErrCode, MatrixError, forbidden, invalidParam } from '../http/errors.js';
+import { KeyedLock } from '../accounts/keyed-lock.js';
 import type { DeviceListTracker } from './device-lists.js';
 import { INVALID_SIGNATURE, isSignedBy, mergeSignatures, sameSignedContent, withVisibleSignatures } from './signatures.js';
 import { isObject, parseCrossSigningKey, type CrossSigningKey } from './validation.js';
@@ -36,6 +37,9 @@ export interface VisibleCrossSigningKeys {
 }
 
 export class CrossSigning {
+  /** Serialises the read-modify-write of one user's cross-signing keys (uploads, signatures on them). */
+  private readonly lock = new KeyedLock();
+
   constructor(
     private readonly store: E2eeKeyStore,
     private readonly deviceLists: DeviceListTracker,
@@ -43,7 +47,7 @@ export class CrossSigning {
   ) {}
 
   /**
-   * `/keys/device_signing/upload` for `userId` (the caller serialises per user):
+   * `/keys/device_signing/upload` for `userId`, one at a time per user:
    *  1. each given key is well formed and belongs to `userId`;
    *  2. the self-signing and user-signing keys are signed by the accompanying master key, or the
    *     stored one if none accompanies them (none at all: 400 M_MISSING_PARAM);
@@ -52,7 +56,11 @@ export class CrossSigning {
    *     every given key equals the stored one of its usage (the spec's two exemptions);
    *  5. the new keys are written in one batch with a device list change of the user.
    */
-  async upload(userId: string, body: JsonObject, confirmReplacement: () => Promise<void>): Promise<void> {
+  upload(userId: string, body: JsonObject, confirmReplacement: () => Promise<void>): Promise<void> {
+    return this.lock.run(userId, () => this.uploadLocked(userId, body, confirmReplacement));
+  }
+
+  private async uploadLocked(userId: string, body: JsonObject, confirmReplacement: () => Promise<void>): Promise<void> {
     // 1.
     const given = new Map<CrossSigningUsage, { key: CrossSigningKey; publicKey: string }>();
     for (const [field, usage] of UPLOAD_FIELDS) {
@@ -108,7 +116,7 @@ export class CrossSigning {
       if (!isObject(objects)) throw invalidParam(`${targetUserId} must map key ids to signed objects`);
       for (const [keyId, signed] of Object.entries(objects)) {
         const failure = isObject(signed)
-          ? await this.addSignature(signerId, targetUserId, keyId, signed)
+          ? await this.lock.run(targetUserId, () => this.addSignature(signerId, targetUserId, keyId, signed))
           : { errcode: ErrCode.BAD_JSON, error: 'Signed object must be an object' };
         if (failure) (failures[targetUserId] ??= {})[keyId] = failure;
       }

@@ -76,15 +76,15 @@ export class DeviceListTracker {
     const inWindow = (stream: number) => stream > from && stream <= to;
     for (const room of await this.memberships.roomsOf(userId)) {
       const ownJoin = room.membership === 'join';
-      const ownChangeInWindow = inWindow(room.stream);
-      // Rooms left long ago cannot contribute anything to this window.
-      if (!ownJoin && !ownChangeInWindow) continue;
+      const ownLeaveInWindow = ENDED.has(room.membership) && inWindow(room.stream);
+      // Rooms left before the window, and invites or knocks, contribute nothing.
+      if (!ownJoin && !ownLeaveInWindow) continue;
       for (const member of await this.memberships.membersOf(room.roomId)) {
         if (member.userId === userId) continue;
         const memberJoined = member.membership === 'join';
         if (ownJoin && memberJoined) {
           shared.add(member.userId);
-          if (ownChangeInWindow || inWindow(member.stream)) newlyShared.add(member.userId);
+          if (inWindow(room.stream) || inWindow(member.stream)) newlyShared.add(member.userId);
         } else if (ownJoin ? ENDED.has(member.membership) && inWindow(member.stream) : memberJoined) {
           possiblyLeft.add(member.userId);
         }

@@ -39,7 +39,7 @@ export class E2eeService {
   private readonly oneTimeKeys: OneTimeKeys;
   private readonly deviceLists: DeviceListTracker;
   private readonly crossSigning: CrossSigning;
-  /** Serialises the read-modify-write of one device's keys (uploads, claims) and of one user's cross-signing keys. */
+  /** Serialises the read-modify-write of one device's keys (uploads, claims, deletion). */
   private readonly lock = new KeyedLock();
 
   constructor(private readonly deps: E2eeServiceDeps) {
@@ -175,12 +175,12 @@ export class E2eeService {
    * it is called only when the upload would replace existing keys (see CrossSigning.upload).
    */
   async uploadCrossSigningKeys(userId: string, body: JsonObject, confirmReplacement: () => Promise<void>): Promise<void> {
-    await this.lock.run(userLockKey(userId), () => this.crossSigning.upload(userId, body, confirmReplacement));
+    await this.crossSigning.upload(userId, body, confirmReplacement);
   }
 
   /** `POST /keys/signatures/upload`: returns `failures` (user -> key id -> error). */
   uploadSignatures(signerId: string, body: JsonObject): Promise<Record<string, Record<string, SignatureFailure>>> {
-    return this.lock.run(userLockKey(signerId), () => this.crossSigning.uploadSignatures(signerId, body));
+    return this.crossSigning.uploadSignatures(signerId, body);
   }
 
   /** `device_lists` of `/sync` and the answer of `/keys/changes`, over stream positions `(fromPos, toPos]`. */
@@ -208,6 +208,5 @@ export class E2eeService {
   }
 }
 
-// Lock keys: NUL cannot occur in Matrix ids, so device and user keys never collide.
+// NUL cannot occur in Matrix ids: one lock key per (user, device).
 const deviceLockKey = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
-const userLockKey = (userId: string) => `${userId}\u0000`;

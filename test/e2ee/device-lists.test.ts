@@ -64,6 +64,10 @@ test('users who newly share a room are changed; users who stop sharing any are l
   // Alice joining room a again in (8, 9]: everyone there is newly shared.
   s.rooms.set('!a:test.local', ALICE, 'join', 9);
   t.deepEqual(await s.e2ee.deviceListsSince(ALICE, 8, 9), { changed: [BOB], left: [] });
+  // Being invited to a room shares nothing yet, and ends nothing.
+  s.rooms.set('!c:test.local', DAVE, 'join', 10);
+  s.rooms.set('!c:test.local', ALICE, 'invite', 11);
+  t.deepEqual(await s.e2ee.deviceListsSince(ALICE, 9, 11), { changed: [], left: [] });
 });
 
 test('GET /keys/changes takes sync tokens', async (t) => {
