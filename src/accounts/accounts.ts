@@ -47,6 +47,11 @@ export interface Profile {
   avatar_url?: string;
 }
 
+/** Other services that keep per-device state (end-to-end keys) and must forget a deleted device. */
+export interface AccountHooks {
+  onDeviceDeleted?(userId: string, deviceId: string): Promise<void>;
+}
+
 /** Requesters kept in memory; a home gateway has a handful of users and a few devices each. */
 const TOKEN_CACHE_SIZE = 1024;
 /** Last-seen is written at most this often per device: a write per request would wear the SD card. */
@@ -64,6 +69,7 @@ export class AccountService {
     private readonly db: Database,
     private readonly config: HearthConfig,
     private readonly notifier: StreamNotifier,
+    private readonly hooks: AccountHooks = {},
   ) {
     this.store = new AccountStore(db);
     this.sideStream = new SideStreamStore(db);
@@ -279,7 +285,10 @@ export class AccountService {
     });
   }
 
-  /** Deletes devices with their access tokens and pending to-device messages; unknown ids are skipped. */
+  /**
+   * Deletes devices with their access tokens and pending to-device messages, then tells
+   * `hooks.onDeviceDeleted` (device keys). Unknown ids are skipped.
+   */
   async deleteDevices(userId: string, deviceIds: string[]): Promise<void> {
     for (const deviceId of deviceIds) {
       await this.userLock.run(`${userId}\u0000${deviceId}`, async () => {
@@ -294,6 +303,7 @@ export class AccountService {
         await this.db.write(ops);
         this.lastSeenWritten.delete(`${userId}\u0000${deviceId}`);
         await this.toDevice.deleteDevice(userId, deviceId);
+        await this.hooks.onDeviceDeleted?.(userId, deviceId);
       });
     }
   }

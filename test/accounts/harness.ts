@@ -57,6 +57,8 @@ export interface Harness {
   /** `user ‖ room` pairs the fake room engine reports as joined. */
   joined: Set<string>;
   profileChanges: Array<{ userId: string; profile: Profile }>;
+  /** `user device` of every device the accounts service reported deleted. */
+  deletedDevices: string[];
   call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, opts?: { body?: unknown; token?: string }): Promise<{ status: number; body: any }>;
   /** Creates an account and logs it in. */
   user(localpart: string, password?: string): Promise<{ userId: string; token: string; deviceId: string }>;
@@ -74,7 +76,12 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
     registration: { mode, tokens, sharedSecret: SHARED_SECRET },
   };
   const notifier = new StreamNotifier(0);
-  const accounts = new AccountService(db, config, notifier);
+  const deletedDevices: string[] = [];
+  const accounts = new AccountService(db, config, notifier, {
+    onDeviceDeleted: async (userId, deviceId) => {
+      deletedDevices.push(`${userId} ${deviceId}`);
+    },
+  });
   const pushRules = new PushRulesService(db, notifier);
   const accountData = new AccountDataService(db, notifier, pushRules);
   const filters = new FilterService(db);
@@ -141,6 +148,7 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
     typing,
     joined,
     profileChanges,
+    deletedDevices,
     call,
     async user(localpart, password = 'correct horse') {
       await accounts.createUser(localpart, { password });

@@ -48,6 +48,7 @@ test('devices: list, rename, delete with UIA', async (t) => {
   t.is(ok.status, 200);
   t.is((await h.call('GET', '/_matrix/client/v3/account/whoami', { token: laptop.accessToken })).status, 401);
   t.deepEqual((await h.accounts.listDevices(me.userId)).map((d) => d.deviceId), [me.deviceId]);
+  t.deepEqual(h.deletedDevices, [`${me.userId} LAPTOP`], 'device keys are told to forget the device');
 });
 
 test('delete_devices removes several devices after UIA', async (t) => {

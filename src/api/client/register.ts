@@ -54,11 +54,11 @@ export function registerRegisterRoutes(app: FastifyInstance, deps: RegisterDeps)
    * 3. User-interactive auth with the mode's flow.
    * 4. Create the account, then (unless `inhibit_login`) a device and access token.
    */
-  app.post<{ Body: RegisterBody | undefined; Querystring: { kind?: string } }>(
+  app.post<{ Body: RegisterBody; Querystring: { kind?: string } }>(
     '/_matrix/client/v3/register',
     { schema: { body: registerBodySchema } },
     async (req) => {
-      const body = req.body ?? {};
+      const body = req.body;
       // 1.
       if ((req.query.kind ?? 'user') === 'guest') {
         throw new MatrixError(403, ErrCode.GUEST_ACCESS_FORBIDDEN, 'Guest access is not enabled');
