@@ -18,7 +18,7 @@ export function generateDeviceId(): string {
   return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
 }
 
-/** A random opaque identifier (UIA sessions, nonces, filter-free ids). */
+/** A random opaque identifier (UIA sessions, shared-secret nonces). */
 export function generateOpaqueId(bytes = 18): string {
   return randomBytes(bytes).toString('base64url');
 }
