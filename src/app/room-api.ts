@@ -9,6 +9,7 @@ import { EventFormatter } from '../rooms/client-event.js';
 import { TimelineReader } from '../rooms/timeline.js';
 import { SyncService, type SyncSources } from '../rooms/sync.js';
 import type { SyncFilter } from '../rooms/filter.js';
+import type { CreateRoomDeps } from '../rooms/create-room.js';
 import type { StreamNotifier } from '../rooms/notifier.js';
 import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.js';
 
@@ -23,6 +24,7 @@ export interface RoomApiOptions {
 
 export interface RoomApi {
   membership: MembershipService;
+  createRoomDeps: CreateRoomDeps;
   formatter: EventFormatter;
   sync: SyncService;
 }
@@ -53,5 +55,5 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
     },
   };
   registerRoomRoutes(app, deps);
-  return { membership, formatter, sync };
+  return { membership, formatter, sync, createRoomDeps: deps.createRoomDeps };
 }

@@ -34,6 +34,10 @@ export interface SyncSources {
   acknowledgeToDevice(userId: string, deviceId: string, upTo: number): Promise<void>;
   receiptsSince(roomIds: string[], from: number, to: number): Promise<Map<string, JsonObject>>;
   typingFor(roomId: string): string[];
+  /** E2EE "Extensions to /sync": users whose device lists changed in the window. */
+  deviceListsSince(userId: string, from: number, to: number): Promise<{ changed: string[]; left: string[] }>;
+  oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>>;
+  unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]>;
 }
 
 export interface SyncRequest {
@@ -157,22 +161,30 @@ export class SyncService {
     }
 
     const toDevice = await this.sources.toDeviceSince(req.userId, req.deviceId, req.since ? from : 0, to.position);
+    // An initial sync reports no device list changes: the client queries everyone's keys anyway.
+    const deviceLists = req.since ? await this.sources.deviceListsSince(req.userId, from, to.position) : { changed: [], left: [] };
+    const [otkCounts, fallbackTypes] = await Promise.all([
+      this.sources.oneTimeKeyCounts(req.userId, req.deviceId),
+      this.sources.unusedFallbackKeyTypes(req.userId, req.deviceId),
+    ]);
     const globalAccountData = accountData.global.filter((e) => matchesEventFilter(req.filter.account_data, { type: e.type, sender: req.userId }));
     const empty =
       Object.keys(join).length === 0 &&
       Object.keys(invite).length === 0 &&
       Object.keys(leave).length === 0 &&
       globalAccountData.length === 0 &&
-      toDevice.length === 0;
+      toDevice.length === 0 &&
+      deviceLists.changed.length === 0 &&
+      deviceLists.left.length === 0;
     const body: JsonObject = {
       next_batch: formatSyncToken(to),
       rooms: { join, invite, leave, knock: {} } as unknown as JsonObject,
       account_data: { events: globalAccountData as unknown as JsonObject[] },
       presence: { events: [] },
       to_device: { events: toDevice as unknown as JsonObject[] },
-      device_lists: { changed: [], left: [] },
-      device_one_time_keys_count: {},
-      device_unused_fallback_key_types: [],
+      device_lists: deviceLists,
+      device_one_time_keys_count: otkCounts,
+      device_unused_fallback_key_types: fallbackTypes,
     };
     return { body, empty };
   }

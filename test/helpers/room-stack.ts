@@ -55,6 +55,9 @@ export async function openRoomStack(dir = mkdtempSync(join(tmpdir(), 'hearth-roo
       acknowledgeToDevice: async () => undefined,
       receiptsSince: async () => new Map(),
       typingFor: () => [],
+      deviceListsSince: async () => ({ changed: [], left: [] }),
+      oneTimeKeyCounts: async () => ({}),
+      unusedFallbackKeyTypes: async () => [],
     },
   });
   await app.ready();

@@ -1,0 +1,288 @@
+/**
+ * The gateway: one process that assembles every service with constructor injection and owns their
+ * lifecycle. Start order: storage -> accounts and rooms -> HTTP routes -> telemetry and bridge ->
+ * MQTT broker -> listeners -> admin socket. Stop runs the other way, so buffered writes (telemetry,
+ * MQTT persistence) land before the database closes.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { HearthConfig } from '../config/config.js';
+import type { JsonObject } from '../core/types.js';
+import { Database } from '../storage/db.js';
+import { lastStreamPosition } from '../storage/stream-position.js';
+import { StreamNotifier } from '../rooms/notifier.js';
+import { RoomEngine } from '../rooms/engine.js';
+import { createRoom } from '../rooms/create-room.js';
+import { createHttpServer } from '../http/server.js';
+import { createAuthenticator } from '../http/auth.js';
+import { AccountService } from '../accounts/accounts.js';
+import { AccountDataService } from '../accounts/account-data.js';
+import { FilterService } from '../accounts/filters.js';
+import { PushRulesService } from '../accounts/push-rules.js';
+import { ReceiptService } from '../accounts/receipts.js';
+import { ToDeviceService } from '../accounts/to-device.js';
+import { TypingManager } from '../accounts/typing.js';
+import { UserInteractiveAuth } from '../accounts/uia.js';
+import { SharedSecretRegistration } from '../accounts/shared-secret.js';
+import { E2eeService } from '../e2ee/service.js';
+import { engineMembershipView } from '../e2ee/membership-view.js';
+import { registerVersionsRoutes } from '../api/client/versions.js';
+import { registerWellKnownRoutes } from '../api/client/well-known.js';
+import { registerCapabilitiesRoutes } from '../api/client/capabilities.js';
+import { registerLoginRoutes } from '../api/client/login.js';
+import { registerLogoutRoutes } from '../api/client/logout.js';
+import { registerRegisterRoutes } from '../api/client/register.js';
+import { registerAccountRoutes } from '../api/client/account.js';
+import { registerDevicesRoutes } from '../api/client/devices.js';
+import { registerProfileRoutes } from '../api/client/profile.js';
+import { registerAccountDataRoutes } from '../api/client/account-data.js';
+import { registerFilterRoutes } from '../api/client/filters.js';
+import { registerPushRulesRoutes } from '../api/client/push-rules.js';
+import { registerTypingRoutes } from '../api/client/typing.js';
+import { registerReceiptRoutes } from '../api/client/receipts.js';
+import { registerReadMarkerRoutes } from '../api/client/read-markers.js';
+import { registerToDeviceRoutes } from '../api/client/to-device.js';
+import { registerSynapseAdminRoutes } from '../api/client/synapse-admin.js';
+import { registerKeysRoutes } from '../api/client/keys.js';
+import { registerTelemetryRoutes } from '../api/client/telemetry.js';
+import { TelemetryStore } from '../telemetry/store.js';
+import { MqttBridge } from '../mqtt/bridge/bridge.js';
+import type { BridgeRoomPort } from '../mqtt/bridge/room-port.js';
+import type { MqttTransport } from '../mqtt/transport.js';
+import { EmbeddedBroker } from '../mqtt/broker/embedded.js';
+import { ExternalBroker } from '../mqtt/broker/external.js';
+import { DeviceRegistry } from '../mqtt/identity/registry.js';
+import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
+import { createAuthenticator as createMqttAuthenticator } from '../mqtt/identity/authenticate.js';
+import { createDefaultAclPolicy } from '../mqtt/identity/acl.js';
+import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
+import { userAdminHandlers } from '../cli/user.js';
+import { deviceAdminHandlers } from '../cli/device.js';
+import { loadOrCreateSigningKey } from './signing-key-file.js';
+import { buildRoomApi } from './room-api.js';
+
+interface Closable {
+  name: string;
+  close(): Promise<void>;
+}
+
+export class Gateway {
+  private readonly closables: Closable[] = [];
+  private app: FastifyInstance | undefined;
+  private broker: EmbeddedBroker | undefined;
+
+  constructor(
+    private readonly config: HearthConfig,
+    private readonly log: Logger,
+  ) {}
+
+  get clientUrl(): string {
+    return `http://${this.config.client.bindAddress}:${this.config.client.port}`;
+  }
+
+  /** The embedded broker's TCP port, or undefined in external-broker mode. */
+  get mqttPort(): number | undefined {
+    return this.broker?.port;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    const serverName = config.serverName;
+
+    // ---- storage and the core services
+    const db = await Database.open(join(config.dataDir, 'db'), config.storage);
+    this.closables.push({ name: 'database', close: () => db.close() });
+    const signingKey = loadOrCreateSigningKey(config.dataDir);
+    const notifier = new StreamNotifier(await lastStreamPosition(db));
+    const engine = new RoomEngine({ db, notifier, serverName, signingKey, log: log.child({ component: 'rooms' }) });
+    await engine.open();
+
+    const accounts = new AccountService(db, config, notifier);
+    const pushRules = new PushRulesService(db, notifier);
+    const accountData = new AccountDataService(db, notifier, pushRules);
+    const filters = new FilterService(db);
+    const receipts = new ReceiptService(db, notifier);
+    const toDevice = new ToDeviceService(db, notifier, accounts);
+    const typing = new TypingManager(notifier);
+    this.closables.push({ name: 'typing', close: async () => typing.stop() });
+    const uia = new UserInteractiveAuth({
+      checkPassword: (userId, password) => accounts.checkPassword(userId, password),
+      resolveUser: (user) => accounts.resolveLoginUser(user),
+      isValidRegistrationToken: (token) => config.registration.tokens.includes(token),
+    });
+    const e2ee = new E2eeService({
+      db,
+      notifier,
+      serverName,
+      memberships: engineMembershipView(engine),
+      userDevices: async (userId) => (await accounts.listDevices(userId)).map((d) => ({ deviceId: d.deviceId, displayName: d.displayName })),
+    });
+
+    // ---- the Client-Server API
+    const app = createHttpServer({ logger: log.child({ component: 'http' }) });
+    this.app = app;
+    const auth = createAuthenticator(accounts);
+    const isJoined = (userId: string, roomId: string) => engine.isJoined(userId, roomId);
+    const profileOf = async (userId: string) => {
+      const p = await accounts.getProfile(userId);
+      const out: { displayname?: string; avatar_url?: string } = {};
+      if (p?.displayname) out.displayname = p.displayname;
+      if (p?.avatar_url) out.avatar_url = p.avatar_url;
+      return out;
+    };
+    registerVersionsRoutes(app);
+    registerWellKnownRoutes(app, { publicBaseUrl: config.client.publicBaseUrl });
+    registerCapabilitiesRoutes(app, { auth });
+    registerLoginRoutes(app, { accounts, publicBaseUrl: config.client.publicBaseUrl });
+    registerLogoutRoutes(app, { auth, accounts });
+    registerRegisterRoutes(app, { accounts, uia, registration: config.registration });
+    registerAccountRoutes(app, { auth, accounts, uia });
+    registerDevicesRoutes(app, { auth, accounts, uia });
+    registerAccountDataRoutes(app, { auth, accountData });
+    registerFilterRoutes(app, { auth, filters });
+    registerPushRulesRoutes(app, { auth, pushRules });
+    registerTypingRoutes(app, { auth, typing, isJoined });
+    registerReceiptRoutes(app, { auth, accountData, receipts, isJoined });
+    registerReadMarkerRoutes(app, { auth, accountData, receipts, isJoined });
+    registerToDeviceRoutes(app, { auth, toDevice });
+    registerSynapseAdminRoutes(app, { accounts, sharedSecret: new SharedSecretRegistration(config.registration.sharedSecret) });
+    registerKeysRoutes(app, {
+      serverName,
+      e2ee,
+      requireUser: (req) => auth.requireUser(req),
+      checkPassword: (userId, password) => accounts.checkPassword(userId, password),
+    });
+    const roomApi = buildRoomApi(app, {
+      engine,
+      serverName,
+      requireUser: (req) => auth.requireUser(req),
+      profileOf,
+      getFilter: (userId, id) => filters.getFilter(userId, id),
+      sources: {
+        accountDataSince: (userId, from, to) => accountData.accountDataSince(userId, from, to),
+        toDeviceSince: (userId, deviceId, from, to) => toDevice.toDeviceSince(userId, deviceId, from, to),
+        acknowledgeToDevice: (userId, deviceId, upTo) => toDevice.acknowledgeToDevice(userId, deviceId, upTo),
+        receiptsSince: (roomIds, from, to) => receipts.receiptsSince(roomIds, from, to),
+        typingFor: (roomId) => typing.typingFor(roomId),
+        deviceListsSince: (userId, from, to) => e2ee.deviceListsSince(userId, from, to),
+        oneTimeKeyCounts: (userId, deviceId) => e2ee.oneTimeKeyCounts(userId, deviceId),
+        unusedFallbackKeyTypes: (userId, deviceId) => e2ee.unusedFallbackKeyTypes(userId, deviceId),
+      },
+    });
+    registerProfileRoutes(app, {
+      auth,
+      accounts,
+      onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
+    });
+
+    // ---- sensors: telemetry, the bridge, the broker
+    const telemetry = await TelemetryStore.open(db, { ...config.telemetry, logger: log.child({ component: 'telemetry' }) });
+    telemetry.start();
+    this.closables.push({ name: 'telemetry', close: () => telemetry.stop() });
+    const ensureMatrixUser = deviceUserEnsurer(accounts);
+    const registry = await DeviceRegistry.open({ db, ensureMatrixUser });
+    const roomPort: BridgeRoomPort = {
+      createRoom: async (req) => {
+        const { roomId } = await createRoom(roomApi.createRoomDeps, {
+          creator: req.creator,
+          name: req.name,
+          topic: req.topic,
+          invite: req.invite,
+          preset: req.preset,
+          initialState: req.initialState as { type: string; state_key?: string; content: JsonObject }[] | undefined,
+          creationContent: req.creationContent as JsonObject | undefined,
+          powerLevelContentOverride: req.powerLevelContentOverride as JsonObject | undefined,
+        });
+        return { roomId };
+      },
+      sendEvent: (roomId, draft, opts) =>
+        engine.sendEvent(roomId, { type: draft.type, sender: draft.sender, content: draft.content as JsonObject, state_key: draft.state_key }, opts),
+      getStateEvent: (roomId, type, key) => engine.stateEvent(roomId, type, key),
+      onEvent: (listener) => engine.onEvent(listener),
+      getUserPowerLevel: (roomId, userId) => engine.getUserPowerLevel(roomId, userId),
+    };
+    const transport = this.createTransport(db, registry, accounts);
+    const bridge = new MqttBridge({
+      db,
+      rooms: roomPort,
+      identity: {
+        ensureDeviceUser: ensureMatrixUser,
+        owners: async () => (config.bridge.owners.length > 0 ? config.bridge.owners : accounts.listAdmins()),
+      },
+      transport,
+      telemetry,
+      config: config.bridge,
+      logger: log.child({ component: 'bridge' }),
+    });
+    await bridge.start();
+    this.closables.push({ name: 'bridge', close: () => bridge.stop() });
+    registerTelemetryRoutes(app, {
+      requireUser: (req) => auth.requireUser(req),
+      isJoined,
+      resolveStream: (roomId, sensor) => bridge.resolveStream(roomId, sensor),
+      query: (stream, from, to, resolution) => telemetry.query(stream, from, to, resolution),
+    });
+    transport.setInboundHandler(bridge.handleInbound);
+    await transport.start();
+    this.closables.push({ name: 'mqtt', close: () => transport.stop() });
+
+    // ---- listeners
+    await app.listen({ host: config.client.bindAddress, port: config.client.port });
+    this.closables.push({ name: 'http', close: () => app.close() });
+    if (this.broker) {
+      const detach = this.broker.attachWebSocket(app.server, config.mqtt.websocketPath);
+      this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });
+    }
+
+    // ---- the admin socket (the CLI's way in while LevelDB is held by this process)
+    const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
+      ...userAdminHandlers(accounts),
+      ...deviceAdminHandlers(registry, { onRemoved: (name) => void this.broker?.disconnectDevice(name) }),
+    } as never);
+    this.closables.push({ name: 'admin-socket', close: () => admin.close() });
+    log.info({ url: this.clientUrl, serverName }, 'gateway started');
+  }
+
+  private createTransport(db: Database, registry: DeviceRegistry, accounts: AccountService): MqttTransport {
+    const { config, log } = this;
+    const logger = log.child({ component: 'mqtt' });
+    if (config.mqtt.mode === 'external') {
+      return new ExternalBroker({
+        url: config.mqtt.externalUrl,
+        username: config.mqtt.externalUsername || undefined,
+        password: config.mqtt.externalPassword || undefined,
+        clientId: `hearth-${config.serverName.replace(/[^A-Za-z0-9_-]/g, '_')}`,
+        maxPayloadBytes: config.mqtt.maxPayloadBytes,
+        logger,
+      });
+    }
+    this.broker = new EmbeddedBroker({
+      mqtt: config.mqtt,
+      db,
+      logger,
+      authenticate: createMqttAuthenticator({
+        verifyDevice: (username, password) => registry.verify(username, password),
+        authenticateAccessToken: async (token) => {
+          const requester = await accounts.authenticateToken(token);
+          return requester ? { userId: requester.userId } : undefined;
+        },
+        allowAnonymous: config.mqtt.allowAnonymous,
+      }),
+      acl: createDefaultAclPolicy({ isDevice: (name) => registry.isDevice(name) }),
+    });
+    return this.broker;
+  }
+
+  /** Stops everything in reverse start order; each step runs even if an earlier one failed. */
+  async stop(): Promise<void> {
+    while (this.closables.length > 0) {
+      const c = this.closables.pop()!;
+      try {
+        await c.close();
+      } catch (err) {
+        this.log.error({ err, component: c.name }, 'error while stopping');
+      }
+    }
+  }
+}

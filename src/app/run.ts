@@ -1,0 +1,37 @@
+/**
+ * `hearth run`: loads the configuration, starts the gateway, and stops it cleanly on SIGTERM/SIGINT
+ * (pending telemetry and MQTT persistence are written before the database closes).
+ */
+import pino from 'pino';
+import { loadConfig } from '../config/config.js';
+import { Gateway } from './gateway.js';
+
+export async function runGateway(): Promise<number> {
+  const config = loadConfig();
+  const log = pino({ level: config.logLevel, base: { service: 'hearth' } });
+  const gateway = new Gateway(config, log);
+  await gateway.start();
+  // One line on stdout even at the default (quiet) level: scripts wait for it.
+  process.stdout.write(
+    `hearth: listening on ${gateway.clientUrl} (server name ${config.serverName}), MQTT on port ${gateway.mqttPort ?? 'external'}, data in ${config.dataDir}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    gateway.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return 0;
+}
