@@ -1,0 +1,180 @@
+/**
+ * The real gateway as a child process for integration tests: `node --import tsx src/cli/main.ts run`
+ * with fresh free ports and a temp data directory, configured through the HEARTH_* environment
+ * variables. The process is spawned directly (not through npx) so that its pid is the server's and a
+ * signal reaches the server itself.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+/** Output kept for failure messages: the tail is what explains a crash. */
+const OUTPUT_TAIL_CHARS = 64 * 1024;
+
+export interface StartHearthOptions {
+  /** Registers `stop()` as a teardown of this test (ava forbids teardowns in hooks: use `after.always`). */
+  t?: ExecutionContext;
+  registration?: 'open' | 'closed' | 'token';
+  /** Extra environment variables for the server. */
+  env?: Record<string, string>;
+  /** How long to wait for `/versions` to answer 200. */
+  readyTimeoutMs?: number;
+}
+
+export interface HearthServer {
+  /** `http://127.0.0.1:<port>` of the Client-Server API. */
+  readonly baseUrl: string;
+  readonly port: number;
+  readonly mqttPort: number;
+  readonly federationPort: number;
+  readonly dataDir: string;
+  readonly serverName: string;
+  /** pid of the running server process (changes on restart). */
+  pid(): number | undefined;
+  /** Everything the server printed so far, across restarts (the tail, for failure messages). */
+  output(): string;
+  /** SIGTERM and wait for the exit (SIGKILL after a grace period); removes the data directory. */
+  stop(): Promise<void>;
+  /** Sends `signal` and waits for the process to exit; keeps the data directory. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** SIGTERM if still running, then start again on the same ports and data directory. */
+  restart(): Promise<void>;
+}
+
+/** A free TCP port on loopback, from the kernel (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+const running = new Set<ChildProcess>();
+// A crashed or interrupted test run must not leave servers behind.
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export async function startHearth(opts: StartHearthOptions = {}): Promise<HearthServer> {
+  const [port, mqttPort, federationPort] = [await freePort(), await freePort(), await freePort()];
+  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-it-'));
+  const serverName = `localhost:${port}`;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    HEARTH_DATA_DIR: dataDir,
+    HEARTH_SERVER_NAME: serverName,
+    HEARTH_CLIENT_PORT: String(port),
+    HEARTH_FEDERATION_PORT: String(federationPort),
+    HEARTH_MQTT_PORT: String(mqttPort),
+    HEARTH_REGISTRATION: opts.registration ?? 'open',
+    ...opts.env,
+  };
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+
+  let output = '';
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let removed = false;
+
+  const append = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    if (output.length > OUTPUT_TAIL_CHARS * 2) output = output.slice(-OUTPUT_TAIL_CHARS);
+  };
+
+  const launch = async () => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    running.add(proc);
+    proc.stdout!.on('data', append);
+    proc.stderr!.on('data', append);
+    exited = new Promise((done) => {
+      proc.once('exit', (code, signal) => {
+        running.delete(proc);
+        output += `\n[hearth pid ${proc.pid} exited: code ${code}, signal ${signal}]\n`;
+        done();
+      });
+    });
+    await waitUntilServing(proc);
+  };
+
+  const waitUntilServing = async (proc: ChildProcess) => {
+    const deadline = Date.now() + readyTimeoutMs;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`hearth exited before serving:\n${tail()}`);
+      }
+      try {
+        const res = await fetch(`${baseUrl}/_matrix/client/versions`);
+        if (res.status === 200) return;
+      } catch {
+        // Not listening yet.
+      }
+      await sleep(50);
+    }
+    proc.kill('SIGKILL');
+    throw new Error(`hearth did not answer /versions within ${readyTimeoutMs} ms:\n${tail()}`);
+  };
+
+  const tail = () => output.slice(-OUTPUT_TAIL_CHARS);
+
+  const kill = async (signal: NodeJS.Signals) => {
+    const proc = child;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill(signal);
+    // The server forces its own exit 10 s after SIGTERM; past that it is hung.
+    const hung = setTimeout(() => proc.kill('SIGKILL'), 12_000);
+    await exited;
+    clearTimeout(hung);
+  };
+
+  const server: HearthServer = {
+    baseUrl,
+    port,
+    mqttPort,
+    federationPort,
+    dataDir,
+    serverName,
+    pid: () => child?.pid,
+    output: tail,
+    kill,
+    async restart() {
+      await kill('SIGTERM');
+      await launch();
+    },
+    async stop() {
+      await kill('SIGTERM');
+      if (!removed) {
+        removed = true;
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+
+  try {
+    await launch();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  opts.t?.teardown(() => server.stop());
+  return server;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
