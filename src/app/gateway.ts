@@ -98,7 +98,17 @@ export class Gateway {
     const engine = new RoomEngine({ db, notifier, serverName, signingKey, log: log.child({ component: 'rooms' }) });
     await engine.open();
 
-    const accounts = new AccountService(db, config, notifier);
+    // The two know each other: E2EE reads the account's devices; deleting a device drops its keys.
+    const e2ee: E2eeService = new E2eeService({
+      db,
+      notifier,
+      serverName,
+      memberships: engineMembershipView(engine),
+      userDevices: async (userId) => (await accounts.listDevices(userId)).map((d) => ({ deviceId: d.deviceId, displayName: d.displayName })),
+    });
+    const accounts: AccountService = new AccountService(db, config, notifier, {
+      onDeviceDeleted: (userId, deviceId) => e2ee.onDeviceDeleted(userId, deviceId),
+    });
     const pushRules = new PushRulesService(db, notifier);
     const accountData = new AccountDataService(db, notifier, pushRules);
     const filters = new FilterService(db);
@@ -110,13 +120,6 @@ export class Gateway {
       checkPassword: (userId, password) => accounts.checkPassword(userId, password),
       resolveUser: (user) => accounts.resolveLoginUser(user),
       isValidRegistrationToken: (token) => config.registration.tokens.includes(token),
-    });
-    const e2ee = new E2eeService({
-      db,
-      notifier,
-      serverName,
-      memberships: engineMembershipView(engine),
-      userDevices: async (userId) => (await accounts.listDevices(userId)).map((d) => ({ deviceId: d.deviceId, displayName: d.displayName })),
     });
 
     // ---- the Client-Server API
@@ -163,7 +166,7 @@ export class Gateway {
         accountDataSince: (userId, from, to) => accountData.accountDataSince(userId, from, to),
         toDeviceSince: (userId, deviceId, from, to) => toDevice.toDeviceSince(userId, deviceId, from, to),
         acknowledgeToDevice: (userId, deviceId, upTo) => toDevice.acknowledgeToDevice(userId, deviceId, upTo),
-        receiptsSince: (roomIds, from, to) => receipts.receiptsSince(roomIds, from, to),
+        receiptsSince: (roomIds, from, to, viewerId) => receipts.receiptsSince(roomIds, from, to, viewerId),
         typingFor: (roomId) => typing.typingFor(roomId),
         deviceListsSince: (userId, from, to) => e2ee.deviceListsSince(userId, from, to),
         oneTimeKeyCounts: (userId, deviceId) => e2ee.oneTimeKeyCounts(userId, deviceId),
@@ -239,7 +242,7 @@ export class Gateway {
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
       ...userAdminHandlers(accounts),
       ...deviceAdminHandlers(registry, { onRemoved: (name) => void this.broker?.disconnectDevice(name) }),
-    } as never);
+    });
     this.closables.push({ name: 'admin-socket', close: () => admin.close() });
     log.info({ url: this.clientUrl, serverName }, 'gateway started');
   }

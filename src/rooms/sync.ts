@@ -32,7 +32,8 @@ export interface SyncSources {
   toDeviceSince(userId: string, deviceId: string, from: number, to: number): Promise<(BasicEvent & { sender: string })[]>;
   /** Called when a client syncs with `since`: everything up to it was received and may be deleted. */
   acknowledgeToDevice(userId: string, deviceId: string, upTo: number): Promise<void>;
-  receiptsSince(roomIds: string[], from: number, to: number): Promise<Map<string, JsonObject>>;
+  /** `m.receipt` content per room; private receipts only of `viewerId` itself. */
+  receiptsSince(roomIds: string[], from: number, to: number, viewerId: string): Promise<Map<string, JsonObject>>;
   typingFor(roomId: string): string[];
   /** E2EE "Extensions to /sync": users whose device lists changed in the window. */
   deviceListsSince(userId: string, from: number, to: number): Promise<{ changed: string[]; left: string[] }>;
@@ -129,7 +130,7 @@ export class SyncService {
     const ephemeralChanged = req.since !== undefined && to.ephemeral !== req.since.ephemeral;
     const accountData = await this.sources.accountDataSince(req.userId, req.since ? from : 0, to.position);
     const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.roomId);
-    const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position);
+    const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position, req.userId);
 
     for (const m of memberships) {
       const changedInWindow = !req.since || m.stream > from;
