@@ -10,7 +10,6 @@ import { TimelineReader } from '../rooms/timeline.js';
 import { SyncService, type SyncSources } from '../rooms/sync.js';
 import type { SyncFilter } from '../rooms/filter.js';
 import type { CreateRoomDeps } from '../rooms/create-room.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
 import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.js';
 
 export interface RoomApiOptions {
@@ -34,8 +33,7 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
   const resolveAlias = async (alias: string) => (await engine.rooms.aliasTarget(alias))?.roomId;
   const membership = new MembershipService({ engine, serverName: opts.serverName, profileOf: opts.profileOf, resolveAlias });
   const formatter = new EventFormatter(engine);
-  const notifier = (engine as unknown as { deps: { notifier: StreamNotifier } }).deps.notifier;
-  const sync = new SyncService(engine, formatter, notifier, opts.sources);
+  const sync = new SyncService(engine, formatter, engine.notifier, opts.sources);
   const deps: RoomApiDeps = {
     serverName: opts.serverName,
     requireUser: opts.requireUser,

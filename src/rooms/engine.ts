@@ -14,7 +14,7 @@
  *  6. settle the stream position (wakes /sync) and tell listeners (bridge commands, profile, ...).
  */
 import type { Logger } from 'pino';
-import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey, StateEventMap } from '../core/types.js';
+import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey } from '../core/types.js';
 import { stateKey, type StateKey } from '../core/types.js';
 import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
@@ -86,6 +86,11 @@ export class RoomEngine {
 
   async open(): Promise<void> {
     await Promise.all([this.events.open(), this.snapshots.open(), this.rooms.open()]);
+  }
+
+  /** The notifier the engine settles stream positions on (readers wait on it). */
+  get notifier(): StreamNotifier {
+    return this.deps.notifier;
   }
 
   /** Subscribes to every persisted event; returns the unsubscribe function. */

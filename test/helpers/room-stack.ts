@@ -13,6 +13,7 @@ import { generateSigningKey } from '../../src/core/signing.js';
 import type { SigningKey } from '../../src/core/types.js';
 import { StreamNotifier } from '../../src/rooms/notifier.js';
 import { RoomEngine } from '../../src/rooms/engine.js';
+import { lastStreamPosition } from '../../src/storage/stream-position.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { buildRoomApi } from '../../src/app/room-api.js';
 import { ErrCode, MatrixError } from '../../src/http/errors.js';
@@ -31,10 +32,9 @@ export const SERVER = 'test.local';
 export async function openRoomStack(dir = mkdtempSync(join(tmpdir(), 'hearth-rooms-')), key = generateSigningKey()): Promise<RoomStack> {
   const db = await Database.open(dir, { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 });
   const log = pino({ level: 'silent' });
-  const engine = new RoomEngine({ db, notifier: new StreamNotifier(0), serverName: SERVER, signingKey: key, log });
   // The notifier starts from the persisted position, as the gateway does.
-  const position = await engine.events.lastStream();
-  (engine as unknown as { deps: { notifier: StreamNotifier } }).deps.notifier = new StreamNotifier(position);
+  const notifier = new StreamNotifier(await lastStreamPosition(db));
+  const engine = new RoomEngine({ db, notifier, serverName: SERVER, signingKey: key, log });
   await engine.open();
   const app = createHttpServer({ logger: log });
   const requireUser = async (req: FastifyRequest) => {
