@@ -272,7 +272,7 @@ export class RoomEngine {
    * client-server "Redactions": the auth rules only check the redact power level's *event* level;
    * the server must also make sure a sender without the `redact` level only redacts their own events.
    */
-  private async checkRedaction(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, state: StateEventMap): Promise<StoredEvent | undefined> {
+  private async checkRedaction(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, state: StoredStateMap): Promise<StoredEvent | undefined> {
     const target = await this.events.get(draft.redacts!);
     if (!target || target.room_id !== room.roomId) throw notFound('Event to redact not found in this room');
     if (target.pdu.sender !== draft.sender && !canUserDo('redact', draft.sender, state, rules)) {
