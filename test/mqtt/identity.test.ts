@@ -2,7 +2,7 @@
 import test from 'ava';
 import { createDefaultAclPolicy, filterWithin } from '../../src/mqtt/identity/acl.js';
 import { createAuthenticator } from '../../src/mqtt/identity/authenticate.js';
-import { hashPassword, verifyPassword } from '../../src/mqtt/identity/password-hash.js';
+import { hashPassword, verifyPassword } from '../../src/accounts/password.js';
 import { DeviceRegistryError } from '../../src/mqtt/identity/registry.js';
 import type { MqttIdentity } from '../../src/mqtt/identity/identity.js';
 import { openDb, openRegistry, tempDir } from './broker-fixtures.js';

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database } from '../../storage/db.js';
 import { decodeJson, splitStrings, tuple } from '../../storage/codec.js';
-import { hashPassword, verifyPassword } from './password-hash.js';
+import { hashPassword, verifyPassword } from '../../accounts/password.js';
 import { isValidDeviceName, DEVICE_NAME_MAX_LENGTH, type DeviceIdentity } from './identity.js';
 
 /** Value layout of `mqtt_devices` (see keyspaces.ts). */
