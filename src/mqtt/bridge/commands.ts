@@ -15,7 +15,7 @@
 import type { MqttTransport } from '../transport.js';
 import { commandValue, encodeCommand } from '../adapters/command.js';
 import type { SensorInfo, SensorValue } from '../adapters/model.js';
-import { COMMAND_POWER_LEVEL, EventType } from './event-types.js';
+import { COMMAND_POWER_LEVEL, EventType, eventValue } from './event-types.js';
 import type { BridgedDevice, DeviceRegistry } from './registry.js';
 import type { DeviceRooms } from './rooms.js';
 import type { BridgeLogger, BridgeRoomPort, PersistedEvent } from './room-port.js';
@@ -129,7 +129,7 @@ export class CommandHandler {
 
   private async report(p: Pick<PendingCommand, 'eventId' | 'device' | 'sensor' | 'value'>, status: 'ok' | 'timeout' | 'failed', text: string): Promise<void> {
     const relates = { 'm.relates_to': { rel_type: 'm.reference', event_id: p.eventId } };
-    await this.deviceRooms.sendFromDevice(p.device, EventType.CommandResult, { ...relates, sensor: p.sensor, value: p.value, status });
+    await this.deviceRooms.sendFromDevice(p.device, EventType.CommandResult, { ...relates, sensor: p.sensor, value: eventValue(p.value), status });
     await this.deviceRooms.sendFromDevice(p.device, 'm.room.message', { ...relates, msgtype: 'm.notice', body: text });
   }
 

@@ -47,10 +47,19 @@ function sensorSummary(s: SensorInfo): object {
   };
 }
 
+/**
+ * A sensor value as event content. Event JSON admits only integers in [-(2^53)+1, 2^53-1]
+ * (appendices "Canonical JSON"; rooms/v6+ reject floats), so any other number travels as its
+ * decimal text (`21.4` -> `"21.4"`); the device event's `kind: number` tells clients to parse it.
+ */
+export function eventValue(value: SensorValue): SensorValue {
+  return typeof value === 'number' && !Number.isSafeInteger(value) ? String(value) : value;
+}
+
 export function sensorContent(s: SensorInfo | undefined, sensorKey: string, value: SensorValue, ts: number): object {
   return {
     sensor: sensorKey,
-    value,
+    value: eventValue(value),
     ts,
     ...(s?.unit ? { unit: s.unit } : {}),
     ...(s?.deviceClass ? { device_class: s.deviceClass } : {}),
