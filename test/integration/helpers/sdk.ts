@@ -16,12 +16,41 @@ const silentLogger: Logger = {
   getChild: () => silentLogger,
 };
 
+/** What the SDK's root logger is at runtime: a loglevel logger (its declared type hides this). */
+interface LoglevelLogger {
+  methodFactory: (...args: unknown[]) => (...msg: unknown[]) => void;
+  rebuild(): void;
+}
+
 /**
- * Silences the SDK's module-level logger too (a loglevel logger at runtime; its type hides
- * `setLevel`). Clients get `silentLogger` through their options.
+ * Silences the SDK's module-level loggers. Setting a level is not enough: every child logger (e.g.
+ * MatrixRTCSessionManager's) is created at DEBUG, but copies its parent's `methodFactory` (loglevel's
+ * plugin hook), so a root factory that makes no-op methods reaches them all. Clients get
+ * `silentLogger` through their options.
  */
 export function silenceSdk(): void {
-  (sdkRootLogger as unknown as { setLevel(level: 'silent'): void }).setLevel('silent');
+  const root = sdkRootLogger as unknown as LoglevelLogger;
+  root.methodFactory = () => () => {};
+  root.rebuild();
+}
+
+/** Timers at least this long are request timeouts, never a test's own wait. */
+const REQUEST_TIMEOUT_FLOOR_MS = 60_000;
+
+/**
+ * The SDK's AbortSignal.timeout ponyfill (lib/http-api/utils.js `timeoutSignal`) arms a referenced
+ * timer per request and never clears it: each /sync leaves one of pollTimeout + 80 s, which keeps
+ * the ava worker alive for ~2 minutes after the last test. The native AbortSignal.timeout unrefs its
+ * timer for this reason; this does the same for long timers created in this worker.
+ */
+export function unrefSdkRequestTimers(): void {
+  const original = globalThis.setTimeout;
+  const unrefLong = ((handler: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const timer = original(handler, ms, ...args);
+    if ((ms ?? 0) >= REQUEST_TIMEOUT_FLOOR_MS) timer.unref();
+    return timer;
+  }) as typeof setTimeout;
+  globalThis.setTimeout = Object.assign(unrefLong, original);
 }
 
 export interface SdkCredentials {
@@ -65,10 +94,15 @@ export async function loginWithSdk(baseUrl: string, username: string, password: 
   return { userId: res.user_id, accessToken: res.access_token, deviceId: res.device_id };
 }
 
-/** Creates a client with these credentials and starts it; resolves once the first sync is in. */
+/**
+ * Creates a client with these credentials and starts it; resolves once the first sync is in.
+ * Pending events are `detached`: a local echo stays out of the timeline until its remote echo comes
+ * through /sync, so the timeline shows the server's order (chronological ordering would put a local
+ * echo after whatever the client had received when it was sent).
+ */
 export async function startSdkClient(baseUrl: string, creds: SdkCredentials): Promise<sdk.MatrixClient> {
   const client = sdk.createClient({ baseUrl, ...creds, logger: silentLogger });
-  await client.startClient({ initialSyncLimit: 20 });
+  await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: sdk.PendingEventOrdering.Detached });
   await waitFor(() => client.isInitialSyncComplete(), `${creds.userId}'s initial sync`);
   return client;
 }

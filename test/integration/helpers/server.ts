@@ -26,6 +26,13 @@ export interface StartHearthOptions {
   readyTimeoutMs?: number;
 }
 
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** From sending the signal to the exit. */
+  elapsedMs: number;
+}
+
 export interface HearthServer {
   /** `http://127.0.0.1:<port>` of the Client-Server API. */
   readonly baseUrl: string;
@@ -41,7 +48,7 @@ export interface HearthServer {
   /** SIGTERM and wait for the exit (SIGKILL after a grace period); removes the data directory. */
   stop(): Promise<void>;
   /** Sends `signal` and waits for the process to exit; keeps the data directory. */
-  kill(signal: NodeJS.Signals): Promise<void>;
+  kill(signal: NodeJS.Signals): Promise<ProcessExit>;
   /** SIGTERM if still running, then start again on the same ports and data directory. */
   restart(): Promise<void>;
 }
@@ -84,7 +91,7 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
 
   let output = '';
   let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
+  let exited: Promise<Omit<ProcessExit, 'elapsedMs'>> = Promise.resolve({ code: null, signal: null });
   let removed = false;
 
   const append = (chunk: Buffer) => {
@@ -106,7 +113,7 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
       proc.once('exit', (code, signal) => {
         running.delete(proc);
         output += `\n[hearth pid ${proc.pid} exited: code ${code}, signal ${signal}]\n`;
-        done();
+        done({ code, signal });
       });
     });
     await waitUntilServing(proc);
@@ -132,14 +139,18 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
 
   const tail = () => output.slice(-OUTPUT_TAIL_CHARS);
 
-  const kill = async (signal: NodeJS.Signals) => {
+  const kill = async (signal: NodeJS.Signals): Promise<ProcessExit> => {
     const proc = child;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+      return { code: proc?.exitCode ?? null, signal: proc?.signalCode ?? null, elapsedMs: 0 };
+    }
+    const sentAt = Date.now();
     proc.kill(signal);
     // The server forces its own exit 10 s after SIGTERM; past that it is hung.
     const hung = setTimeout(() => proc.kill('SIGKILL'), 12_000);
-    await exited;
+    const exit = await exited;
     clearTimeout(hung);
+    return { ...exit, elapsedMs: Date.now() - sentAt };
   };
 
   const server: HearthServer = {
