@@ -1,0 +1,14 @@
+import { startMqttGateway } from '/work/main/test/integration/mqtt-helpers/gateway.js';
+import { startPerson } from '/work/main/test/integration/mqtt-helpers/matrix.js';
+import { silenceSdk } from '/work/main/test/integration/helpers/sdk.js';
+silenceSdk();
+const gw = await startMqttGateway();
+const p = await startPerson(gw, 'alice', 'pw', { admin: true });
+await new Promise((r) => setTimeout(r, 1000));
+p.client.stopClient();
+await gw.stop();
+await new Promise((r) => setTimeout(r, 500));
+const hs = (process as any)._getActiveHandles();
+for (const h of hs) console.log(h.constructor.name, h._idleTimeout ?? '', h._onTimeout?.toString().slice(0, 300) ?? '');
+console.log((process as any)._getActiveRequests().length);
+process.exit(0);
