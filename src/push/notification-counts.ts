@@ -1,0 +1,216 @@
+/**
+ * Unread notification counts (client-server-api "Syncing": `unread_notifications` of a joined room;
+ * modules/push.md "Receiving notifications"): per user and room, the events since the user last
+ * read the room that their push rules make notify, and how many of those highlight.
+ *
+ * Read means: the user's newest `m.read`/`m.read.private` receipt (any thread), or the user's own
+ * newest event in the room, whichever is later (Synapse treats sending as reading too).
+ *
+ * Nothing is written to the database (SD-card wear): the counts live in memory, built lazily. The
+ * first time a (user, room) pair is asked for, its state is recomputed from the timeline after the
+ * read position, scanning at most {@link MAX_SCANNED_EVENTS} events; from then on each persisted
+ * event updates it. Pairs nobody asked for cost nothing. See docs/notifications.md.
+ */
+import type { JsonObject } from '../core/types.js';
+import type { PushRuleset } from '../accounts/push-rules-defaults.js';
+import type { RoomEngine, StoredEvent, StoredStateMap } from '../rooms/engine.js';
+import { TimelineReader } from '../rooms/timeline.js';
+import { LruCache } from '../storage/lru.js';
+import { evaluatePushRules } from './evaluator.js';
+import { contextFor, isJoinedIn, roomPushFacts } from './room-facts.js';
+
+export interface UnreadCounts {
+  notification_count: number;
+  highlight_count: number;
+}
+
+export interface NotificationCountsDeps {
+  engine: RoomEngine;
+  /** The user's whole ruleset, server defaults included (PushRulesService.pushRulesFor). */
+  pushRulesFor(userId: string): Promise<{ global: PushRuleset }>;
+  /** Event ids the user's read receipts in the room point at (any receipt type and thread). */
+  readReceiptEventIds(userId: string, roomId: string): Promise<string[]>;
+  /** Where errors of the background updates go. */
+  onError?(err: unknown): void;
+}
+
+/** Events examined when a count is rebuilt from the timeline (after a restart). */
+export const MAX_SCANNED_EVENTS = 500;
+/** Unread notifying events remembered per user and room; older ones are forgotten. */
+export const MAX_COUNTED_EVENTS = 500;
+/** Room states (by snapshot) kept for evaluating consecutive events without reloading. */
+const STATE_CACHE_SIZE = 16;
+
+/** One user's unread notifying events in one room. */
+interface UnreadState {
+  /** The user has read everything up to this stream position. */
+  readUpTo: number;
+  /** Events up to this stream position have been considered. */
+  seenUpTo: number;
+  /** Notifying events after `readUpTo`, oldest first. */
+  notifying: { stream: number; highlight: boolean }[];
+}
+
+export class NotificationCounts {
+  /** room id -> user id -> unread state, for the pairs someone asked about. */
+  private readonly rooms = new Map<string, Map<string, UnreadState>>();
+  /** Per-room work queue: updates, reads and rebuilds of one room run one at a time, in order. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly states = new LruCache<number, StoredStateMap>(STATE_CACHE_SIZE);
+  private readonly timeline: TimelineReader;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly deps: NotificationCountsDeps) {
+    this.timeline = new TimelineReader(deps.engine);
+  }
+
+  /** Starts following persisted events. */
+  start(): void {
+    this.unsubscribe ??= this.deps.engine.onEvent((event) => {
+      this.inRoomQueue(event.room_id, () => this.applyEvent(event)).catch((err: unknown) => this.deps.onError?.(err));
+    });
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** The `unread_notifications` of a joined room, including every event persisted so far. */
+  unreadCounts(userId: string, roomId: string): Promise<UnreadCounts> {
+    return this.inRoomQueue(roomId, async () => {
+      const unread = await this.unreadState(userId, roomId);
+      return {
+        notification_count: unread.notifying.length,
+        highlight_count: unread.notifying.filter((n) => n.highlight).length,
+      };
+    });
+  }
+
+  /**
+   * The user read the room up to `eventId` (a read receipt). Call it before the receipt is stored,
+   * so a sync the receipt wakes already sees the new counts.
+   */
+  async markRead(userId: string, roomId: string, eventId: string): Promise<void> {
+    const event = await this.deps.engine.getEvent(eventId);
+    if (!event || event.room_id !== roomId) return;
+    await this.inRoomQueue(roomId, async () => markReadUpTo(await this.unreadState(userId, roomId), event.meta.stream));
+  }
+
+  /**
+   * One persisted event:
+   * 1. a member leaving (or banned, ...) drops their counts;
+   * 2. the sender's own event marks the room read for them;
+   * 3. for every other user with counts here, joined before the event and not yet past it:
+   *    evaluate their push rules against the state before the event; count it if it notifies.
+   */
+  private async applyEvent(event: StoredEvent): Promise<void> {
+    const users = this.rooms.get(event.room_id);
+    if (!users) return;
+    const { pdu } = event;
+    // 1.
+    if (pdu.type === 'm.room.member' && pdu.state_key !== undefined && pdu.content.membership !== 'join') {
+      users.delete(pdu.state_key);
+      if (users.size === 0) this.rooms.delete(event.room_id);
+    }
+    // 2.
+    const own = users.get(pdu.sender);
+    if (own) markReadUpTo(own, event.meta.stream);
+    // 3.
+    const recipients = [...users].filter(([userId, unread]) => userId !== pdu.sender && event.meta.stream > unread.seenUpTo);
+    if (recipients.length === 0) return;
+    const state = await this.stateBefore(event);
+    for (const [userId, unread] of recipients) {
+      unread.seenUpTo = event.meta.stream;
+      if (!isJoinedIn(state, userId)) continue;
+      const ruleset = (await this.deps.pushRulesFor(userId)).global;
+      this.count(unread, event, state, ruleset, userId);
+    }
+  }
+
+  /**
+   * The user's unread state in a room, rebuilt on first use:
+   * 1. the read position is the later of their join and their newest read receipt's event;
+   * 2. the newest {@link MAX_SCANNED_EVENTS} events after it are read backwards; the user's own
+   *    newest event among them moves the read position up to it;
+   * 3. the remaining events are evaluated oldest first, each against the state before it.
+   */
+  private async unreadState(userId: string, roomId: string): Promise<UnreadState> {
+    const existing = this.rooms.get(roomId)?.get(userId);
+    if (existing) return existing;
+    const { engine } = this.deps;
+    const position = engine.notifier.position;
+    // 1.
+    const membership = await engine.rooms.membership(userId, roomId);
+    let readUpTo = membership?.membership === 'join' ? membership.stream : position;
+    for (const eventId of await this.deps.readReceiptEventIds(userId, roomId)) {
+      const read = await engine.getEvent(eventId);
+      if (read && read.room_id === roomId) readUpTo = Math.max(readUpTo, read.meta.stream);
+    }
+    // 2.
+    const unread: UnreadState = { readUpTo, seenUpTo: position, notifying: [] };
+    const page = await this.timeline.page(roomId, { from: position, dir: 'b', limit: MAX_SCANNED_EVENTS, to: readUpTo });
+    const newestFirst = page.events;
+    const ownIndex = newestFirst.findIndex((e) => e.pdu.sender === userId);
+    if (ownIndex >= 0) unread.readUpTo = newestFirst[ownIndex]!.meta.stream;
+    const toEvaluate = (ownIndex >= 0 ? newestFirst.slice(0, ownIndex) : newestFirst).reverse();
+    // 3.
+    if (toEvaluate.length > 0) {
+      const ruleset = (await this.deps.pushRulesFor(userId)).global;
+      for (const event of toEvaluate) {
+        const state = await this.stateBefore(event);
+        if (isJoinedIn(state, userId)) this.count(unread, event, state, ruleset, userId);
+      }
+    }
+    let users = this.rooms.get(roomId);
+    if (!users) this.rooms.set(roomId, (users = new Map()));
+    users.set(userId, unread);
+    return unread;
+  }
+
+  /** Evaluates one event for one user and remembers it when it notifies. */
+  private count(unread: UnreadState, event: StoredEvent, state: StoredStateMap, ruleset: PushRuleset, userId: string): void {
+    const room = this.deps.engine.requireRoom(event.room_id);
+    const facts = roomPushFacts(state, this.deps.engine.rulesOf(room), event.pdu.sender);
+    const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
+    if (!outcome.notify) return;
+    unread.notifying.push({ stream: event.meta.stream, highlight: outcome.highlight });
+    if (unread.notifying.length > MAX_COUNTED_EVENTS) unread.notifying.shift();
+  }
+
+  /** The room state before an event, cached by snapshot: consecutive messages share one. */
+  private async stateBefore(event: StoredEvent): Promise<StoredStateMap> {
+    const snapshot = event.meta.stateBefore;
+    const cached = this.states.get(snapshot);
+    if (cached) return cached;
+    const state = await this.deps.engine.loadSnapshot(snapshot);
+    this.states.set(snapshot, state);
+    return state;
+  }
+
+  private inRoomQueue<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(roomId) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.queues.set(roomId, tail);
+    void tail.then(() => {
+      if (this.queues.get(roomId) === tail) this.queues.delete(roomId);
+    });
+    return run;
+  }
+}
+
+function markReadUpTo(unread: UnreadState, stream: number): void {
+  if (stream <= unread.readUpTo) return;
+  unread.readUpTo = stream;
+  unread.seenUpTo = Math.max(unread.seenUpTo, stream);
+  unread.notifying = unread.notifying.filter((n) => n.stream > stream);
+}
+
+/** The event as push rules see it: the client format's top-level keys (modules/push.md examples). */
+function clientShape(event: StoredEvent): JsonObject {
+  const { pdu } = event;
+  const shape: JsonObject = { event_id: event.event_id, room_id: event.room_id, type: pdu.type, sender: pdu.sender, content: pdu.content };
+  if (pdu.state_key !== undefined) shape.state_key = pdu.state_key;
+  return shape;
+}

@@ -1,0 +1,39 @@
+/**
+ * Where read receipts meet notification counts: a receipt resets the reader's counts in the room
+ * (client-server-api modules/receipts.md; modules/push.md "Receiving notifications").
+ */
+import type { JsonObject } from '../core/types.js';
+import type { ReceiptService, ReceiptType } from '../accounts/receipts.js';
+import type { NotificationCounts } from './notification-counts.js';
+
+/**
+ * A receipt sender that marks the room read in the counts before storing the receipt: storing it
+ * wakes `/sync`, which must already see the reset counts.
+ */
+export function receiptsResettingCounts(
+  receipts: Pick<ReceiptService, 'setReceipt'>,
+  counts: Pick<NotificationCounts, 'markRead'>,
+): Pick<ReceiptService, 'setReceipt'> {
+  return {
+    async setReceipt(userId: string, roomId: string, receiptType: ReceiptType, eventId: string, threadId?: string): Promise<void> {
+      await counts.markRead(userId, roomId, eventId);
+      await receipts.setReceipt(userId, roomId, receiptType, eventId, threadId);
+    },
+  };
+}
+
+/**
+ * The event ids a user's read receipts point at, from `m.receipt` content
+ * (`{ $event_id: { receipt_type: { user_id: {...} } } }`).
+ */
+export function readEventIdsOf(receiptContent: JsonObject, userId: string): string[] {
+  const ids: string[] = [];
+  for (const [eventId, byType] of Object.entries(receiptContent)) {
+    if (byType === null || typeof byType !== 'object' || Array.isArray(byType)) continue;
+    for (const type of ['m.read', 'm.read.private']) {
+      const byUser = byType[type];
+      if (byUser !== null && typeof byUser === 'object' && !Array.isArray(byUser) && Object.hasOwn(byUser, userId)) ids.push(eventId);
+    }
+  }
+  return ids;
+}

@@ -1,0 +1,147 @@
+import test from 'ava';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSigningKey } from '../../src/core/signing.js';
+import type { SigningKey } from '../../src/core/types.js';
+import { PushRulesService } from '../../src/accounts/push-rules.js';
+import { ReceiptService } from '../../src/accounts/receipts.js';
+import { AccountDataService } from '../../src/accounts/account-data.js';
+import { registerReceiptRoutes } from '../../src/api/client/receipts.js';
+import { registerReadMarkerRoutes } from '../../src/api/client/read-markers.js';
+import { NotificationCounts } from '../../src/push/notification-counts.js';
+import { readEventIdsOf, receiptsResettingCounts } from '../../src/push/read-receipts.js';
+import { openRoomStack, type RoomStack, type RoomStackExtension } from '../helpers/room-stack.js';
+
+const ALICE = '@alice:test.local';
+const BOB = '@bob:test.local';
+const CAROL = '@carol:test.local';
+
+/** The room stack with real push rules, receipts and notification counts, wired as the gateway does. */
+const withCounts: RoomStackExtension = ({ db, engine, app, requireUser }) => {
+  const pushRules = new PushRulesService(db, engine.notifier);
+  const receipts = new ReceiptService(db, engine.notifier);
+  const counts = new NotificationCounts({
+    engine,
+    pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
+    readReceiptEventIds: async (userId, roomId) =>
+      readEventIdsOf((await receipts.receiptsSince([roomId], 0, engine.notifier.position, userId)).get(roomId) ?? {}, userId),
+  });
+  counts.start();
+  const deps = {
+    auth: { requireUser: async (req: Parameters<typeof requireUser>[0]) => ({ ...(await requireUser(req)), tokenHash: '', isAdmin: false }) },
+    accountData: new AccountDataService(db, engine.notifier, pushRules),
+    receipts: receiptsResettingCounts(receipts, counts),
+    isJoined: (userId: string, roomId: string) => engine.isJoined(userId, roomId),
+  };
+  registerReceiptRoutes(app, deps);
+  registerReadMarkerRoutes(app, deps);
+  return {
+    unreadCounts: (userId, roomId) => counts.unreadCounts(userId, roomId),
+    receiptsSince: (roomIds, from, to, viewerId) => receipts.receiptsSince(roomIds, from, to, viewerId),
+  };
+};
+
+async function call(stack: RoomStack, method: string, url: string, user: string, body?: unknown) {
+  const res = await stack.app.inject({
+    method: method as 'GET',
+    url,
+    headers: { authorization: `Bearer ${user}|DEV1` },
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  });
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+}
+
+const room = (roomId: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+let txn = 0;
+
+async function say(s: RoomStack, roomId: string, user: string, body: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const r = await call(s, 'PUT', `${room(roomId)}/send/m.room.message/t${++txn}`, user, { msgtype: 'm.text', body, ...extra });
+  if (r.status !== 200) throw new Error(JSON.stringify(r.body));
+  return r.body.event_id as string;
+}
+
+/** Syncs and returns the room's `unread_notifications` and the next token. */
+async function unread(s: RoomStack, user: string, roomId: string, since?: string) {
+  const r = await call(s, 'GET', `/_matrix/client/v3/sync${since ? `?since=${since}` : ''}`, user);
+  return { counts: r.body.rooms.join[roomId]?.unread_notifications, next: r.body.next_batch as string };
+}
+
+async function openRoom(s: RoomStack, members: string[]): Promise<string> {
+  const created = await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, { invite: members });
+  const roomId = created.body.room_id as string;
+  for (const m of members) await call(s, 'POST', `${room(roomId)}/join`, m, {});
+  return roomId;
+}
+
+async function open(dir?: string, key?: SigningKey): Promise<RoomStack> {
+  return openRoomStack(dir, key, withCounts);
+}
+
+test('messages count, mentions highlight, a receipt resets; every joined room in a sync carries its counts', async (t) => {
+  const s = await open();
+  t.teardown(() => s.close());
+  const roomId = await openRoom(s, [BOB]);
+
+  const initial = await unread(s, BOB, roomId);
+  t.deepEqual(initial.counts, { notification_count: 0, highlight_count: 0 });
+
+  await say(s, roomId, ALICE, 'hello');
+  await say(s, roomId, ALICE, 'are you there?');
+  const afterTwo = await unread(s, BOB, roomId, initial.next);
+  t.deepEqual(afterTwo.counts, { notification_count: 2, highlight_count: 0 });
+
+  const mention = await say(s, roomId, ALICE, 'Bob: dinner', { 'm.mentions': { user_ids: [BOB] } });
+  const afterMention = await unread(s, BOB, roomId, afterTwo.next);
+  t.deepEqual(afterMention.counts, { notification_count: 3, highlight_count: 1 });
+  t.deepEqual((await unread(s, ALICE, roomId)).counts, { notification_count: 0, highlight_count: 0 }, 'own messages never count');
+
+  t.is((await call(s, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(mention)}`, BOB, {})).status, 200);
+  const afterReceipt = await unread(s, BOB, roomId, afterMention.next);
+  t.deepEqual(afterReceipt.counts, { notification_count: 0, highlight_count: 0 }, 'the receipt makes the room part of the sync, counts reset');
+});
+
+test('a receipt on an older event leaves the later ones counted; a private receipt or own message resets too', async (t) => {
+  const s = await open();
+  t.teardown(() => s.close());
+  const roomId = await openRoom(s, [BOB, CAROL]);
+  await unread(s, BOB, roomId);
+  const first = await say(s, roomId, ALICE, 'one');
+  await say(s, roomId, ALICE, 'two');
+  await say(s, roomId, CAROL, 'three');
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 3, highlight_count: 0 });
+
+  await call(s, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(first)}`, BOB, {});
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 2, highlight_count: 0 });
+
+  const last = await say(s, roomId, ALICE, 'four, with a notice after', {});
+  await say(s, roomId, ALICE, 'automated', { msgtype: 'm.notice' });
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 3, highlight_count: 0 }, 'notices do not count');
+  await call(s, 'POST', `${room(roomId)}/read_markers`, BOB, { 'm.read.private': last });
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 0, highlight_count: 0 });
+
+  await say(s, roomId, ALICE, 'five');
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 1, highlight_count: 0 });
+  await say(s, roomId, BOB, 'I am reading along');
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 0, highlight_count: 0 }, 'sending reads the room');
+});
+
+test('after a restart the counts are rebuilt from the timeline after the stored receipt', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-push-'));
+  const key = generateSigningKey();
+  const first = await open(dir, key);
+  const roomId = await openRoom(first, [BOB]);
+  await say(first, roomId, ALICE, 'before the receipt');
+  const read = await say(first, roomId, ALICE, 'read this one');
+  await call(first, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(read)}`, BOB, {});
+  await say(first, roomId, ALICE, 'unread 1');
+  await say(first, roomId, ALICE, 'unread 2', { 'm.mentions': { user_ids: [BOB] } });
+  await first.close();
+
+  const second = await open(dir, key);
+  t.teardown(() => second.close());
+  t.deepEqual((await unread(second, BOB, roomId)).counts, { notification_count: 2, highlight_count: 1 });
+  t.deepEqual((await unread(second, ALICE, roomId)).counts, { notification_count: 0, highlight_count: 0 });
+  await say(second, roomId, ALICE, 'after the restart');
+  t.deepEqual((await unread(second, BOB, roomId)).counts, { notification_count: 3, highlight_count: 1 });
+});
