@@ -13,6 +13,23 @@ declare module 'matrix-js-sdk/lib/@types/event.js' {
   }
 }
 
+/**
+ * matrix-js-sdk arms a timer per request for its local timeout (`timeoutSignal` in http-api/utils:
+ * 110 s for a /sync long-poll) and never clears it, so a stopped client keeps the test process
+ * alive for up to two minutes after the last test. Long timers are unref'd here: they still fire
+ * while the process runs, but no longer hold it open. Applies only to this test process.
+ */
+const LONG_TIMER_MS = 30_000;
+const originalSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = Object.assign(
+  (callback: (...args: any[]) => void, ms?: number, ...args: any[]) => {
+    const timer = originalSetTimeout(callback, ms, ...args);
+    if ((ms ?? 0) >= LONG_TIMER_MS) timer.unref();
+    return timer;
+  },
+  originalSetTimeout,
+) as typeof setTimeout;
+
 export interface Person {
   client: sdk.MatrixClient;
   userId: string;
