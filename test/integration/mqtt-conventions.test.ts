@@ -124,3 +124,145 @@ test.serial('Home Assistant: retained discovery with abbreviations and ~, then s
   await publish(climate, 'climate/status', 'online', { retain: true });
   await waitForState(alice.client, roomId, 'org.hearth.availability', '', (c) => c.online === true);
 });
+
+// ---- 2. Zigbee2MQTT, Homie 5, Tasmota
+
+test.serial('Zigbee2MQTT: retained bridge/devices with exposes, availability and a state message -> a room with the plug', async (t) => {
+  const z2m = as('zigbee2mqtt');
+  const before = Date.now();
+  await publish(z2m, 'zigbee2mqtt/bridge/devices', JSON.stringify([
+    { ieee_address: '0x00124b0022ee2b39', type: 'Coordinator', network_address: 0, friendly_name: 'Coordinator', supported: true, interview_completed: true },
+    {
+      ieee_address: '0x00158d0004a6c1f2', type: 'Router', network_address: 41373, supported: true, friendly_name: 'kitchen/plug', disabled: false,
+      software_build_id: '09-06-2019', model_id: 'lumi.plug.maeu01', manufacturer: 'LUMI', power_source: 'Mains (single phase)', interview_completed: true,
+      definition: {
+        model: 'SP-EUC01', vendor: 'Aqara', description: 'Smart plug EU', supports_ota: true,
+        exposes: [
+          { type: 'switch', features: [{ type: 'binary', name: 'state', label: 'State', property: 'state', access: 7, value_on: 'ON', value_off: 'OFF', value_toggle: 'TOGGLE' }] },
+          { type: 'numeric', name: 'power', label: 'Power', property: 'power', access: 5, unit: 'W', description: 'Instantaneous measured power' },
+          { type: 'numeric', name: 'energy', label: 'Energy', property: 'energy', access: 5, unit: 'kWh', description: 'Sum of consumed energy' },
+          { type: 'numeric', name: 'linkquality', label: 'Linkquality', property: 'linkquality', access: 1, unit: 'lqi', value_min: 0, value_max: 255 },
+        ],
+      },
+    },
+  ]), { retain: true });
+  await publish(z2m, 'zigbee2mqtt/kitchen/plug/availability', '{"state":"online"}', { retain: true });
+  await publish(z2m, 'zigbee2mqtt/kitchen/plug', JSON.stringify({ state: 'OFF', power: 0, energy: 1.42, linkquality: 120, update: { state: 'idle' } }));
+
+  const roomId = await joinDeviceRoom(alice.client, userId('z2m.kitchen_plug'));
+  rooms['z2m.kitchen_plug'] = roomId;
+  t.deepEqual(stateContent(alice.client, roomId, 'org.hearth.device'), {
+    key: 'z2m.kitchen_plug',
+    convention: 'zigbee2mqtt',
+    name: 'kitchen/plug',
+    model: 'SP-EUC01',
+    manufacturer: 'Aqara',
+    sw_version: '09-06-2019',
+    sensors: {
+      state: { name: 'State', kind: 'boolean', settable: true },
+      power: { name: 'Power', kind: 'number', unit: 'W', device_class: 'power', settable: false },
+      energy: { name: 'Energy', kind: 'number', unit: 'kWh', device_class: 'energy', settable: false },
+      linkquality: { name: 'Linkquality', kind: 'number', unit: 'lqi', device_class: 'linkquality', settable: false },
+    },
+  });
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'state', () => true), { sensor: 'state', value: false }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'power', () => true), { sensor: 'power', value: 0, unit: 'W', device_class: 'power' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy', () => true), { sensor: 'energy', value: '1.42', unit: 'kWh', device_class: 'energy' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'linkquality', () => true), { sensor: 'linkquality', value: 120, unit: 'lqi', device_class: 'linkquality' }, before);
+  t.is(stateContent(alice.client, roomId, 'org.hearth.sensor', 'update'), undefined, 'objects are not scalar sensors');
+  t.is((await waitForState(alice.client, roomId, 'org.hearth.availability', '', () => true)).online, true);
+
+  await publish(z2m, 'zigbee2mqtt/kitchen/plug/availability', '{"state":"offline"}', { retain: true });
+  await waitForState(alice.client, roomId, 'org.hearth.availability', '', (c) => c.online === false);
+});
+
+const BOILER_DESCRIPTION = {
+  homie: '5.0',
+  version: 7,
+  name: 'Boiler',
+  nodes: {
+    heater: {
+      name: 'Heater',
+      properties: {
+        temperature: { name: 'Water temperature', datatype: 'float', unit: '°C' },
+        setpoint: { name: 'Setpoint', datatype: 'float', unit: '°C', settable: true, format: '30:80:0.5' },
+        on: { name: 'Burner', datatype: 'boolean', settable: true },
+      },
+    },
+  },
+};
+
+test.serial('Homie 5: $state init, $description, property values, $state ready -> a room with the boiler', async (t) => {
+  const boiler = as('boiler');
+  const before = Date.now();
+  await publish(boiler, 'homie/5/boiler/$state', 'init', { retain: true });
+  await publish(boiler, 'homie/5/boiler/$description', JSON.stringify(BOILER_DESCRIPTION), { retain: true });
+  await publish(boiler, 'homie/5/boiler/heater/temperature', '61.5', { retain: true });
+  await publish(boiler, 'homie/5/boiler/heater/setpoint', '60', { retain: true });
+  await publish(boiler, 'homie/5/boiler/heater/on', 'false', { retain: true });
+  await publish(boiler, 'homie/5/boiler/$state', 'ready', { retain: true });
+
+  const roomId = await joinDeviceRoom(alice.client, userId('homie.boiler'));
+  rooms['homie.boiler'] = roomId;
+  t.deepEqual(stateContent(alice.client, roomId, 'org.hearth.device'), {
+    key: 'homie.boiler',
+    convention: 'homie',
+    name: 'Boiler',
+    sensors: {
+      'heater.temperature': { name: 'Water temperature', kind: 'number', unit: '°C', settable: false },
+      'heater.setpoint': { name: 'Setpoint', kind: 'number', unit: '°C', settable: true },
+      'heater.on': { name: 'Burner', kind: 'boolean', settable: true },
+    },
+  });
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'heater.temperature', () => true), { sensor: 'heater.temperature', value: '61.5', unit: '°C' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'heater.setpoint', () => true), { sensor: 'heater.setpoint', value: 60, unit: '°C' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'heater.on', () => true), { sensor: 'heater.on', value: false }, before);
+  t.is((await waitForState(alice.client, roomId, 'org.hearth.availability', '', () => true)).online, true);
+});
+
+test.serial('Tasmota: LWT, tele STATE and an energy-meter SENSOR -> a room with the plug', async (t) => {
+  const plug = as('plug');
+  const before = Date.now();
+  await publish(plug, 'tele/plug/LWT', 'Online', { retain: true });
+  await publish(plug, 'tele/plug/STATE', JSON.stringify({
+    Time: '2025-01-02T03:04:05', Uptime: '0T01:02:03', UptimeSec: 3723, Heap: 25, SleepMode: 'Dynamic', Sleep: 50, LoadAvg: 19, MqttCount: 1,
+    POWER: 'OFF', Wifi: { AP: 1, SSId: 'home', BSSId: 'AA:BB:CC:DD:EE:FF', Channel: 6, Mode: '11n', RSSI: 78, Signal: -61, LinkCount: 1, Downtime: '0T00:00:05' },
+  }));
+  await publish(plug, 'tele/plug/SENSOR', JSON.stringify({
+    Time: '2025-01-02T03:04:05',
+    ENERGY: { TotalStartTime: '2024-11-01T10:00:00', Total: 12.345, Yesterday: 0.456, Today: 0.123, Power: 0, ApparentPower: 0, ReactivePower: 0, Factor: 0.0, Voltage: 231, Current: 0.0 },
+  }));
+
+  const roomId = await joinDeviceRoom(alice.client, userId('tasmota.plug'));
+  rooms['tasmota.plug'] = roomId;
+  const device = await waitForState(alice.client, roomId, 'org.hearth.device', '', (c) => 'energy.total' in (c.sensors as object));
+  t.deepEqual(device, {
+    key: 'tasmota.plug',
+    convention: 'tasmota',
+    name: 'plug',
+    sensors: {
+      power: { name: 'Power', kind: 'boolean', device_class: 'switch', settable: true },
+      uptime: { name: 'Uptime', kind: 'number', unit: 's', device_class: 'duration', settable: false },
+      'wifi.signal': { name: 'Wi-Fi signal', kind: 'number', unit: 'dBm', device_class: 'signal_strength', settable: false },
+      'wifi.rssi': { name: 'Wi-Fi quality', kind: 'number', unit: '%', settable: false },
+      'energy.totalstarttime': { name: 'ENERGY TotalStartTime', kind: 'string', settable: false },
+      'energy.total': { name: 'ENERGY Total', kind: 'number', unit: 'kWh', device_class: 'energy', settable: false },
+      'energy.yesterday': { name: 'ENERGY Yesterday', kind: 'number', unit: 'kWh', device_class: 'energy', settable: false },
+      'energy.today': { name: 'ENERGY Today', kind: 'number', unit: 'kWh', device_class: 'energy', settable: false },
+      'energy.power': { name: 'ENERGY Power', kind: 'number', unit: 'W', device_class: 'power', settable: false },
+      'energy.apparentpower': { name: 'ENERGY ApparentPower', kind: 'number', unit: 'VA', device_class: 'apparent_power', settable: false },
+      'energy.reactivepower': { name: 'ENERGY ReactivePower', kind: 'number', unit: 'var', device_class: 'reactive_power', settable: false },
+      'energy.factor': { name: 'ENERGY Factor', kind: 'number', device_class: 'power_factor', settable: false },
+      'energy.voltage': { name: 'ENERGY Voltage', kind: 'number', unit: 'V', device_class: 'voltage', settable: false },
+      'energy.current': { name: 'ENERGY Current', kind: 'number', unit: 'A', device_class: 'current', settable: false },
+    },
+  });
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'power', () => true), { sensor: 'power', value: false, device_class: 'switch' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'uptime', () => true), { sensor: 'uptime', value: 3723, unit: 's', device_class: 'duration' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'wifi.signal', () => true), { sensor: 'wifi.signal', value: -61, unit: 'dBm', device_class: 'signal_strength' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.total', () => true), { sensor: 'energy.total', value: '12.345', unit: 'kWh', device_class: 'energy' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.voltage', () => true), { sensor: 'energy.voltage', value: 231, unit: 'V', device_class: 'voltage' }, before);
+  assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.totalstarttime', () => true), { sensor: 'energy.totalstarttime', value: '2024-11-01T10:00:00' }, before);
+  t.is(stateContent(alice.client, roomId, 'org.hearth.sensor', 'time'), undefined, 'Time describes the message, it is no sensor');
+  t.is((await waitForState(alice.client, roomId, 'org.hearth.availability', '', () => true)).online, true);
+});
