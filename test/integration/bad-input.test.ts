@@ -59,18 +59,17 @@ test.serial('valid JSON of the wrong shape is 400 M_BAD_JSON', async (t) => {
   // Fields of the wrong type.
   assertError(t, await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token, json: { name: 5 } }), 400, 'M_BAD_JSON');
   // The spec's M_INVALID_PARAM also fits a wrong type ("expected an integer and instead received a
-  // string"), so either code is right here; the status is not negotiable.
-  const badInvite = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token, json: { invite: 'not-a-list' } });
-  t.is(badInvite.status, 400, badInvite.text);
-  t.true(['M_BAD_JSON', 'M_INVALID_PARAM'].includes(badInvite.body?.errcode), badInvite.text);
-  assertError(
-    t,
+  // string"), so either code is right for these; the 400 is not negotiable.
+  const wrongTypes = [
+    await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token, json: { invite: 'not-a-list' } }),
     await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/login', {
       json: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 7 }, password: 'x' },
     }),
-    400,
-    'M_BAD_JSON',
-  );
+  ];
+  for (const res of wrongTypes) {
+    t.is(res.status, 400, res.text);
+    t.true(['M_BAD_JSON', 'M_INVALID_PARAM'].includes(res.body?.errcode), res.text);
+  }
 });
 
 test.serial('a missing token is 401 M_MISSING_TOKEN, an invalid one 401 M_UNKNOWN_TOKEN', async (t) => {
