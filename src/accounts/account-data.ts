@@ -70,11 +70,11 @@ export class AccountDataService {
   }
 
   /**
-   * What changed for the user in `(from, to]`, with current contents; `from <= 0` means an initial
-   * sync and returns everything.
+   * What changed for the user in `(from, to]`, with current contents; an undefined `from` means an
+   * initial sync and returns everything. (A token at position 0 is incremental: nothing before it.)
    */
-  async accountDataSince(userId: string, from: number, to: number): Promise<AccountDataChanges> {
-    if (from <= 0) return this.allAccountData(userId);
+  async accountDataSince(userId: string, from: number | undefined, to: number): Promise<AccountDataChanges> {
+    if (from === undefined) return this.allAccountData(userId);
     const changed = new Map<string, { roomId: string; type: string }>();
     for await (const { entry } of this.sideStream.range(from, to)) {
       if (entry.kind === 'account_data' && entry.userId === userId) {

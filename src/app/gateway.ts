@@ -46,6 +46,11 @@ import { registerToDeviceRoutes } from '../api/client/to-device.js';
 import { registerSynapseAdminRoutes } from '../api/client/synapse-admin.js';
 import { registerKeysRoutes } from '../api/client/keys.js';
 import { registerTelemetryRoutes } from '../api/client/telemetry.js';
+import { registerPresenceRoutes } from '../api/client/presence.js';
+import { NotificationCounts } from '../push/notification-counts.js';
+import { readEventIdsOf, receiptsResettingCounts } from '../push/read-receipts.js';
+import { PresenceService } from '../presence/presence.js';
+import { joinedRoomsVia } from '../presence/joined-rooms.js';
 import { TelemetryStore } from '../telemetry/store.js';
 import { MqttBridge } from '../mqtt/bridge/bridge.js';
 import type { BridgeRoomPort } from '../mqtt/bridge/room-port.js';
@@ -116,6 +121,22 @@ export class Gateway {
     const toDevice = new ToDeviceService(db, notifier, accounts);
     const typing = new TypingManager(notifier);
     this.closables.push({ name: 'typing', close: async () => typing.stop() });
+    // Unread counts and presence live in memory (docs/notifications.md).
+    const notificationCounts = new NotificationCounts({
+      engine,
+      pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
+      readReceiptEventIds: async (userId, roomId) =>
+        readEventIdsOf((await receipts.receiptsSince([roomId], 0, notifier.position, userId)).get(roomId) ?? {}, userId),
+      onError: (err) => log.error({ err }, 'notification count update failed'),
+    });
+    notificationCounts.start();
+    this.closables.push({ name: 'notification-counts', close: async () => notificationCounts.stop() });
+    const presence = new PresenceService({ notifier, joinedRoomsOf: joinedRoomsVia(engine) });
+    presence.start();
+    this.closables.push({ name: 'presence', close: async () => presence.stop() });
+    const stopPresenceActivity = engine.onEvent((event) => presence.markActive(event.pdu.sender));
+    this.closables.push({ name: 'presence-activity', close: async () => void stopPresenceActivity() });
+    const readReceipts = receiptsResettingCounts(receipts, notificationCounts);
     const uia = new UserInteractiveAuth({
       checkPassword: (userId, password) => accounts.checkPassword(userId, password),
       resolveUser: (user) => accounts.resolveLoginUser(user),
@@ -125,6 +146,8 @@ export class Gateway {
     // ---- the Client-Server API
     const app = createHttpServer({ logger: log.child({ component: 'http' }) });
     this.app = app;
+    // Closing the HTTP server answers parked /sync long-polls first, or it would wait for them.
+    app.addHook('preClose', async () => notifier.close());
     const auth = createAuthenticator(accounts);
     const isJoined = (userId: string, roomId: string) => engine.isJoined(userId, roomId);
     const profileOf = async (userId: string) => {
@@ -146,8 +169,9 @@ export class Gateway {
     registerFilterRoutes(app, { auth, filters });
     registerPushRulesRoutes(app, { auth, pushRules });
     registerTypingRoutes(app, { auth, typing, isJoined });
-    registerReceiptRoutes(app, { auth, accountData, receipts, isJoined });
-    registerReadMarkerRoutes(app, { auth, accountData, receipts, isJoined });
+    registerReceiptRoutes(app, { auth, accountData, receipts: readReceipts, isJoined });
+    registerReadMarkerRoutes(app, { auth, accountData, receipts: readReceipts, isJoined });
+    registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
     registerToDeviceRoutes(app, { auth, toDevice });
     registerSynapseAdminRoutes(app, { accounts, sharedSecret: new SharedSecretRegistration(config.registration.sharedSecret) });
     registerKeysRoutes(app, {
@@ -171,6 +195,9 @@ export class Gateway {
         deviceListsSince: (userId, from, to) => e2ee.deviceListsSince(userId, from, to),
         oneTimeKeyCounts: (userId, deviceId) => e2ee.oneTimeKeyCounts(userId, deviceId),
         unusedFallbackKeyTypes: (userId, deviceId) => e2ee.unusedFallbackKeyTypes(userId, deviceId),
+        unreadCounts: (userId, roomId) => notificationCounts.unreadCounts(userId, roomId),
+        userSyncing: (userId, setPresence) => presence.userSyncing(userId, setPresence),
+        presenceSince: (userId, since, to) => presence.eventsFor(userId, since, to),
       },
     });
     registerProfileRoutes(app, {
@@ -282,6 +309,7 @@ export class Gateway {
     while (this.closables.length > 0) {
       const c = this.closables.pop()!;
       try {
+        this.log.debug({ component: c.name }, 'stopping');
         await c.close();
       } catch (err) {
         this.log.error({ err, component: c.name }, 'error while stopping');

@@ -62,6 +62,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
   });
 
+  // While stopping, answered requests close their connection: a keep-alive connection whose last
+  // request was still running when the close began would otherwise hold the server open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof MatrixError) {
       reply.code(err.status).send(err.toJSON());

@@ -12,6 +12,8 @@ export class StreamNotifier {
   private settled: number;
   private readonly pending = new Set<number>();
   private waiters = new Set<() => void>();
+  /** Set on shutdown: long-polls answer at once so the server can close its connections. */
+  private closed = false;
   /** Ephemeral changes (typing) that need a wake-up but no stream position. */
   private ephemeralSerial = 0;
 
@@ -58,6 +60,7 @@ export class StreamNotifier {
    * Returns true when woken by a change.
    */
   waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
       let done = false;
       const finish = (changed: boolean) => {
@@ -74,6 +77,14 @@ export class StreamNotifier {
       this.waiters.add(onChange);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Ends every pending wait (as "no change") and all future ones: the gateway is stopping. */
+  close(): void {
+    this.closed = true;
+    const current = this.waiters;
+    this.waiters = new Set();
+    for (const w of current) w();
   }
 
   private wake(): void {

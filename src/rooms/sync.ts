@@ -9,7 +9,8 @@
  * - Long-poll: an empty incremental response waits on the notifier up to `timeout` and retries.
  *
  * Account data, to-device messages, receipts and typing come from their own stores through
- * {@link SyncSources}, keyed by the same global stream positions.
+ * {@link SyncSources}, keyed by the same global stream positions; presence and unread notification
+ * counts are kept in memory by their services (docs/notifications.md).
  */
 import type { JsonObject } from '../core/types.js';
 import { splitStateKey } from '../core/types.js';
@@ -28,7 +29,8 @@ export interface BasicEvent {
 
 /** The non-room-event streams /sync includes, provided by their stores. */
 export interface SyncSources {
-  accountDataSince(userId: string, from: number, to: number): Promise<{ global: BasicEvent[]; rooms: Map<string, BasicEvent[]> }>;
+  /** Changes in (from, to]; everything (with the push rules) when `from` is undefined: an initial sync. */
+  accountDataSince(userId: string, from: number | undefined, to: number): Promise<{ global: BasicEvent[]; rooms: Map<string, BasicEvent[]> }>;
   toDeviceSince(userId: string, deviceId: string, from: number, to: number): Promise<(BasicEvent & { sender: string })[]>;
   /** Called when a client syncs with `since`: everything up to it was received and may be deleted. */
   acknowledgeToDevice(userId: string, deviceId: string, upTo: number): Promise<void>;
@@ -39,7 +41,19 @@ export interface SyncSources {
   deviceListsSince(userId: string, from: number, to: number): Promise<{ changed: string[]; left: string[] }>;
   oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>>;
   unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]>;
+  /** `unread_notifications` of a joined room: notifying and highlighting events since the user's read receipt. */
+  unreadCounts(userId: string, roomId: string): Promise<{ notification_count: number; highlight_count: number }>;
+  /** Presence: a sync request starts (`set_presence`); the returned function is called when it ends. */
+  userSyncing(userId: string, setPresence: PresenceSetting | undefined): () => void;
+  /**
+   * `m.presence` events for the syncing user: presence changes in the ephemeral window (since, to],
+   * all visible presence when `since` is undefined.
+   */
+  presenceSince(userId: string, since: number | undefined, to: number): Promise<(BasicEvent & { sender: string })[]>;
 }
+
+/** The `set_presence` parameter of /sync. */
+export type PresenceSetting = 'online' | 'unavailable' | 'offline';
 
 export interface SyncRequest {
   userId: string;
@@ -49,6 +63,8 @@ export interface SyncRequest {
   fullState: boolean;
   filter: SyncFilter;
   signal?: AbortSignal;
+  /** `set_presence`; undefined means `online`. */
+  setPresence?: PresenceSetting;
 }
 
 const DEFAULT_TIMELINE_LIMIT = 10;
@@ -83,6 +99,15 @@ export class SyncService {
   }
 
   async sync(req: SyncRequest): Promise<JsonObject> {
+    const syncEnded = this.sources.userSyncing(req.userId, req.setPresence);
+    try {
+      return await this.syncUntilChange(req);
+    } finally {
+      syncEnded();
+    }
+  }
+
+  private async syncUntilChange(req: SyncRequest): Promise<JsonObject> {
     const deadline = Date.now() + req.timeoutMs;
     if (req.since) await this.sources.acknowledgeToDevice(req.userId, req.deviceId, req.since.position);
     for (;;) {
@@ -128,7 +153,7 @@ export class SyncService {
     const invite: Record<string, JsonObject> = {};
     const leave: Record<string, JsonObject> = {};
     const ephemeralChanged = req.since !== undefined && to.ephemeral !== req.since.ephemeral;
-    const accountData = await this.sources.accountDataSince(req.userId, req.since ? from : 0, to.position);
+    const accountData = await this.sources.accountDataSince(req.userId, req.since ? from : undefined, to.position);
     const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.roomId);
     const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position, req.userId);
 
@@ -158,6 +183,7 @@ export class SyncService {
       const section = await this.roomSection(req, viewer, m, from, to.position, events, fresh || windowTruncated);
       section.ephemeral = { events: ephemeral as unknown as JsonObject[] };
       section.account_data = { events: roomAccountData as unknown as JsonObject[] };
+      section.unread_notifications = await this.sources.unreadCounts(req.userId, m.roomId);
       join[m.roomId] = section;
     }
 
@@ -169,19 +195,23 @@ export class SyncService {
       this.sources.unusedFallbackKeyTypes(req.userId, req.deviceId),
     ]);
     const globalAccountData = accountData.global.filter((e) => matchesEventFilter(req.filter.account_data, { type: e.type, sender: req.userId }));
+    const presence = (await this.sources.presenceSince(req.userId, req.since?.ephemeral, to.ephemeral)).filter((e) =>
+      matchesEventFilter(req.filter.presence, { type: e.type, sender: e.sender }),
+    );
     const empty =
       Object.keys(join).length === 0 &&
       Object.keys(invite).length === 0 &&
       Object.keys(leave).length === 0 &&
       globalAccountData.length === 0 &&
       toDevice.length === 0 &&
+      presence.length === 0 &&
       deviceLists.changed.length === 0 &&
       deviceLists.left.length === 0;
     const body: JsonObject = {
       next_batch: formatSyncToken(to),
       rooms: { join, invite, leave, knock: {} } as unknown as JsonObject,
       account_data: { events: globalAccountData as unknown as JsonObject[] },
-      presence: { events: [] },
+      presence: { events: presence as unknown as JsonObject[] },
       to_device: { events: toDevice as unknown as JsonObject[] },
       device_lists: deviceLists,
       device_one_time_keys_count: otkCounts,

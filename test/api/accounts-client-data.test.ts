@@ -26,7 +26,7 @@ test('account data: global and per-room round trip, private to its owner', async
   t.is(notObject.status, 400);
 
   // What /sync reads: everything at first, then only what changed after a position.
-  const all = await h.accountData.accountDataSince(me.userId, 0, h.notifier.position);
+  const all = await h.accountData.accountDataSince(me.userId, undefined, h.notifier.position);
   t.deepEqual(all.global.map((e) => e.type).sort(), ['m.push_rules', 'org.example.settings']);
   t.deepEqual(all.rooms.get(ROOM), [{ type: 'm.tag', content: { tags: { 'm.favourite': { order: 0.5 } } } }]);
   const mark = h.notifier.position;

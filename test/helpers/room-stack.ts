@@ -16,6 +16,7 @@ import { RoomEngine } from '../../src/rooms/engine.js';
 import { lastStreamPosition } from '../../src/storage/stream-position.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { buildRoomApi } from '../../src/app/room-api.js';
+import type { SyncService, SyncSources } from '../../src/rooms/sync.js';
 import { ErrCode, MatrixError } from '../../src/http/errors.js';
 
 export interface RoomStack {
@@ -24,12 +25,22 @@ export interface RoomStack {
   engine: RoomEngine;
   app: FastifyInstance;
   key: SigningKey;
+  sync: SyncService;
   close(): Promise<void>;
+}
+
+/** Services a test adds to the stack: more routes on `app`, real sync sources in place of the fakes. */
+export interface RoomStackExtension {
+  (parts: { db: Database; engine: RoomEngine; app: FastifyInstance; requireUser(req: FastifyRequest): Promise<{ userId: string; deviceId: string }> }): Partial<SyncSources>;
 }
 
 export const SERVER = 'test.local';
 
-export async function openRoomStack(dir = mkdtempSync(join(tmpdir(), 'hearth-rooms-')), key = generateSigningKey()): Promise<RoomStack> {
+export async function openRoomStack(
+  dir = mkdtempSync(join(tmpdir(), 'hearth-rooms-')),
+  key = generateSigningKey(),
+  extend?: RoomStackExtension,
+): Promise<RoomStack> {
   const db = await Database.open(dir, { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 });
   const log = pino({ level: 'silent' });
   // The notifier starts from the persisted position, as the gateway does.
@@ -43,7 +54,8 @@ export async function openRoomStack(dir = mkdtempSync(join(tmpdir(), 'hearth-roo
     const [userId, deviceId] = auth.replace(/^Bearer /, '').split('|');
     return { userId: userId!, deviceId: deviceId ?? 'DEV' };
   };
-  buildRoomApi(app, {
+  const extra = extend?.({ db, engine, app, requireUser }) ?? {};
+  const roomApi = buildRoomApi(app, {
     engine,
     serverName: SERVER,
     requireUser,
@@ -58,6 +70,10 @@ export async function openRoomStack(dir = mkdtempSync(join(tmpdir(), 'hearth-roo
       deviceListsSince: async () => ({ changed: [], left: [] }),
       oneTimeKeyCounts: async () => ({}),
       unusedFallbackKeyTypes: async () => [],
+      unreadCounts: async () => ({ notification_count: 0, highlight_count: 0 }),
+      userSyncing: () => () => undefined,
+      presenceSince: async () => [],
+      ...extra,
     },
   });
   await app.ready();
@@ -67,6 +83,7 @@ export async function openRoomStack(dir = mkdtempSync(join(tmpdir(), 'hearth-roo
     engine,
     app,
     key,
+    sync: roomApi.sync,
     async close() {
       await app.close();
       await db.close();
