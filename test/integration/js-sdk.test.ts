@@ -235,6 +235,15 @@ test.serial('the server restarts in the middle; clients carry on from their old 
   await waitFor(() => seenByBob.length >= afterRestart.length, 'post-restart messages at bob', 25_000);
   t.log(`bob had the post-restart messages ${Date.now() - restartStarted} ms after the restart began`);
   t.deepEqual(seenByBob, afterRestart);
+  // The sender's client resumed too: its own post-restart events came back through its /sync.
+  const aliceRoom = alice.getRoom(roomId)!;
+  await waitFor(() => aliceRoom.getPendingEvents().length === 0, "alice's remote echoes after the restart");
+  t.deepEqual(
+    liveMessages(aliceRoom)
+      .slice(-afterRestart.length)
+      .map((e) => e.getContent().body),
+    afterRestart,
+  );
 
   // The pre-restart token itself is still valid and yields exactly what came after it.
   const filter = enc(JSON.stringify({ room: { timeline: { limit: 50 } } }));

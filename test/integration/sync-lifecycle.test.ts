@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { startHearth, type HearthServer } from './helpers/server.js';
-import { registerUser, request, type RegisteredUser } from './helpers/http.js';
+import { registerUser, request, sendText, type RegisteredUser } from './helpers/http.js';
 
 const LONG_POLL_MS = 1500;
 /** Timers and scheduling may end a long-poll slightly early; an immediate answer is far below this. */
@@ -54,6 +54,50 @@ test.serial('with events on the server, an incremental sync with nothing new wai
   t.is(incremental.status, 200);
   t.true(incremental.elapsedMs >= LONG_POLL_FLOOR_MS, `answered after ${incremental.elapsedMs} ms`);
   t.is(incremental.body.next_batch, initial.body.next_batch);
+});
+
+test.serial('no event is lost when sends race long-polling syncs', async (t) => {
+  const dave = await registerUser(hearth.baseUrl, 'dave', 'dave password');
+  const created = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', {
+    token: dave.accessToken,
+    json: { invite: [carol.userId] },
+  });
+  const roomId: string = created.body.room_id;
+  const joined = await request(hearth.baseUrl, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { token: carol.accessToken, json: {} });
+  t.is(joined.status, 200);
+
+  // Each round parks a long-poll and sends one message a few ms later, so the send lands at every
+  // point of the sync's life: before it reads, while it reads, after it parks. Every event must
+  // come through, once, in order: a next_batch that moves past an event not in the response loses it
+  // for good.
+  const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 100 } } }));
+  let since: string = (await sync(undefined, 0)).body.next_batch;
+  const received: string[] = [];
+  const syncOnce = async (timeoutMs: number) => {
+    const res = await request(hearth.baseUrl, 'GET', `/_matrix/client/v3/sync?timeout=${timeoutMs}&since=${encodeURIComponent(since)}&filter=${filter}`, {
+      token: carol.accessToken,
+    });
+    const timeline = res.body.rooms?.join?.[roomId]?.timeline;
+    t.false(timeline?.limited ?? false);
+    for (const event of timeline?.events ?? []) if (event.type === 'm.room.message') received.push(event.content.body);
+    since = res.body.next_batch;
+  };
+  const sent: string[] = [];
+  for (let round = 0; round < 100; round++) {
+    const polled = syncOnce(300);
+    await new Promise((done) => setTimeout(done, round % 5));
+    const body = `race ${round}`;
+    await sendText(hearth.baseUrl, dave.accessToken, roomId, `race-${round}`, body);
+    sent.push(body);
+    await polled;
+  }
+  await syncOnce(0);
+  t.deepEqual(
+    sent.filter((body) => !received.includes(body)),
+    [],
+    'messages never delivered by /sync',
+  );
+  t.deepEqual(received, sent);
 });
 
 test.serial('SIGTERM ends pending long-polls and the server exits cleanly at once', async (t) => {
