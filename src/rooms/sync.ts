@@ -115,11 +115,13 @@ export class SyncService {
       const { body, empty } = await this.build(req, to);
       const remaining = deadline - Date.now();
       if (!empty || !req.since || remaining <= 0 || req.signal?.aborted) return body;
-      // Nothing new: wait for the next change (or the timeout) and look again.
+      // A change that settled while the response was being built has already fired its wake-up:
+      // look again now rather than park and miss it.
+      if (this.notifier.position !== to.position || this.notifier.ephemeral !== to.ephemeral) continue;
+      // Nothing new: wait for the next change (or the timeout) and look again. On timeout the token
+      // stays at `to`: anything after it was not looked at, so it must not be skipped.
       const changed = await this.notifier.waitForChange(remaining, req.signal);
-      if (!changed) {
-        return { ...body, next_batch: formatSyncToken({ position: this.notifier.position, ephemeral: this.notifier.ephemeral }) };
-      }
+      if (!changed) return body;
     }
   }
 
