@@ -13,6 +13,9 @@ import { ErrCode, MatrixError } from './errors.js';
 /** Largest request body accepted; single events are further capped at 65536 bytes by the room engine. */
 const BODY_LIMIT = 1024 * 1024;
 
+const LEGACY_PREFIX = '/_matrix/client/r0/';
+const CURRENT_PREFIX = '/_matrix/client/v3/';
+
 export interface HttpServerOptions {
   logger: Logger;
 }
@@ -26,6 +29,14 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // Matrix ids in paths contain ':' and '!'; keep URLs as sent (decoded per segment by the router).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
     return503OnClosing: true,
+    // Matrix bodies are JSON with exact types: `"user": 7` is a bad request, not the string "7".
+    ajv: { customOptions: { coerceTypes: false } },
+    // r0 is the pre-v1.1 name of the same endpoints; clients still use it (matrix-nio 0.20 does),
+    // and Synapse serves both.
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      return url.startsWith(LEGACY_PREFIX) ? CURRENT_PREFIX + url.slice(LEGACY_PREFIX.length) : url;
+    },
   });
 
   // A shadow router of every registered route, to tell "unknown path" (404) from "wrong method" (405).
