@@ -63,9 +63,11 @@ export function parseCreateRoomBody(creator: string, body: unknown): CreateRoomR
   const preset = str('preset');
   if (preset !== undefined && !(preset in PRESET_STATE)) throw badJson(`Unknown preset ${preset}`);
   const invite = b.invite;
-  if (invite !== undefined && (!Array.isArray(invite) || !invite.every((u) => typeof u === 'string' && isValidUserId(u)))) {
-    throw new MatrixError(400, ErrCode.INVALID_PARAM, 'invite must be a list of user ids');
+  // Wrong JSON types are M_BAD_JSON; well-typed but invalid values are M_INVALID_PARAM.
+  if (invite !== undefined && (!Array.isArray(invite) || !invite.every((u) => typeof u === 'string'))) {
+    throw badJson('invite must be a list of strings');
   }
+  if (invite?.some((u: string) => !isValidUserId(u))) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'invite must list user ids');
   const initialState = b.initial_state;
   if (initialState !== undefined) {
     if (!Array.isArray(initialState)) throw badJson('initial_state must be a list');
