@@ -55,6 +55,15 @@ function message(i: number): Record<string, unknown> {
   return { msgtype: 'm.text', body: `benchmark message ${i}` };
 }
 
+/** Sequential and concurrent sends for `ms` of wall time: JIT tiering and the connection pool settle. */
+export async function warmUp(session: RoomSession, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    await sequentialSends(session, 100);
+    await concurrentSends(session, 100, 16);
+  }
+}
+
 export async function sequentialSends(session: RoomSession, count: number): Promise<number> {
   const start = performance.now();
   for (let i = 0; i < count; i++) await session.client.ok('PUT', sendPath(session.roomId), message(i), session.token);

@@ -64,8 +64,12 @@ export class ServerProcess {
   }
 }
 
-function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ChildProcess {
+  return spawnWithStderrTail(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], env);
+}
+
+function spawnWithStderrTail(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -76,7 +80,7 @@ function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}):
     tail = (tail + chunk.toString()).slice(-4000);
   });
   child.on('exit', (code) => {
-    if (code) process.stderr.write(`[${script}] exited ${code}\n${tail}\n`);
+    if (code) process.stderr.write(`[${args.join(' ')}] exited ${code}\n${tail}\n`);
   });
   return child;
 }
@@ -105,8 +109,20 @@ export interface HearthInstance {
   env: NodeJS.ProcessEnv;
 }
 
+export interface HearthLaunch {
+  /**
+   * `tsx`: the sources through tsx's loader (`hearth run` in a checkout); `sea`: the single executable
+   * of `make build-gateway` (what a gateway image runs: no loader thread, no transpiler in memory).
+   */
+  build: 'tsx' | 'sea';
+  /** Extra arguments for node itself with `tsx` (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
+}
+
+export const SEA_EXECUTABLE = join(ROOT, 'firmware-gateway', 'out', 'hearth');
+
 /** A fresh Hearth: temporary data directory, free ports, open registration. */
-export async function startHearth(): Promise<HearthInstance> {
+export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Promise<HearthInstance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
   const [clientPort, federationPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
   const env = {
@@ -117,7 +133,10 @@ export async function startHearth(): Promise<HearthInstance> {
     HEARTH_MQTT_PORT: String(mqttPort),
     HEARTH_REGISTRATION: 'open',
   };
-  const child = spawnNode('src/cli/main.ts', ['run'], env);
+  const child =
+    launch.build === 'sea'
+      ? spawnWithStderrTail(SEA_EXECUTABLE, ['run'], env)
+      : spawnNode('src/cli/main.ts', ['run'], env, launch.nodeArgs);
   const server = new ServerProcess('hearth', child, () => rmSync(dataDir, { recursive: true, force: true }));
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   await waitUntil(
