@@ -137,6 +137,15 @@ test('HA discovery + state: a room by the device user, owners invited, throttled
   t.deepEqual((device.content as { sensors: object }).sensors, {});
 });
 
+test('availability reported before the announcement (Tasmota LWT at connect) is in the new room', async (t) => {
+  const { rooms, send } = await setup(t);
+  await send('tele/plug/LWT', 'Online');
+  t.is(rooms.created.length, 0, 'no room for an availability alone');
+  await send('tele/plug/STATE', '{"POWER":"OFF"}');
+  t.is(rooms.created.length, 1);
+  t.like(rooms.created[0]!.initialState!.find((e) => e.type === 'org.hearth.availability')!, { state_key: '', content: { online: true } });
+});
+
 test('a changed value inside the minimum interval is deferred, then sent', async (t) => {
   const { rooms, send, clock } = await setup(t, { throttle: { deadband: 0, minIntervalSeconds: 0.05, refreshSeconds: 300 } });
   await send('tele/plug/SENSOR', JSON.stringify({ ENERGY: { Power: 10 } }));

@@ -50,6 +50,9 @@ export interface BridgeStats {
   commandsRefused: number;
 }
 
+/** Devices whose availability is remembered before their announcement. */
+const EARLY_AVAILABILITY_LIMIT = 1024;
+
 interface SensorThrottleState {
   sent?: ThrottleState;
   deferred?: { value: SensorValue; ts: number };
@@ -70,6 +73,12 @@ export class MqttBridge {
   private readonly roomWork = new Map<string, Promise<void>>();
   /** Home Assistant availability lists: the last state per (device, topic). */
   private readonly availabilityByTopic = new Map<string, boolean>();
+  /**
+   * Availability reported before the device was announced (Tasmota sends its `LWT` `Online` at
+   * connect, its first `STATE` only a TelePeriod later; an external broker replays retained topics
+   * in any order): applied when the device registers. Bounded, oldest first out.
+   */
+  private readonly earlyAvailability = new Map<string, Availability>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly deps: MqttBridgeDeps) {
@@ -179,6 +188,9 @@ export class MqttBridge {
     let d = this.registry.get(a.key);
     if (!d) {
       d = this.registry.create(a, await this.deps.identity.ensureDeviceUser(a.key));
+      const early = this.earlyAvailability.get(a.key);
+      this.earlyAvailability.delete(a.key);
+      if (early) d.online = this.combinedAvailability(d, early);
       await this.registry.save(d);
       const created = d;
       this.mirror(d, () => this.deviceRooms.ensureRoom(created).then(() => undefined));
@@ -201,7 +213,12 @@ export class MqttBridge {
 
   private async availability(a: Availability): Promise<void> {
     const d = this.registry.get(a.deviceKey);
-    if (!d) return;
+    if (!d) {
+      this.earlyAvailability.delete(a.deviceKey);
+      this.earlyAvailability.set(a.deviceKey, a);
+      if (this.earlyAvailability.size > EARLY_AVAILABILITY_LIMIT) this.earlyAvailability.delete(this.earlyAvailability.keys().next().value!);
+      return;
+    }
     const online = this.combinedAvailability(d, a);
     if (d.online === online) return;
     d.online = online;
