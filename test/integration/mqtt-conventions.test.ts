@@ -35,10 +35,12 @@ test.before(async () => {
     ...DEVICE_NAMES.map(async (name) => (devices[name] = await gateway.addDevice(name))),
   ]);
   alice = person;
+  alice.client.on(sdk.ClientEvent.Sync, (state, _prev, data) => syncLog.push(`${state} ${data?.error?.message ?? ''}`));
 });
+const syncLog: string[] = [];
 
 test.afterEach.always((t) => {
-  if (!t.passed) t.log(gateway.server.output());
+  if (!t.passed) t.log(gateway.server.output(), syncLog.filter((l) => !l.startsWith('SYNCING')));
 });
 
 test.after.always(async () => {

@@ -57,10 +57,21 @@ export async function joinDeviceRoom(client: sdk.MatrixClient, creatorUserId: st
   await waitFor(() => (room = client.getRooms().find((r) => createdBy(r) && ['invite', 'join'].includes(r.getMyMembership()))) !== undefined, `an invite from ${creatorUserId}`, timeoutMs);
   const roomId = room!.roomId;
   if (room!.getMyMembership() === 'invite') await client.joinRoom(roomId);
-  await waitFor(() => {
-    const joined = client.getRoom(roomId);
-    return joined?.getMyMembership() === 'join' && joined.currentState.getStateEvents('org.hearth.device', '') !== null;
-  }, `joined ${roomId} with its org.hearth.device state`, timeoutMs);
+  const seen = () => {
+    const r = client.getRoom(roomId);
+    const state = r ? [...r.currentState.events.entries()].map(([type, byKey]) => `${type}[${[...byKey.keys()].join(',')}]`) : [];
+    return `membership ${r?.getMyMembership()}, state ${state.join(' ')}`;
+  };
+  try {
+    await waitFor(() => {
+      const joined = client.getRoom(roomId);
+      return joined?.getMyMembership() === 'join' && joined.currentState.getStateEvents('org.hearth.device', '') !== null;
+    }, `joined ${roomId} with its org.hearth.device state`, timeoutMs);
+  } catch (err) {
+    // Tells a client that missed its join from a server that lost it.
+    const full = (await (await fetch(`${client.getHomeserverUrl()}/_matrix/client/v3/sync`, { headers: { authorization: `Bearer ${client.getAccessToken()}` } })).json()) as any;
+    throw new Error(`${(err as Error).message}; client sees ${seen()}; sync token ${client.store.getSyncToken()}; a fresh /sync has it in ${['join', 'invite', 'leave'].filter((k) => full.rooms?.[k]?.[roomId]).join(',')} (next_batch ${full.next_batch})`);
+  }
   return roomId;
 }
 
