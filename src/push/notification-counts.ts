@@ -17,7 +17,7 @@ import type { RoomEngine, StoredEvent, StoredStateMap } from '../rooms/engine.js
 import { TimelineReader } from '../rooms/timeline.js';
 import { LruCache } from '../storage/lru.js';
 import { evaluatePushRules } from './evaluator.js';
-import { contextFor, isJoinedIn, roomPushFacts } from './room-facts.js';
+import { contextFor, isJoinedIn, roomPushFacts, type RoomPushFacts } from './room-facts.js';
 
 export interface UnreadCounts {
   notification_count: number;
@@ -119,12 +119,12 @@ export class NotificationCounts {
     // 3.
     const recipients = [...users].filter(([userId, unread]) => userId !== pdu.sender && event.meta.stream > unread.seenUpTo);
     if (recipients.length === 0) return;
-    const state = await this.stateBefore(event);
+    const facts = await this.factsBefore(event);
     for (const [userId, unread] of recipients) {
       unread.seenUpTo = event.meta.stream;
-      if (!isJoinedIn(state, userId)) continue;
+      if (!isJoinedIn(facts.state, userId)) continue;
       const ruleset = (await this.deps.pushRulesFor(userId)).global;
-      this.count(unread, event, state, ruleset, userId);
+      count(unread, event, facts, ruleset, userId);
     }
   }
 
@@ -158,8 +158,8 @@ export class NotificationCounts {
     if (toEvaluate.length > 0) {
       const ruleset = (await this.deps.pushRulesFor(userId)).global;
       for (const event of toEvaluate) {
-        const state = await this.stateBefore(event);
-        if (isJoinedIn(state, userId)) this.count(unread, event, state, ruleset, userId);
+        const facts = await this.factsBefore(event);
+        if (isJoinedIn(facts.state, userId)) count(unread, event, facts, ruleset, userId);
       }
     }
     let users = this.rooms.get(roomId);
@@ -168,24 +168,16 @@ export class NotificationCounts {
     return unread;
   }
 
-  /** Evaluates one event for one user and remembers it when it notifies. */
-  private count(unread: UnreadState, event: StoredEvent, state: StoredStateMap, ruleset: PushRuleset, userId: string): void {
-    const room = this.deps.engine.requireRoom(event.room_id);
-    const facts = roomPushFacts(state, this.deps.engine.rulesOf(room), event.pdu.sender);
-    const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
-    if (!outcome.notify) return;
-    unread.notifying.push({ stream: event.meta.stream, highlight: outcome.highlight });
-    if (unread.notifying.length > MAX_COUNTED_EVENTS) unread.notifying.shift();
-  }
-
-  /** The room state before an event, cached by snapshot: consecutive messages share one. */
-  private async stateBefore(event: StoredEvent): Promise<StoredStateMap> {
+  /** The push facts of the room before an event; the state is cached by snapshot, as consecutive messages share one. */
+  private async factsBefore(event: StoredEvent): Promise<RoomPushFacts> {
     const snapshot = event.meta.stateBefore;
-    const cached = this.states.get(snapshot);
-    if (cached) return cached;
-    const state = await this.deps.engine.loadSnapshot(snapshot);
-    this.states.set(snapshot, state);
-    return state;
+    let state = this.states.get(snapshot);
+    if (!state) {
+      state = await this.deps.engine.loadSnapshot(snapshot);
+      this.states.set(snapshot, state);
+    }
+    const room = this.deps.engine.requireRoom(event.room_id);
+    return roomPushFacts(state, this.deps.engine.rulesOf(room), event.pdu.sender);
   }
 
   private inRoomQueue<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
@@ -198,6 +190,14 @@ export class NotificationCounts {
     });
     return run;
   }
+}
+
+/** Evaluates one event for one user and remembers it when it notifies. */
+function count(unread: UnreadState, event: StoredEvent, facts: RoomPushFacts, ruleset: PushRuleset, userId: string): void {
+  const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
+  if (!outcome.notify) return;
+  unread.notifying.push({ stream: event.meta.stream, highlight: outcome.highlight });
+  if (unread.notifying.length > MAX_COUNTED_EVENTS) unread.notifying.shift();
 }
 
 function markReadUpTo(unread: UnreadState, stream: number): void {
