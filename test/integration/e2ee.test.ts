@@ -1,29 +1,33 @@
 /**
- * End-to-end encryption through a real Hearth process with two matrix-js-sdk 37.5.0 clients running
- * its Rust crypto: the SDK uploads keys, queries and claims them, shares Megolm room keys over Olm
- * to-device messages and encrypts; the server only relays. Spec: client-server-api "End-to-End
- * Encryption" (Key management API, "Extensions to /sync", "Tracking the device list for a user"),
- * "Send-to-Device messaging".
+ * End-to-end encryption through a real Hearth process with matrix-js-sdk 37.5.0 clients running its
+ * Rust crypto: the SDK uploads keys, queries and claims them, shares Megolm room keys over Olm
+ * to-device messages and encrypts; the server only stores and relays. Spec: client-server-api
+ * "End-to-End Encryption" (Key management API, "Extensions to /sync", "Tracking the device list for
+ * a user") and "Send-to-Device messaging".
  *
  * The tests run in order and share one server and one room: each builds on the previous one.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as sdk from 'matrix-js-sdk';
 import { startHearth, type HearthServer } from './helpers/server.js';
 import { request } from './helpers/http.js';
-import { loginWithSdk, registerWithSdk, silenceSdk, waitFor, type SdkCredentials } from './helpers/sdk.js';
+import { loginWithSdk, registerWithSdk, silenceSdk, unrefSdkRequestTimers, waitFor, type SdkCredentials } from './helpers/sdk.js';
 import { rawRoomEvents, startCryptoClient, waitForAsync, waitForDecryptedEvent, type CryptoClient } from './e2ee-helpers/crypto-client.js';
 
 const PASSWORD = 'correct horse battery staple';
 const MEGOLM = 'm.megolm.v1.aes-sha2';
 
 silenceSdk();
+unrefSdkRequestTimers();
 
 let hearth: HearthServer;
 const started: CryptoClient[] = [];
 let alice: CryptoClient;
 let bob: CryptoClient;
-let bobCreds: SdkCredentials;
+/** Bob's second device, logged in after the room exists. */
+let bobLaptop: CryptoClient;
+let aliceId: string;
+let bobId: string;
 let roomId: string;
 
 test.before(async () => {
@@ -41,15 +45,15 @@ async function start(creds: SdkCredentials): Promise<CryptoClient> {
   return crypto;
 }
 
-/** Sends `body` as an m.text message through the SDK (which encrypts it in an encrypted room). */
+/** Sends `body` as an m.text message through the SDK, which encrypts it in an encrypted room. */
 async function send(from: CryptoClient, body: string): Promise<string> {
   const { event_id } = await from.client.sendMessage(roomId, { msgtype: sdk.MsgType.Text, body });
   return event_id;
 }
 
-/** What the server stores and hands out for `eventId`: an m.room.encrypted event, no plaintext. */
-async function assertStoredEncrypted(t: import('ava').ExecutionContext, eventId: string, plaintext: string): Promise<void> {
-  const raw = (await rawRoomEvents(hearth.baseUrl, bobCreds.accessToken, roomId)).find((e) => e.event_id === eventId);
+/** What the server stores and hands out for `eventId`: an m.room.encrypted event without the plaintext. */
+async function assertStoredEncrypted(t: ExecutionContext, eventId: string, plaintext: string): Promise<void> {
+  const raw = (await rawRoomEvents(hearth.baseUrl, alice.client.getAccessToken()!, roomId)).find((e) => e.event_id === eventId);
   t.truthy(raw, `${eventId} is in /messages`);
   t.is(raw!.type, 'm.room.encrypted');
   t.is(raw!.content.algorithm, MEGOLM);
@@ -57,12 +61,33 @@ async function assertStoredEncrypted(t: import('ava').ExecutionContext, eventId:
   t.false(JSON.stringify(raw).includes(plaintext), 'the plaintext is nowhere in the stored event');
 }
 
-test.serial('Alice encrypts in a new encrypted room, Bob decrypts; Bob replies, Alice decrypts', async (t) => {
-  const aliceId = await registerWithSdk(hearth.baseUrl, 'alice', PASSWORD);
-  const bobId = await registerWithSdk(hearth.baseUrl, 'bob', PASSWORD);
+/** `receiver` decrypts `eventId` to an m.room.message with `body` from `sender`. */
+async function assertDecrypts(t: ExecutionContext, receiver: CryptoClient, eventId: string, sender: CryptoClient, body: string): Promise<void> {
+  const event = await waitForDecryptedEvent(receiver, roomId, eventId);
+  const who = `${receiver.client.getUserId()}/${receiver.client.getDeviceId()}`;
+  t.true(event.isEncrypted(), `${who}: arrived encrypted`);
+  t.is(event.getWireType(), 'm.room.encrypted');
+  t.is(event.getType(), 'm.room.message');
+  t.is(event.getContent().body, body, `${who}: decrypted body`);
+  t.is(event.getSender(), sender.client.getUserId()!);
+}
+
+/** Requests of `client` matching `method` and a path prefix, sent at or after `since` (ms). */
+function requestsTo(client: CryptoClient, method: string, pathPrefix: string, since = 0) {
+  return client.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix) && r.sentAt >= since);
+}
+
+/** The device ids `viewer`'s crypto knows for `userId` (from its /keys/query results). */
+async function knownDevices(viewer: CryptoClient, userId: string): Promise<string[]> {
+  const devices = await viewer.client.getCrypto()!.getUserDeviceInfo([userId]);
+  return [...(devices.get(userId)?.keys() ?? [])].sort();
+}
+
+test.serial('Alice encrypts in a new encrypted room and Bob decrypts; Bob replies and Alice decrypts', async (t) => {
+  aliceId = await registerWithSdk(hearth.baseUrl, 'alice', PASSWORD);
+  bobId = await registerWithSdk(hearth.baseUrl, 'bob', PASSWORD);
   alice = await start(await loginWithSdk(hearth.baseUrl, 'alice', PASSWORD));
-  bobCreds = await loginWithSdk(hearth.baseUrl, 'bob', PASSWORD);
-  bob = await start(bobCreds);
+  bob = await start(await loginWithSdk(hearth.baseUrl, 'bob', PASSWORD));
 
   const created = await alice.client.createRoom({
     name: 'Encrypted',
@@ -74,10 +99,8 @@ test.serial('Alice encrypts in a new encrypted room, Bob decrypts; Bob replies, 
   await waitFor(() => bob.client.getRoom(roomId)?.getMyMembership() === 'invite', "Bob's invite through /sync");
   await bob.client.joinRoom(roomId);
   await waitFor(() => alice.client.getRoom(roomId)?.getMember(bobId)?.membership === 'join', "Bob's join seen by Alice");
-  try {
   await waitFor(() => bob.client.getRoom(roomId)?.getMyMembership() === 'join', "Bob's own join through /sync");
-  } catch (e) { console.log(bob.requests.map(r => `${r.sentAt % 100000} +${r.durationMs} ${r.method} ${r.path} ${r.status}`).join('\n')); console.log(hearth.output().slice(-5000)); throw e; }
-  // The crypto learns of the room's m.room.encryption from the synced state.
+  // Each crypto learns of the room's m.room.encryption from the synced state.
   for (const { client } of [alice, bob]) {
     await waitForAsync(() => client.getCrypto()!.isEncryptionEnabledInRoom(roomId), `encryption enabled at ${client.getUserId()}`);
   }
@@ -85,17 +108,78 @@ test.serial('Alice encrypts in a new encrypted room, Bob decrypts; Bob replies, 
   const hello = 'the boiler code is 4711';
   const helloId = await send(alice, hello);
   await assertStoredEncrypted(t, helloId, hello);
-  const atBob = await waitForDecryptedEvent(bob, roomId, helloId);
-  t.true(atBob.isEncrypted());
-  t.is(atBob.getType(), 'm.room.message');
-  t.is(atBob.getContent().body, hello);
-  t.is(atBob.getSender(), aliceId);
+  await assertDecrypts(t, bob, helloId, alice, hello);
+  // The Megolm key went the way the spec lays out: Bob's one-time key claimed, then an Olm-encrypted
+  // to-device message (module "Send-to-Device messaging").
+  t.true(requestsTo(alice, 'POST', '/_matrix/client/v3/keys/claim').some((r) => r.status === 200));
+  t.true(requestsTo(alice, 'PUT', '/_matrix/client/v3/sendToDevice/m.room.encrypted/').some((r) => r.status === 200));
 
   const reply = 'noted, the heating stays at 19';
   const replyId = await send(bob, reply);
   await assertStoredEncrypted(t, replyId, reply);
-  const atAlice = await waitForDecryptedEvent(alice, roomId, replyId);
-  t.true(atAlice.isEncrypted());
-  t.is(atAlice.getContent().body, reply);
-  t.is(atAlice.getSender(), bobId);
+  await assertDecrypts(t, alice, replyId, bob, reply);
+});
+
+test.serial("Bob's second device: Alice learns of it through /sync device_lists and it decrypts what comes next", async (t) => {
+  const before = Date.now();
+  const aliceTokenBefore = alice.client.store.getSyncToken()!;
+  bobLaptop = await start(await loginWithSdk(hearth.baseUrl, 'bob', PASSWORD));
+  const laptopId = bobLaptop.client.getDeviceId()!;
+  // Its keys go up once its first sync has reported the one-time key counts.
+  await waitFor(() => requestsTo(bobLaptop, 'POST', '/_matrix/client/v3/keys/upload').some((r) => r.status === 200), "the laptop's key upload");
+
+  // Bob's device list changed: Alice's sync says so, her crypto queries Bob's keys again and finds
+  // the new device (Bob's first device learns of it the same way).
+  await waitForAsync(async () => (await knownDevices(alice, bobId)).includes(laptopId), "Bob's new device at Alice");
+  t.deepEqual(await knownDevices(alice, bobId), [bob.client.getDeviceId()!, laptopId].sort());
+  t.true(requestsTo(alice, 'POST', '/_matrix/client/v3/keys/query', before).length > 0, 'Alice queried keys again after the new login');
+  await waitForAsync(async () => (await knownDevices(bob, bobId)).includes(laptopId), "Bob's new device at his first device");
+  // The same through plain HTTP: an incremental /sync of Alice's from before the login lists Bob in
+  // `device_lists.changed` ("Extensions to /sync"). Her SDK is past that token, so this acknowledges
+  // no to-device message it has not already received.
+  const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 1 } } }));
+  const sync = await request(hearth.baseUrl, 'GET', `/_matrix/client/v3/sync?since=${encodeURIComponent(aliceTokenBefore)}&timeout=0&filter=${filter}`, {
+    token: alice.client.getAccessToken()!,
+  });
+  t.is(sync.status, 200, sync.text);
+  t.true((sync.body.device_lists?.changed ?? []).includes(bobId), JSON.stringify(sync.body.device_lists));
+
+  const news = 'the laptop can read this';
+  const newsId = await send(alice, news);
+  await assertStoredEncrypted(t, newsId, news);
+  await assertDecrypts(t, bobLaptop, newsId, alice, news);
+  await assertDecrypts(t, bob, newsId, alice, news);
+});
+
+test.serial('the gateway restarts between messages: the keys it stores survive, and encryption carries on', async (t) => {
+  const queryKeys = async () => {
+    const res = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/keys/query', {
+      token: alice.client.getAccessToken()!,
+      json: { device_keys: { [aliceId]: [], [bobId]: [] } },
+    });
+    t.is(res.status, 200, res.text);
+    return res.body.device_keys;
+  };
+  const keysBefore = await queryKeys();
+  t.deepEqual(Object.keys(keysBefore[bobId]).sort(), [bob.client.getDeviceId()!, bobLaptop.client.getDeviceId()!].sort());
+
+  await hearth.restart();
+  // What an app does when the network returns: retry now instead of after the SDK's back-off.
+  for (const { client } of started) client.retryImmediately();
+
+  t.deepEqual(await queryKeys(), keysBefore, 'device keys after the restart are those before it');
+
+  // The laptop has not talked to Alice yet: it claims one of her one-time keys, uploaded before the
+  // restart, to open an Olm session and share its own Megolm session with her and Bob's phone.
+  const fromLaptop = 'sent from the laptop after the restart';
+  const fromLaptopId = await send(bobLaptop, fromLaptop);
+  await assertStoredEncrypted(t, fromLaptopId, fromLaptop);
+  await assertDecrypts(t, alice, fromLaptopId, bobLaptop, fromLaptop);
+  await assertDecrypts(t, bob, fromLaptopId, bobLaptop, fromLaptop);
+
+  const fromAlice = 'and Alice after the restart';
+  const fromAliceId = await send(alice, fromAlice);
+  await assertStoredEncrypted(t, fromAliceId, fromAlice);
+  await assertDecrypts(t, bob, fromAliceId, alice, fromAlice);
+  await assertDecrypts(t, bobLaptop, fromAliceId, alice, fromAlice);
 });

@@ -6,7 +6,7 @@
  */
 import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
 import * as sdk from 'matrix-js-sdk';
-import { logger as sdkRootLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
+import type { Logger } from 'matrix-js-sdk/lib/logger.js';
 import { request } from '../helpers/http.js';
 import { waitFor, type SdkCredentials } from '../helpers/sdk.js';
 
@@ -19,18 +19,6 @@ const silentLogger: Logger = {
   error() {},
   getChild: () => silentLogger,
 };
-
-/**
- * Routes the SDK's own loggers to nowhere: `silenceSdk` sets the root's level, but child loggers
- * (the MatrixRTC session manager's, each room encryptor's) are created at debug level whatever the
- * root's level; they do copy the root's method factory, so a silent factory reaches them all.
- */
-function silenceSdkChildLoggers(): void {
-  const root = sdkRootLogger as unknown as { methodFactory: () => () => void; rebuild(): void };
-  root.methodFactory = () => () => {};
-  root.rebuild();
-}
-silenceSdkChildLoggers();
 
 /**
  * `initRustCrypto` turns the Rust crypto's tracing on at debug level (written with console.debug)
