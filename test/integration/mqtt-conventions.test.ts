@@ -9,6 +9,7 @@
 import test from 'ava';
 import mqtt from 'mqtt';
 import * as sdk from 'matrix-js-sdk';
+import { request } from './helpers/http.js';
 import { silenceSdk, waitFor } from './helpers/sdk.js';
 import { startMqttGateway, type DeviceCredentials, type MqttGateway } from './mqtt-helpers/gateway.js';
 import { MosquittoSub, publish, type BrokerAddress } from './mqtt-helpers/mosquitto.js';
@@ -267,4 +268,153 @@ test.serial('Tasmota: LWT, tele STATE and an energy-meter SENSOR -> a room with 
   assertSensor(t, await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.totalstarttime', () => true), { sensor: 'energy.totalstarttime', value: '2024-11-01T10:00:00' }, before);
   t.is(stateContent(alice.client, roomId, 'org.hearth.sensor', 'time'), undefined, 'Time describes the message, it is no sensor');
   t.is((await waitForState(alice.client, roomId, 'org.hearth.availability', '', () => true)).online, true);
+});
+
+// ---- 3. Commands from Matrix to the devices, and their results
+
+/** Waits for the command's `org.hearth.command.result` and `m.notice`, both referencing it. */
+async function commandOutcome(roomId: string, commandEventId: string) {
+  const refersToCommand = (e: sdk.MatrixEvent) => (e.getContent()['m.relates_to'] as { event_id?: string } | undefined)?.event_id === commandEventId;
+  const result = await waitForTimelineEvent(alice.client, roomId, (e) => e.getType() === 'org.hearth.command.result' && refersToCommand(e), `the result of ${commandEventId}`);
+  const notice = await waitForTimelineEvent(alice.client, roomId, (e) => e.getType() === 'm.room.message' && refersToCommand(e), `the notice about ${commandEventId}`);
+  return { result, notice };
+}
+
+test.serial('commands: an org.hearth.command for a Home Assistant switch -> ON on its command_topic; the state reply settles it', async (t) => {
+  const roomId = rooms['ha.climate-3c71bf']!;
+  const device = new MosquittoSub(as('climate'), ['climate/switch/+/command']);
+  subs.push(device);
+  await device.subscribed();
+
+  const { event_id } = await alice.client.sendEvent(roomId, 'org.hearth.command', { sensor: 'relay', value: true });
+  const command = await device.next((m) => m.topic === 'climate/switch/relay/command', 'the relay command');
+  t.deepEqual(command, { topic: 'climate/switch/relay/command', payload: 'ON', qos: 1, retained: false });
+
+  // The device switches and reports its state, as ESPHome does.
+  await publish(as('climate'), 'climate/switch/relay/state', 'ON', { retain: true });
+  const { result, notice } = await commandOutcome(roomId, event_id);
+  t.is(result.getSender(), userId('ha.climate-3c71bf'));
+  t.deepEqual(result.getContent(), { 'm.relates_to': { rel_type: 'm.reference', event_id }, sensor: 'relay', value: true, status: 'ok' });
+  t.like(notice.getContent(), { msgtype: 'm.notice', body: 'relay is now true' });
+  await waitForState(alice.client, roomId, 'org.hearth.sensor', 'relay', (c) => c.value === true);
+  t.is(device.messages.length, 1, 'published once');
+});
+
+test.serial('commands: "!set state on" in the Zigbee2MQTT room -> {"state":"ON"} on /set; the state message settles it', async (t) => {
+  const roomId = rooms['z2m.kitchen_plug']!;
+  const bridge = new MosquittoSub(as('zigbee2mqtt'), ['zigbee2mqtt/+/+/set']);
+  subs.push(bridge);
+  await bridge.subscribed();
+
+  const { event_id } = await alice.client.sendTextMessage(roomId, '!set state on');
+  const command = await bridge.next((m) => m.topic === 'zigbee2mqtt/kitchen/plug/set', 'the /set command');
+  t.deepEqual(command, { topic: 'zigbee2mqtt/kitchen/plug/set', payload: '{"state":"ON"}', qos: 1, retained: false });
+
+  await publish(as('zigbee2mqtt'), 'zigbee2mqtt/kitchen/plug', JSON.stringify({ state: 'ON', power: 12, energy: 1.42, linkquality: 116 }));
+  const { result } = await commandOutcome(roomId, event_id);
+  t.deepEqual(result.getContent(), { 'm.relates_to': { rel_type: 'm.reference', event_id }, sensor: 'state', value: true, status: 'ok' });
+  await waitForState(alice.client, roomId, 'org.hearth.sensor', 'power', (c) => c.value === 12);
+});
+
+test.serial('commands: "!set power on" for Tasmota -> ON on cmnd/plug/POWER; stat/plug/RESULT settles it', async (t) => {
+  const roomId = rooms['tasmota.plug']!;
+  const plug = new MosquittoSub(as('plug'), ['cmnd/plug/#']);
+  subs.push(plug);
+  await plug.subscribed();
+
+  const { event_id } = await alice.client.sendTextMessage(roomId, '!set power on');
+  t.deepEqual(await plug.next((m) => m.topic === 'cmnd/plug/POWER', 'the POWER command'), { topic: 'cmnd/plug/POWER', payload: 'ON', qos: 1, retained: false });
+  await publish(as('plug'), 'stat/plug/RESULT', '{"POWER":"ON"}');
+  const { result } = await commandOutcome(roomId, event_id);
+  t.deepEqual(result.getContent(), { 'm.relates_to': { rel_type: 'm.reference', event_id }, sensor: 'power', value: true, status: 'ok' });
+});
+
+test.serial('commands: Homie /set with the value as text; a device that never answers gets a timeout result', async (t) => {
+  const roomId = rooms['homie.boiler']!;
+  const boiler = new MosquittoSub(as('boiler'), ['homie/5/boiler/+/+/set']);
+  subs.push(boiler);
+  await boiler.subscribed();
+
+  const setpoint = await alice.client.sendEvent(roomId, 'org.hearth.command', { sensor: 'heater.setpoint', value: '55.5' });
+  t.deepEqual(await boiler.next((m) => m.topic === 'homie/5/boiler/heater/setpoint/set', 'the setpoint command'), {
+    topic: 'homie/5/boiler/heater/setpoint/set', payload: '55.5', qos: 1, retained: false,
+  });
+  await publish(as('boiler'), 'homie/5/boiler/heater/setpoint', '55.5', { retain: true });
+  const settled = await commandOutcome(roomId, setpoint.event_id);
+  t.deepEqual(settled.result.getContent(), { 'm.relates_to': { rel_type: 'm.reference', event_id: setpoint.event_id }, sensor: 'heater.setpoint', value: '55.5', status: 'ok' });
+
+  // The burner command is published but the device stays silent: after command_timeout_seconds (3).
+  const burner = await alice.client.sendTextMessage(roomId, '!set heater.on yes');
+  t.like(await boiler.next((m) => m.topic === 'homie/5/boiler/heater/on/set', 'the burner command'), { payload: 'true', retained: false });
+  const timedOut = await commandOutcome(roomId, burner.event_id);
+  t.like(timedOut.result.getContent(), { sensor: 'heater.on', value: true, status: 'timeout' });
+  t.is(timedOut.notice.getContent().body, 'No answer from Boiler for heater.on within 3 s.');
+});
+
+test.serial('commands: refused without power, for an unknown or read-only sensor, with a notice saying why; nothing is published', async (t) => {
+  const roomId = rooms['tasmota.plug']!;
+  const plug = new MosquittoSub(as('plug'), ['cmnd/plug/#']);
+  subs.push(plug);
+  await plug.subscribed();
+
+  bob = await startPerson(gateway, 'bob', 'bob password');
+  await alice.client.invite(roomId, bob.userId);
+  await waitFor(() => bob!.client.getRoom(roomId)?.getMyMembership() === 'invite', 'bob invited');
+  await bob.client.joinRoom(roomId);
+  await waitFor(() => alice.client.getRoom(roomId)?.getMember(bob!.userId)?.membership === 'join', 'bob joined');
+
+  // A command event needs power level 50 at the room level: the server itself refuses it (sent over
+  // plain HTTP: the SDK would keep the refused event queued and hold bob's next messages behind it).
+  const forbidden = await request(gateway.server.baseUrl, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/org.hearth.command/bob-1`, {
+    token: bob.accessToken,
+    json: { sensor: 'power', value: false },
+  });
+  t.is(forbidden.status, 403);
+  t.is(forbidden.body?.errcode, 'M_FORBIDDEN');
+  // A chat message is allowed, so the bridge checks the power level and answers.
+  const before = notices(alice.client, roomId).length;
+  await bob.client.sendTextMessage(roomId, '!set power off');
+  await alice.client.sendTextMessage(roomId, '!set nosuch 1');
+  await alice.client.sendTextMessage(roomId, '!set uptime 5');
+  await alice.client.sendTextMessage(roomId, '!set power maybe');
+  await waitFor(() => notices(alice.client, roomId).length >= before + 4, 'four refusals');
+  const bodies = notices(alice.client, roomId).slice(before).map((e) => e.getContent().body);
+  t.deepEqual(bodies, [
+    `Refused: commands need power level 50, ${bob.userId} has 0.`,
+    'Refused: unknown sensor "nosuch". Settable: power.',
+    'Refused: "uptime" is read-only.',
+    'Refused: "maybe" is not a valid boolean for "power".',
+  ]);
+  t.true(notices(alice.client, roomId).slice(before).every((e) => e.getSender() === userId('tasmota.plug')));
+  // A last good command proves the listener was there all along: it is the only message it got.
+  await alice.client.sendTextMessage(roomId, '!set power off');
+  await plug.next((m) => m.payload === 'OFF', 'the good command');
+  t.deepEqual(plug.messages.map((m) => `${m.topic} ${m.payload}`), ['cmnd/plug/POWER OFF']);
+});
+
+// ---- 7. MQTT over WebSocket
+
+test.serial('MQTT over WebSocket: mqtt.js on ws://.../_hearth/mqtt with device credentials; JSON and CBOR readings reach the room', async (t) => {
+  const client = await mqtt.connectAsync(`ws://127.0.0.1:${gateway.server.port}/_hearth/mqtt`, {
+    username: devices.balcony!.username,
+    password: devices.balcony!.password,
+    clientId: 'balcony-ws',
+    reconnectPeriod: 0,
+  });
+  try {
+    await client.publishAsync('homeassistant/sensor/balcony/illuminance/config', JSON.stringify({
+      '~': 'balcony', name: 'Illuminance', uniq_id: 'balcony_lux', stat_t: '~/lux', unit_of_meas: 'lx', dev_cla: 'illuminance',
+      dev: { ids: ['balcony-lux'], name: 'Balcony light sensor', mdl: 'BH1750', mf: 'DIY' },
+    }), { qos: 1, retain: true });
+    await client.publishAsync('balcony/lux', '1234', { qos: 1 });
+    const roomId = await joinDeviceRoom(alice.client, userId('ha.balcony-lux'));
+    t.like(stateContent(alice.client, roomId, 'org.hearth.device'), { name: 'Balcony light sensor', model: 'BH1750', manufacturer: 'DIY' });
+    t.like(await waitForState(alice.client, roomId, 'org.hearth.sensor', 'illuminance', () => true), { sensor: 'illuminance', value: 1234, unit: 'lx' });
+
+    // CBOR (RFC 8949): a float32 item, 0xfa 0x44bb9000 = 1500.5.
+    await client.publishAsync('balcony/lux', Buffer.from([0xfa, 0x44, 0xbb, 0x90, 0x00]), { qos: 1 });
+    t.like(await waitForState(alice.client, roomId, 'org.hearth.sensor', 'illuminance', (c) => c.value !== 1234), { value: '1500.5', unit: 'lx' });
+  } finally {
+    await client.endAsync();
+  }
 });

@@ -13,6 +13,7 @@ import { freePort } from '../helpers/server.js';
 const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
 const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub';
 const MOSQUITTO = '/usr/sbin/mosquitto';
+const STDBUF = '/usr/bin/stdbuf';
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -98,7 +99,8 @@ export class MosquittoSub {
     if (opts.persistent) args.push('-c');
     for (const f of filters) args.push('-t', f);
     args.push(...(opts.extra ?? []));
-    this.child = spawn(MOSQUITTO_SUB, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdout is a pipe, so libc would buffer it in blocks: line buffering makes each line arrive as printed.
+    this.child = spawn(STDBUF, ['-oL', MOSQUITTO_SUB, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(this.child);
     let partial = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
