@@ -87,7 +87,7 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
     HEARTH_REGISTRATION: opts.registration ?? 'open',
     ...opts.env,
   };
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000; // generous: a loaded 2-core CI machine starts several gateways at once
 
   let output = '';
   let child: ChildProcess | undefined;
