@@ -46,9 +46,10 @@ test.afterEach.always((t) => {
 
 test.after.always(async () => {
   for (const sub of subs) await sub.stop();
+  // The gateway first: a stopped client's abandoned /sync long-poll would hold its shutdown.
+  await gateway?.stop();
   alice?.client.stopClient();
   bob?.client.stopClient();
-  await gateway?.stop();
 });
 
 function as(name: string): BrokerAddress {
