@@ -101,8 +101,9 @@ export class RoomStore {
     ops.push(this.db.put('userRooms', tuple(userId, entry.roomId), encodeJson(entry)));
   }
 
+  /** Read on every send and many reads: a synchronous point read (see Database.getSync). */
   async membership(userId: string, roomId: string): Promise<UserRoomEntry | undefined> {
-    return this.db.getJson<UserRoomEntry>('userRooms', tuple(userId, roomId));
+    return this.db.getJsonSync<UserRoomEntry>('userRooms', tuple(userId, roomId));
   }
 
   async roomsOf(userId: string): Promise<UserRoomEntry[]> {
@@ -121,9 +122,9 @@ export class RoomStore {
 
   // ---- transaction ids (client-server "Transaction identifiers") ----
 
+  /** Read (twice) on every send, nearly always a miss the bloom filter answers: a synchronous read. */
   async txnEvent(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
-    const v = await this.db.space('txnIds').get(tuple(userId, deviceId, txnId));
-    return v?.toString('utf8');
+    return this.db.getSync('txnIds', tuple(userId, deviceId, txnId))?.toString('utf8');
   }
 
   setTxnTxn(ops: BatchOp[], userId: string, deviceId: string, txnId: string, eventId: string): void {
