@@ -160,7 +160,18 @@ test.serial('the gateway restarts between messages: the keys it stores survive, 
     t.is(res.status, 200, res.text);
     return res.body.device_keys;
   };
+  // One-time key counts and fallback key types as /sync reports them to Alice's device (an initial
+  // sync: it acknowledges no to-device message). Nobody claims her keys across the restart.
+  const keyCounts = async () => {
+    const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 1 } } }));
+    const res = await request(hearth.baseUrl, 'GET', `/_matrix/client/v3/sync?timeout=0&filter=${filter}`, { token: alice.client.getAccessToken()! });
+    t.is(res.status, 200, res.text);
+    return { otks: res.body.device_one_time_keys_count, fallback: res.body.device_unused_fallback_key_types };
+  };
   const keysBefore = await queryKeys();
+  const countsBefore = await keyCounts();
+  t.true(countsBefore.otks.signed_curve25519 > 0);
+  t.deepEqual(countsBefore.fallback, ['signed_curve25519']);
   t.deepEqual(Object.keys(keysBefore[bobId]).sort(), [bob.client.getDeviceId()!, bobLaptop.client.getDeviceId()!].sort());
 
   await hearth.restart();
@@ -168,6 +179,7 @@ test.serial('the gateway restarts between messages: the keys it stores survive, 
   for (const { client } of started) client.retryImmediately();
 
   t.deepEqual(await queryKeys(), keysBefore, 'device keys after the restart are those before it');
+  t.deepEqual(await keyCounts(), countsBefore, 'one-time and fallback keys after the restart are those before it');
 
   // The laptop has not talked to Alice yet: it claims one of her one-time keys, uploaded before the
   // restart, to open an Olm session and share its own Megolm session with her and Bob's phone.

@@ -39,6 +39,7 @@ async function initRustCryptoQuietly(client: sdk.MatrixClient): Promise<void> {
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The HTTP status; 0 while waiting for the answer, -1 when none came. */
   status: number;
   /** Milliseconds since the epoch when it was sent, and how long the answer took. */
   sentAt: number;
@@ -58,10 +59,17 @@ function recordingFetch(log: RecordedRequest[]): typeof globalThis.fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-    // Recorded when sent, so that a request still waiting (a long-poll) shows too: status 0.
+    // Recorded when sent, so that a request still waiting (a long-poll) shows too: status 0 until
+    // answered, -1 when no answer came (connection refused or reset).
     const record: RecordedRequest = { method, path: `${url.pathname}${url.search}`, status: 0, sentAt: Date.now(), durationMs: 0 };
     log.push(record);
-    const res = await fetch(input, init);
+    let res: Response;
+    try {
+      res = await fetch(input, init);
+    } catch (err) {
+      record.status = -1;
+      throw err;
+    }
     record.status = res.status;
     record.durationMs = Date.now() - record.sentAt;
     return res;
