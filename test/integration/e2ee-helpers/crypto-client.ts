@@ -69,9 +69,10 @@ function recordingFetch(log: RecordedRequest[]): typeof globalThis.fetch {
     } catch (err) {
       record.status = -1;
       throw err;
+    } finally {
+      record.durationMs = Date.now() - record.sentAt;
     }
     record.status = res.status;
-    record.durationMs = Date.now() - record.sentAt;
     return res;
   };
 }
