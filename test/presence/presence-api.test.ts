@@ -147,7 +147,8 @@ test('timers: no sync for 30 s -> offline (waking a long-poll); idle 5 min -> un
   t.is((await sync(s, ALICE, idled.next)).presence.get(ALICE), undefined, 'syncing alone does not end idleness');
 
   // Sending a message is activity.
-  await call(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t1`, ALICE, { msgtype: 'm.text', body: 'back' });
+  const sent = await call(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t1`, ALICE, { msgtype: 'm.text', body: 'back' });
+  t.is(sent.status, 200);
   t.deepEqual((await call(s, 'GET', status(ALICE), ALICE)).body, { presence: 'online', last_active_ago: 0, currently_active: true });
 });
 
