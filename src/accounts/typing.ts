@@ -11,8 +11,10 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 export class TypingManager {
   /** room id -> user id -> expiry timer. */
   private readonly rooms = new Map<string, Map<string, NodeJS.Timeout>>();
+  /** room id -> the notifier's ephemeral serial of the room's last typing change. */
+  private readonly changedAt = new Map<string, number>();
 
-  constructor(private readonly notifier: Pick<StreamNotifier, 'notifyEphemeral'>) {}
+  constructor(private readonly notifier: Pick<StreamNotifier, 'notifyEphemeral' | 'ephemeral'>) {}
 
   /** Starts (for `timeoutMs`) or stops a user's typing notice in a room. */
   setTyping(roomId: string, userId: string, typing: boolean, timeoutMs = DEFAULT_TIMEOUT_MS): void {
@@ -33,6 +35,17 @@ export class TypingManager {
       if (!previous) return;
     }
     this.notifier.notifyEphemeral();
+    this.changedAt.set(roomId, this.notifier.ephemeral);
+  }
+
+  /**
+   * Whether the room's typing users changed after ephemeral serial `serial` (a sync token's), so a
+   * sync sends `m.typing` only for rooms where it changed. Serials restart with the process: a
+   * serial from the future is a token from before a restart, and everything counts as changed.
+   */
+  typingChangedSince(roomId: string, serial: number): boolean {
+    if (serial > this.notifier.ephemeral) return true;
+    return (this.changedAt.get(roomId) ?? 0) > serial;
   }
 
   /** The users typing in a room now: the `user_ids` of its `m.typing` event. */
@@ -44,5 +57,6 @@ export class TypingManager {
   stop(): void {
     for (const users of this.rooms.values()) for (const timer of users.values()) clearTimeout(timer);
     this.rooms.clear();
+    this.changedAt.clear();
   }
 }

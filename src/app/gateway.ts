@@ -192,6 +192,7 @@ export class Gateway {
         acknowledgeToDevice: (userId, deviceId, upTo) => toDevice.acknowledgeToDevice(userId, deviceId, upTo),
         receiptsSince: (roomIds, from, to, viewerId) => receipts.receiptsSince(roomIds, from, to, viewerId),
         typingFor: (roomId) => typing.typingFor(roomId),
+        typingChangedSince: (roomId, serial) => typing.typingChangedSince(roomId, serial),
         deviceListsSince: (userId, from, to) => e2ee.deviceListsSince(userId, from, to),
         oneTimeKeyCounts: (userId, deviceId) => e2ee.oneTimeKeyCounts(userId, deviceId),
         unusedFallbackKeyTypes: (userId, deviceId) => e2ee.unusedFallbackKeyTypes(userId, deviceId),

@@ -37,6 +37,8 @@ export interface SyncSources {
   /** `m.receipt` content per room; private receipts only of `viewerId` itself. */
   receiptsSince(roomIds: string[], from: number, to: number, viewerId: string): Promise<Map<string, JsonObject>>;
   typingFor(roomId: string): string[];
+  /** Whether a room's typing users changed after a token's ephemeral serial. */
+  typingChangedSince(roomId: string, serial: number): boolean;
   /** E2EE "Extensions to /sync": users whose device lists changed in the window. */
   deviceListsSince(userId: string, from: number, to: number): Promise<{ changed: string[]; left: string[] }>;
   oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>>;
@@ -154,7 +156,6 @@ export class SyncService {
     const join: Record<string, JsonObject> = {};
     const invite: Record<string, JsonObject> = {};
     const leave: Record<string, JsonObject> = {};
-    const ephemeralChanged = req.since !== undefined && to.ephemeral !== req.since.ephemeral;
     const accountData = await this.sources.accountDataSince(req.userId, req.since ? from : undefined, to.position);
     const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.roomId);
     const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position, req.userId);
@@ -177,7 +178,8 @@ export class SyncService {
       const fresh = !req.since || req.fullState || m.stream > from;
       const typing = this.sources.typingFor(m.roomId);
       const ephemeral: JsonObject[] = [];
-      if ((fresh && typing.length > 0) || ephemeralChanged) ephemeral.push({ type: 'm.typing', content: { user_ids: typing } });
+      const typingChanged = req.since !== undefined && this.sources.typingChangedSince(m.roomId, req.since.ephemeral);
+      if ((fresh && typing.length > 0) || typingChanged) ephemeral.push({ type: 'm.typing', content: { user_ids: typing } });
       const receipt = receipts.get(m.roomId);
       if (receipt) ephemeral.push({ type: 'm.receipt', content: receipt });
       const roomAccountData = accountData.rooms.get(m.roomId) ?? [];

@@ -67,6 +67,7 @@ export async function openRoomStack(
       acknowledgeToDevice: async () => undefined,
       receiptsSince: async () => new Map(),
       typingFor: () => [],
+      typingChangedSince: () => false,
       deviceListsSince: async () => ({ changed: [], left: [] }),
       oneTimeKeyCounts: async () => ({}),
       unusedFallbackKeyTypes: async () => [],

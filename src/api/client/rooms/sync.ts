@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrCode, MatrixError } from '../../../http/errors.js';
 import { parseSyncToken } from '../../../rooms/tokens.js';
+import type { PresenceSetting } from '../../../rooms/sync.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery, resolveFilter } from './params.js';
 
@@ -33,6 +34,7 @@ export function registerSyncRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
       fullState: q.full_state === 'true',
       filter,
       signal: abort.signal,
+      setPresence: setPresence as PresenceSetting | undefined,
     });
   });
 }
