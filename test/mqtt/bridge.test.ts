@@ -146,6 +146,19 @@ test('availability reported before the announcement (Tasmota LWT at connect) is 
   t.like(rooms.created[0]!.initialState!.find((e) => e.type === 'org.hearth.availability')!, { state_key: '', content: { online: true } });
 });
 
+test('HA discovery, availability and state handled concurrently (one pipelined burst): none is lost', async (t) => {
+  const { bridge, rooms, recorded } = await setup(t);
+  const msg = (topic: string, payload: string): InboundMessage => ({ topic, payload: Buffer.from(payload), qos: 1, retain: false, clientId: 'garden' });
+  await Promise.all([
+    bridge.handleInbound(msg('homeassistant/sensor/garden/temperature/config', gardenDiscovery)),
+    bridge.handleInbound(msg('garden/status', 'online')),
+    bridge.handleInbound(msg('garden/state', '{"temperature": 20}')),
+  ]);
+  await bridge.idle();
+  t.deepEqual(recorded.map((r) => r.value), [20]);
+  t.like(rooms.ofType('org.hearth.availability').at(-1)!, { content: { online: true } });
+});
+
 test('a changed value inside the minimum interval is deferred, then sent', async (t) => {
   const { rooms, send, clock } = await setup(t, { throttle: { deadband: 0, minIntervalSeconds: 0.05, refreshSeconds: 300 } });
   await send('tele/plug/SENSOR', JSON.stringify({ ENERGY: { Power: 10 } }));

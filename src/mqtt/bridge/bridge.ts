@@ -79,6 +79,8 @@ export class MqttBridge {
    * in any order): applied when the device registers. Bounded, oldest first out.
    */
   private readonly earlyAvailability = new Map<string, Availability>();
+  /** Registrations of devices not known yet: topics they bind are unknown until these settle. */
+  private readonly creating = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly deps: MqttBridgeDeps) {
@@ -121,6 +123,12 @@ export class MqttBridge {
     let observations: Observation[] | undefined;
     try {
       observations = this.observe(msg.topic, msg.payload);
+      if (observations === undefined && this.creating.size > 0) {
+        // A device announced in the same burst (HA discovery, then availability and state at once,
+        // handled concurrently) may be about to bind this topic: look again once it is registered.
+        await Promise.allSettled([...this.creating]);
+        observations = this.observe(msg.topic, msg.payload);
+      }
     } catch (err) {
       if (!(err instanceof MalformedPayload)) throw err;
       this.stats.malformed++;
@@ -166,8 +174,14 @@ export class MqttBridge {
 
   private apply(o: Observation): Promise<void> {
     switch (o.kind) {
-      case 'announce':
-        return this.inOrder(o.device.key, () => this.register(o.device));
+      case 'announce': {
+        const registering = this.inOrder(o.device.key, () => this.register(o.device));
+        if (!this.registry.get(o.device.key)) {
+          this.creating.add(registering);
+          void registering.finally(() => this.creating.delete(registering)).catch(() => undefined);
+        }
+        return registering;
+      }
       case 'retract':
         return this.inOrder(o.sourceTopic, () => this.retract(o.sourceTopic));
       case 'reading':
