@@ -22,7 +22,7 @@ function tempDir(): string {
 
 /** The `n` values carried by Home Assistant state messages, in arrival order. */
 function countsOf(messages: ReceivedMessage[]): number[] {
-  return messages.filter((m) => m.topic === 'hearth/counter-1/state').map((m) => (JSON.parse(m.payload) as { n: number }).n);
+  return messages.filter((m) => m.topic === 'counter-1/state').map((m) => (JSON.parse(m.payload) as { n: number }).n);
 }
 
 /** QoS 1 may repeat a message: the order of first occurrences must be exactly 1..count. */
@@ -84,7 +84,7 @@ test('mosquitto SIGKILLed: no gaps, order of first occurrences kept', async (t) 
   const seen: number[] = [];
   const subscriber = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 20, clean: true });
   subscriber.on('message', (topic, payload) => seen.push((JSON.parse(payload.toString()) as { n: number }).n));
-  await subscriber.subscribeAsync('hearth/counter-1/state', { qos: 1 });
+  await subscriber.subscribeAsync('counter-1/state', { qos: 1 });
 
   // The agent waits longer before reconnecting than the subscriber, so the subscriber is back first.
   const agent = new DeviceAgent({
@@ -105,7 +105,7 @@ test('mosquitto SIGKILLed: no gaps, order of first occurrences kept', async (t) 
   for (let n = 21; n <= 120; n++) agent.record({ n });
   await broker.start();
   await waitFor(() => subscriber.connected, 5000, 'subscriber back');
-  await subscriber.subscribeAsync('hearth/counter-1/state', { qos: 1 });
+  await subscriber.subscribeAsync('counter-1/state', { qos: 1 });
   await waitFor(() => seen.includes(120), 15_000, 'replay through mosquitto');
   assertNoGapsInOrder(t, seen, 120);
   await agent.stop();

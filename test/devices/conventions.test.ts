@@ -27,7 +27,7 @@ test('Home Assistant: abbreviated discovery with ~, JSON state with time, ON/OFF
   t.is(announce[0]!.topic, 'homeassistant/sensor/kitchen/temperature/config');
   t.true(announce[0]!.retain);
   t.like(JSON.parse(announce[0]!.payload), {
-    '~': 'hearth/kitchen',
+    '~': 'kitchen',
     stat_t: '~/state',
     val_tpl: '{{ value_json.temperature }}',
     unit_of_meas: '°C',
@@ -35,14 +35,14 @@ test('Home Assistant: abbreviated discovery with ~, JSON state with time, ON/OFF
     avty_t: '~/availability',
     dev: { ids: ['kitchen'], mdl: 'SI7021' },
   });
-  t.deepEqual(announce.at(-1), { topic: 'hearth/kitchen/availability', payload: 'online', retain: true });
+  t.deepEqual(announce.at(-1), { topic: 'kitchen/availability', payload: 'online', retain: true });
   t.deepEqual(ha.encodeReading(climate, reading), [
-    { topic: 'hearth/kitchen/state', payload: '{"temperature":21.5,"humidity":40,"time":"2025-01-02T03:04:05.678Z"}', retain: false },
+    { topic: 'kitchen/state', payload: '{"temperature":21.5,"humidity":40,"time":"2025-01-02T03:04:05.678Z"}', retain: false },
   ]);
   t.is(ha.announce(plug)[0]!.topic, 'homeassistant/switch/plug/state/config');
-  t.deepEqual(ha.commandTopics(plug), ['hearth/plug/state/set']);
-  t.deepEqual(ha.decodeCommand(plug, 'hearth/plug/state/set', Buffer.from('ON')), [{ key: 'state', value: 'ON' }]);
-  t.deepEqual(ha.decodeCommand(plug, 'hearth/plug/other/set', Buffer.from('ON')), []);
+  t.deepEqual(ha.commandTopics(plug), ['plug/state/set']);
+  t.deepEqual(ha.decodeCommand(plug, 'plug/state/set', Buffer.from('ON')), [{ key: 'state', value: 'ON' }]);
+  t.deepEqual(ha.decodeCommand(plug, 'plug/other/set', Buffer.from('ON')), []);
 });
 
 test('Zigbee2MQTT: state with last_seen, JSON availability, /set, bridge device list', (t) => {

@@ -3,10 +3,12 @@
  *
  * - Discovery, retained, one per sensor: `homeassistant/<component>/<device>/<key>/config` with the
  *   abbreviated keys HA documents (`~`, `stat_t`, `val_tpl`, `cmd_t`, `avty_t`, `dev`...).
- * - State: `hearth/<device>/state`, JSON with every value of the reading and its `time`; each
+ * - State: `<device>/state`, JSON with every value of the reading and its `time`; each
  *   entity picks its key with `val_tpl: {{ value_json.<key> }}`.
- * - Availability: `hearth/<device>/availability`, `online` / `offline`, retained, also the last will.
- * - Commands: `hearth/<device>/<key>/set`, payload `ON` / `OFF`.
+ * - Availability: `<device>/availability`, `online` / `offline`, retained, also the last will.
+ * - Commands: `<device>/<key>/set`, payload `ON` / `OFF`.
+ * State, availability and command topics live under the device's own name, as ESPHome's do: that
+ * is the base topic a gateway's ACL gives a device (Hearth: docs/mqtt.md "ACL").
  */
 import type { DeviceDescription, OutboundMessage, Reading, SensorSpec } from '../device.js';
 import { isoTime, parseSwitchPayload, type Convention } from './convention.js';
@@ -14,7 +16,7 @@ import { isoTime, parseSwitchPayload, type Convention } from './convention.js';
 const DISCOVERY_PREFIX = 'homeassistant';
 
 function base(device: DeviceDescription): string {
-  return `hearth/${device.id}`;
+  return device.id;
 }
 
 function discoveryPayload(device: DeviceDescription, sensor: SensorSpec): Record<string, unknown> {
