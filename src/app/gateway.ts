@@ -144,10 +144,9 @@ export class Gateway {
     });
 
     // ---- the Client-Server API
-    const app = createHttpServer({ logger: log.child({ component: 'http' }) });
-    this.app = app;
     // Closing the HTTP server answers parked /sync long-polls first, or it would wait for them.
-    app.addHook('preClose', async () => notifier.close());
+    const app = createHttpServer({ logger: log.child({ component: 'http' }), onClosing: () => notifier.close() });
+    this.app = app;
     const auth = createAuthenticator(accounts);
     const isJoined = (userId: string, roomId: string) => engine.isJoined(userId, roomId);
     const profileOf = async (userId: string) => {

@@ -18,7 +18,12 @@ const CURRENT_PREFIX = '/_matrix/client/v3/';
 
 export interface HttpServerOptions {
   logger: Logger;
+  /** Called when the server starts closing, before it drains: ends waits such as /sync long-polls. */
+  onClosing?: () => void;
 }
+
+/** How long a closing server lets running requests finish before it cuts their connections. */
+const DRAIN_TIMEOUT_MS = 3000;
 
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -29,6 +34,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // Matrix ids in paths contain ':' and '!'; keep URLs as sent (decoded per segment by the router).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
     return503OnClosing: true,
+    // After draining (preClose below) every connection left is idle or stuck: close them all, or a
+    // client's idle keep-alive connection would hold the process open.
+    forceCloseConnections: true,
     // Matrix bodies are JSON with exact types: `"user": 7` is a bad request, not the string "7".
     ajv: { customOptions: { coerceTypes: false } },
     // r0 is the pre-v1.1 name of the same endpoints; clients still use it (matrix-nio 0.20 does),
@@ -73,15 +81,33 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
   });
 
-  // While stopping, answered requests close their connection: a keep-alive connection whose last
-  // request was still running when the close began would otherwise hold the server open.
+  // Graceful close: stop waits (long-polls), let running requests finish (their responses say
+  // `Connection: close`), then fastify cuts whatever connections remain.
   let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  app.addHook('onRequest', async (_req, reply) => {
+    inFlight++;
+    reply.raw.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
   });
   app.addHook('onSend', async (_req, reply, payload) => {
     if (closing) reply.header('connection', 'close');
     return payload;
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+    opts.onClosing?.();
+    if (inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+      drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   });
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
