@@ -2,25 +2,29 @@
  * The catalog of key spaces: every LevelDB sublevel Hearth uses, with its key and value layout.
  * Nobody else builds keys by hand; keys come from `codec.ts`. Kept in step with `docs/storage.md`.
  *
- * Notation: `str` is a UTF-8 string followed by 0x00, `u32`/`u64` fixed-width big-endian,
- * `pos` a biased signed 64-bit position (see codec.position), `json`/`cbor` the value encoding.
+ * Notation: `str` is a UTF-8 string followed by 0x00, `raw` a UTF-8 string filling the whole key
+ * (no terminator), `u8`/`u32`/`u64` fixed-width big-endian, `pos` a biased signed 64-bit position
+ * (see codec.position), `json`/`cbor` the value encoding.
  */
 export const STORAGE_VERSION = 1;
 
 export const KEYSPACES = {
-  /** `name` -> json. `schema_version`, `stream_position`, id counters (`next_room_short`, ...). */
+  /**
+   * `raw name` -> json. Only `schema_version`: id counters and the stream position are recovered
+   * from the last key of their key spaces at start, never stored separately.
+   */
   meta: 'meta',
 
   // ---- rooms and the event DAG (src/storage/events.ts, state.ts) ----
-  /** `room_id` -> json RoomRecord { short, version, createdAt, creator }. */
+  /** `raw room_id` -> json RoomRecord { roomId, short, version, creator, createdAt }. */
   rooms: 'rooms',
-  /** `u32 room short` -> room_id. */
+  /** `u32 room short` -> raw room_id. */
   roomByShort: 'room_short',
   /** `u64 event short` -> the exact PDU JSON as created or received (hashes and signatures cover it). */
   eventJson: 'event_json',
-  /** `u64 event short` -> json EventMeta { eventId, roomShort, stream, snapshot, depth, outlier?, rejected?, redactedBy? }. */
+  /** `u64 event short` -> json EventMeta { eventId, roomShort, stream, depth, stateBefore, stateAfter, replaces?, txn?, redactedBy? }. */
   eventMeta: 'event_meta',
-  /** `event_id` -> u64 event short. */
+  /** `raw event_id` -> u64 event short. */
   eventShortById: 'eventid_short',
   /** `str type ‖ str state_key` -> u32 state-key short. */
   stateKeyShort: 'statekey_short',
@@ -28,45 +32,45 @@ export const KEYSPACES = {
   stateKeyByShort: 'short_statekey',
   /** `u32 room ‖ pos stream` -> u64 event short. The room timeline; one iterator both ways. */
   timeline: 'timeline',
-  /** `u64 stream` -> u32 room ‖ u64 event short. Everything after a sync token, in order. */
+  /** `u64 stream` -> u32 room ‖ u64 event short. Everything after a sync token, in order (positive positions only). */
   stream: 'stream',
   /** `u64 snapshot` -> json { parent, chainLength, delta: [[stateKeyShort, eventShort \| 0]] } (0 = removed). */
   stateSnapshot: 'state_snapshot',
   /** `u32 room` -> json { snapshot, extremities: [event_id], depth, lastStream }. */
   roomHead: 'room_head',
-  /** `str user_id ‖ str room_id` -> json { membership, eventId, stream }. A user's rooms. */
+  /** `str user_id ‖ str room_id` -> json { roomId, membership, eventId, stream, forgotten? }. A user's rooms. */
   userRooms: 'user_rooms',
-  /** `str user_id ‖ str device_id ‖ str txn_id` -> event_id. Idempotency of PUT /send. */
+  /** `str user_id ‖ str device_id ‖ str txn_id` -> raw event_id. Idempotency of PUT /send. */
   txnIds: 'txn_ids',
 
-  // ---- accounts and client data (src/storage/accounts.ts, client-data stores) ----
-  /** `user_id` -> json UserRecord { passwordHash, admin, kind, createdAt, displayname?, avatarUrl?, deactivated? }. */
+  // ---- accounts and client data (src/storage/accounts.ts, client-data.ts, push-rules.ts, receipts.ts, to-device.ts, side-stream.ts) ----
+  /** `str user_id` -> json UserRecord { userId, passwordHash?, admin, kind, createdAt, displayname?, avatarUrl?, deactivated? }. */
   users: 'users',
-  /** `sha256(access token)` -> json { userId, deviceId, createdAt }. Tokens are hashed at rest. */
+  /** 32-byte `sha256(access token)` -> json { userId, deviceId, createdAt }. Tokens are hashed at rest. */
   accessTokens: 'access_tokens',
-  /** `str user_id ‖ str device_id` -> json DeviceRecord { displayName, tokenHash, lastSeenTs, lastSeenIp }. */
+  /** `str user_id ‖ str device_id` -> json DeviceRecord { userId, deviceId, displayName?, tokenHash?, lastSeenTs?, lastSeenIp? }. */
   devices: 'devices',
   /** `str user_id ‖ str room_id ('' = global) ‖ str type` -> json { content, stream }. */
   accountData: 'account_data',
   /** `str user_id ‖ str filter_id` -> json filter. */
   filters: 'filters',
-  /** `str user_id` -> json push rules (only when changed from the defaults). */
+  /** `str user_id` -> json PushRuleOverrides { custom, defaults }: only the changes from the server-default rules. */
   pushRules: 'push_rules',
-  /** `str room_alias` -> json { roomId, creator }. */
+  /** `raw room_alias` -> json { roomId, creator }. */
   aliases: 'aliases',
-  /** `str room_id` -> json { visibility }. The public room directory. */
+  /** `raw room_id` -> json { visibility: 'public' }. The public room directory; private rooms have no key. */
   directory: 'directory',
   /** `str room_id ‖ str receipt_type ‖ str user_id ‖ str thread_id` -> json { eventId, ts, stream }. */
   receipts: 'receipts',
   /** `str user_id ‖ str device_id ‖ u64 stream` -> json { type, sender, content }. */
   toDevice: 'to_device',
-  /** `u64 stream` -> json { kind, userId?, roomId? }. Non-event stream entries (account data, receipts, to-device, profile). */
+  /** `u64 stream` -> json SideStreamEntry { kind: account_data | receipt | profile, ... }. Non-event stream entries (to-device needs none). */
   sideStream: 'side_stream',
 
   // ---- end-to-end encryption keys (src/e2ee/, src/storage/e2ee.ts) ----
-  /** `str user_id ‖ str device_id` -> json signed device keys. */
+  /** `str user_id ‖ str device_id` -> json signed device keys (minus `unsigned`), with signatures added by /keys/signatures/upload. */
   e2eDeviceKeys: 'e2e_device_keys',
-  /** `str user_id ‖ str device_id ‖ str algorithm:key_id` -> json one-time key. */
+  /** `str user_id ‖ str device_id ‖ str algorithm:key_id` -> json { key, upload }; `upload` numbers the /keys/upload call (claims take the oldest). */
   e2eOneTimeKeys: 'e2e_one_time_keys',
   /** `str user_id ‖ str device_id ‖ str algorithm` -> json { keyId, key, used }. */
   e2eFallbackKeys: 'e2e_fallback_keys',
@@ -76,23 +80,26 @@ export const KEYSPACES = {
   e2eDeviceListStream: 'e2e_device_list_stream',
 
   // ---- MQTT broker and bridge (src/mqtt/) ----
-  /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. */
+  /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. The device name is the MQTT username. */
   mqttDevices: 'mqtt_devices',
-  /** `topic` -> packet (retained messages, persisted across restarts). */
+  /** `raw topic` -> `u8 qos ‖ payload`. Retained messages, persisted across restarts. */
   mqttRetained: 'mqtt_retained',
   /** `str client_id` -> json session { subscriptions }. Persistent sessions. */
   mqttSessions: 'mqtt_sessions',
-  /** `str client_id ‖ u64 seq` -> packet. Capped offline queue per session. */
+  /** `str client_id ‖ u64 seq` -> json { topic, payload (base64), qos, retain, brokerId, brokerCounter }. Capped offline queue per session. */
   mqttOffline: 'mqtt_offline',
-  /** `str bridge device key` -> json bridged device (convention, topics, room id, sensors). */
+  /** `str device key` -> json BridgedDevice (convention, user, room, sensors, topics); `str area:<name>` -> json AreaRoom { roomId, userId }. */
   bridgeDevices: 'bridge_devices',
 
   // ---- telemetry (src/telemetry/) ----
-  /** `str stream key` -> json { short, unit, ... }. A stream is one sensor of one device. */
+  /** `str stream key` -> json StreamRecord { short, unit?, rawRetentionDays?, rollupRetentionDays? }. A stream is one sensor of one device. */
   telemetryStreams: 'telemetry_streams',
-  /** `u32 stream short ‖ u64 ms` -> cbor batch of readings. Time-ordered. */
+  /**
+   * `u32 stream short ‖ u64 ms` -> cbor chunk of the stream's readings from `ms` on. Time-ordered.
+   * Stream short 0 is the journal: `u32 0 ‖ u64 flush ms` -> cbor readings of all streams not yet in chunks.
+   */
   telemetryRaw: 'telemetry_raw',
-  /** `u32 stream short ‖ u8 resolution ‖ u64 bucket start ms` -> cbor { min, max, sum, count }. */
+  /** `u32 stream short ‖ u8 resolution (1 = 5 min, 2 = 1 h) ‖ u64 bucket start ms` -> cbor { min, max, sum, count }. */
   telemetryRollup: 'telemetry_rollup',
 } as const;
 
