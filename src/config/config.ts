@@ -11,13 +11,39 @@ import { DEFAULT_CONFIG_TEMPLATE } from './template.js';
 export type RegistrationMode = 'closed' | 'token' | 'open';
 
 export interface SensorThrottle {
-  /** Minimum change that counts as new (absolute, in the sensor's unit). */
-  deadband: number;
+  /**
+   * Minimum change that counts as new (absolute, in the sensor's unit). 0: any change. When not
+   * configured, the sensor's device class picks one (`DEVICE_CLASS_DEADBANDS`), else 0.
+   */
+  deadband?: number;
   /** At most one state event per this many seconds per sensor. */
   minIntervalSeconds: number;
   /** Re-emit an unchanged value after this many seconds of silence. */
   refreshSeconds: number;
 }
+
+/**
+ * Default deadbands by Home Assistant device class, in the class's usual unit: changes smaller than
+ * these are sensor noise to a person reading the room (the history keeps every reading anyway).
+ */
+export const DEVICE_CLASS_DEADBANDS: Readonly<Record<string, number>> = {
+  temperature: 0.2,
+  humidity: 1,
+  moisture: 1,
+  pressure: 0.5,
+  atmospheric_pressure: 0.5,
+  illuminance: 10,
+  battery: 1,
+  voltage: 0.1,
+  current: 0.05,
+  power: 1,
+  carbon_dioxide: 20,
+  pm25: 1,
+  pm10: 1,
+  volatile_organic_compounds: 10,
+  signal_strength: 3,
+  sound_pressure: 1,
+};
 
 export interface RawRule {
   /** MQTT topic filter with `+`/`#`, e.g. `sensors/+/temperature`. */
@@ -94,7 +120,11 @@ export function defaultConfig(dataDir: string): HearthConfig {
       roomPer: 'device',
       federateDeviceRooms: false,
       commandTimeoutSeconds: 10,
-      throttle: { deadband: 0, minIntervalSeconds: 5, refreshSeconds: 300 },
+      // Every reading is kept in history; the room's state shows meaningful changes. Sensor state
+      // events are the costliest writes of the gateway (a signed event, its indexes, and later
+      // compactions: ~2-4 KB each on the SD card), so a busy sensor updates its room at most once
+      // a minute, and a quiet one is refreshed every 15 minutes (docs/performance.md).
+      throttle: { minIntervalSeconds: 60, refreshSeconds: 900 },
       rawRules: [],
     },
     telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },

@@ -46,11 +46,13 @@ bridge:
   federate_device_rooms: false
   command_timeout_seconds: 10
   # A sensor's latest value becomes a state event on a change beyond the deadband, at most every
-  # min_interval_seconds, and is refreshed after refresh_seconds of silence.
+  # min_interval_seconds, and is refreshed after refresh_seconds of silence. Every reading is kept
+  # in the history regardless. Without a deadband here, the sensor's device class picks one
+  # (temperature 0.2, humidity 1, pressure 0.5, ...); deadband: 0 means any change.
   throttle:
-    deadband: 0
-    min_interval_seconds: 5
-    refresh_seconds: 300
+    # deadband: 0
+    min_interval_seconds: 60
+    refresh_seconds: 900
   # Raw topic rules for devices that follow no convention. $1, $2 are the + wildcards.
   raw_rules: []
   #  - topic: sensors/+/temperature

@@ -30,6 +30,15 @@ test('deadband compares with the last sent value, so drift adds up', (t) => {
 });
 
 test('per-sensor overrides merge over the defaults', (t) => {
-  t.deepEqual(throttleFor(rule, { minIntervalSeconds: 1 }), { deadband: 0.5, minIntervalSeconds: 1, refreshSeconds: 300 });
-  t.is(throttleFor(rule, undefined), rule);
+  t.deepEqual(throttleFor(rule, 'temperature', { minIntervalSeconds: 1 }), { deadband: 0.5, minIntervalSeconds: 1, refreshSeconds: 300 });
+  t.deepEqual(throttleFor(rule, undefined, undefined), rule);
+});
+
+test('without a configured deadband, the device class picks one; an explicit 0 means any change', (t) => {
+  const unset = { minIntervalSeconds: 60, refreshSeconds: 900 };
+  t.is(throttleFor(unset, 'temperature', undefined).deadband, 0.2);
+  t.is(throttleFor(unset, 'humidity', undefined).deadband, 1);
+  t.is(throttleFor(unset, undefined, undefined).deadband, 0, 'no class: any change');
+  t.is(throttleFor(unset, 'temperature', { deadband: 1.5 }).deadband, 1.5, 'a per-sensor override wins');
+  t.is(throttleFor({ ...unset, deadband: 0 }, 'temperature', undefined).deadband, 0, 'a configured deadband wins over the class');
 });

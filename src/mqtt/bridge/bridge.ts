@@ -270,7 +270,7 @@ export class MqttBridge {
   private throttledSensorEvent(d: BridgedDevice, sensor: string, value: SensorValue, ts: number): void {
     const stream = `${d.key}/${sensor}`;
     const overrides = this.deps.throttleOverrides;
-    const rule = throttleFor(this.deps.config.throttle, overrides?.[stream] ?? overrides?.[sensor]);
+    const rule = throttleFor(this.deps.config.throttle, d.sensors[sensor]?.deviceClass, overrides?.[stream] ?? overrides?.[sensor]);
     let st = this.throttles.get(stream);
     if (!st) this.throttles.set(stream, (st = {}));
     const now = this.now();

@@ -8,7 +8,7 @@
  *   3. an unchanged value (or a change within the deadband) is sent again only once `refreshSeconds`
  *      have passed, so a room shows the sensor is alive.
  */
-import type { SensorThrottle } from '../../config/config.js';
+import { DEVICE_CLASS_DEADBANDS, type SensorThrottle } from '../../config/config.js';
 import type { SensorValue } from '../adapters/model.js';
 
 export interface ThrottleState {
@@ -18,7 +18,7 @@ export interface ThrottleState {
 
 export type ThrottleDecision = { action: 'send' } | { action: 'defer'; at: number } | { action: 'drop' };
 
-export function decideSensorEvent(rule: SensorThrottle, state: ThrottleState | undefined, value: SensorValue, now: number): ThrottleDecision {
+export function decideSensorEvent(rule: ResolvedThrottle, state: ThrottleState | undefined, value: SensorValue, now: number): ThrottleDecision {
   if (!state) return { action: 'send' };
   const elapsed = now - state.lastSentAt;
   if (changedBeyondDeadband(rule.deadband, state.lastSent, value)) {
@@ -36,7 +36,18 @@ export function changedBeyondDeadband(deadband: number, previous: SensorValue, v
   return previous !== value;
 }
 
-/** A sensor's rule: the default with a per-sensor override merged over it. */
-export function throttleFor(defaults: SensorThrottle, override: Partial<SensorThrottle> | undefined): SensorThrottle {
-  return override ? { ...defaults, ...override } : defaults;
+/** A sensor's rule, fully resolved. */
+export type ResolvedThrottle = Required<SensorThrottle>;
+
+/**
+ * A sensor's rule: the defaults, a deadband from the device class when none is configured, and a
+ * per-sensor override merged over them.
+ */
+export function throttleFor(
+  defaults: SensorThrottle,
+  deviceClass: string | undefined,
+  override: Partial<SensorThrottle> | undefined,
+): ResolvedThrottle {
+  const deadband = override?.deadband ?? defaults.deadband ?? (deviceClass ? DEVICE_CLASS_DEADBANDS[deviceClass] : undefined) ?? 0;
+  return { ...defaults, ...override, deadband };
 }
