@@ -170,7 +170,7 @@ export class AccountService {
   ): Promise<Session> {
     const userId = this.resolveLoginUser(user);
     const record = userId === undefined ? undefined : await this.store.getUser(userId);
-    if (record?.deactivated) throw new MatrixError(403, 'M_USER_DEACTIVATED', 'This account has been deactivated');
+    if (record?.deactivated) throw new MatrixError(403, ErrCode.USER_DEACTIVATED, 'This account has been deactivated');
     if (!record || record.passwordHash === undefined || !(await verifyPassword(password, record.passwordHash))) {
       throw forbidden('Invalid username or password');
     }

@@ -5,10 +5,10 @@
 import type { JsonObject } from '../core/types.js';
 import type { BatchOp } from '../storage/db.js';
 import type { CrossSigningUsage, E2eeKeyStore } from '../storage/e2ee.js';
-import { ErrCode, MatrixError, forbidden, invalidParam } from '../http/errors.js';
+import { ErrCode, MatrixError, forbidden, invalidParam, type ErrCodeValue } from '../http/errors.js';
 import { KeyedLock } from '../accounts/keyed-lock.js';
 import type { DeviceListTracker } from './device-lists.js';
-import { INVALID_SIGNATURE, isSignedBy, mergeSignatures, sameSignedContent, withVisibleSignatures } from './signatures.js';
+import { isSignedBy, mergeSignatures, sameSignedContent, withVisibleSignatures } from './signatures.js';
 import { isObject, parseCrossSigningKey, type CrossSigningKey } from './validation.js';
 
 const UPLOAD_FIELDS: ReadonlyArray<[field: string, usage: CrossSigningUsage]> = [
@@ -25,7 +25,7 @@ type SignedKeyKind = 'own_device' | 'own_master' | 'other_master';
 
 /** One entry of `/keys/signatures/upload` `failures`. */
 export interface SignatureFailure {
-  errcode: string;
+  errcode: ErrCodeValue;
   error: string;
 }
 
@@ -78,7 +78,7 @@ export class CrossSigning {
       if (!sub) continue;
       if (masterPublicKey === undefined) throw new MatrixError(400, ErrCode.MISSING_PARAM, 'No master signing key is available');
       if (!isSignedBy(sub.key, userId, `ed25519:${masterPublicKey}`, masterPublicKey)) {
-        throw new MatrixError(400, INVALID_SIGNATURE, `The ${usage} key is not signed by the master key`);
+        throw new MatrixError(400, ErrCode.INVALID_SIGNATURE, `The ${usage} key is not signed by the master key`);
       }
     }
     // 3.
@@ -132,7 +132,7 @@ export class CrossSigning {
     if (!sameSignedContent(target.stored, signed)) return { errcode: ErrCode.INVALID_PARAM, error: 'The signed object does not match the stored key' };
     // 3.
     const signature = await this.allowedSignature(signerId, target.kind, signed);
-    if (!signature) return { errcode: INVALID_SIGNATURE, error: 'Invalid signature' };
+    if (!signature) return { errcode: ErrCode.INVALID_SIGNATURE, error: 'Invalid signature' };
     // 4.
     const updated = mergeSignatures(target.stored, signerId, { [signature.keyId]: signature.value });
     const ops: BatchOp[] = [];

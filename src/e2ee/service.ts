@@ -9,11 +9,11 @@ import type { BatchOp, Database } from '../storage/db.js';
 import { E2eeKeyStore } from '../storage/e2ee.js';
 import type { StreamNotifier } from '../rooms/notifier.js';
 import { KeyedLock } from '../accounts/keyed-lock.js';
-import { MatrixError, invalidParam, missingParam } from '../http/errors.js';
+import { ErrCode, MatrixError, invalidParam, missingParam } from '../http/errors.js';
 import { CrossSigning, type SignatureFailure } from './cross-signing.js';
 import { DeviceListTracker, type DeviceListChanges, type MembershipView } from './device-lists.js';
 import { OneTimeKeys } from './one-time-keys.js';
-import { INVALID_SIGNATURE, isSelfSignedDeviceKeys, sameSignedContent, withVisibleSignatures } from './signatures.js';
+import { isSelfSignedDeviceKeys, sameSignedContent, withVisibleSignatures } from './signatures.js';
 import { optionalObject, parseClaimRequest, parseDeviceKeys, parseKeyMap, parseQueryRequest } from './validation.js';
 
 export interface E2eeServiceDeps {
@@ -73,7 +73,7 @@ export class E2eeService {
         throw invalidParam('device_keys.user_id and device_id must be those of the requesting device');
       }
       if (!isSelfSignedDeviceKeys(parsed)) {
-        throw new MatrixError(400, INVALID_SIGNATURE, 'device_keys must be signed by the device ed25519 key');
+        throw new MatrixError(400, ErrCode.INVALID_SIGNATURE, 'device_keys must be signed by the device ed25519 key');
       }
       const { unsigned: _unsigned, ...kept } = parsed;
       deviceKeys = kept;

@@ -10,9 +10,6 @@ import type { DeviceKeys } from './validation.js';
 
 const ED25519_KEY_BYTES = 32;
 
-/** The errcode of a refused signature (cross_signing.yaml). */
-export const INVALID_SIGNATURE = 'M_INVALID_SIGNATURE';
-
 /** Decodes an unpadded-base64 ed25519 public key; undefined if it is not one. */
 export function decodeEd25519PublicKey(encoded: string): Uint8Array | undefined {
   try {

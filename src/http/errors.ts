@@ -1,42 +1,35 @@
 /**
  * The one error vocabulary of the HTTP APIs: Matrix error codes (client-server-api "Standard error
- * response") with their HTTP status. Handlers throw `MatrixError`; the server maps it to
- * `{ errcode, error }`.
+ * response"); the codes Hearth returns, each listed with its statuses in docs/errors.md. Handlers
+ * throw `MatrixError`; the server maps it to `{ errcode, error }`.
  */
 export const ErrCode = {
   FORBIDDEN: 'M_FORBIDDEN',
   UNKNOWN_TOKEN: 'M_UNKNOWN_TOKEN',
   MISSING_TOKEN: 'M_MISSING_TOKEN',
-  USER_LOCKED: 'M_USER_LOCKED',
+  USER_DEACTIVATED: 'M_USER_DEACTIVATED',
   BAD_JSON: 'M_BAD_JSON',
   NOT_JSON: 'M_NOT_JSON',
   NOT_FOUND: 'M_NOT_FOUND',
-  LIMIT_EXCEEDED: 'M_LIMIT_EXCEEDED',
   UNRECOGNIZED: 'M_UNRECOGNIZED',
   UNKNOWN: 'M_UNKNOWN',
   UNAUTHORIZED: 'M_UNAUTHORIZED',
   USER_IN_USE: 'M_USER_IN_USE',
   INVALID_USERNAME: 'M_INVALID_USERNAME',
   ROOM_IN_USE: 'M_ROOM_IN_USE',
-  INVALID_ROOM_STATE: 'M_INVALID_ROOM_STATE',
   UNSUPPORTED_ROOM_VERSION: 'M_UNSUPPORTED_ROOM_VERSION',
-  INCOMPATIBLE_ROOM_VERSION: 'M_INCOMPATIBLE_ROOM_VERSION',
-  BAD_STATE: 'M_BAD_STATE',
   GUEST_ACCESS_FORBIDDEN: 'M_GUEST_ACCESS_FORBIDDEN',
   MISSING_PARAM: 'M_MISSING_PARAM',
   INVALID_PARAM: 'M_INVALID_PARAM',
   TOO_LARGE: 'M_TOO_LARGE',
-  EXCLUSIVE: 'M_EXCLUSIVE',
-  CANNOT_LEAVE_SERVER_NOTICE_ROOM: 'M_CANNOT_LEAVE_SERVER_NOTICE_ROOM',
-  WEAK_PASSWORD: 'M_WEAK_PASSWORD',
-  UNSUPPORTED: 'M_UNSUPPORTED',
+  INVALID_SIGNATURE: 'M_INVALID_SIGNATURE',
 } as const;
 export type ErrCodeValue = (typeof ErrCode)[keyof typeof ErrCode];
 
 export class MatrixError extends Error {
   constructor(
     readonly status: number,
-    readonly errcode: ErrCodeValue | string,
+    readonly errcode: ErrCodeValue,
     message: string,
     /** Extra top-level fields of the error body (e.g. `retry_after_ms`, UIA `flows`). */
     readonly extra: Record<string, unknown> = {},
@@ -55,4 +48,3 @@ export const notFound = (msg: string) => new MatrixError(404, ErrCode.NOT_FOUND,
 export const badJson = (msg: string) => new MatrixError(400, ErrCode.BAD_JSON, msg);
 export const invalidParam = (msg: string) => new MatrixError(400, ErrCode.INVALID_PARAM, msg);
 export const missingParam = (msg: string) => new MatrixError(400, ErrCode.MISSING_PARAM, msg);
-export const tooLarge = (msg: string) => new MatrixError(413, ErrCode.TOO_LARGE, msg);

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonObject } from '../../core/types.js';
-import { ErrCode, MatrixError, missingParam } from '../../http/errors.js';
+import { ErrCode, MatrixError, missingParam, type ErrCodeValue } from '../../http/errors.js';
 import { parseSyncToken } from '../../rooms/tokens.js';
 import type { E2eeService, Requester } from '../../e2ee/service.js';
 import { requireObjectBody } from './rooms/params.js';
@@ -73,7 +73,7 @@ const PASSWORD_FLOWS = [{ stages: ['m.login.password'] }];
  * A single-stage flow completes within one request, so the session id needs no server-side state.
  */
 async function confirmPassword(auth: unknown, userId: string, deps: KeysRouteDeps): Promise<void> {
-  const challenge = (failure?: { errcode: string; error: string }) =>
+  const challenge = (failure?: { errcode: ErrCodeValue; error: string }) =>
     new MatrixError(401, failure?.errcode ?? ErrCode.UNAUTHORIZED, failure?.error ?? 'Password confirmation required', {
       flows: PASSWORD_FLOWS,
       params: {},

@@ -4,7 +4,7 @@
  * GET /joined_rooms.
  */
 import type { FastifyInstance } from 'fastify';
-import { forbidden } from '../../../http/errors.js';
+import { ErrCode, forbidden } from '../../../http/errors.js';
 import type { RoomApiDeps } from './deps.js';
 import { optionalString, requireObjectBody, requireString } from './params.js';
 
@@ -41,7 +41,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: RoomApiDeps
     const membership = await deps.engine.membershipOf(user.userId, req.params.roomId);
     if (membership === 'join' || membership === 'invite' || membership === 'knock') {
       reply.code(400);
-      return { errcode: 'M_UNKNOWN', error: 'Leave the room before forgetting it' };
+      return { errcode: ErrCode.UNKNOWN, error: 'Leave the room before forgetting it' };
     }
     if (membership === undefined) throw forbidden('You were never in this room');
     await deps.engine.rooms.forget(user.userId, req.params.roomId);
