@@ -121,6 +121,9 @@ export interface HearthLaunch {
 
 export const SEA_EXECUTABLE = join(ROOT, 'firmware-gateway', 'out', 'hearth');
 
+/** The Makefile's NODE_FLAGS: what `make run` and the systemd unit start the gateway with. */
+const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 /** A fresh Hearth: temporary data directory, free ports, open registration. */
 export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Promise<HearthInstance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
@@ -133,10 +136,11 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Prom
     HEARTH_MQTT_PORT: String(mqttPort),
     HEARTH_REGISTRATION: 'open',
   };
+  // The gateway runs with the V8 flags it ships with (Makefile NODE_FLAGS, systemd unit).
   const child =
     launch.build === 'sea'
-      ? spawnWithStderrTail(SEA_EXECUTABLE, ['run'], env)
-      : spawnNode('src/cli/main.ts', ['run'], env, launch.nodeArgs);
+      ? spawnWithStderrTail(SEA_EXECUTABLE, ['run'], { ...env, NODE_OPTIONS: GATEWAY_NODE_FLAGS.join(' ') })
+      : spawnNode('src/cli/main.ts', ['run'], env, [...GATEWAY_NODE_FLAGS, ...(launch.nodeArgs ?? [])]);
   const server = new ServerProcess('hearth', child, () => rmSync(dataDir, { recursive: true, force: true }));
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   await waitUntil(

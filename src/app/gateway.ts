@@ -56,7 +56,6 @@ import { MqttBridge } from '../mqtt/bridge/bridge.js';
 import type { BridgeRoomPort } from '../mqtt/bridge/room-port.js';
 import type { MqttTransport } from '../mqtt/transport.js';
 import { EmbeddedBroker } from '../mqtt/broker/embedded.js';
-import { ExternalBroker } from '../mqtt/broker/external.js';
 import { DeviceRegistry } from '../mqtt/identity/registry.js';
 import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
 import { createAuthenticator as createMqttAuthenticator } from '../mqtt/identity/authenticate.js';
@@ -232,7 +231,7 @@ export class Gateway {
       onEvent: (listener) => engine.onEvent(listener),
       getUserPowerLevel: (roomId, userId) => engine.getUserPowerLevel(roomId, userId),
     };
-    const transport = this.createTransport(db, registry, accounts);
+    const transport = await this.createTransport(db, registry, accounts);
     const bridge = new MqttBridge({
       db,
       rooms: roomPort,
@@ -274,10 +273,12 @@ export class Gateway {
     log.info({ url: this.clientUrl, serverName }, 'gateway started');
   }
 
-  private createTransport(db: Database, registry: DeviceRegistry, accounts: AccountService): MqttTransport {
+  private async createTransport(db: Database, registry: DeviceRegistry, accounts: AccountService): Promise<MqttTransport> {
     const { config, log } = this;
     const logger = log.child({ component: 'mqtt' });
     if (config.mqtt.mode === 'external') {
+      // Loaded only in this mode: the MQTT client library costs memory the embedded mode never uses.
+      const { ExternalBroker } = await import('../mqtt/broker/external.js');
       return new ExternalBroker({
         url: config.mqtt.externalUrl,
         username: config.mqtt.externalUsername || undefined,

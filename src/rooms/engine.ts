@@ -74,7 +74,8 @@ export class RoomEngine {
   readonly events: EventStore;
   readonly snapshots: StateSnapshotStore;
   readonly rooms: RoomStore;
-  private readonly stateCache = new LruCache<number, StoredStateMap>(128);
+  /** Current state of the most recently used rooms (a home has tens of rooms; devices one each). */
+  private readonly stateCache = new LruCache<number, StoredStateMap>(64);
   private readonly locks = new Map<number, Promise<unknown>>();
   private readonly listeners = new Set<EventListener>();
 

@@ -39,7 +39,11 @@ export interface TimelineEntry {
 }
 
 export class EventStore {
-  private readonly byId = new LruCache<string, StoredEvent>(4096);
+  /**
+   * Recently used events (a send reads the room's state events, /sync the newest timeline events).
+   * 1024 events of ~2 KB in memory each: a few MB, sized for a 1 GB gateway.
+   */
+  private readonly byId = new LruCache<string, StoredEvent>(1024);
   private nextShort = 1;
 
   constructor(private readonly db: Database) {}

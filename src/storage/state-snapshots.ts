@@ -22,7 +22,7 @@ interface SnapshotRecord {
 const MAX_CHAIN = 24;
 
 export class StateSnapshotStore {
-  private readonly snapshots = new LruCache<number, ShortStateMap>(256);
+  private readonly snapshots = new LruCache<number, ShortStateMap>(128);
   private readonly chainLengths = new LruCache<number, number>(4096);
   private readonly keyShorts = new Map<string, number>();
   private readonly keysByShort = new Map<number, [string, string]>();
