@@ -3,6 +3,7 @@
  * Sessions live in memory: they are short-lived, and a restart only makes a client start over.
  */
 import { ErrCode, MatrixError, badJson } from '../http/errors.js';
+import { isJsonObject } from '../core/json-object.js';
 import { generateOpaqueId } from './tokens.js';
 
 export type UiaStage = 'm.login.dummy' | 'm.login.password' | 'm.login.registration_token';
@@ -56,7 +57,7 @@ export class UserInteractiveAuth {
     this.pruneExpired();
     // 1.
     if (auth === undefined || auth === null) throw this.challenge(this.startSession(requirement), requirement);
-    if (typeof auth !== 'object' || Array.isArray(auth)) throw badJson('auth must be an object');
+    if (!isJsonObject(auth)) throw badJson('auth must be an object');
     const a = auth as Record<string, unknown>;
     // 2.
     let sessionId: string;

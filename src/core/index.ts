@@ -32,6 +32,7 @@ export {
   getRoomVersionRules,
   isSupportedRoomVersion,
 } from './room-versions.js';
+export { isJsonObject } from './json-object.js';
 export { redactPdu } from './redaction.js';
 export {
   type ServerName,

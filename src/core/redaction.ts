@@ -5,6 +5,7 @@
  *
  * rooms/v9 "Redactions" (room version 10) and rooms/v11 "Redactions" (room versions 11, 12).
  */
+import { isJsonObject } from './json-object.js';
 import type { RedactionAlgorithm, RoomVersionRules } from './room-versions.js';
 import type { JsonObject, Pdu } from './types.js';
 
@@ -79,7 +80,7 @@ export function redactPdu(event: object, rules: RoomVersionRules): object {
 }
 
 function redactContent(type: unknown, content: unknown, table: RedactionTable): JsonObject {
-  if (!isPlainObject(content) || typeof type !== 'string') return {};
+  if (!isJsonObject(content) || typeof type !== 'string') return {};
   const rule = table.content.get(type);
   if (rule === undefined) return {};
   if (rule === 'all') return content;
@@ -89,13 +90,9 @@ function redactContent(type: unknown, content: unknown, table: RedactionTable): 
   }
   if (table.keepThirdPartyInviteSigned && type === 'm.room.member') {
     const invite = content.third_party_invite;
-    if (isPlainObject(invite)) {
+    if (isJsonObject(invite)) {
       kept.third_party_invite = Object.hasOwn(invite, 'signed') ? { signed: invite.signed! } : {};
     }
   }
   return kept;
-}
-
-function isPlainObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -9,6 +9,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, randomInt, sign, verify, type KeyObject } from 'node:crypto';
 import { decodeBase64, encodeUnpaddedBase64 } from './base64.js';
 import { canonicalJson } from './canonical-json.js';
+import { isJsonObject } from './json-object.js';
 import type { SigningKey } from './types.js';
 
 /** `signatures` as it appears on signed JSON: server name -> key id -> unpadded base64 signature. */
@@ -95,8 +96,8 @@ export function addSignature(existing: Signatures | undefined, serverName: strin
 export function verifyJsonSignature(object: object, serverName: string, keyId: string, publicKey: Uint8Array): boolean {
   // 1. The entity must have signed at all.
   const signatures = (object as { signatures?: unknown }).signatures;
-  const byServer = isRecord(signatures) ? signatures[serverName] : undefined;
-  if (!isRecord(byServer)) return false;
+  const byServer = isJsonObject(signatures) ? signatures[serverName] : undefined;
+  if (!isJsonObject(byServer)) return false;
   // 2. Only ed25519 is understood.
   if (!keyId.startsWith(ED25519_PREFIX)) return false;
   // 3. (the caller looked the key up.) 4. Decode the signature.
@@ -141,8 +142,4 @@ function publicKeyObjectOf(publicKey: Uint8Array): KeyObject {
     publicKeyObjects.set(cacheKey, keyObject);
   }
   return keyObject;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

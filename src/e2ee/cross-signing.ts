@@ -9,7 +9,8 @@ import { ErrCode, MatrixError, forbidden, invalidParam, type ErrCodeValue } from
 import { KeyedLock } from '../accounts/keyed-lock.js';
 import type { DeviceListTracker } from './device-lists.js';
 import { isSignedBy, mergeSignatures, sameSignedContent, withVisibleSignatures } from './signatures.js';
-import { isObject, parseCrossSigningKey, type CrossSigningKey } from './validation.js';
+import { parseCrossSigningKey, type CrossSigningKey } from './validation.js';
+import { isJsonObject } from '../core/json-object.js';
 
 const UPLOAD_FIELDS: ReadonlyArray<[field: string, usage: CrossSigningUsage]> = [
   ['master_key', 'master'],
@@ -113,9 +114,9 @@ export class CrossSigning {
   async uploadSignatures(signerId: string, body: JsonObject): Promise<Record<string, Record<string, SignatureFailure>>> {
     const failures: Record<string, Record<string, SignatureFailure>> = {};
     for (const [targetUserId, objects] of Object.entries(body)) {
-      if (!isObject(objects)) throw invalidParam(`${targetUserId} must map key ids to signed objects`);
+      if (!isJsonObject(objects)) throw invalidParam(`${targetUserId} must map key ids to signed objects`);
       for (const [keyId, signed] of Object.entries(objects)) {
-        const failure = isObject(signed)
+        const failure = isJsonObject(signed)
           ? await this.lock.run(targetUserId, () => this.addSignature(signerId, targetUserId, keyId, signed))
           : { errcode: ErrCode.BAD_JSON, error: 'Signed object must be an object' };
         if (failure) (failures[targetUserId] ??= {})[keyId] = failure;
@@ -158,7 +159,7 @@ export class CrossSigning {
   /** A valid signature on `signed` by the key of `signerId` allowed to sign a key of this kind (step 3 above). */
   private async allowedSignature(signerId: string, kind: SignedKeyKind, signed: JsonObject): Promise<{ keyId: string; value: string } | undefined> {
     const offered = (signed.signatures as JsonObject | undefined)?.[signerId];
-    if (!isObject(offered)) return undefined;
+    if (!isJsonObject(offered)) return undefined;
     const allowed: Array<{ keyId: string; publicKey: string }> = [];
     if (kind === 'own_master') {
       for (const keyId of Object.keys(offered)) {
@@ -197,7 +198,7 @@ export class CrossSigning {
 /** The public key of a stored cross-signing key (its one `keys` entry). */
 function publicKeyOf(key: JsonObject): string | undefined {
   const keys = key.keys;
-  if (!isObject(keys)) return undefined;
+  if (!isJsonObject(keys)) return undefined;
   const value = Object.values(keys)[0];
   return typeof value === 'string' ? value : undefined;
 }

@@ -3,6 +3,7 @@
  * keys", "Cross-signing"). Pure functions over already-parsed objects.
  */
 import type { JsonObject } from '../core/types.js';
+import { isJsonObject } from '../core/json-object.js';
 import { decodeBase64 } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { signableBytes, verifyJsonSignature } from '../core/signing.js';
@@ -11,7 +12,7 @@ import type { DeviceKeys } from './validation.js';
 const ED25519_KEY_BYTES = 32;
 
 /** Decodes an unpadded-base64 ed25519 public key; undefined if it is not one. */
-export function decodeEd25519PublicKey(encoded: string): Uint8Array | undefined {
+function decodeEd25519PublicKey(encoded: string): Uint8Array | undefined {
   try {
     const bytes = decodeBase64(encoded);
     return bytes.length === ED25519_KEY_BYTES ? bytes : undefined;
@@ -27,7 +28,7 @@ export function isSignedBy(object: object, signerUserId: string, keyId: string, 
 }
 
 /** The device's own ed25519 key (`keys["ed25519:<device_id>"]`). */
-export function deviceSigningKey(keys: DeviceKeys): string | undefined {
+function deviceSigningKey(keys: DeviceKeys): string | undefined {
   return keys.keys[`ed25519:${keys.device_id}`];
 }
 
@@ -57,7 +58,7 @@ export function sameJson(a: unknown, b: unknown): boolean {
  */
 export function withVisibleSignatures<T extends JsonObject>(object: T, ownerUserId: string, viewerUserId: string): T {
   const signatures = object.signatures;
-  if (signatures === undefined || signatures === null || typeof signatures !== 'object' || Array.isArray(signatures)) return object;
+  if (!isJsonObject(signatures)) return object;
   const visible: JsonObject = {};
   for (const [signer, bySigner] of Object.entries(signatures)) {
     if (signer === ownerUserId || signer === viewerUserId) visible[signer] = bySigner;

@@ -4,6 +4,7 @@
  * either return a typed view of the input or throw the 400 to send back.
  */
 import type { Json, JsonObject } from '../core/types.js';
+import { isJsonObject } from '../core/json-object.js';
 import { badJson } from '../http/errors.js';
 import type { CrossSigningUsage, KeyObject } from '../storage/e2ee.js';
 
@@ -21,27 +22,23 @@ export interface CrossSigningKey extends JsonObject {
   keys: Record<string, string>;
 }
 
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
 function isStringMap(value: unknown): value is Record<string, string> {
-  return isObject(value) && Object.values(value).every((v) => typeof v === 'string');
+  return isJsonObject(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
 function isSignatures(value: unknown): value is Record<string, Record<string, string>> {
-  return isObject(value) && Object.values(value).every(isStringMap);
+  return isJsonObject(value) && Object.values(value).every(isStringMap);
 }
 
 /** An optional object-valued field of a request body (absent -> undefined). */
 export function optionalObject(body: JsonObject, field: string): JsonObject | undefined {
   const value = body[field];
   if (value === undefined) return undefined;
-  if (!isObject(value)) throw badJson(`${field} must be an object`);
+  if (!isJsonObject(value)) throw badJson(`${field} must be an object`);
   return value;
 }
 
@@ -65,7 +62,7 @@ export function parseKeyMap(raw: JsonObject, field: string): Map<string, { algor
   for (const [name, key] of Object.entries(raw)) {
     const colon = name.indexOf(':');
     if (colon <= 0 || colon === name.length - 1) throw badJson(`${field}: key name ${name} is not <algorithm>:<key_id>`);
-    if (typeof key !== 'string' && !isObject(key)) throw badJson(`${field}.${name} must be an object or a string`);
+    if (typeof key !== 'string' && !isJsonObject(key)) throw badJson(`${field}.${name} must be an object or a string`);
     out.set(name, { algorithm: name.slice(0, colon), keyId: name.slice(colon + 1), key: key as Json });
   }
   return out;
@@ -76,7 +73,7 @@ export function parseKeyMap(raw: JsonObject, field: string): Map<string, { algor
  * one `ed25519:<public key>` entry whose value is that public key. Returns the unpadded base64 key.
  */
 export function parseCrossSigningKey(raw: unknown, usage: CrossSigningUsage, field: string): { key: CrossSigningKey; publicKey: string } {
-  if (!isObject(raw)) throw badJson(`${field} must be an object`);
+  if (!isJsonObject(raw)) throw badJson(`${field} must be an object`);
   if (typeof raw.user_id !== 'string') throw badJson(`${field}.user_id must be a string`);
   if (!isStringArray(raw.usage) || !raw.usage.includes(usage)) throw badJson(`${field}.usage must contain ${usage}`);
   if (!isStringMap(raw.keys)) throw badJson(`${field}.keys must map a key id to a key`);
@@ -90,7 +87,7 @@ export function parseCrossSigningKey(raw: unknown, usage: CrossSigningUsage, fie
 
 /** `/keys/query` `device_keys`: user id -> device ids (empty: all devices). */
 export function parseQueryRequest(raw: unknown): Map<string, string[]> {
-  if (!isObject(raw)) throw badJson('device_keys must be an object');
+  if (!isJsonObject(raw)) throw badJson('device_keys must be an object');
   const out = new Map<string, string[]>();
   for (const [userId, devices] of Object.entries(raw)) {
     if (!isStringArray(devices)) throw badJson(`device_keys.${userId} must be an array of device ids`);
@@ -101,7 +98,7 @@ export function parseQueryRequest(raw: unknown): Map<string, string[]> {
 
 /** `/keys/claim` `one_time_keys`: user id -> device id -> algorithm. */
 export function parseClaimRequest(raw: unknown): Map<string, Map<string, string>> {
-  if (!isObject(raw)) throw badJson('one_time_keys must be an object');
+  if (!isJsonObject(raw)) throw badJson('one_time_keys must be an object');
   const out = new Map<string, Map<string, string>>();
   for (const [userId, devices] of Object.entries(raw)) {
     if (!isStringMap(devices)) throw badJson(`one_time_keys.${userId} must map device ids to algorithms`);

@@ -4,6 +4,7 @@
  * property paths (appendices "Dot-separated property paths"). Pure functions, no I/O.
  */
 import type { Json, JsonObject } from '../core/types.js';
+import { isJsonObject } from '../core/json-object.js';
 
 /** What a condition may ask about the room, besides the event itself. */
 export interface PushConditionContext {
@@ -50,7 +51,7 @@ export function splitPropertyPath(path: string): string[] {
 export function propertyAt(event: JsonObject, path: string): Json | undefined {
   let value: Json | undefined = event;
   for (const part of splitPropertyPath(path)) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    if (!isJsonObject(value)) return undefined;
     if (!Object.hasOwn(value, part)) return undefined;
     value = value[part];
   }

@@ -3,6 +3,7 @@
  * (client-server-api modules/receipts.md; modules/push.md "Receiving notifications").
  */
 import type { JsonObject } from '../core/types.js';
+import { isJsonObject } from '../core/json-object.js';
 import type { ReceiptService, ReceiptType } from '../accounts/receipts.js';
 import type { NotificationCounts } from './notification-counts.js';
 
@@ -29,10 +30,10 @@ export function receiptsResettingCounts(
 export function readEventIdsOf(receiptContent: JsonObject, userId: string): string[] {
   const ids: string[] = [];
   for (const [eventId, byType] of Object.entries(receiptContent)) {
-    if (byType === null || typeof byType !== 'object' || Array.isArray(byType)) continue;
+    if (!isJsonObject(byType)) continue;
     for (const type of ['m.read', 'm.read.private']) {
       const byUser = byType[type];
-      if (byUser !== null && typeof byUser === 'object' && !Array.isArray(byUser) && Object.hasOwn(byUser, userId)) ids.push(eventId);
+      if (isJsonObject(byUser) && Object.hasOwn(byUser, userId)) ids.push(eventId);
     }
   }
   return ids;

@@ -6,7 +6,8 @@ import type { JsonObject, StateEventMap } from '../core/types.js';
 import { splitStateKey } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
 import { getUserPowerLevel, isPowerLevelValue } from '../state/power-levels.js';
-import { MEMBER, getMembership, getPowerLevelsEvent, isJsonObject, memberKey } from '../state/room-state.js';
+import { isJsonObject } from '../core/json-object.js';
+import { MEMBER, getMembership, getPowerLevelsEvent, memberKey } from '../state/room-state.js';
 import type { PushConditionContext } from './conditions.js';
 
 /** m.room.power_levels `notifications.room`: "Defaults to 50 if unspecified". */

@@ -4,6 +4,7 @@
  * the preset's join rules / history visibility / guest access, initial_state, name, topic, invites.
  */
 import type { JsonObject, RoomVersionId } from '../core/types.js';
+import { isJsonObject } from '../core/json-object.js';
 import { DEFAULT_ROOM_VERSION, getRoomVersionRules, isSupportedRoomVersion } from '../core/room-versions.js';
 import { isValidUserId } from '../core/identifiers.js';
 import { ErrCode, MatrixError, badJson } from '../http/errors.js';
@@ -46,7 +47,7 @@ const PRESET_STATE: Record<Preset, { joinRule: string; historyVisibility: string
 /** Checks a raw /createRoom body and returns it typed; throws M_BAD_JSON / M_INVALID_PARAM. */
 export function parseCreateRoomBody(creator: string, body: unknown): CreateRoomRequest {
   if (body === undefined) body = {};
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badJson('Body must be a JSON object');
+  if (!isJsonObject(body)) throw badJson('Body must be a JSON object');
   const b = body as Record<string, unknown>;
   const str = (k: string) => {
     if (b[k] === undefined) return undefined;
@@ -55,7 +56,7 @@ export function parseCreateRoomBody(creator: string, body: unknown): CreateRoomR
   };
   const obj = (k: string) => {
     if (b[k] === undefined) return undefined;
-    if (b[k] === null || typeof b[k] !== 'object' || Array.isArray(b[k])) throw badJson(`${k} must be an object`);
+    if (!isJsonObject(b[k])) throw badJson(`${k} must be an object`);
     return b[k] as JsonObject;
   };
   const visibility = str('visibility');

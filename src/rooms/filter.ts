@@ -3,6 +3,7 @@
  * plus parsing a filter given inline (JSON) or by id. Unknown keys are ignored as the spec allows.
  */
 import type { JsonObject } from '../core/types.js';
+import { isJsonObject } from '../core/json-object.js';
 
 export interface EventFilter {
   limit?: number;
@@ -97,10 +98,10 @@ function isStringArray(v: unknown): v is string[] {
 
 /** Validates the shape of a filter (client-server "POST /user/{userId}/filter"); throws a message on bad input. */
 export function validateFilter(raw: unknown): SyncFilter {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('filter must be an object');
+  if (!isJsonObject(raw)) throw new Error('filter must be an object');
   const check = (f: unknown, where: string) => {
     if (f === undefined) return;
-    if (f === null || typeof f !== 'object' || Array.isArray(f)) throw new Error(`${where} must be an object`);
+    if (!isJsonObject(f)) throw new Error(`${where} must be an object`);
     const o = f as Record<string, unknown>;
     for (const k of ['types', 'not_types', 'senders', 'not_senders', 'rooms', 'not_rooms']) {
       if (o[k] !== undefined && !isStringArray(o[k])) throw new Error(`${where}.${k} must be a list of strings`);

@@ -14,9 +14,9 @@ import {
   MEMBER,
   POWER_LEVELS_KEY,
   THIRD_PARTY_INVITE,
-  isJsonObject,
   memberKey,
 } from './room-state.js';
+import { isJsonObject } from '../core/json-object.js';
 
 /** Memberships for which the join rules are selected ("If membership is join, invite or knock"). */
 const MEMBERSHIPS_NEEDING_JOIN_RULES = new Set(['join', 'invite', 'knock']);

@@ -8,7 +8,8 @@ import { serverNameOf } from '../core/identifiers.js';
 import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
 import { canUserDo, getActionLevel, getUserPowerLevel } from './power-levels.js';
-import { getCreateEvent, getJoinRule, getMembership, isJsonObject } from './room-state.js';
+import { getCreateEvent, getJoinRule, getMembership } from './room-state.js';
+import { isJsonObject } from '../core/json-object.js';
 import { checkThirdPartyInvite } from './third-party-invite.js';
 
 export function checkMembershipEvent(event: RoomEvent, authState: StateEventMap, rules: RoomVersionRules): AuthResult {

@@ -8,7 +8,8 @@ import type { RoomVersionRules } from '../core/room-versions.js';
 import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
 import { getRoomCreators, getUserPowerLevel, isPowerLevelValue } from './power-levels.js';
-import { getCreateEvent, getPowerLevelsEvent, isJsonObject } from './room-state.js';
+import { getCreateEvent, getPowerLevelsEvent } from './room-state.js';
+import { isJsonObject } from '../core/json-object.js';
 import { isValidUserId } from '../core/identifiers.js';
 
 /** The top-level levels compared in step 9.5 (v12: 10.6). */

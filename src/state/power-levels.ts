@@ -5,7 +5,8 @@
  */
 import type { Json, RoomEvent, StateEventMap } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
-import { getCreateEvent, getPowerLevelsEvent, isJsonObject } from './room-state.js';
+import { getCreateEvent, getPowerLevelsEvent } from './room-state.js';
+import { isJsonObject } from '../core/json-object.js';
 
 /** Actions whose level is a top-level property of the power levels content. */
 export type PowerAction = 'invite' | 'kick' | 'ban' | 'redact';

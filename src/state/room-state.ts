@@ -3,7 +3,7 @@
  * the state event types that affect authorisation are create, member, join_rules, power_levels
  * and third_party_invite). Pure lookups; no rules are applied here.
  */
-import type { Json, JsonObject, RoomEvent, StateEventMap } from '../core/types.js';
+import type { RoomEvent, StateEventMap } from '../core/types.js';
 import { stateKey } from '../core/types.js';
 
 export const CREATE = 'm.room.create';
@@ -49,6 +49,3 @@ export function stateMapOf(events: Iterable<RoomEvent>): StateEventMap {
   return map;
 }
 
-export function isJsonObject(value: Json | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

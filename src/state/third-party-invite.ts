@@ -10,7 +10,8 @@ import { decodeBase64 } from '../core/base64.js';
 import { verifyJsonSignature } from '../core/signing.js';
 import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
-import { THIRD_PARTY_INVITE, getMembership, isJsonObject } from './room-state.js';
+import { THIRD_PARTY_INVITE, getMembership } from './room-state.js';
+import { isJsonObject } from '../core/json-object.js';
 
 export function checkThirdPartyInvite(event: RoomEvent, target: string, authState: StateEventMap): AuthResult {
   const thirdParty = event.pdu.content.third_party_invite;

@@ -1,5 +1,6 @@
 /** Device management (client-server-api "Device Management"). */
 import type { FastifyInstance } from 'fastify';
+import { isJsonObject } from '../../core/json-object.js';
 import type { AccountService, DeviceRecord } from '../../accounts/accounts.js';
 import type { UserInteractiveAuth } from '../../accounts/uia.js';
 import type { Authenticator } from '../../http/auth.js';
@@ -59,7 +60,7 @@ export function registerDevicesRoutes(app: FastifyInstance, deps: DevicesDeps): 
     async (req) => {
       const requester = await deps.auth.requireUser(req);
       const body = req.body ?? {};
-      if (typeof body !== 'object' || Array.isArray(body)) throw badJson('Body must be a JSON object');
+      if (!isJsonObject(body)) throw badJson('Body must be a JSON object');
       if (!(await deps.accounts.getDevice(requester.userId, req.params.deviceId))) throw notFound('Unknown device');
       await deps.uia.authenticate(body.auth, {
         purpose: 'delete_devices',

@@ -4,6 +4,7 @@
  * and hand over to the E2EE service.
  */
 import { randomBytes } from 'node:crypto';
+import { isJsonObject } from '../../core/json-object.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonObject } from '../../core/types.js';
 import { ErrCode, MatrixError, missingParam, type ErrCodeValue } from '../../http/errors.js';
@@ -81,7 +82,7 @@ async function confirmPassword(auth: unknown, userId: string, deps: KeysRouteDep
     });
   // 1.
   if (auth === undefined || auth === null) throw challenge();
-  if (typeof auth !== 'object' || Array.isArray(auth)) throw new MatrixError(400, ErrCode.BAD_JSON, 'auth must be an object');
+  if (!isJsonObject(auth)) throw new MatrixError(400, ErrCode.BAD_JSON, 'auth must be an object');
   // 2.
   const a = auth as JsonObject;
   if (a.type !== 'm.login.password') throw challenge({ errcode: ErrCode.UNRECOGNIZED, error: 'Only m.login.password is offered' });

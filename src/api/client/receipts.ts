@@ -1,5 +1,6 @@
 /** Sending receipts (modules/receipts.md). */
 import type { FastifyInstance } from 'fastify';
+import { isJsonObject } from '../../core/json-object.js';
 import { RECEIPT_TYPES, type ReceiptType } from '../../accounts/receipts.js';
 import { isValidEventId } from '../../core/identifiers.js';
 import { forbidden, invalidParam } from '../../http/errors.js';
@@ -18,7 +19,7 @@ export function registerReceiptRoutes(app: FastifyInstance, deps: ReceiptDeps): 
       const requester = await deps.auth.requireUser(req);
       const { roomId, receiptType, eventId } = req.params;
       const body = req.body ?? {};
-      if (typeof body !== 'object' || Array.isArray(body)) throw invalidParam('Body must be a JSON object');
+      if (!isJsonObject(body)) throw invalidParam('Body must be a JSON object');
       const threadId = body.thread_id;
       if (threadId !== undefined && (typeof threadId !== 'string' || (threadId !== 'main' && !isValidEventId(threadId)))) {
         throw invalidParam('thread_id must be "main" or an event id');
