@@ -21,6 +21,7 @@ import type { StreamNotifier } from './notifier.js';
 import { TimelineReader } from './timeline.js';
 import { formatPaginationToken, formatSyncToken, type SyncToken } from './tokens.js';
 import type { UserRoomEntry } from '../storage/rooms.js';
+import type { PresenceState } from '../presence/presence.js';
 
 export interface BasicEvent {
   type: string;
@@ -46,16 +47,13 @@ export interface SyncSources {
   /** `unread_notifications` of a joined room: notifying and highlighting events since the user's read receipt. */
   unreadCounts(userId: string, roomId: string): Promise<{ notification_count: number; highlight_count: number }>;
   /** Presence: a sync request starts (`set_presence`); the returned function is called when it ends. */
-  userSyncing(userId: string, setPresence: PresenceSetting | undefined): () => void;
+  userSyncing(userId: string, setPresence: PresenceState | undefined): () => void;
   /**
    * `m.presence` events for the syncing user: presence changes in the ephemeral window (since, to],
    * all visible presence when `since` is undefined.
    */
   presenceSince(userId: string, since: number | undefined, to: number): Promise<(BasicEvent & { sender: string })[]>;
 }
-
-/** The `set_presence` parameter of /sync. */
-export type PresenceSetting = 'online' | 'unavailable' | 'offline';
 
 export interface SyncRequest {
   userId: string;
@@ -66,7 +64,7 @@ export interface SyncRequest {
   filter: SyncFilter;
   signal?: AbortSignal;
   /** `set_presence`; undefined means `online`. */
-  setPresence?: PresenceSetting;
+  setPresence?: PresenceState;
 }
 
 const DEFAULT_TIMELINE_LIMIT = 10;

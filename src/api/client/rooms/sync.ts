@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrCode, MatrixError } from '../../../http/errors.js';
 import { parseSyncToken } from '../../../rooms/tokens.js';
-import type { PresenceSetting } from '../../../rooms/sync.js';
+import { isPresenceState } from '../../../presence/presence.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery, resolveFilter } from './params.js';
 
@@ -19,7 +19,7 @@ export function registerSyncRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
       throw new MatrixError(400, ErrCode.INVALID_PARAM, 'full_state must be true or false');
     }
     const setPresence = q.set_presence;
-    if (setPresence !== undefined && !['online', 'offline', 'unavailable'].includes(setPresence)) {
+    if (setPresence !== undefined && !isPresenceState(setPresence)) {
       throw new MatrixError(400, ErrCode.INVALID_PARAM, 'set_presence must be online, offline or unavailable');
     }
     const filter = await resolveFilter(q.filter, user.userId, deps.getFilter);
@@ -34,7 +34,7 @@ export function registerSyncRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
       fullState: q.full_state === 'true',
       filter,
       signal: abort.signal,
-      setPresence: setPresence as PresenceSetting | undefined,
+      setPresence,
     });
   });
 }
