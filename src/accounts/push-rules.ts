@@ -16,7 +16,7 @@ import { defaultPushRules, type PushRule, type PushRuleset } from './push-rules-
 export type { PushRuleKind } from '../storage/push-rules.js';
 export type { PushRule, PushRuleset } from './push-rules-defaults.js';
 
-export const PUSH_RULE_KINDS: readonly PushRuleKind[] = ['override', 'content', 'room', 'sender', 'underride'];
+const PUSH_RULE_KINDS: readonly PushRuleKind[] = ['override', 'content', 'room', 'sender', 'underride'];
 
 export function isPushRuleKind(kind: string): kind is PushRuleKind {
   return (PUSH_RULE_KINDS as readonly string[]).includes(kind);

@@ -12,7 +12,7 @@ export interface Authenticator {
 }
 
 /** The access token of a request, if it carries one. */
-export function accessTokenOf(req: FastifyRequest): string | undefined {
+function accessTokenOf(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -33,7 +33,7 @@ export interface PresenceTimeouts {
   checkIntervalMs: number;
 }
 
-export const DEFAULT_PRESENCE_TIMEOUTS: PresenceTimeouts = {
+const DEFAULT_PRESENCE_TIMEOUTS: PresenceTimeouts = {
   idleMs: 5 * 60_000,
   syncGoneMs: 30_000,
   currentlyActiveMs: 60_000,

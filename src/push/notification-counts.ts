@@ -35,9 +35,9 @@ export interface NotificationCountsDeps {
 }
 
 /** Events examined when a count is rebuilt from the timeline (after a restart). */
-export const MAX_SCANNED_EVENTS = 500;
+const MAX_SCANNED_EVENTS = 500;
 /** Unread notifying events remembered per user and room; older ones are forgotten. */
-export const MAX_COUNTED_EVENTS = 500;
+const MAX_COUNTED_EVENTS = 500;
 /** Room states (by snapshot) kept for evaluating consecutive events without reloading. */
 const STATE_CACHE_SIZE = 16;
 

@@ -9,7 +9,7 @@ import type { RoomEvent } from '../core/types.js';
 export type EventLookup = (eventId: string) => RoomEvent | undefined;
 
 /** The ids of the events named in `auth_events` of an event (none when the event is unknown). */
-export function authParents(eventId: string, getEvent: EventLookup): readonly string[] {
+function authParents(eventId: string, getEvent: EventLookup): readonly string[] {
   return getEvent(eventId)?.pdu.auth_events ?? [];
 }
 

@@ -13,7 +13,7 @@ import { authStateOfEvent, requireEvent } from './state-res-context.js';
  * "Power events": power levels, join rules, and member events with membership leave or ban
  * whose sender is not the target (kicks and bans) - the events that can take abilities away.
  */
-export function isPowerEvent(event: RoomEvent): boolean {
+function isPowerEvent(event: RoomEvent): boolean {
   const { type, state_key: stateKeyValue, sender, content } = event.pdu;
   if (stateKeyValue === undefined) return false;
   if (type === POWER_LEVELS || type === JOIN_RULES) return stateKeyValue === '';

@@ -37,7 +37,7 @@ const registerBodySchema = {
   },
 } as const;
 
-export function registrationFlows(mode: RegistrationMode): UiaFlow[] {
+function registrationFlows(mode: RegistrationMode): UiaFlow[] {
   return mode === 'token' ? [{ stages: ['m.login.registration_token'] }] : [{ stages: ['m.login.dummy'] }];
 }
 

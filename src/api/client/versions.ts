@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
  * v1.1 through v1.12. The legacy body-matching push rules (removed in v1.17) are still served, as
  * these versions define them (accounts/push-rules-defaults.ts).
  */
-export const SUPPORTED_VERSIONS = Array.from({ length: 12 }, (_, i) => `v1.${i + 1}`);
+const SUPPORTED_VERSIONS = Array.from({ length: 12 }, (_, i) => `v1.${i + 1}`);
 
 /**
  * Only features whose answer is true of this server. The `io.element.e2ee_forced.*` flags tell
