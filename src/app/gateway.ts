@@ -5,7 +5,6 @@
  * MQTT persistence) land before the database closes.
  */
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HearthConfig } from '../config/config.js';
 import type { JsonObject } from '../core/types.js';
@@ -73,7 +72,6 @@ interface Closable {
 
 export class Gateway {
   private readonly closables: Closable[] = [];
-  private app: FastifyInstance | undefined;
   private broker: EmbeddedBroker | undefined;
 
   constructor(
@@ -145,7 +143,6 @@ export class Gateway {
     // ---- the Client-Server API
     // Closing the HTTP server answers parked /sync long-polls first, or it would wait for them.
     const app = createHttpServer({ logger: log.child({ component: 'http' }), onClosing: () => notifier.close() });
-    this.app = app;
     const auth = createAuthenticator(accounts);
     const isJoined = (userId: string, roomId: string) => engine.isJoined(userId, roomId);
     const profileOf = async (userId: string) => {

@@ -46,7 +46,7 @@ export function parseTasmota(topic: string, payload: Buffer, now: number): Adapt
     if (command === 'STATE') return stateMessage(key, t, payload, now);
     return [];
   }
-  if (command === 'RESULT') return result(key, t, payload, now);
+  if (command === 'RESULT') return result(key, payload, now);
   if (POWER.test(command)) {
     const value = toSensorValue(decodePayload(payload, 'text'));
     if (value === undefined) return [];
@@ -106,7 +106,7 @@ function stateMessage(key: string, t: string, payload: Buffer, now: number): Obs
 }
 
 /** RESULT answers a command: each scalar field is a command result for the sensor it names. */
-function result(key: string, t: string, payload: Buffer, now: number): Observation[] {
+function result(key: string, payload: Buffer, now: number): Observation[] {
   const msg = decodeObject(payload);
   const out: Observation[] = [];
   for (const [k, v] of Object.entries(msg)) {
