@@ -23,7 +23,7 @@ import { CommandHandler } from './commands.js';
 import { DeviceRegistry, type BridgedDevice } from './registry.js';
 import { DeviceRooms } from './rooms.js';
 import type { BridgeIdentityPort, BridgeLogger, BridgeRoomPort } from './room-port.js';
-import { decideSensorEvent, throttleFor, type ThrottleState } from './throttle.js';
+import { decideSensorEvent, throttleFor, type ResolvedThrottle, type ThrottleState } from './throttle.js';
 
 export interface MqttBridgeDeps {
   db: Database;
@@ -54,6 +54,10 @@ export interface BridgeStats {
 const EARLY_AVAILABILITY_LIMIT = 1024;
 
 interface SensorThrottleState {
+  /** The resolved rule, kept per sensor: resolving allocates, and it runs for every reading. */
+  rule?: ResolvedThrottle;
+  /** The device class `rule` was resolved for (an announcement may set or change it). */
+  ruleDeviceClass?: string;
   sent?: ThrottleState;
   deferred?: { value: SensorValue; ts: number };
   timer?: NodeJS.Timeout;
@@ -210,6 +214,7 @@ export class MqttBridge {
       this.mirror(d, () => this.deviceRooms.ensureRoom(created).then(() => undefined));
       return;
     }
+    if (this.registry.mergeChangesNothing(d, a)) return;
     const before = JSON.stringify(d);
     const visible = this.registry.merge(d, a);
     if (JSON.stringify(d) === before) return;
@@ -269,10 +274,15 @@ export class MqttBridge {
   /** Applies the throttle (throttle.ts) and sends, defers or drops the sensor's state event. */
   private throttledSensorEvent(d: BridgedDevice, sensor: string, value: SensorValue, ts: number): void {
     const stream = `${d.key}/${sensor}`;
-    const overrides = this.deps.throttleOverrides;
-    const rule = throttleFor(this.deps.config.throttle, d.sensors[sensor]?.deviceClass, overrides?.[stream] ?? overrides?.[sensor]);
     let st = this.throttles.get(stream);
     if (!st) this.throttles.set(stream, (st = {}));
+    const deviceClass = d.sensors[sensor]?.deviceClass;
+    if (!st.rule || st.ruleDeviceClass !== deviceClass) {
+      const overrides = this.deps.throttleOverrides;
+      st.rule = throttleFor(this.deps.config.throttle, deviceClass, overrides?.[stream] ?? overrides?.[sensor]);
+      st.ruleDeviceClass = deviceClass;
+    }
+    const rule = st.rule;
     const now = this.now();
     const decision = decideSensorEvent(rule, st.sent, value, now);
     const state = st;

@@ -100,6 +100,18 @@ export class DeviceRegistry {
     return d;
   }
 
+  /**
+   * Whether merging `a` into `d` would leave the record as it is: the announcement only infers
+   * sensors the device already has, and binds no topics (see `merge`: known inferred sensors are
+   * skipped, and an inferred-only announcement keeps the name, details and sources). Every
+   * Zigbee2MQTT and Tasmota state message announces its properties this way, so this cheap test
+   * spares the bridge serialising the device record twice per reading.
+   */
+  mergeChangesNothing(d: BridgedDevice, a: DeviceAnnouncement): boolean {
+    if (a.stateBindings || a.availability || a.sensors.length === 0) return false;
+    return a.sensors.every((s) => s.inferred && d.sensors[s.key] !== undefined);
+  }
+
   /** Merges an announcement into a device; returns whether anything a room shows changed. */
   merge(d: BridgedDevice, a: DeviceAnnouncement): boolean {
     const before = JSON.stringify([d.name, d.model, d.manufacturer, d.swVersion, d.area, d.sensors]);
