@@ -71,9 +71,11 @@ export class TelemetryStore {
   private readonly streams = new Map<string, StreamState>();
   private readonly byShort = new Map<number, StreamState>();
   private nextShort = JOURNAL_STREAM + 1;
-  private pending: { stream: number; ts: number; value: TelemetryValue }[] = [];
+  /** Readings waiting for the next group commit, as the journal's columns (no object per reading). */
+  private pending: PendingColumns = emptyColumns();
   private newRecords: StreamState[] = [];
-  private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** The outcome of the next group commit, shared by every reading in it (one promise per batch). */
+  private nextBatch: BatchOutcome | undefined;
   private journalKeys: number[] = [];
   private lastJournalMs = 0;
   private lastCheckpoint: number;
@@ -129,16 +131,18 @@ export class TelemetryStore {
     // Times within a stream never go backwards (clock steps), so chunks and buckets stay ordered.
     const ts = Math.max(Math.round(reading.ts), s.lastTs);
     this.foldReading(s, ts, reading.value);
-    this.pending.push({ stream: s.record.short, ts, value: reading.value });
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      if (this.pending.length >= this.flushBatchReadings && !this.fullBatchQueued) {
-        this.fullBatchQueued = true;
-        void this.flush();
-      } else {
-        this.flushTimer ??= setTimeout(() => void this.flush(), this.opts.flushIntervalMs);
-      }
-    });
+    const pending = this.pending;
+    pending.streams.push(s.record.short);
+    pending.ts.push(ts);
+    pending.values.push(reading.value);
+    const outcome = (this.nextBatch ??= batchOutcome());
+    if (pending.streams.length >= this.flushBatchReadings && !this.fullBatchQueued) {
+      this.fullBatchQueued = true;
+      void this.flush();
+    } else {
+      this.flushTimer ??= setTimeout(() => void this.flush(), this.opts.flushIntervalMs);
+    }
+    return outcome.promise;
   }
 
   /** Writes the buffered readings now (one batch). */
@@ -208,10 +212,10 @@ export class TelemetryStore {
   private async writeBatch(forceCheckpoint: boolean): Promise<void> {
     this.fullBatchQueued = false;
     const pending = this.pending;
-    const waiters = this.waiters;
+    const outcome = this.nextBatch;
     const records = this.newRecords;
-    this.pending = [];
-    this.waiters = [];
+    this.pending = emptyColumns();
+    this.nextBatch = undefined;
     this.newRecords = [];
     const now = this.now();
     const ops: BatchOp[] = records.map((s) => this.db.putJson('telemetryStreams', tuple(s.key), s.record));
@@ -220,7 +224,7 @@ export class TelemetryStore {
     let journalMs: number | undefined;
     if (checkpointDue) {
       afterWrite = this.checkpointTxn(ops);
-    } else if (pending.length > 0) {
+    } else if (pending.streams.length > 0) {
       journalMs = Math.max(now, this.lastJournalMs + 1);
       ops.push(this.journalTxn(journalMs, pending));
     }
@@ -228,7 +232,7 @@ export class TelemetryStore {
       await this.db.write(ops);
     } catch (err) {
       this.newRecords.push(...records);
-      for (const w of waiters) w.reject(err);
+      outcome?.reject(err);
       return;
     }
     if (journalMs !== undefined) {
@@ -237,16 +241,11 @@ export class TelemetryStore {
     }
     afterWrite();
     if (checkpointDue) this.lastCheckpoint = now;
-    for (const w of waiters) w.resolve();
+    outcome?.resolve();
   }
 
-  private journalTxn(ms: number, pending: { stream: number; ts: number; value: TelemetryValue }[]): BatchOp {
-    const value = encodeJournal(
-      ms,
-      pending.map((p) => p.stream),
-      pending.map((p) => p.ts),
-      pending.map((p) => p.value),
-    );
+  private journalTxn(ms: number, pending: PendingColumns): BatchOp {
+    const value = encodeJournal(ms, pending.streams, pending.ts, pending.values);
     return this.db.put('telemetryRaw', rawKey(JOURNAL_STREAM, ms), value);
   }
 
@@ -387,6 +386,32 @@ export class TelemetryStore {
     }
     return [...buckets.values()].sort((a, b) => a.start - b.start);
   }
+}
+
+interface PendingColumns {
+  streams: number[];
+  ts: number[];
+  values: TelemetryValue[];
+}
+
+function emptyColumns(): PendingColumns {
+  return { streams: [], ts: [], values: [] };
+}
+
+interface BatchOutcome {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function batchOutcome(): BatchOutcome {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 /** Up to 6 h of raw readings, up to 7 days of 5-minute buckets, hourly beyond. */
