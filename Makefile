@@ -4,6 +4,9 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 # V8's young generation defaults to 16 MB semi-spaces; 1 MB keeps ~25 MB of RSS off a 1 GB
 # gateway for a few more (cheap) scavenges. The systemd unit and the benchmarks use the same flag.
 NODE_FLAGS := --max-semi-space-size=1
+# glibc gives each thread that allocates (libuv's pool, LevelDB's compaction thread) its own malloc
+# arena; on a gateway with 200 devices that doubled RSS (418 -> ~200 MB measured with 2 arenas).
+GATEWAY_ENV := MALLOC_ARENA_MAX=2
 
 .PHONY: run test unit integration bench typecheck build-gateway clean-data deps
 
@@ -14,7 +17,7 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 deps: $(NODE_MODULES_STAMP)
 
 run: deps
-	node $(NODE_FLAGS) bin/hearth.js run
+	$(GATEWAY_ENV) node $(NODE_FLAGS) bin/hearth.js run
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit

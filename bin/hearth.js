@@ -1,6 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
 // The `hearth` command in a checkout: runs the TypeScript sources through tsx's loader.
-// The small V8 young generation matches `make run` and the systemd unit (see the Makefile).
+// The small V8 young generation and two malloc arenas match `make run` and the systemd unit (see
+// the Makefile for why).
 import { register } from 'tsx/esm/api';
 
 register();

@@ -135,6 +135,8 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Prom
     HEARTH_FEDERATION_PORT: String(federationPort),
     HEARTH_MQTT_PORT: String(mqttPort),
     HEARTH_REGISTRATION: 'open',
+    // As the Makefile's GATEWAY_ENV and the systemd unit start it.
+    MALLOC_ARENA_MAX: '2',
   };
   // The gateway runs with the V8 flags it ships with (Makefile NODE_FLAGS, systemd unit).
   const child =
