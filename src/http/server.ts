@@ -72,13 +72,18 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
   });
 
-  app.addHook('onRequest', async (req, reply) => {
+  // The hooks below run for every request and do no I/O, so they are callback-style: an async hook
+  // costs each request a promise and a microtask hop per hook. Answering from a callback-style hook
+  // means sending without calling `done` (fastify "Hooks": respond to a request from a hook).
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('Access-Control-Allow-Origin', '*');
     reply.header('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
     reply.header('Access-Control-Allow-Headers', 'X-Requested-With, Content-Type, Authorization');
     if (req.method === 'OPTIONS') {
       reply.code(204).send();
+      return;
     }
+    done();
   });
 
   // Graceful close: stop waits (long-polls), let running requests finish (their responses say
@@ -86,16 +91,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   let closing = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  app.addHook('onRequest', async (_req, reply) => {
+  app.addHook('onRequest', (_req, reply, done) => {
     inFlight++;
     reply.raw.once('close', () => {
       inFlight--;
       if (inFlight === 0) drained?.();
     });
+    done();
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   app.addHook('preClose', async () => {
     closing = true;
