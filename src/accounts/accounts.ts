@@ -14,7 +14,7 @@ import type { BatchOp, Database } from '../storage/db.js';
 import { LruCache } from '../storage/lru.js';
 import { SideStreamStore } from '../storage/side-stream.js';
 import { ToDeviceStore } from '../storage/to-device.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { generateAccessToken, generateDeviceId, hashToken } from './tokens.js';
 

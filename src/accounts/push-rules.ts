@@ -10,7 +10,7 @@ import type { StreamNotifier } from '../rooms/notifier.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { PushRuleStore, type PushRuleKind, type PushRuleOverrides, type UserPushRule } from '../storage/push-rules.js';
 import { SideStreamStore } from '../storage/side-stream.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { defaultPushRules, type PushRule, type PushRuleset } from './push-rules-defaults.js';
 
 export type { PushRuleKind } from '../storage/push-rules.js';

@@ -6,7 +6,7 @@ import type { JsonObject } from '../core/types.js';
 import type { BatchOp } from '../storage/db.js';
 import type { CrossSigningUsage, E2eeKeyStore } from '../storage/e2ee.js';
 import { ErrCode, MatrixError, forbidden, invalidParam, type ErrCodeValue } from '../http/errors.js';
-import { KeyedLock } from '../accounts/keyed-lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import type { DeviceListTracker } from './device-lists.js';
 import { isSignedBy, mergeSignatures, sameSignedContent, withVisibleSignatures } from './signatures.js';
 import { parseCrossSigningKey, type CrossSigningKey } from './validation.js';

@@ -27,6 +27,7 @@ import { EventStore, type EventMeta, type StoredEvent } from '../storage/events.
 import { StateSnapshotStore } from '../storage/state-snapshots.js';
 import { RoomStore, type Membership, type RoomRecord } from '../storage/rooms.js';
 import { LruCache } from '../storage/lru.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { ErrCode, MatrixError, forbidden, notFound } from '../http/errors.js';
 import type { StreamNotifier } from './notifier.js';
 
@@ -76,7 +77,8 @@ export class RoomEngine {
   readonly rooms: RoomStore;
   /** Current state of the most recently used rooms (a home has tens of rooms; devices one each). */
   private readonly stateCache = new LruCache<number, StoredStateMap>(64);
-  private readonly locks = new Map<number, Promise<unknown>>();
+  /** Events of one room are created one at a time; rooms proceed in parallel. */
+  private readonly roomLocks = new KeyedLock<number>();
   private readonly listeners = new Set<EventListener>();
 
   constructor(private readonly deps: RoomEngineDeps) {
@@ -200,7 +202,7 @@ export class RoomEngine {
 
     const ops: BatchOp[] = [];
     const room = this.rooms.createTxn(ops, event.room_id, version, creator);
-    await this.withRoomLock(room.short, async () => {
+    await this.roomLocks.run(room.short, async () => {
       await this.persist(ops, room, rules, event, { snapshot: 0, extremities: [], depth: 0, lastStream: 0 }, new Map(), undefined);
       for (const draft of drafts) await this.sendLocked(room, rules, draft, {});
     });
@@ -215,7 +217,7 @@ export class RoomEngine {
       const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, opts.txn.txnId);
       if (existing) return { eventId: existing, stream: (await this.events.get(existing))?.meta.stream ?? 0 };
     }
-    return this.withRoomLock(room.short, async () => {
+    return this.roomLocks.run(room.short, async () => {
       if (opts.txn) {
         // Re-check under the lock: a retried request may have raced the first one.
         const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, opts.txn.txnId);
@@ -358,18 +360,6 @@ export class RoomEngine {
       } catch (err) {
         this.deps.log.error({ err, eventId: event.event_id }, 'event listener failed');
       }
-    }
-  }
-
-  private async withRoomLock<T>(roomShort: number, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(roomShort) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(roomShort, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(roomShort) === tail) this.locks.delete(roomShort);
     }
   }
 }

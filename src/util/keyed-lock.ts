@@ -1,12 +1,12 @@
 /**
- * Serialises async read-modify-write sequences per key (e.g. one user's record), so two requests
- * cannot interleave between reading a record and writing it back. In-process only: LevelDB admits
- * a single process (storage/db.ts).
+ * Serialises async read-modify-write sequences per key (one user's record, one room's DAG), so two
+ * requests cannot interleave between reading and writing back. In-process only: LevelDB admits a
+ * single process (storage/db.ts).
  */
-export class KeyedLock {
-  private readonly tails = new Map<string, Promise<unknown>>();
+export class KeyedLock<K = string> {
+  private readonly tails = new Map<K, Promise<unknown>>();
 
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+  async run<T>(key: K, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const current = previous.then(task, task);
     const tail = current.catch(() => undefined);
