@@ -23,26 +23,8 @@ import { ReceiptService } from '../accounts/receipts.js';
 import { ToDeviceService } from '../accounts/to-device.js';
 import { TypingManager } from '../accounts/typing.js';
 import { UserInteractiveAuth } from '../accounts/uia.js';
-import { SharedSecretRegistration } from '../accounts/shared-secret.js';
 import { E2eeService } from '../e2ee/service.js';
 import { engineMembershipView } from '../e2ee/membership-view.js';
-import { registerVersionsRoutes } from '../api/client/versions.js';
-import { registerWellKnownRoutes } from '../api/client/well-known.js';
-import { registerCapabilitiesRoutes } from '../api/client/capabilities.js';
-import { registerLoginRoutes } from '../api/client/login.js';
-import { registerLogoutRoutes } from '../api/client/logout.js';
-import { registerRegisterRoutes } from '../api/client/register.js';
-import { registerAccountRoutes } from '../api/client/account.js';
-import { registerDevicesRoutes } from '../api/client/devices.js';
-import { registerProfileRoutes } from '../api/client/profile.js';
-import { registerAccountDataRoutes } from '../api/client/account-data.js';
-import { registerFilterRoutes } from '../api/client/filters.js';
-import { registerPushRulesRoutes } from '../api/client/push-rules.js';
-import { registerTypingRoutes } from '../api/client/typing.js';
-import { registerReceiptRoutes } from '../api/client/receipts.js';
-import { registerReadMarkerRoutes } from '../api/client/read-markers.js';
-import { registerToDeviceRoutes } from '../api/client/to-device.js';
-import { registerSynapseAdminRoutes } from '../api/client/synapse-admin.js';
 import { registerKeysRoutes } from '../api/client/keys.js';
 import { registerTelemetryRoutes } from '../api/client/telemetry.js';
 import { registerPresenceRoutes } from '../api/client/presence.js';
@@ -64,6 +46,7 @@ import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateSigningKey } from './signing-key-file.js';
 import { buildRoomApi } from './room-api.js';
+import { registerAccountApi } from './account-api.js';
 
 interface Closable {
   name: string;
@@ -152,23 +135,22 @@ export class Gateway {
       if (p?.avatar_url) out.avatar_url = p.avatar_url;
       return out;
     };
-    registerVersionsRoutes(app);
-    registerWellKnownRoutes(app, { publicBaseUrl: config.client.publicBaseUrl });
-    registerCapabilitiesRoutes(app, { auth });
-    registerLoginRoutes(app, { accounts, publicBaseUrl: config.client.publicBaseUrl });
-    registerLogoutRoutes(app, { auth, accounts });
-    registerRegisterRoutes(app, { accounts, uia, registration: config.registration });
-    registerAccountRoutes(app, { auth, accounts, uia });
-    registerDevicesRoutes(app, { auth, accounts, uia });
-    registerAccountDataRoutes(app, { auth, accountData });
-    registerFilterRoutes(app, { auth, filters });
-    registerPushRulesRoutes(app, { auth, pushRules });
-    registerTypingRoutes(app, { auth, typing, isJoined });
-    registerReceiptRoutes(app, { auth, accountData, receipts: readReceipts, isJoined });
-    registerReadMarkerRoutes(app, { auth, accountData, receipts: readReceipts, isJoined });
+    registerAccountApi(app, {
+      config,
+      auth,
+      accounts,
+      uia,
+      accountData,
+      filters,
+      pushRules,
+      typing,
+      receipts: readReceipts,
+      toDevice,
+      isJoined,
+      // Called at request time, once the room API below exists.
+      onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
+    });
     registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
-    registerToDeviceRoutes(app, { auth, toDevice });
-    registerSynapseAdminRoutes(app, { accounts, sharedSecret: new SharedSecretRegistration(config.registration.sharedSecret) });
     registerKeysRoutes(app, {
       serverName,
       e2ee,
@@ -195,11 +177,6 @@ export class Gateway {
         userSyncing: (userId, setPresence) => presence.userSyncing(userId, setPresence),
         presenceSince: (userId, since, to) => presence.eventsFor(userId, since, to),
       },
-    });
-    registerProfileRoutes(app, {
-      auth,
-      accounts,
-      onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
     });
 
     // ---- sensors: telemetry, the bridge, the broker

@@ -12,29 +12,12 @@ import { AccountService, type Profile } from '../../src/accounts/accounts.js';
 import { FilterService } from '../../src/accounts/filters.js';
 import { PushRulesService } from '../../src/accounts/push-rules.js';
 import { ReceiptService } from '../../src/accounts/receipts.js';
-import { SharedSecretRegistration } from '../../src/accounts/shared-secret.js';
 import { ToDeviceService } from '../../src/accounts/to-device.js';
 import { TypingManager } from '../../src/accounts/typing.js';
 import { UserInteractiveAuth } from '../../src/accounts/uia.js';
-import { registerAccountRoutes } from '../../src/api/client/account.js';
-import { registerAccountDataRoutes } from '../../src/api/client/account-data.js';
-import { registerCapabilitiesRoutes } from '../../src/api/client/capabilities.js';
-import { registerDevicesRoutes } from '../../src/api/client/devices.js';
-import { registerFilterRoutes } from '../../src/api/client/filters.js';
-import { registerLoginRoutes } from '../../src/api/client/login.js';
-import { registerLogoutRoutes } from '../../src/api/client/logout.js';
-import { registerProfileRoutes } from '../../src/api/client/profile.js';
-import { registerPushRulesRoutes } from '../../src/api/client/push-rules.js';
-import { registerReadMarkerRoutes } from '../../src/api/client/read-markers.js';
-import { registerReceiptRoutes } from '../../src/api/client/receipts.js';
-import { registerRegisterRoutes } from '../../src/api/client/register.js';
-import { registerSynapseAdminRoutes } from '../../src/api/client/synapse-admin.js';
-import { registerToDeviceRoutes } from '../../src/api/client/to-device.js';
-import { registerTypingRoutes } from '../../src/api/client/typing.js';
-import { registerVersionsRoutes } from '../../src/api/client/versions.js';
-import { registerWellKnownRoutes } from '../../src/api/client/well-known.js';
 import { defaultConfig, type HearthConfig, type RegistrationMode } from '../../src/config/config.js';
 import { createAuthenticator } from '../../src/http/auth.js';
+import { registerAccountApi } from '../../src/app/account-api.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { StreamNotifier } from '../../src/rooms/notifier.js';
 import { Database } from '../../src/storage/db.js';
@@ -99,29 +82,22 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
 
   const app = createHttpServer({ logger: pino({ level: 'silent' }) });
   const auth = createAuthenticator(accounts);
-  registerVersionsRoutes(app);
-  registerWellKnownRoutes(app, { publicBaseUrl: config.client.publicBaseUrl });
-  registerCapabilitiesRoutes(app, { auth });
-  registerLoginRoutes(app, { accounts, publicBaseUrl: config.client.publicBaseUrl });
-  registerLogoutRoutes(app, { auth, accounts });
-  registerRegisterRoutes(app, { accounts, uia, registration: config.registration });
-  registerAccountRoutes(app, { auth, accounts, uia });
-  registerDevicesRoutes(app, { auth, accounts, uia });
-  registerProfileRoutes(app, {
+  registerAccountApi(app, {
+    config,
     auth,
     accounts,
+    uia,
+    accountData,
+    filters,
+    pushRules,
+    typing,
+    receipts,
+    toDevice,
+    isJoined,
     onProfileChange: async (userId, profile) => {
       profileChanges.push({ userId, profile });
     },
   });
-  registerAccountDataRoutes(app, { auth, accountData });
-  registerFilterRoutes(app, { auth, filters });
-  registerPushRulesRoutes(app, { auth, pushRules });
-  registerTypingRoutes(app, { auth, typing, isJoined });
-  registerReceiptRoutes(app, { auth, accountData, receipts, isJoined });
-  registerReadMarkerRoutes(app, { auth, accountData, receipts, isJoined });
-  registerToDeviceRoutes(app, { auth, toDevice });
-  registerSynapseAdminRoutes(app, { accounts, sharedSecret: new SharedSecretRegistration(config.registration.sharedSecret) });
   await app.ready();
 
   const call: Harness['call'] = async (method, url, opts = {}) => {
