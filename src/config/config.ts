@@ -128,7 +128,7 @@ export function defaultConfig(dataDir: string): HearthConfig {
       rawRules: [],
     },
     telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },
-    storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 1024 * 1024 },
+    storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024 },
     logLevel: 'warn',
   };
 }

@@ -67,9 +67,10 @@ telemetry:
   flush_interval_ms: 1000
 
 storage:
-  # LevelDB block cache and write buffer; small on purpose (1 GB RAM gateways).
+  # LevelDB block cache (small: 1 GB RAM gateways) and write buffer (4 MB: the memtable absorbs
+  # rewrites before they reach the SD card; 1 MB wrote ~6x more bytes per sensor reading).
   cache_size_bytes: 2097152
-  write_buffer_size_bytes: 1048576
+  write_buffer_size_bytes: 4194304
 
 log_level: warn
 `;
