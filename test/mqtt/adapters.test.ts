@@ -154,6 +154,21 @@ test('Z2M: device state message becomes readings of an inferred device', (t) => 
   t.deepEqual(readings(obs), [['temperature', 27.34], ['humidity', 44.72], ['linkquality', 120]]);
 });
 
+test('Z2M: last_seen dates the readings (ISO 8601 or epoch ms) and is not a sensor', (t) => {
+  const seen = NOW - 90_000;
+  for (const lastSeen of [new Date(seen).toISOString(), seen]) {
+    const obs = parseZigbee2Mqtt('zigbee2mqtt/hall', json({ temperature: 19.5, last_seen: lastSeen }), NOW)!;
+    t.deepEqual(announced(obs).sensors.map((s) => s.key), ['temperature']);
+    const r = obs.filter((o) => o.kind === 'reading').map((o) => (o as { reading: { sensor: string; ts: number } }).reading);
+    t.deepEqual(r.map((x) => [x.sensor, x.ts]), [['temperature', seen]]);
+  }
+  // Unparseable, or further ahead of our clock than skew explains: the time of arrival.
+  for (const lastSeen of ['yesterday', NOW + 3_600_000]) {
+    const obs = parseZigbee2Mqtt('zigbee2mqtt/hall', json({ temperature: 19.5, last_seen: lastSeen }), NOW)!;
+    t.is((obs[1] as { reading: { ts: number } }).reading.ts, NOW);
+  }
+});
+
 test('Z2M: availability in the 2.0 JSON and the legacy form; own /set ignored', (t) => {
   t.deepEqual(parseZigbee2Mqtt('zigbee2mqtt/lamp/availability', json({ state: 'online' }), NOW), [{ kind: 'availability', availability: { deviceKey: 'z2m.lamp', online: true } }]);
   t.deepEqual(parseZigbee2Mqtt('zigbee2mqtt/lamp/availability', Buffer.from('offline'), NOW), [{ kind: 'availability', availability: { deviceKey: 'z2m.lamp', online: false } }]);

@@ -143,6 +143,14 @@ const PREFIX: Record<Exclude<Convention, 'raw'>, string> = {
 };
 
 export function slugify(id: string): string {
-  const s = id.toLowerCase().replace(/[^a-z0-9._=-]+/g, '_');
-  return s.length > 0 ? s : '_';
+  let s = slugs.get(id);
+  if (s === undefined) {
+    s = id.toLowerCase().replace(/[^a-z0-9._=-]+/g, '_') || '_';
+    // Property names repeat in every message of every device: remember a bounded set of them.
+    if (slugs.size >= SLUG_CACHE_LIMIT) slugs.clear();
+    slugs.set(id, s);
+  }
+  return s;
 }
+const SLUG_CACHE_LIMIT = 4096;
+const slugs = new Map<string, string>();

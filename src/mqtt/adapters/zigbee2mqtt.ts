@@ -1,6 +1,7 @@
 /**
  * Zigbee2MQTT (Z2M docs "MQTT topics and messages", "Exposes"):
- *   zigbee2mqtt/<friendly_name>                 device state, a JSON object of properties
+ *   zigbee2mqtt/<friendly_name>                 device state, a JSON object of properties; its
+ *                                               `last_seen` (if enabled) dates the readings
  *   zigbee2mqtt/<friendly_name>/availability    `{"state":"online"}` (2.0+) or legacy `online`
  *   zigbee2mqtt/<friendly_name>/set[/<attr>]    commands (ours; ignored when seen inbound)
  *   zigbee2mqtt/bridge/devices                  retained list of devices with their `exposes`
@@ -33,21 +34,38 @@ function availability(name: string, payload: Buffer): Observation[] {
   return [{ kind: 'availability', availability: { deviceKey: deviceKey('zigbee2mqtt', name), online: state === 'online' } }];
 }
 
-/** A state message: every scalar property is a reading; the device is announced with inferred sensors. */
+/**
+ * A state message: every scalar property is a reading; the device is announced with inferred sensors.
+ * `last_seen` (Z2M `advanced.last_seen`: when Z2M last heard from the device, as ISO 8601 or epoch ms)
+ * is not a sensor but the time of the readings beside it: it dates readings that a device agent
+ * replays after an outage correctly, and a value that changes with every message would otherwise
+ * cost a telemetry stream and a room state event per device per throttle interval.
+ */
 function deviceState(name: string, payload: Buffer, now: number, base: string): Observation[] {
   if (payload.length === 0) return [];
   const state = decodeObject(payload);
   const key = deviceKey('zigbee2mqtt', name);
-  const out: Observation[] = [];
-  const sensors: SensorInfo[] = [];
-  for (const [property, raw] of Object.entries(state)) {
-    const value = toSensorValue(raw);
+  const ts = readingTime(state.last_seen, now);
+  const out: Observation[] = [{ kind: 'announce', device: { key, convention: 'zigbee2mqtt', name, sensors: [], sourceTopic: `${base}/${name}` } }];
+  const sensors: SensorInfo[] = (out[0] as { device: DeviceAnnouncement }).device.sensors;
+  for (const property in state) {
+    if (property === LAST_SEEN) continue;
+    const value = toSensorValue(state[property]);
     if (value === undefined) continue;
     const sensor = slugify(property);
     sensors.push({ key: sensor, name: property, kind: typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'boolean' : 'string', inferred: true });
-    out.push({ kind: 'reading', reading: { deviceKey: key, sensor, value, ts: now } });
+    out.push({ kind: 'reading', reading: { deviceKey: key, sensor, value, ts } });
   }
-  return [{ kind: 'announce', device: { key, convention: 'zigbee2mqtt', name, sensors, sourceTopic: `${base}/${name}` } }, ...out];
+  return out;
+}
+
+const LAST_SEEN = 'last_seen';
+/** How far a device's `last_seen` may lie ahead of our clock (clock skew) and still date readings. */
+const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+function readingTime(lastSeen: unknown, now: number): number {
+  const ms = typeof lastSeen === 'number' ? lastSeen : typeof lastSeen === 'string' ? Date.parse(lastSeen) : NaN;
+  return Number.isFinite(ms) && ms > 0 && ms <= now + MAX_FUTURE_SKEW_MS ? ms : now;
 }
 
 function announceBridgeDevices(payload: Buffer, base: string): Observation[] {

@@ -143,10 +143,33 @@ export class MqttBridge {
       this.stats.unknownTopics++;
       return;
     }
-    const durable: Promise<void>[] = [];
-    for (const o of observations) durable.push(this.apply(o));
-    await Promise.all(durable);
+    // Readings of one message share one telemetry group commit, so usually one promise to wait for.
+    let durable: Promise<void> | undefined;
+    let more: Promise<void>[] | undefined;
+    for (const o of observations) {
+      const p = this.applyFast(o) ?? this.apply(o);
+      if (p === null || p === durable) continue;
+      if (durable === undefined) durable = p;
+      else (more ??= []).push(p);
+    }
+    if (more) await Promise.all([durable, ...more]);
+    else await durable;
   };
+
+  /**
+   * The steady state of a known device, without queueing: a re-announcement that changes nothing is
+   * dropped (`null`), and a reading is recorded at once. Only when nothing of that device is queued
+   * (`serial`), or this would overtake it; otherwise `undefined` sends the observation the slow way.
+   */
+  private applyFast(o: Observation): Promise<void> | null | undefined {
+    if (o.kind === 'announce') {
+      if (this.serial.has(o.device.key)) return undefined;
+      const d = this.registry.get(o.device.key);
+      return d && this.registry.mergeChangesNothing(d, o.device) ? null : undefined;
+    }
+    if (o.kind === 'reading' && !this.serial.has(o.reading.deviceKey)) return this.record(o.reading);
+    return undefined;
+  }
 
   /** The telemetry stream behind a room's sensor (history endpoint), if the room shows that sensor. */
   resolveStream(roomId: string, sensor: string): string | undefined {
