@@ -21,6 +21,7 @@ import { JsonHttpClient } from './lib/http-client.js';
 import { PublisherFleet } from './lib/mqtt-workload.js';
 import { addHearthDevices, SEA_EXECUTABLE, startBareAedes, startBareHttp, startHearth, type HearthInstance, type HearthLaunch } from './lib/processes.js';
 import { rssBytes } from './lib/proc.js';
+import { buildBundle } from './build.js';
 import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
 import { percentile, runConcurrently } from './lib/stats.js';
 
@@ -34,16 +35,18 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     devices: { type: 'string', default: '200' },
     write: { type: 'boolean', default: false },
-    server: { type: 'string', default: 'tsx' },
+    server: { type: 'string', default: 'bundle' },
     profile: { type: 'string' },
   },
 });
 const only = args.only?.split(',') as Section[] | undefined;
 if (only?.some((s) => !SECTIONS.includes(s))) throw new Error(`--only takes ${SECTIONS.join(', ')}`);
 const quick = args.quick;
-if (args.server !== 'tsx' && args.server !== 'sea') throw new Error('--server takes tsx or sea');
+if (args.server !== 'bundle' && args.server !== 'tsx' && args.server !== 'sea') throw new Error('--server takes bundle, tsx or sea');
 if (args.server === 'sea' && !existsSync(SEA_EXECUTABLE)) throw new Error(`--server sea needs ${SEA_EXECUTABLE}: run make build-gateway`);
-if (args.profile && args.server !== 'tsx') throw new Error('--profile works with --server tsx');
+if (args.profile && args.server === 'sea') throw new Error('--profile works with --server bundle or tsx');
+// The bundle is what `make run` starts: build it from the current sources first.
+if (args.server === 'bundle') await buildBundle();
 const launch: HearthLaunch = {
   build: args.server,
   // A CPU profile per Hearth process, written when it stops (open with Chrome DevTools).

@@ -8,6 +8,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { BUNDLE } from '../build.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -111,10 +112,11 @@ export interface HearthInstance {
 
 export interface HearthLaunch {
   /**
-   * `tsx`: the sources through tsx's loader (`hearth run` in a checkout); `sea`: the single executable
-   * of `make build-gateway` (what a gateway image runs: no loader thread, no transpiler in memory).
+   * `bundle`: dist/hearth.mjs under plain node (what `make run` starts; built by scripts/build.ts);
+   * `tsx`: the sources through tsx's loader (`npx hearth run` in a checkout); `sea`: the single
+   * executable of `make build-gateway` (what a gateway image runs).
    */
-  build: 'tsx' | 'sea';
+  build: 'bundle' | 'tsx' | 'sea';
   /** Extra arguments for node itself with `tsx` (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
 }
@@ -122,7 +124,7 @@ export interface HearthLaunch {
 export const SEA_EXECUTABLE = join(ROOT, 'firmware-gateway', 'out', 'hearth');
 
 /** The Makefile's NODE_FLAGS: what `make run` and the systemd unit start the gateway with. */
-const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=1'];
+const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 
 /** A fresh Hearth: temporary data directory, free ports, open registration. */
 export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Promise<HearthInstance> {
@@ -137,12 +139,17 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Prom
     HEARTH_REGISTRATION: 'open',
     // As the Makefile's GATEWAY_ENV and the systemd unit start it.
     MALLOC_ARENA_MAX: '2',
+    MALLOC_MMAP_THRESHOLD_: '65536',
+    MALLOC_TRIM_THRESHOLD_: '65536',
   };
   // The gateway runs with the V8 flags it ships with (Makefile NODE_FLAGS, systemd unit).
+  const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(launch.nodeArgs ?? [])];
   const child =
     launch.build === 'sea'
       ? spawnWithStderrTail(SEA_EXECUTABLE, ['run'], { ...env, NODE_OPTIONS: GATEWAY_NODE_FLAGS.join(' ') })
-      : spawnNode('src/cli/main.ts', ['run'], env, [...GATEWAY_NODE_FLAGS, ...(launch.nodeArgs ?? [])]);
+      : launch.build === 'bundle'
+        ? spawnWithStderrTail(process.execPath, [...nodeArgs, BUNDLE, 'run'], env)
+        : spawnNode('src/cli/main.ts', ['run'], env, nodeArgs);
   const server = new ServerProcess('hearth', child, () => rmSync(dataDir, { recursive: true, force: true }));
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   await waitUntil(

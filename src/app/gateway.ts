@@ -47,6 +47,7 @@ import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateSigningKey } from './signing-key-file.js';
 import { buildRoomApi } from './room-api.js';
 import { registerAccountApi } from './account-api.js';
+import { startIdleHeapTrim } from './idle-heap-trim.js';
 
 interface Closable {
   name: string;
@@ -244,6 +245,14 @@ export class Gateway {
       ...deviceAdminHandlers(registry, { onRemoved: (name) => void this.broker?.disconnectDevice(name) }),
     });
     this.closables.push({ name: 'admin-socket', close: () => admin.close() });
+
+    // ---- memory: give the heap of a burst back once idle (idle-heap-trim.ts)
+    const heapLog = log.child({ component: 'memory' });
+    const trim = startIdleHeapTrim({
+      onTrim: ({ beforeBytes, afterBytes, ms }) => heapLog.debug({ beforeBytes, afterBytes, ms: Math.round(ms) }, 'idle heap trimmed'),
+    });
+    if (!trim.active) heapLog.debug('no --expose-gc: the idle heap trim is off');
+    this.closables.push({ name: 'idle-heap-trim', close: async () => trim.stop() });
     log.info({ url: this.clientUrl, serverName }, 'gateway started');
   }
 

@@ -51,12 +51,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function version(): string {
+  // Bundles (dist/hearth.mjs, the single executable) have the version defined at build time: their
+  // location says nothing about where package.json is.
+  if (process.env.HEARTH_VERSION) return process.env.HEARTH_VERSION;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     return pkg.version;
   } catch {
-    // In the single executable the package.json is not on disk; the bundler defines the version.
-    return process.env.HEARTH_VERSION ?? 'unknown';
+    return 'unknown';
   }
 }
 
