@@ -16,8 +16,19 @@ export interface SensorThrottle {
    * configured, the sensor's device class picks one (`DEVICE_CLASS_DEADBANDS`), else 0.
    */
   deadband?: number;
-  /** At most one state event per this many seconds per sensor. */
+  /**
+   * Numeric sensors (measurements that drift: temperature, power): at most one state event per this
+   * many seconds. Default 300, the reporting interval of typical Zigbee climate sensors: each state
+   * event is a signed DAG event every member syncs and the SD card stores, and the history keeps
+   * every reading anyway.
+   */
   minIntervalSeconds: number;
+  /**
+   * Discrete sensors (booleans and strings: switches, contacts, modes): at most one state event per
+   * this many seconds. Default 1: their changes are rare and each one matters at once; the floor
+   * only stops a chattering contact from flooding the room.
+   */
+  discreteMinIntervalSeconds: number;
   /** Re-emit an unchanged value after this many seconds of silence. */
   refreshSeconds: number;
 }
@@ -124,7 +135,7 @@ export function defaultConfig(dataDir: string): HearthConfig {
       // events are the costliest writes of the gateway (a signed event, its indexes, and later
       // compactions: ~2-4 KB each on the SD card), so a busy sensor updates its room at most once
       // a minute, and a quiet one is refreshed every 15 minutes (docs/performance.md).
-      throttle: { minIntervalSeconds: 60, refreshSeconds: 900 },
+      throttle: { minIntervalSeconds: 300, discreteMinIntervalSeconds: 1, refreshSeconds: 900 },
       rawRules: [],
     },
     telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },

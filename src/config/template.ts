@@ -46,12 +46,14 @@ bridge:
   federate_device_rooms: false
   command_timeout_seconds: 10
   # A sensor's latest value becomes a state event on a change beyond the deadband, at most every
-  # min_interval_seconds, and is refreshed after refresh_seconds of silence. Every reading is kept
-  # in the history regardless. Without a deadband here, the sensor's device class picks one
-  # (temperature 0.2, humidity 1, pressure 0.5, ...); deadband: 0 means any change.
+  # min_interval_seconds for numbers (measurements) or discrete_min_interval_seconds for booleans
+  # and strings (switches, contacts), and is refreshed after refresh_seconds of silence. Every
+  # reading is kept in the history regardless. Without a deadband here, the sensor's device class
+  # picks one (temperature 0.2, humidity 1, pressure 0.5, ...); deadband: 0 means any change.
   throttle:
     # deadband: 0
-    min_interval_seconds: 60
+    min_interval_seconds: 300
+    discrete_min_interval_seconds: 1
     refresh_seconds: 900
   # Raw topic rules for devices that follow no convention. $1, $2 are the + wildcards.
   raw_rules: []

@@ -160,7 +160,7 @@ test('HA discovery, availability and state handled concurrently (one pipelined b
 });
 
 test('a changed value inside the minimum interval is deferred, then sent', async (t) => {
-  const { rooms, send, clock } = await setup(t, { throttle: { deadband: 0, minIntervalSeconds: 0.05, refreshSeconds: 300 } });
+  const { rooms, send, clock } = await setup(t, { throttle: { deadband: 0, minIntervalSeconds: 0.05, discreteMinIntervalSeconds: 0.05, refreshSeconds: 300 } });
   await send('tele/plug/SENSOR', JSON.stringify({ ENERGY: { Power: 10 } }));
   await send('tele/plug/SENSOR', JSON.stringify({ ENERGY: { Power: 12 } }));
   t.deepEqual(rooms.ofType('org.hearth.sensor').map((e) => (e.content as { value: number }).value), [10]);

@@ -3,8 +3,9 @@
  * points rate-limited and refreshed). Pure: the bridge keeps the state and the timers.
  *   1. the first value is sent;
  *   2. a change beyond the deadband (against the last *sent* value, so slow drift adds up) is sent
- *      at once if `minIntervalSeconds` have passed since the last send, else deferred to that moment
- *      (the newest value wins; nothing is lost at the end of a burst);
+ *      at once if the minimum interval has passed since the last send, else deferred to that moment
+ *      (the newest value wins; nothing is lost at the end of a burst). The interval is
+ *      `minIntervalSeconds` for numbers, `discreteMinIntervalSeconds` for booleans and strings;
  *   3. an unchanged value (or a change within the deadband) is sent again only once `refreshSeconds`
  *      have passed, so a room shows the sensor is alive.
  */
@@ -22,7 +23,8 @@ export function decideSensorEvent(rule: ResolvedThrottle, state: ThrottleState |
   if (!state) return { action: 'send' };
   const elapsed = now - state.lastSentAt;
   if (changedBeyondDeadband(rule.deadband, state.lastSent, value)) {
-    const earliest = state.lastSentAt + rule.minIntervalSeconds * 1000;
+    const interval = typeof value === 'number' ? rule.minIntervalSeconds : rule.discreteMinIntervalSeconds;
+    const earliest = state.lastSentAt + interval * 1000;
     return now >= earliest ? { action: 'send' } : { action: 'defer', at: earliest };
   }
   return elapsed >= rule.refreshSeconds * 1000 ? { action: 'send' } : { action: 'drop' };

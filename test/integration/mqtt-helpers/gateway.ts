@@ -42,6 +42,7 @@ export const FAST_BRIDGE_YAML = `bridge:
   throttle:
     deadband: 0
     min_interval_seconds: 0
+    discrete_min_interval_seconds: 0
     refresh_seconds: 300
 `;
 
