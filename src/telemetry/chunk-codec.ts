@@ -9,7 +9,7 @@
  *
  * Chunk:   [scale, dod times, integer value deltas]   when every value is numeric at scale 0..6
  *          [null,  dod times, values]                 otherwise
- * Journal: [streams, time offsets from the key, values]
+ * Journal: [2, scale, stream deltas, time deltas, values]   (see encodeJournal)
  */
 import { Decoder, Encoder, Tag } from 'cbor-x';
 import type { TelemetryValue } from './model.js';
@@ -48,13 +48,53 @@ export function decodeChunk(baseMs: number, buf: Uint8Array): Series {
   return { ts, values: (values as number[]).map((d) => (acc += d) / factor) };
 }
 
+/**
+ * A journal entry (format 2): the readings sorted by stream (stable, so each stream keeps its order),
+ * so that streams are small deltas (a device's sensors have consecutive shorts) and so are times
+ * (a device's readings of one message share theirs); numbers at the entry's common decimal scale.
+ *   [2, scale, stream deltas, time deltas (the first from the key), values]
+ * `scale` is null when some number has no exact decimal form up to 6 places; numbers are then
+ * written as in chunks (decimal fractions). Non-numbers are written as they are either way.
+ * At 200 climate sensors: ~6 bytes per reading instead of ~11 in format 1 (`[streams, offsets, values]`,
+ * still read).
+ */
 export function encodeJournal(baseMs: number, streams: number[], ts: number[], values: TelemetryValue[]): Buffer {
-  return encoder.encode([streams, ts.map((t) => t - baseMs), values.map(compactValue)]);
+  const order = streams.map((_, i) => i).sort((a, b) => streams[a]! - streams[b]! || a - b);
+  const scale = commonScale(values.filter((v) => typeof v === 'number'));
+  const factor = 10 ** (scale ?? 0);
+  const streamDeltas: number[] = [];
+  const timeDeltas: number[] = [];
+  const out: unknown[] = [];
+  let prevStream = 0;
+  let prevTs = baseMs;
+  for (const i of order) {
+    streamDeltas.push(streams[i]! - prevStream);
+    prevStream = streams[i]!;
+    timeDeltas.push(ts[i]! - prevTs);
+    prevTs = ts[i]!;
+    const v = values[i]!;
+    out.push(typeof v !== 'number' ? v : scale === undefined ? compactValue(v) : Math.round(v * factor));
+  }
+  return encoder.encode([JOURNAL_FORMAT, scale ?? null, streamDeltas, timeDeltas, out]);
 }
 
+const JOURNAL_FORMAT = 2;
+
 export function decodeJournal(baseMs: number, buf: Uint8Array): { streams: number[]; ts: number[]; values: TelemetryValue[] } {
-  const [streams, offsets, values] = decoder.decode(buf) as [number[], number[], TelemetryValue[]];
-  return { streams, ts: offsets.map((o) => o + baseMs), values };
+  const decoded = decoder.decode(buf) as unknown[];
+  if (decoded.length === 3) {
+    const [streams, offsets, values] = decoded as [number[], number[], TelemetryValue[]];
+    return { streams, ts: offsets.map((o) => o + baseMs), values };
+  }
+  const [, scale, streamDeltas, timeDeltas, values] = decoded as [number, number | null, number[], number[], TelemetryValue[]];
+  let stream = 0;
+  let t = baseMs;
+  const factor = 10 ** (scale ?? 0);
+  return {
+    streams: streamDeltas.map((d) => (stream += d)),
+    ts: timeDeltas.map((d) => (t += d)),
+    values: scale === null ? values : values.map((v) => (typeof v === 'number' ? v / factor : v)),
+  };
 }
 
 function deltaOfDelta(baseMs: number, ts: number[]): number[] {
