@@ -181,7 +181,11 @@ export class Gateway {
     });
 
     // ---- sensors: telemetry, the bridge, the broker
-    const telemetry = await TelemetryStore.open(db, { ...config.telemetry, logger: log.child({ component: 'telemetry' }) });
+    const telemetry = await TelemetryStore.open(db, {
+      ...config.telemetry,
+      journalPath: join(config.dataDir, 'telemetry.journal'),
+      logger: log.child({ component: 'telemetry' }),
+    });
     telemetry.start();
     this.closables.push({ name: 'telemetry', close: () => telemetry.stop() });
     const ensureMatrixUser = deviceUserEnsurer(accounts);

@@ -2,28 +2,35 @@
  * The telemetry store: every reading of every sensor, kept compactly, with rollups and retention.
  * See docs/telemetry.md for the layout and the SD-card reasoning. In short:
  * - Group commit. `record()` buffers a reading; every `flushIntervalMs` (or as soon as
- *   `flushBatchReadings` wait) one LevelDB batch appends all buffered readings of all streams as one
- *   journal entry (stream 0), and only then do the `record()` promises resolve - which is what gates
+ *   `flushBatchReadings` wait) all buffered readings of all streams are appended as one entry to the
+ *   journal file (journal-file.ts: outside LevelDB, so short-lived entries are written once, not
+ *   flushed and compacted), and only then do the `record()` promises resolve - which is what gates
  *   the MQTT PUBACK.
  * - Checkpoints. Every `checkpointIntervalMs` the readings gathered since the last checkpoint are
- *   written once more, as one delta-encoded chunk per stream, together with the rollup buckets, and
- *   the journal entries they supersede are deleted - in the same batch. Each reading is thus written
- *   twice in a few bytes each, and the journal entries die young (usually before LevelDB compacts
- *   them), instead of one small key per reading that every compaction rewrites.
+ *   written once more, as one delta-encoded chunk per stream, together with the rollup buckets and
+ *   the time of the last journal entry they cover, in one LevelDB batch; then the journal file is
+ *   emptied. Each reading is thus written twice in a few bytes each, instead of one small key per
+ *   reading that every compaction rewrites. (Older versions kept journal entries in LevelDB under
+ *   stream 0; those are still replayed and deleted by the next checkpoint.)
  * - Rollups fold in memory; buckets reach disk at checkpoints (open buckets partially, rewritten
  *   later), so the disk holds exactly the readings up to the last checkpoint and the journal exactly
- *   those after it: a restart loads the newest buckets and replays the journal without counting twice.
+ *   those after it: a restart loads the newest buckets and replays the journal entries after the
+ *   checkpoint's mark (a crash between the checkpoint and emptying the file leaves covered entries
+ *   behind), without counting twice.
  */
 import type { Database } from '../storage/db.js';
 import type { BatchOp } from '../storage/db.js';
 import { tuple } from '../storage/codec.js';
 import { decodeChunk, decodeJournal, encodeChunk, encodeJournal, type Series } from './chunk-codec.js';
+import { JournalFile } from './journal-file.js';
 import { JOURNAL_STREAM, rawKey, readRawKey, readRollupKey, rollupKey } from './keys.js';
 import { ROLLUP_SPAN_MS, type QueryResult, type Resolution, type RollupResolution, type StreamRecord, type TelemetryPoint, type TelemetryValue } from './model.js';
 import { bucketStart, decodeBucket, encodeBucket, fold, newBucket, numericValue, toPoint, type Bucket } from './rollup.js';
 import { expiredKeys } from './retention.js';
 
 export interface TelemetryOptions {
+  /** The journal file (`<data dir>/telemetry.journal`). */
+  journalPath: string;
   flushIntervalMs: number;
   rawRetentionDays: number;
   rollupRetentionDays: number;
@@ -65,6 +72,8 @@ interface StreamState {
 
 const RESOLUTIONS: RollupResolution[] = ['5m', '1h'];
 const DAY_MS = 86_400_000;
+/** Meta key: the time of the last journal entry the last checkpoint covers (docs/storage.md). */
+const JOURNAL_MARK = 'telemetry_journal_through';
 const RAW_QUERY_LIMIT = 10_000;
 
 export class TelemetryStore {
@@ -76,7 +85,11 @@ export class TelemetryStore {
   private newRecords: StreamState[] = [];
   /** The outcome of the next group commit, shared by every reading in it (one promise per batch). */
   private nextBatch: BatchOutcome | undefined;
+  /** Journal entries of older versions still in LevelDB (stream 0); the next checkpoint deletes them. */
   private journalKeys: number[] = [];
+  private journal!: JournalFile;
+  /** Whether the journal file has entries a checkpoint has not covered yet (nothing to empty otherwise). */
+  private journalDirty = false;
   private lastJournalMs = 0;
   private lastCheckpoint: number;
   private buffered = 0;
@@ -126,7 +139,11 @@ export class TelemetryStore {
     clearInterval(this.pruneTimer);
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    await this.checkpoint();
+    try {
+      await this.checkpoint();
+    } finally {
+      await this.journal.close();
+    }
   }
 
   /** Buffers a reading; resolves once the batch holding it is written (group commit). */
@@ -248,29 +265,34 @@ export class TelemetryStore {
     let journalMs: number | undefined;
     if (checkpointDue) {
       afterWrite = this.checkpointTxn(ops);
+      ops.push(this.db.putMeta(JOURNAL_MARK, this.lastJournalMs));
     } else if (pending.streams.length > 0) {
       journalMs = Math.max(now, this.lastJournalMs + 1);
-      ops.push(this.journalTxn(journalMs, pending));
     }
     try {
+      // New stream records first: a journal entry naming a stream the database does not know
+      // would be skipped on replay.
       await this.db.write(ops);
+      if (journalMs !== undefined) {
+        await this.journal.append(journalMs, encodeJournal(journalMs, pending.streams, pending.ts, pending.values));
+        this.lastJournalMs = journalMs;
+        this.journalDirty = true;
+      }
     } catch (err) {
       this.newRecords.push(...records);
       outcome?.reject(err);
       return;
     }
-    if (journalMs !== undefined) {
-      this.journalKeys.push(journalMs);
-      this.lastJournalMs = journalMs;
-    }
     afterWrite();
-    if (checkpointDue) this.lastCheckpoint = now;
+    if (checkpointDue) {
+      this.lastCheckpoint = now;
+      if (this.journalDirty) {
+        this.journalDirty = false;
+        // Covered by the checkpoint's mark: if this fails, the entries are only replayed-and-skipped.
+        await this.journal.clear().catch((err) => this.opts.logger?.warn({ err }, 'emptying the telemetry journal failed'));
+      }
+    }
     outcome?.resolve();
-  }
-
-  private journalTxn(ms: number, pending: PendingColumns): BatchOp {
-    const value = encodeJournal(ms, pending.streams, pending.ts, pending.values);
-    return this.db.put('telemetryRaw', rawKey(JOURNAL_STREAM, ms), value);
   }
 
   /**
@@ -360,17 +382,31 @@ export class TelemetryStore {
         for await (const [k, v] of rollups.iterator(range)) s.open[res] = decodeBucket(res, readRollupKey(k).startMs, v);
       }
     }
-    // Replay readings after the last checkpoint: they live only in the journal.
+    // Replay readings after the last checkpoint: they live only in the journal. First entries older
+    // versions kept in LevelDB, then the journal file's entries after the last checkpoint's mark.
     for await (const [k, v] of raw.iterator({ gte: rawKey(JOURNAL_STREAM, 0), lt: rawKey(JOURNAL_STREAM + 1, 0) })) {
       const ms = readRawKey(k).ms;
-      const entry = decodeJournal(ms, v);
-      entry.streams.forEach((short, i) => {
-        const s = this.byShort.get(short);
-        if (s) this.foldReading(s, Math.max(entry.ts[i]!, s.lastTs), entry.values[i]!);
-      });
+      this.replay(ms, v);
       this.journalKeys.push(ms);
-      this.lastJournalMs = ms;
     }
+    const mark = (await this.db.getMeta<number>(JOURNAL_MARK)) ?? 0;
+    this.lastJournalMs = Math.max(this.lastJournalMs, mark);
+    const { journal, records } = await JournalFile.open(this.opts.journalPath);
+    this.journal = journal;
+    for (const r of records) {
+      if (r.ms <= mark) continue;
+      this.replay(r.ms, r.payload);
+      this.journalDirty = true;
+    }
+  }
+
+  private replay(ms: number, payload: Uint8Array): void {
+    const entry = decodeJournal(ms, payload);
+    entry.streams.forEach((short, i) => {
+      const s = this.byShort.get(short);
+      if (s) this.foldReading(s, Math.max(entry.ts[i]!, s.lastTs), entry.values[i]!);
+    });
+    this.lastJournalMs = Math.max(this.lastJournalMs, ms);
   }
 
   // ---- reading ----

@@ -10,7 +10,7 @@ const DB_OPTS = { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 };
 async function open(t: { teardown(fn: () => Promise<void>): void }, over: Partial<TelemetryOptions>) {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-telemetry-linger-'));
   const db = await Database.open(dir, DB_OPTS);
-  const store = await TelemetryStore.open(db, { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000, ...over });
+  const store = await TelemetryStore.open(db, { journalPath: join(dir, 'telemetry.journal'), rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000, ...over });
   t.teardown(async () => {
     await store.stop();
     await db.close();

@@ -1,12 +1,13 @@
 import test from 'ava';
 import { Encoder } from 'cbor-x';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Database } from '../../src/storage/db.js';
 import { TelemetryStore, autoResolution, type TelemetryOptions } from '../../src/telemetry/store.js';
 import { decodeChunk, encodeChunk, decodeJournal, encodeJournal } from '../../src/telemetry/chunk-codec.js';
 import { rawKey } from '../../src/telemetry/keys.js';
+import { frame, readRecords } from '../../src/telemetry/journal-file.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const DB_OPTS = { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 };
@@ -15,17 +16,25 @@ async function setup(t: { teardown(fn: () => void): void }, over: Partial<Teleme
   const dir = mkdtempSync(join(tmpdir(), 'hearth-telemetry-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const clock = { now: T0 };
-  const opts: TelemetryOptions = { flushIntervalMs: 5, rawRetentionDays: 7, rollupRetentionDays: 365, now: () => clock.now, ...over };
+  const journalPath = join(dir, 'telemetry.journal');
+  const opts: TelemetryOptions = { journalPath, flushIntervalMs: 5, rawRetentionDays: 7, rollupRetentionDays: 365, now: () => clock.now, ...over };
   const db = await Database.open(dir, DB_OPTS);
   const store = await TelemetryStore.open(db, opts);
+  // Stores a test "crashes" (reopens without stop()) still hold their journal file open.
+  const stores = [store];
   let current = db;
   const reopen = async () => {
     await current.close();
     current = await Database.open(dir, DB_OPTS);
-    return { db: current, store: await TelemetryStore.open(current, opts) };
+    const next = await TelemetryStore.open(current, opts);
+    stores.push(next);
+    return { db: current, store: next };
   };
-  t.teardown(() => void current.close().catch(() => undefined));
-  return { db, store, clock, reopen };
+  t.teardown(async () => {
+    for (const s of stores) await s.stop().catch(() => undefined);
+    await current.close().catch(() => undefined);
+  });
+  return { db, store, clock, reopen, journalPath };
 }
 
 test('chunk codec: delta-of-delta times and scaled integer deltas round-trip compactly', (t) => {
@@ -134,6 +143,54 @@ test('restart: the journal is replayed, checkpointed data and rollups are not co
   const { store: third } = await reopen();
   t.is((await third.query('a/t', T0, T0 + 200_000, 'raw')).points.length, 101);
   t.deepEqual((await third.query('a/t', T0, T0 + 3_600_000, '1h')).points, [{ ts: T0, min: 0, mean: 50, max: 100, count: 101 }]);
+});
+
+test('journal file: entries a checkpoint covers are not replayed again, even if the file was not emptied', async (t) => {
+  const { store, clock, reopen, journalPath } = await setup(t, { checkpointIntervalMs: 3_600_000 });
+  for (let i = 0; i < 10; i++) {
+    clock.now = T0 + i * 1000;
+    await store.record({ stream: 'a/t', ts: clock.now, value: i });
+  }
+  const beforeCheckpoint = readFileSync(journalPath);
+  t.true(readRecords(beforeCheckpoint).records.length >= 1, 'readings were journaled in the file');
+  await store.checkpoint();
+  t.is(statSync(journalPath).size, 0, 'the checkpoint empties the journal');
+  // A crash between the checkpoint's batch and emptying the file: the covered entries are back.
+  appendFileSync(journalPath, beforeCheckpoint);
+  clock.now = T0 + 20_000;
+  await store.record({ stream: 'a/t', ts: clock.now, value: 10 });
+  const { store: again } = await reopen();
+  const raw = await again.query('a/t', T0, T0 + 60_000, 'raw');
+  t.deepEqual(raw.points.map((p) => (p as { value: unknown }).value), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  t.deepEqual((await again.query('a/t', T0, T0 + 3_600_000, '1h')).points, [{ ts: T0, min: 0, mean: 5, max: 10, count: 11 }]);
+});
+
+test('journal file: a torn last record is dropped, earlier ones replayed, later appends kept', async (t) => {
+  const { store, clock, reopen, journalPath } = await setup(t, { checkpointIntervalMs: 3_600_000 });
+  await store.record({ stream: 'a/t', ts: clock.now, value: 1 });
+  // Half a record, as a power cut in the middle of an append leaves it.
+  appendFileSync(journalPath, frame(T0 + 5, Buffer.from('not a whole entry')).subarray(0, 20));
+  const { store: again } = await reopen();
+  t.deepEqual((await again.query('a/t', T0 - 1, T0 + 60_000, 'raw')).points.map((p) => (p as { value: unknown }).value), [1]);
+  clock.now = T0 + 1000;
+  await again.record({ stream: 'a/t', ts: clock.now, value: 2 });
+  const { store: third } = await reopen();
+  t.deepEqual((await third.query('a/t', T0 - 1, T0 + 60_000, 'raw')).points.map((p) => (p as { value: unknown }).value), [1, 2]);
+});
+
+test('journal entries of older versions in LevelDB are replayed, then deleted by the next checkpoint', async (t) => {
+  const { store, clock, reopen } = await setup(t, { checkpointIntervalMs: 3_600_000 });
+  await store.record({ stream: 'a/t', ts: clock.now, value: 1 });
+  await store.stop();
+  const { db, store: reopened } = await reopen();
+  await reopened.stop();
+  const legacyKey = rawKey(0, T0 + 10);
+  await db.write([db.put('telemetryRaw', legacyKey, new Encoder({ useRecords: false, variableMapSize: true }).encode([[1], [0], [7]]))]);
+  const { db: db2, store: again } = await reopen();
+  t.deepEqual((await again.query('a/t', T0 - 1, T0 + 60_000, 'raw')).points.map((p) => (p as { value: unknown }).value), [1, 7]);
+  await again.checkpoint();
+  t.is(await db2.space('telemetryRaw').get(legacyKey), undefined);
+  t.deepEqual((await again.query('a/t', T0 - 1, T0 + 60_000, 'raw')).points.map((p) => (p as { value: unknown }).value), [1, 7]);
 });
 
 test('retention: raw chunks and rollups expire separately, per-stream overrides win', async (t) => {
