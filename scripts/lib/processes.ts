@@ -121,6 +121,8 @@ export interface HearthLaunch {
   build: 'bundle' | 'tsx' | 'sea';
   /** Extra arguments for node itself with `tsx` (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** Environment over the gateway's own (e.g. other malloc settings, for experiments). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const SEA_EXECUTABLE = join(ROOT, 'firmware-gateway', 'out', 'hearth');
@@ -143,6 +145,7 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Prom
     MALLOC_ARENA_MAX: '2',
     MALLOC_MMAP_THRESHOLD_: '65536',
     MALLOC_TRIM_THRESHOLD_: '65536',
+    ...launch.env,
   };
   // The gateway runs with the V8 flags it ships with (Makefile NODE_FLAGS, systemd unit).
   const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(launch.nodeArgs ?? [])];
