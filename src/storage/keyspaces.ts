@@ -88,6 +88,8 @@ export const KEYSPACES = {
   mqttSessions: 'mqtt_sessions',
   /** `str client_id ‖ u64 seq` -> json { topic, payload (base64), qos, retain, brokerId, brokerCounter }. Capped offline queue per session. */
   mqttOffline: 'mqtt_offline',
+  /** `str client_id` -> utf8 owner (`device:<name>`, `user:<user id>`, `anonymous`) of a persistent session's client id. */
+  mqttClientOwners: 'mqtt_client_owners',
   /** `str device key` -> json BridgedDevice (convention, user, room, sensors, topics); `str area:<name>` -> json AreaRoom { roomId, userId }. */
   bridgeDevices: 'bridge_devices',
 

@@ -6,7 +6,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import { promisify } from 'node:util';
-import type { ErrorWithReasonCode, ErrorWithSubackPacket } from 'mqtt';
+import mqtt, { type ErrorWithReasonCode, type ErrorWithSubackPacket } from 'mqtt';
 import { ALICE_TOKEN, connect, sleep, startHarness, tempDir, until } from './broker-fixtures.js';
 
 const run = promisify(execFile);
@@ -279,4 +279,78 @@ test('removing a device ends its open connections and its credentials stop worki
   client.end(true);
   const refused = await t.throwsAsync(connect(h.url, { username: dev.username, password: dev.password }));
   t.is((refused as ErrorWithReasonCode).code, 4);
+});
+
+/** Connects and returns the CONNACK's session-present flag with the client. */
+function connectWithSession(url: string, opts: Parameters<typeof connect>[1]): Promise<{ client: Awaited<ReturnType<typeof connect>>; sessionPresent: boolean }> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    client.once('connect', (connack) => resolve({ client, sessionPresent: connack.sessionPresent }));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+}
+
+test('a client id belongs to the identity using it: another gets CONNACK 2, its owner keeps it', async (t) => {
+  const dir = tempDir();
+  let h = await startHarness({ dir });
+  t.teardown(() => h.stop());
+  const kitchen = await h.registry.addDevice('kitchen');
+  const garage = await h.registry.addDevice('garage');
+  const asKitchen = { username: kitchen.username, password: kitchen.password };
+  const asGarage = { username: garage.username, password: garage.password };
+
+  // While the kitchen is connected, the garage cannot take its client id over [MQTT-3.1.4-2].
+  const live = await connect(h.url, { ...asKitchen, clientId: 'DVES_1A2B3C' });
+  const takeover = await t.throwsAsync(connect(h.url, { ...asGarage, clientId: 'DVES_1A2B3C' }));
+  t.is((takeover as ErrorWithReasonCode).code, 2);
+  await sleep(100);
+  t.true(live.connected, 'the owner stays connected');
+  await live.endAsync();
+  await sleep(100);
+  // Closed and without a persistent session, the id is free for anyone.
+  const reused = await connect(h.url, { ...asGarage, clientId: 'DVES_1A2B3C' });
+  await reused.endAsync();
+
+  // A persistent session (subscriptions, queued commands) stays the kitchen's, across a restart too.
+  const first = await connectWithSession(h.url, { ...asKitchen, clientId: 'kitchen-fw', clean: false });
+  await first.client.subscribeAsync('kitchen/set', { qos: 1 });
+  await first.client.endAsync();
+  await h.stop();
+  h = await startHarness({ dir });
+  const stolen = await t.throwsAsync(connect(h.url, { ...asGarage, clientId: 'kitchen-fw', clean: false }));
+  t.is((stolen as ErrorWithReasonCode).code, 2);
+  const asUser = await t.throwsAsync(connect(h.url, { username: 'alice', password: ALICE_TOKEN, clientId: 'kitchen-fw' }));
+  t.is((asUser as ErrorWithReasonCode).code, 2);
+  t.is(h.broker.stats().clientIdRefused, 2);
+
+  // The owner resumes its session; connecting clean discards it and gives the id up.
+  const resumed = await connectWithSession(h.url, { ...asKitchen, clientId: 'kitchen-fw', clean: false });
+  t.true(resumed.sessionPresent);
+  await resumed.client.endAsync();
+  const clean = await connect(h.url, { ...asKitchen, clientId: 'kitchen-fw', clean: true });
+  await clean.endAsync();
+  await sleep(100);
+  const garageNow = await connectWithSession(h.url, { ...asGarage, clientId: 'kitchen-fw', clean: false });
+  t.false(garageNow.sessionPresent, 'a new session, not the kitchen\'s');
+  await garageNow.client.endAsync();
+});
+
+test('removing a device releases the client ids of its persistent sessions', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.stop());
+  const old = await h.registry.addDevice('old');
+  const other = await h.registry.addDevice('other');
+  const session = await connect(h.url, { username: old.username, password: old.password, clientId: 'shared-fw', clean: false });
+  await session.endAsync();
+  const refused = await t.throwsAsync(connect(h.url, { username: other.username, password: other.password, clientId: 'shared-fw', clean: false }));
+  t.is((refused as ErrorWithReasonCode).code, 2);
+  await h.registry.removeDevice('old');
+  h.broker.disconnectDevice('old');
+  await sleep(100);
+  const taken = await connect(h.url, { username: other.username, password: other.password, clientId: 'shared-fw', clean: false });
+  t.true(taken.connected);
+  await taken.endAsync();
 });

@@ -17,6 +17,7 @@ import { RESERVED_TOPIC_PREFIX } from '../identity/acl.js';
 import type { Authenticator } from '../identity/authenticate.js';
 import type { MqttIdentity } from '../identity/identity.js';
 import { LevelMirroredPersistence } from './persistence.js';
+import { ClientIdOwnership, CONNACK_IDENTIFIER_REJECTED } from '../identity/client-ids.js';
 import { MqttWebSocketEndpoint } from './websocket.js';
 import { createBrokerStats, type BrokerStats } from './stats.js';
 import { deliverInbound, type BrokerLogger } from './inbound.js';
@@ -60,6 +61,7 @@ export class EmbeddedBroker implements MqttTransport {
   private readonly connected = new Set<Client>();
   private readonly counters: BrokerStats = createBrokerStats();
   private handler: InboundHandler | undefined;
+  private owners: ClientIdOwnership | undefined;
 
   constructor(private readonly deps: EmbeddedBrokerDeps) {
     // A WebSocket message carries at most one whole control packet of the largest allowed size,
@@ -84,6 +86,7 @@ export class EmbeddedBroker implements MqttTransport {
 
   async start(): Promise<void> {
     const { mqtt, db, logger } = this.deps;
+    this.owners = await ClientIdOwnership.open(db);
     this.persistence = new LevelMirroredPersistence({
       db,
       offlineQueueLimit: mqtt.offlineQueueLimit,
@@ -162,6 +165,7 @@ export class EmbeddedBroker implements MqttTransport {
         closed++;
       }
     }
+    this.owners?.releaseDevice(name).catch((err: unknown) => this.deps.logger.warn({ err, device: name }, 'releasing client ids failed'));
     return closed;
   }
 
@@ -191,29 +195,45 @@ export class EmbeddedBroker implements MqttTransport {
 
   // ---- hooks, one per aedes handler ----
 
-  /** CONNECT [MQTT-3.1.4-1]: refused credentials get CONNACK 4 or 5 and the connection closes. */
+  /**
+   * CONNECT [MQTT-3.1.4-1]: refused credentials get CONNACK 4 or 5, a client id held by another
+   * identity CONNACK 2 (identity/client-ids.ts), and the connection closes.
+   */
   private authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
     done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
   ): void {
-    this.deps.authenticate(username, password).then(
-      (result) => {
-        if (result.ok) {
-          this.identities.set(client, result.identity);
-          done(null, true);
-          return;
-        }
-        this.counters.authFailures++;
-        done(Object.assign(new Error('authentication failed'), { returnCode: result.returnCode }), null);
+    const refuse = (message: string, returnCode: number) => done(Object.assign(new Error(message), { returnCode }), null);
+    this.admit(client, username, password).then(
+      (outcome) => {
+        if (outcome === 'ok') done(null, true);
+        else if (outcome === 'client-id') refuse('client identifier in use by another identity', CONNACK_IDENTIFIER_REJECTED);
+        else refuse('authentication failed', outcome);
       },
       (err: unknown) => {
         this.deps.logger.warn({ err }, 'mqtt authentication failed unexpectedly');
         // 3: "Server unavailable" (MQTT 3.1.1 table 3.1): the device retries later.
-        done(Object.assign(new Error('authentication unavailable'), { returnCode: 3 }), null);
+        refuse('authentication unavailable', 3);
       },
     );
+  }
+
+  private async admit(client: Client, username: string | undefined, password: Buffer | undefined): Promise<'ok' | 'client-id' | number> {
+    const result = await this.deps.authenticate(username, password);
+    if (!result.ok) {
+      this.counters.authFailures++;
+      return result.returnCode;
+    }
+    if (!(await this.owners!.connect(client.id, result.identity, client.clean, client))) {
+      this.counters.clientIdRefused++;
+      this.deps.logger.warn({ clientId: client.id, username }, 'mqtt client id belongs to another identity');
+      return 'client-id';
+    }
+    client.conn.once('close', () => this.owners?.disconnected(client.id, client));
+    this.identities.set(client, result.identity);
+    return 'ok';
   }
 
   /**

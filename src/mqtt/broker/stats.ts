@@ -12,6 +12,8 @@ export interface BrokerStats {
   malformed: number;
   /** CONNECTs refused for bad or missing credentials. */
   authFailures: number;
+  /** CONNECTs refused because another identity holds the client id (client-ids.ts). */
+  clientIdRefused: number;
   /** Packets not queued because a persistent session's offline queue was full. */
   offlineDropped: number;
 }
@@ -24,6 +26,7 @@ export function createBrokerStats(): BrokerStats {
     oversized: 0,
     malformed: 0,
     authFailures: 0,
+    clientIdRefused: 0,
     offlineDropped: 0,
   };
 }
