@@ -46,8 +46,8 @@ function deviceState(name: string, payload: Buffer, now: number, base: string): 
   const state = decodeObject(payload);
   const key = deviceKey('zigbee2mqtt', name);
   const ts = readingTime(state.last_seen, now);
-  const out: Observation[] = [{ kind: 'announce', device: { key, convention: 'zigbee2mqtt', name, sensors: [], sourceTopic: `${base}/${name}` } }];
-  const sensors: SensorInfo[] = (out[0] as { device: DeviceAnnouncement }).device.sensors;
+  const sensors: SensorInfo[] = [];
+  const out: Observation[] = [{ kind: 'announce', device: { key, convention: 'zigbee2mqtt', name, sensors, sourceTopic: `${base}/${name}` } }];
   for (const property in state) {
     if (property === LAST_SEEN) continue;
     const value = toSensorValue(state[property]);
