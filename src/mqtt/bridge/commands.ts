@@ -104,24 +104,36 @@ export class CommandHandler {
     const value = commandValue(sensor, request.value);
     if (value === undefined) return this.refuse(device, `Refused: ${JSON.stringify(request.value)} is not a valid ${sensor.kind} for "${sensorKey}".`);
 
-    try {
-      await this.transport.publish(sensor.command.topic, encodeCommand(sensor.command, value), { qos: 1, retain: false });
-    } catch (err) {
-      this.logger.warn({ err, topic: sensor.command.topic }, 'command publish failed');
-      return this.report({ eventId: ev.event_id, device, sensor: sensorKey, value }, 'failed', `Could not publish the command for ${sensorKey}.`);
-    }
-    this.stats.commandsPublished++;
+    // Pending before the publish: a device (or a Zigbee2MQTT daemon on the same box) can answer
+    // before the broker's PUBACK of our publish arrives, and that answer must settle the command.
     const pending: PendingCommand = { eventId: ev.event_id, device, sensor: sensorKey, value, timer: setTimeout(() => this.expire(pending), this.timeoutSeconds * 1000) };
     pending.timer.unref();
     const key = `${device.key}/${sensorKey}`;
     this.pending.set(key, [...(this.pending.get(key) ?? []), pending]);
+    try {
+      await this.transport.publish(sensor.command.topic, encodeCommand(sensor.command, value), { qos: 1, retain: false });
+    } catch (err) {
+      this.logger.warn({ err, topic: sensor.command.topic }, 'command publish failed');
+      clearTimeout(pending.timer);
+      // Unless the device already reported the value (observe settled it): then it stays 'ok'.
+      if (!this.forget(pending)) return;
+      return this.report(pending, 'failed', `Could not publish the command for ${sensorKey}.`);
+    }
+    this.stats.commandsPublished++;
+  }
+
+  /** Removes a pending command; false when it was no longer pending. */
+  private forget(p: PendingCommand): boolean {
+    const key = `${p.device.key}/${p.sensor}`;
+    const list = this.pending.get(key) ?? [];
+    const rest = list.filter((x) => x !== p);
+    if (rest.length > 0) this.pending.set(key, rest);
+    else this.pending.delete(key);
+    return rest.length < list.length;
   }
 
   private expire(p: PendingCommand): void {
-    const key = `${p.device.key}/${p.sensor}`;
-    const rest = (this.pending.get(key) ?? []).filter((x) => x !== p);
-    if (rest.length > 0) this.pending.set(key, rest);
-    else this.pending.delete(key);
+    this.forget(p);
     void this.report(p, 'timeout', `No answer from ${p.device.name} for ${p.sensor} within ${this.timeoutSeconds} s.`).catch((err) =>
       this.logger.warn({ err }, 'command timeout report failed'),
     );
