@@ -147,8 +147,10 @@ export class MqttBridge {
     let durable: Promise<void> | undefined;
     let more: Promise<void>[] | undefined;
     for (const o of observations) {
-      const p = this.applyFast(o) ?? this.apply(o);
-      if (p === null || p === durable) continue;
+      const fast = this.applyFast(o);
+      if (fast === null) continue;
+      const p = fast ?? this.apply(o);
+      if (p === durable) continue;
       if (durable === undefined) durable = p;
       else (more ??= []).push(p);
     }
@@ -284,10 +286,11 @@ export class MqttBridge {
     this.stats.readings++;
     const d = this.registry.get(r.deviceKey);
     const value = normaliseValue(d?.sensors[r.sensor], r.value);
-    const durable = this.deps.telemetry.record({ stream: `${r.deviceKey}/${r.sensor}`, ts: r.ts, value });
+    const stream = `${r.deviceKey}/${r.sensor}`;
+    const durable = this.deps.telemetry.record({ stream, ts: r.ts, value });
     if (d) {
       this.commands.observe(d.key, r.sensor, value);
-      this.throttledSensorEvent(d, r.sensor, value, r.ts);
+      this.throttledSensorEvent(d, r.sensor, stream, value, r.ts);
     }
     return durable;
   }
@@ -295,8 +298,7 @@ export class MqttBridge {
   // ---- 4. mirror ----
 
   /** Applies the throttle (throttle.ts) and sends, defers or drops the sensor's state event. */
-  private throttledSensorEvent(d: BridgedDevice, sensor: string, value: SensorValue, ts: number): void {
-    const stream = `${d.key}/${sensor}`;
+  private throttledSensorEvent(d: BridgedDevice, sensor: string, stream: string, value: SensorValue, ts: number): void {
     let st = this.throttles.get(stream);
     if (!st) this.throttles.set(stream, (st = {}));
     const deviceClass = d.sensors[sensor]?.deviceClass;
