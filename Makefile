@@ -10,7 +10,14 @@ NODE_FLAGS := --max-semi-space-size=1 --expose-gc
 # arena; on a gateway with 200 devices that doubled RSS (418 -> ~200 MB measured with 2 arenas).
 # Fixed 64 KB mmap/trim thresholds: glibc otherwise raises its mmap threshold after the first large
 # free and keeps freed memory in the heap; 10 s after 10k sends that was ~10 MB of RSS.
-GATEWAY_ENV := MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=65536
+GLIBC_MALLOC_ENV := MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=65536
+# jemalloc (Debian `libjemalloc2`) replaces glibc malloc when installed: under a 200-device load
+# glibc's main arena held ~27 MB of freed memory it cannot give back (free chunks below live ones;
+# only malloc_trim() would), 119 MB RSS; jemalloc returns freed pages from a background thread after
+# 2 s: 91 MB. Same settings in the systemd unit and scripts/lib/processes.ts (docs/performance.md).
+JEMALLOC := $(firstword $(wildcard /usr/lib/*-linux-gnu*/libjemalloc.so.2 /usr/lib/libjemalloc.so.2))
+JEMALLOC_CONF := narenas:2,background_thread:true,dirty_decay_ms:2000,muzzy_decay_ms:0,tcache:false
+GATEWAY_ENV := $(GLIBC_MALLOC_ENV) $(if $(JEMALLOC),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=$(JEMALLOC_CONF))
 
 .PHONY: run build test unit integration bench typecheck build-gateway clean-data deps
 
@@ -28,6 +35,7 @@ $(BUNDLE): $(NODE_MODULES_STAMP) package.json $(shell find src -name '*.ts') scr
 build: $(BUNDLE)
 
 run: $(BUNDLE)
+	@[ -n "$(JEMALLOC)" ] || echo 'note: libjemalloc2 is not installed; the gateway runs on glibc malloc (more RSS under load): apt-get install libjemalloc2' >&2
 	$(GATEWAY_ENV) node $(NODE_FLAGS) $(BUNDLE) run
 
 typecheck: deps

@@ -19,7 +19,7 @@ import * as cs from './lib/cs-workload.js';
 import { runFleetDiskLoad, FLEET_PREFIX } from './lib/disk-workload.js';
 import { JsonHttpClient } from './lib/http-client.js';
 import { PublisherFleet } from './lib/mqtt-workload.js';
-import { addHearthDevices, SEA_EXECUTABLE, startBareAedes, startBareHttp, startHearth, type HearthInstance, type HearthLaunch } from './lib/processes.js';
+import { addHearthDevices, JEMALLOC, SEA_EXECUTABLE, startBareAedes, startBareHttp, startHearth, type HearthInstance, type HearthLaunch } from './lib/processes.js';
 import { rssBytes } from './lib/proc.js';
 import { buildBundle } from './build.js';
 import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
@@ -225,10 +225,11 @@ for (const section of only ?? SECTIONS) {
   rows.push(...(await RUNNERS[section]()));
 }
 const table = markdownTable(rows);
+if (!JEMALLOC) process.stderr.write('bench: libjemalloc2 is not installed; the gateway ran on glibc malloc (more RSS under load)\n');
 console.log(table);
 if (args.write) {
   const command = ['node --import tsx scripts/bench.ts', ...process.argv.slice(2)].join(' ');
-  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}`;
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, gateway allocator ${JEMALLOC ? 'jemalloc' : 'glibc malloc'}`;
   writeIntoPerformanceDoc(resolve(import.meta.dirname, '../docs/performance.md'), rows, command, machine);
   process.stderr.write('bench: wrote docs/performance.md\n');
 }

@@ -3,7 +3,7 @@
  * server's own and /proc/<pid>/io and /proc/<pid>/status describe the server alone.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -130,6 +130,23 @@ export const SEA_EXECUTABLE = join(ROOT, 'firmware-gateway', 'out', 'hearth');
 /** The Makefile's NODE_FLAGS: what `make run` and the systemd unit start the gateway with. */
 const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 
+/**
+ * The allocator settings the Makefile's GATEWAY_ENV and the systemd unit start the gateway with:
+ * jemalloc when installed (it returns freed pages; glibc kept ~27 MB of freed memory under a
+ * 200-device load), glibc with two arenas and fixed thresholds otherwise.
+ */
+export const JEMALLOC = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib/arm-linux-gnueabihf', '/usr/lib']
+  .map((dir) => join(dir, 'libjemalloc.so.2'))
+  .find((path) => existsSync(path));
+export const GATEWAY_ALLOCATOR_ENV: Record<string, string> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '65536',
+  MALLOC_TRIM_THRESHOLD_: '65536',
+  ...(JEMALLOC
+    ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'narenas:2,background_thread:true,dirty_decay_ms:2000,muzzy_decay_ms:0,tcache:false' }
+    : {}),
+};
+
 /** A fresh Hearth: temporary data directory, free ports, open registration. */
 export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Promise<HearthInstance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
@@ -141,10 +158,7 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Prom
     HEARTH_FEDERATION_PORT: String(federationPort),
     HEARTH_MQTT_PORT: String(mqttPort),
     HEARTH_REGISTRATION: 'open',
-    // As the Makefile's GATEWAY_ENV and the systemd unit start it.
-    MALLOC_ARENA_MAX: '2',
-    MALLOC_MMAP_THRESHOLD_: '65536',
-    MALLOC_TRIM_THRESHOLD_: '65536',
+    ...GATEWAY_ALLOCATOR_ENV,
     ...launch.env,
   };
   // The gateway runs with the V8 flags it ships with (Makefile NODE_FLAGS, systemd unit).
