@@ -128,7 +128,7 @@ export interface HearthLaunch {
 export const SEA_EXECUTABLE = join(ROOT, 'firmware-gateway', 'out', 'hearth');
 
 /** The Makefile's NODE_FLAGS: what `make run` and the systemd unit start the gateway with. */
-const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
+const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=2', '--expose-gc'];
 
 /**
  * The allocator settings the Makefile's GATEWAY_ENV and the systemd unit start the gateway with:

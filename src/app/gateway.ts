@@ -254,6 +254,7 @@ export class Gateway {
     const heapLog = log.child({ component: 'memory' });
     const trim = startIdleHeapTrim({
       onTrim: ({ beforeBytes, afterBytes, ms }) => heapLog.debug({ beforeBytes, afterBytes, ms: Math.round(ms) }, 'idle heap trimmed'),
+      onYoungShrink: ({ beforeBytes, afterBytes }) => heapLog.debug({ beforeBytes, afterBytes }, 'idle young generation scavenged'),
     });
     if (!trim.active) heapLog.debug('no --expose-gc: the idle heap trim is off');
     this.closables.push({ name: 'idle-heap-trim', close: async () => trim.stop() });

@@ -6,7 +6,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('an idle process whose heap grew is collected (twice per trim, so emptied pages go back)', async (t) => {
   let calls = 0;
   const trims: { beforeBytes: number; afterBytes: number }[] = [];
-  const trim = startIdleHeapTrim({ gc: () => void calls++, intervalMs: 50, minGrowthBytes: 0, maxUtilization: 1, onTrim: (i) => trims.push(i) });
+  const trim = startIdleHeapTrim({ gc: () => void calls++, intervalMs: 50, minGrowthBytes: 0, maxUtilization: 1, youngGenerationBytes: () => 0, onTrim: (i) => trims.push(i) });
   t.true(trim.active);
   await sleep(300);
   trim.stop();
@@ -42,4 +42,48 @@ test('without a collector (no --expose-gc) it is off', (t) => {
   } finally {
     if (saved) (globalThis as { gc?: unknown }).gc = saved;
   }
+});
+
+test('a grown young generation is offered scavenges once idle long enough, until it is down to its floor', async (t) => {
+  const calls: string[] = [];
+  let young = 4 * 1024 * 1024;
+  const shrinks: { beforeBytes: number; afterBytes: number }[] = [];
+  const trim = startIdleHeapTrim({
+    gc: (o) => {
+      calls.push(o?.type ?? 'major');
+      // V8 keeps the size at the first scavenge (its window still holds the burst), shrinks at the second.
+      if (o?.type === 'minor' && calls.length === 2) young = 2 * 1024 * 1024;
+    },
+    intervalMs: 20,
+    youngShrinkAfterMs: 100,
+    minGrowthBytes: 1024 ** 4,
+    maxUtilization: 1,
+    youngGenerationBytes: () => young,
+    onYoungShrink: (i) => shrinks.push(i),
+  });
+  await sleep(50);
+  t.deepEqual(calls, [], 'not before the idle delay');
+  await sleep(300);
+  t.deepEqual(calls, ['minor', 'minor']);
+  t.deepEqual(shrinks, [{ beforeBytes: 4 * 1024 * 1024, afterBytes: 2 * 1024 * 1024 }]);
+  // Grown again while still idle: nothing more until a busy interval re-arms it.
+  young = 8 * 1024 * 1024;
+  await sleep(200);
+  t.deepEqual(calls, ['minor', 'minor']);
+  trim.stop();
+});
+
+test('a young generation V8 will not shrink gets at most five scavenges per idle period', async (t) => {
+  let minors = 0;
+  const trim = startIdleHeapTrim({
+    gc: (o) => void (o?.type === 'minor' && minors++),
+    intervalMs: 10,
+    youngShrinkAfterMs: 20,
+    minGrowthBytes: 1024 ** 4,
+    maxUtilization: 1,
+    youngGenerationBytes: () => 4 * 1024 * 1024,
+  });
+  await sleep(300);
+  trim.stop();
+  t.is(minors, 5);
 });
