@@ -126,6 +126,8 @@ test('default ACL: what a device may publish, per convention', (t) => {
     'homeassistant/sensor/kitchenette/config',
     'homeassistant/sensor/garage/config',
     'zigbee2mqtt/garage',
+    'zigbee2mqtt',
+    'zigbee2mqtt/kitchenette',
     'zigbee2mqtt/kitchen/set',
     'zigbee2mqtt/kitchen/set/state',
     'zigbee2mqtt/bridge/request/permit_join',

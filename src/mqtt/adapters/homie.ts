@@ -14,6 +14,8 @@ export const HOMIE_ROOT = 'homie';
 const ID = /^[a-z0-9-]+$/;
 
 export function parseHomie(topic: string, payload: Buffer, now: number, root = HOMIE_ROOT): AdapterOutcome {
+  // Every message passes here: look at the first level before splitting the topic.
+  if (!topic.startsWith(root) || topic.charCodeAt(root.length) !== 0x2f) return undefined;
   const levels = topic.split('/');
   if (levels[0] !== root || levels[1] !== '5' || levels.length < 4) return undefined;
   const device = levels[2]!;

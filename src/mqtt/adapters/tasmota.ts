@@ -35,6 +35,8 @@ const KNOWN: Record<string, { unit?: string; deviceClass: string }> = {
 };
 
 export function parseTasmota(topic: string, payload: Buffer, now: number): AdapterOutcome {
+  // Every message passes here: look at the first level before splitting the topic.
+  if (!(topic.startsWith('tele/') || topic.startsWith('stat/') || topic.startsWith('cmnd/'))) return undefined;
   const levels = topic.split('/');
   if (levels.length !== 3 || (levels[0] !== 'tele' && levels[0] !== 'stat' && levels[0] !== 'cmnd')) return undefined;
   const [prefix, t, command] = levels as [string, string, string];

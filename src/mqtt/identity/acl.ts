@@ -84,13 +84,19 @@ function ownsDiscoveryId(n: string, id: string | undefined): boolean {
  * 5. Tasmota `tele/<n>/...` and `stat/<n>/...`.
  */
 function devicePublishAllowed(n: string, topic: string): boolean {
+  // Every publish passes here: the common cases are decided without splitting the topic.
+  const firstEnd = levelEnd(topic, 0);
+  const root = topic.slice(0, firstEnd);
+  if (root === n) return true;
+  if (root === 'zigbee2mqtt') {
+    const secondEnd = levelEnd(topic, firstEnd + 1);
+    if (firstEnd === topic.length || topic.slice(firstEnd + 1, secondEnd) !== n) return false;
+    return secondEnd === topic.length || topic.slice(secondEnd + 1, levelEnd(topic, secondEnd + 1)) !== 'set';
+  }
   const l = topic.split('/');
-  if (l[0] === n) return true;
-  switch (l[0]) {
+  switch (root) {
     case 'homeassistant':
       return l.length >= 4 && (ownsDiscoveryId(n, l[2]) || (l.length >= 5 && ownsDiscoveryId(n, l[3])));
-    case 'zigbee2mqtt':
-      return l[1] === n && l[2] !== 'set';
     case 'homie':
       return l[1] === '5' && l[2] === n && l.length >= 4 && l[l.length - 1] !== 'set';
     case 'tele':
@@ -99,6 +105,12 @@ function devicePublishAllowed(n: string, topic: string): boolean {
     default:
       return false;
   }
+}
+
+/** Where the topic level starting at `from` ends (the next `/`, or the end of the topic). */
+function levelEnd(topic: string, from: number): number {
+  const slash = topic.indexOf('/', from);
+  return slash < 0 ? topic.length : slash;
 }
 
 /**
