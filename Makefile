@@ -15,10 +15,11 @@ NODE_FLAGS := --max-semi-space-size=2 --expose-gc
 GLIBC_MALLOC_ENV := MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=65536
 # jemalloc (Debian `libjemalloc2`) replaces glibc malloc when installed: under a 200-device load
 # glibc's main arena held ~27 MB of freed memory it cannot give back (free chunks below live ones;
-# only malloc_trim() would), 119 MB RSS; jemalloc returns freed pages from a background thread after
-# 2 s: 91 MB. Same settings in the systemd unit and scripts/lib/processes.ts (docs/performance.md).
+# only malloc_trim() would), 119 MB RSS; jemalloc, one arena, returning freed pages from a background
+# thread after 0.5 s: 92 MB (2 arenas and 2 s: 93-97 MB; no measurable MQTT cost either way).
+# Same settings in the systemd unit and scripts/lib/processes.ts (docs/performance.md).
 JEMALLOC := $(firstword $(wildcard /usr/lib/*-linux-gnu*/libjemalloc.so.2 /usr/lib/libjemalloc.so.2))
-JEMALLOC_CONF := narenas:2,background_thread:true,dirty_decay_ms:2000,muzzy_decay_ms:0,tcache:false
+JEMALLOC_CONF := narenas:1,background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0,tcache:false
 GATEWAY_ENV := $(GLIBC_MALLOC_ENV) $(if $(JEMALLOC),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=$(JEMALLOC_CONF))
 
 .PHONY: run build test unit integration bench typecheck build-gateway clean-data deps

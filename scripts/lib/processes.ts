@@ -143,7 +143,7 @@ export const GATEWAY_ALLOCATOR_ENV: Record<string, string> = {
   MALLOC_MMAP_THRESHOLD_: '65536',
   MALLOC_TRIM_THRESHOLD_: '65536',
   ...(JEMALLOC
-    ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'narenas:2,background_thread:true,dirty_decay_ms:2000,muzzy_decay_ms:0,tcache:false' }
+    ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'narenas:1,background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0,tcache:false' }
     : {}),
 };
 
