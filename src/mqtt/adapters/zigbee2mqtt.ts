@@ -16,15 +16,19 @@ export const Z2M_BASE_TOPIC = 'zigbee2mqtt';
 const ACCESS_SET = 2;
 
 export function parseZigbee2Mqtt(topic: string, payload: Buffer, now: number, base = Z2M_BASE_TOPIC): AdapterOutcome {
-  if (!topic.startsWith(base + '/')) return undefined;
-  const rest = topic.slice(base.length + 1).split('/');
+  if (!topic.startsWith(base) || topic.charCodeAt(base.length) !== 0x2f) return undefined;
+  const tail = topic.slice(base.length + 1);
+  // The common case, a device's state message under a plain name: no split, and the topic itself
+  // is the announcement's source.
+  if (tail !== 'bridge' && !tail.includes('/')) return deviceState(tail, payload, now, topic);
+  const rest = tail.split('/');
   if (rest[0] === 'bridge') {
     return rest.length === 2 && rest[1] === 'devices' ? announceBridgeDevices(payload, base) : [];
   }
   const last = rest[rest.length - 1];
   if (last === 'set' || last === 'get' || rest[rest.length - 2] === 'set' || rest[rest.length - 2] === 'get') return [];
   if (last === 'availability') return availability(rest.slice(0, -1).join('/'), payload);
-  return deviceState(rest.join('/'), payload, now, base);
+  return deviceState(tail, payload, now, topic);
 }
 
 function availability(name: string, payload: Buffer): Observation[] {
@@ -41,13 +45,13 @@ function availability(name: string, payload: Buffer): Observation[] {
  * replays after an outage correctly, and a value that changes with every message would otherwise
  * cost a telemetry stream and a room state event per device per throttle interval.
  */
-function deviceState(name: string, payload: Buffer, now: number, base: string): Observation[] {
+function deviceState(name: string, payload: Buffer, now: number, sourceTopic: string): Observation[] {
   if (payload.length === 0) return [];
   const state = decodeObject(payload);
-  const key = deviceKey('zigbee2mqtt', name);
+  const key = z2mDeviceKey(name);
   const ts = readingTime(state.last_seen, now);
   const sensors: SensorInfo[] = [];
-  const out: Observation[] = [{ kind: 'announce', device: { key, convention: 'zigbee2mqtt', name, sensors, sourceTopic: `${base}/${name}` } }];
+  const out: Observation[] = [{ kind: 'announce', device: { key, convention: 'zigbee2mqtt', name, sensors, sourceTopic } }];
   for (const property in state) {
     if (property === LAST_SEEN) continue;
     const value = toSensorValue(state[property]);
@@ -58,6 +62,21 @@ function deviceState(name: string, payload: Buffer, now: number, base: string): 
   }
   return out;
 }
+
+/**
+ * Device keys by friendly name, remembered: every state message needs its device's key, and the
+ * same string each time keeps its hash for the registry and stream lookups it keys.
+ */
+function z2mDeviceKey(name: string): string {
+  let key = keysByName.get(name);
+  if (key === undefined) {
+    if (keysByName.size >= KEY_CACHE_LIMIT) keysByName.clear();
+    keysByName.set(name, (key = deviceKey('zigbee2mqtt', name)));
+  }
+  return key;
+}
+const KEY_CACHE_LIMIT = 4096;
+const keysByName = new Map<string, string>();
 
 const LAST_SEEN = 'last_seen';
 /** How far a device's `last_seen` may lie ahead of our clock (clock skew) and still date readings. */

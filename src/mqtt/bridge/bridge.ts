@@ -17,7 +17,7 @@ import type { InboundHandler, InboundMessage, MqttTransport } from '../transport
 import { topicAdapters, type TopicAdapter } from '../adapters/index.js';
 import { normaliseValue } from '../adapters/command.js';
 import { readHomeAssistantAvailability, readHomeAssistantState } from '../adapters/homeassistant.js';
-import { MalformedPayload, type Availability, type DeviceAnnouncement, type Observation, type Reading, type SensorValue } from '../adapters/model.js';
+import { MalformedPayload, type Availability, type DeviceAnnouncement, type Observation, type Reading, type SensorInfo, type SensorValue } from '../adapters/model.js';
 import type { RawRuleWithFormat } from '../adapters/raw.js';
 import { CommandHandler } from './commands.js';
 import { DeviceRegistry, type BridgedDevice } from './registry.js';
@@ -71,6 +71,7 @@ export class MqttBridge {
   private readonly adapters: TopicAdapter[];
   private readonly now: () => number;
   private readonly throttles = new Map<string, SensorThrottleState>();
+  private readonly streamKeys = new WeakMap<SensorInfo, string>();
   /** Registry changes per device, in order. */
   private readonly serial = new Map<string, Promise<unknown>>();
   /** Matrix work per device, in order, off the PUBACK path. */
@@ -285,14 +286,25 @@ export class MqttBridge {
   private record(r: Reading): Promise<void> {
     this.stats.readings++;
     const d = this.registry.get(r.deviceKey);
-    const value = normaliseValue(d?.sensors[r.sensor], r.value);
-    const stream = `${r.deviceKey}/${r.sensor}`;
+    const info = d?.sensors[r.sensor];
+    const value = normaliseValue(info, r.value);
+    const stream = info ? this.streamKeyOf(info, r.deviceKey, r.sensor) : `${r.deviceKey}/${r.sensor}`;
     const durable = this.deps.telemetry.record({ stream, ts: r.ts, value });
     if (d) {
       this.commands.observe(d.key, r.sensor, value);
       this.throttledSensorEvent(d, r.sensor, stream, value, r.ts);
     }
     return durable;
+  }
+
+  /**
+   * `<device>/<sensor>`, the telemetry stream and throttle key, built once per sensor: the same
+   * string every time also keeps its hash for the map lookups it keys.
+   */
+  private streamKeyOf(info: SensorInfo, deviceKey: string, sensor: string): string {
+    let key = this.streamKeys.get(info);
+    if (key === undefined) this.streamKeys.set(info, (key = `${deviceKey}/${sensor}`));
+    return key;
   }
 
   // ---- 4. mirror ----

@@ -66,6 +66,8 @@ export class CommandHandler {
 
   /** A device reported `value` for `sensor`: settles the commands that asked for it. */
   observe(deviceKey: string, sensor: string, value: SensorValue): void {
+    // Every reading passes here and almost never with a command pending: no key to build then.
+    if (this.pending.size === 0) return;
     const key = `${deviceKey}/${sensor}`;
     const list = this.pending.get(key);
     if (!list) return;
