@@ -5,6 +5,8 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
+import { createConnection } from 'node:net';
+import mqttPacket from 'mqtt-packet';
 import { promisify } from 'node:util';
 import mqtt, { type ErrorWithReasonCode, type ErrorWithSubackPacket } from 'mqtt';
 import { ALICE_TOKEN, connect, sleep, startHarness, tempDir, until } from './broker-fixtures.js';
@@ -176,6 +178,28 @@ test('an oversized payload closes only that connection; the broker keeps serving
   await again.publishAsync('big/small', Buffer.alloc(512, 1), { qos: 1 });
   await again.endAsync();
   t.deepEqual(h.received.map((m) => m.topic), ['big/small']);
+});
+
+test('a packet declaring 256 MB is refused from its header: the connection closes before the body is sent', async (t) => {
+  const h = await startHarness({ mqtt: { maxPayloadBytes: 1024 } });
+  t.teardown(() => h.stop());
+  const dev = await h.registry.addDevice('huge');
+  const socket = createConnection({ host: '127.0.0.1', port: h.broker.port });
+  t.teardown(() => socket.destroy());
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const connack = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'huge-1', keepalive: 30, username: dev.username, password: Buffer.from(dev.password) }));
+  t.deepEqual([...(await connack)], [0x20, 0x02, 0x00, 0x00], 'CONNACK, accepted');
+  // PUBLISH QoS 1 declaring the largest remaining length MQTT allows, then only its first bytes.
+  socket.write(Buffer.concat([Uint8Array.of(0x32, 0xff, 0xff, 0xff, 0x7f), Buffer.from([0x00, 0x06]), Buffer.from('huge/x')]));
+  await closed;
+  t.is(h.broker.stats().oversized, 1);
+  t.deepEqual(h.received, []);
+
+  const again = await connect(h.url, { username: dev.username, password: dev.password });
+  await again.publishAsync('huge/small', Buffer.alloc(512, 1), { qos: 1 });
+  await again.endAsync();
+  t.deepEqual(h.received.map((m) => m.topic), ['huge/small']);
 });
 
 test('retained messages and a persistent session survive closing and reopening broker and database', async (t) => {

@@ -4,7 +4,8 @@
  * Matrix access token, the ACL policy decides topics, and every accepted publish goes to the
  * bridge's inbound handler before it is acknowledged.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket as NetSocket, type Server } from 'node:net';
+import { guardPacketSize } from './packet-size-guard.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
@@ -54,7 +55,7 @@ export class EmbeddedBroker implements MqttTransport {
   private aedes: Aedes | undefined;
   private server: Server | undefined;
   private persistence: LevelMirroredPersistence | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Set<NetSocket>();
   private readonly websocket: MqttWebSocketEndpoint;
   private readonly identities = new WeakMap<Client, MqttIdentity>();
   /** Registered (authenticated) clients, for `disconnectDevice`. */
@@ -66,7 +67,7 @@ export class EmbeddedBroker implements MqttTransport {
   constructor(private readonly deps: EmbeddedBrokerDeps) {
     // A WebSocket message carries at most one whole control packet of the largest allowed size,
     // plus a topic and headers (fixed header, topic length, packet id).
-    this.websocket = new MqttWebSocketEndpoint((stream, req) => this.handleConnection(stream, req), deps.mqtt.maxPayloadBytes + 65_536 + 8);
+    this.websocket = new MqttWebSocketEndpoint((stream, req) => this.handleConnection(stream, req), this.maxPacketBytes);
   }
 
   setInboundHandler(handler: InboundHandler): void {
@@ -185,12 +186,21 @@ export class EmbeddedBroker implements MqttTransport {
       stream.destroy();
       return;
     }
-    if ('remoteAddress' in stream) {
-      const socket = stream as Socket;
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    }
     aedes.handle(stream, req);
+    if (stream instanceof NetSocket) {
+      this.sockets.add(stream);
+      stream.once('close', () => this.sockets.delete(stream));
+      // WebSocket frames have their own limit (ws `maxPayload`); a TCP packet is refused from its header.
+      guardPacketSize(stream, this.maxPacketBytes, (declared) => {
+        this.counters.oversized++;
+        this.deps.logger.warn({ remoteAddress: stream.remoteAddress, declared, limit: this.maxPacketBytes }, 'mqtt packet over the size limit refused from its header');
+      });
+    }
+  }
+
+  /** The largest remaining length a packet may declare: the payload limit plus a topic (64 KB) and a packet id. */
+  private get maxPacketBytes(): number {
+    return this.deps.mqtt.maxPayloadBytes + 65_536 + 8;
   }
 
   // ---- hooks, one per aedes handler ----
