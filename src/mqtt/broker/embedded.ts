@@ -51,6 +51,9 @@ const CONCURRENCY = 100;
 /** MQTT client ids up to 64 characters (the spec's 23 is a floor; real devices use longer ids). */
 const MAX_CLIENT_ID_LENGTH = 64;
 
+/** QoS 0 messages one client may have with the bridge before its socket is read no further. */
+const MAX_QOS0_IN_FLIGHT = 256;
+
 export class EmbeddedBroker implements MqttTransport {
   private aedes: Aedes | undefined;
   private server: Server | undefined;
@@ -58,6 +61,8 @@ export class EmbeddedBroker implements MqttTransport {
   private readonly sockets = new Set<NetSocket>();
   private readonly websocket: MqttWebSocketEndpoint;
   private readonly identities = new WeakMap<Client, MqttIdentity>();
+  /** QoS 0 messages of each client still with the bridge (they have no PUBACK to wait for). */
+  private readonly qos0InFlight = new WeakMap<Client, number>();
   /** Registered (authenticated) clients, for `disconnectDevice`. */
   private readonly connected = new Set<Client>();
   private readonly counters: BrokerStats = createBrokerStats();
@@ -261,7 +266,9 @@ export class EmbeddedBroker implements MqttTransport {
    * handler here is the one place where "PUBACK after the reading is in LevelDB" [MQTT-4.3.2-1]
    * holds. Packets of one socket read are handled concurrently and the next read waits for all of
    * them, so a slow handler back-pressures the client instead of buffering without bound.
-   * QoS 0 has no acknowledgement: it is handed over without waiting.
+   * QoS 0 has no acknowledgement: it is handed over without waiting, up to
+   * `MAX_QOS0_IN_FLIGHT` per client; beyond that the packet is held like a QoS 1 one, so a QoS 0
+   * flood back-pressures its own socket instead of queueing readings in memory without bound.
    */
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     if (packet.payload.length > this.deps.mqtt.maxPayloadBytes) {
@@ -287,9 +294,14 @@ export class EmbeddedBroker implements MqttTransport {
     };
     if (identity.kind === 'device') message.deviceName = identity.deviceName;
     const handled = deliverInbound(this.handler, message, this.counters, this.deps.logger);
-    if (packet.qos === 0) {
-      done(null);
-      return;
+    if (packet.qos === 0 && client) {
+      const inFlight = this.qos0InFlight.get(client) ?? 0;
+      this.qos0InFlight.set(client, inFlight + 1);
+      void handled.then(() => this.qos0InFlight.set(client, (this.qos0InFlight.get(client) ?? 1) - 1));
+      if (inFlight < MAX_QOS0_IN_FLIGHT) {
+        done(null);
+        return;
+      }
     }
     void handled.then(() => done(null));
   }
