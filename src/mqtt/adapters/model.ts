@@ -142,15 +142,21 @@ const PREFIX: Record<Exclude<Convention, 'raw'>, string> = {
   tasmota: 'tasmota',
 };
 
-export function slugify(id: string): string {
-  let s = slugs.get(id);
-  if (s === undefined) {
-    s = id.toLowerCase().replace(/[^a-z0-9._=-]+/g, '_') || '_';
-    // Property names repeat in every message of every device: remember a bounded set of them.
-    if (slugs.size >= SLUG_CACHE_LIMIT) slugs.clear();
-    slugs.set(id, s);
-  }
-  return s;
+/**
+ * `compute` with its results remembered, up to `limit` inputs (then forgotten all at once): for
+ * names that repeat in every message (property names, device names), so each is one string whose
+ * hash the maps it keys keep.
+ */
+export function rememberStrings(compute: (input: string) => string, limit = 4096): (input: string) => string {
+  const remembered = new Map<string, string>();
+  return (input) => {
+    let out = remembered.get(input);
+    if (out === undefined) {
+      if (remembered.size >= limit) remembered.clear();
+      remembered.set(input, (out = compute(input)));
+    }
+    return out;
+  };
 }
-const SLUG_CACHE_LIMIT = 4096;
-const slugs = new Map<string, string>();
+
+export const slugify: (id: string) => string = rememberStrings((id) => id.toLowerCase().replace(/[^a-z0-9._=-]+/g, '_') || '_');

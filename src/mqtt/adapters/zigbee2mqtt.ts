@@ -7,7 +7,7 @@
  *   zigbee2mqtt/bridge/devices                  retained list of devices with their `exposes`
  * Friendly names may contain `/`, so the suffixes are recognised from the end of the topic.
  */
-import { MalformedPayload, deviceKey, slugify, type AdapterOutcome, type DeviceAnnouncement, type Observation, type SensorInfo } from './model.js';
+import { MalformedPayload, deviceKey, rememberStrings, slugify, type AdapterOutcome, type DeviceAnnouncement, type Observation, type SensorInfo } from './model.js';
 import { decodeObject, decodePayload, isObject, toSensorValue } from './payload.js';
 
 export const Z2M_BASE_TOPIC = 'zigbee2mqtt';
@@ -63,20 +63,8 @@ function deviceState(name: string, payload: Buffer, now: number, sourceTopic: st
   return out;
 }
 
-/**
- * Device keys by friendly name, remembered: every state message needs its device's key, and the
- * same string each time keeps its hash for the registry and stream lookups it keys.
- */
-function z2mDeviceKey(name: string): string {
-  let key = keysByName.get(name);
-  if (key === undefined) {
-    if (keysByName.size >= KEY_CACHE_LIMIT) keysByName.clear();
-    keysByName.set(name, (key = deviceKey('zigbee2mqtt', name)));
-  }
-  return key;
-}
-const KEY_CACHE_LIMIT = 4096;
-const keysByName = new Map<string, string>();
+/** Device keys by friendly name: every state message needs its device's key (rememberStrings). */
+const z2mDeviceKey = rememberStrings((name) => deviceKey('zigbee2mqtt', name));
 
 const LAST_SEEN = 'last_seen';
 /** How far a device's `last_seen` may lie ahead of our clock (clock skew) and still date readings. */
