@@ -22,18 +22,16 @@ import {
   type ValueKind,
 } from './model.js';
 import { decodePayload, isObject, toSensorValue } from './payload.js';
+import { startsWithLevel } from './topic-filter.js';
 
 export const HA_DISCOVERY_PREFIX = 'homeassistant';
 const ID = /^[a-zA-Z0-9_-]+$/;
 
 type Config = Record<string, unknown>;
 
-const SLASH = 0x2f;
-
 /** Parses a discovery topic and payload; `undefined` when the topic is not a discovery topic. */
 export function parseHomeAssistantDiscovery(topic: string, payload: Buffer, prefix = HA_DISCOVERY_PREFIX): AdapterOutcome {
-  // Every message passes here: look at the first level before splitting the topic.
-  if (!topic.startsWith(prefix) || topic.charCodeAt(prefix.length) !== SLASH) return undefined;
+  if (!startsWithLevel(topic, prefix)) return undefined;
   const levels = topic.split('/');
   // `<prefix>/status` is HA's own birth/will message: nothing for the bridge.
   if (levels.length === 2 && levels[1] === 'status') return [];

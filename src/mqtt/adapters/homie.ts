@@ -9,15 +9,15 @@
  */
 import { MalformedPayload, deviceKey, type AdapterOutcome, type DeviceAnnouncement, type Observation, type SensorInfo } from './model.js';
 import { decodePayload, isObject, toSensorValue } from './payload.js';
+import { startsWithLevel } from './topic-filter.js';
 
 export const HOMIE_ROOT = 'homie';
 const ID = /^[a-z0-9-]+$/;
 
 export function parseHomie(topic: string, payload: Buffer, now: number, root = HOMIE_ROOT): AdapterOutcome {
-  // Every message passes here: look at the first level before splitting the topic.
-  if (!topic.startsWith(root) || topic.charCodeAt(root.length) !== 0x2f) return undefined;
+  if (!startsWithLevel(topic, root)) return undefined;
   const levels = topic.split('/');
-  if (levels[0] !== root || levels[1] !== '5' || levels.length < 4) return undefined;
+  if (levels[1] !== '5' || levels.length < 4) return undefined;
   const device = levels[2]!;
   // `$broadcast` and other root-level `$` topics are not devices.
   if (!ID.test(device)) return [];

@@ -10,6 +10,7 @@
  */
 import { MalformedPayload, deviceKey, slugify, type AdapterOutcome, type Observation, type SensorInfo, type SensorValue } from './model.js';
 import { decodeObject, decodePayload, isObject, toSensorValue } from './payload.js';
+import { startsWithLevel } from './topic-filter.js';
 
 const POWER = /^POWER\d*$/;
 /** Keys of SENSOR/STATE messages that describe the message, not a measurement. */
@@ -35,10 +36,9 @@ const KNOWN: Record<string, { unit?: string; deviceClass: string }> = {
 };
 
 export function parseTasmota(topic: string, payload: Buffer, now: number): AdapterOutcome {
-  // Every message passes here: look at the first level before splitting the topic.
-  if (!(topic.startsWith('tele/') || topic.startsWith('stat/') || topic.startsWith('cmnd/'))) return undefined;
+  if (!(startsWithLevel(topic, 'tele') || startsWithLevel(topic, 'stat') || startsWithLevel(topic, 'cmnd'))) return undefined;
   const levels = topic.split('/');
-  if (levels.length !== 3 || (levels[0] !== 'tele' && levels[0] !== 'stat' && levels[0] !== 'cmnd')) return undefined;
+  if (levels.length !== 3) return undefined;
   const [prefix, t, command] = levels as [string, string, string];
   const key = deviceKey('tasmota', t);
   if (prefix === 'cmnd') return [];

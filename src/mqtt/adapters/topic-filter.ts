@@ -32,3 +32,11 @@ export function matchTopicFilter(filter: string, topic: string): string[] | unde
 export function substituteCaptures(template: string, captures: string[]): string {
   return template.replace(/\$(\d+)/g, (whole, n: string) => captures[Number(n) - 1] ?? whole);
 }
+
+/**
+ * Whether `topic` has `root` as its whole first level and more levels after it (`homie/...`).
+ * Every message passes each adapter: this looks at the first level without splitting the topic.
+ */
+export function startsWithLevel(topic: string, root: string): boolean {
+  return topic.startsWith(root) && topic.charCodeAt(root.length) === 0x2f;
+}

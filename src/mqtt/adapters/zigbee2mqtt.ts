@@ -9,6 +9,7 @@
  */
 import { MalformedPayload, deviceKey, rememberStrings, slugify, type AdapterOutcome, type DeviceAnnouncement, type Observation, type SensorInfo } from './model.js';
 import { decodeObject, decodePayload, isObject, toSensorValue } from './payload.js';
+import { startsWithLevel } from './topic-filter.js';
 
 export const Z2M_BASE_TOPIC = 'zigbee2mqtt';
 
@@ -16,7 +17,7 @@ export const Z2M_BASE_TOPIC = 'zigbee2mqtt';
 const ACCESS_SET = 2;
 
 export function parseZigbee2Mqtt(topic: string, payload: Buffer, now: number, base = Z2M_BASE_TOPIC): AdapterOutcome {
-  if (!topic.startsWith(base) || topic.charCodeAt(base.length) !== 0x2f) return undefined;
+  if (!startsWithLevel(topic, base)) return undefined;
   const tail = topic.slice(base.length + 1);
   // The common case, a device's state message under a plain name: no split, and the topic itself
   // is the announcement's source.

@@ -5,7 +5,6 @@
  * bridge's inbound handler before it is acknowledged.
  */
 import { createServer, Socket as NetSocket, type Server } from 'node:net';
-import { guardPacketSize } from './packet-size-guard.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
@@ -22,6 +21,7 @@ import { ClientIdOwnership, CONNACK_IDENTIFIER_REJECTED } from '../identity/clie
 import { MqttWebSocketEndpoint } from './websocket.js';
 import { createBrokerStats, type BrokerStats } from './stats.js';
 import { deliverInbound, type BrokerLogger } from './inbound.js';
+import { guardPacketSize } from './packet-size-guard.js';
 
 
 export interface EmbeddedBrokerDeps {
