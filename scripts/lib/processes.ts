@@ -86,11 +86,13 @@ function spawnWithStderrTail(command: string, args: string[], env: NodeJS.Proces
   return child;
 }
 
-export async function startBareHttp(): Promise<{ server: ServerProcess; url: string }> {
+/** The bare node:http ceiling, or with `signedFloor` the signed-event floor (bare-http-server.ts). */
+export async function startBareHttp(opts: { signedFloor?: boolean } = {}): Promise<{ server: ServerProcess; url: string }> {
   const port = await freePort();
-  const child = spawnNode('scripts/lib/bare-http-server.ts', [String(port)]);
-  const server = new ServerProcess('bare node:http', child);
-  await waitUntil(() => portOpen(port), 15_000, 'bare node:http', child);
+  const name = opts.signedFloor ? 'signed-event floor' : 'bare node:http';
+  const child = spawnNode('scripts/lib/bare-http-server.ts', opts.signedFloor ? [String(port), '--signed-floor'] : [String(port)]);
+  const server = new ServerProcess(name, child);
+  await waitUntil(() => portOpen(port), 15_000, name, child);
   return { server, url: `http://127.0.0.1:${port}` };
 }
 

@@ -3,15 +3,16 @@
  * event", "Calculating the reference hash for an event"; rooms/v4 "Event IDs"; rooms/v12 and
  * appendices "Room IDs").
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeBase64, encodeUnpaddedBase64, encodeUrlSafeBase64 } from './base64.js';
 import { canonicalJson } from './canonical-json.js';
 import { redactPdu } from './redaction.js';
 import type { RoomVersionRules } from './room-versions.js';
 import type { JsonObject, Pdu } from './types.js';
 
+/** sha256, one-shot: `crypto.hash` builds no Hash object (two per event sent: content and reference hash). */
 export function sha256(data: string | Uint8Array): Buffer {
-  return typeof data === 'string' ? createHash('sha256').update(data, 'utf8').digest() : createHash('sha256').update(data).digest();
+  return hash('sha256', data, 'buffer');
 }
 
 /**
