@@ -240,9 +240,12 @@ export class SyncService {
     const limit = timelineFilter?.limit ?? DEFAULT_TIMELINE_LIMIT;
     let events: StoredEvent[];
     let limited: boolean;
-    const visibleWindow = windowEvents.filter(
-      (e) => e.meta.stream <= upTo && matchesEventFilter(timelineFilter, { type: e.pdu.type, sender: e.pdu.sender, content: e.pdu.content }),
-    );
+    const reader = await this.timeline.readerFor(req.userId, m.roomId);
+    const visibleWindow: StoredEvent[] = [];
+    for (const e of windowEvents) {
+      if (e.meta.stream > upTo || !matchesEventFilter(timelineFilter, { type: e.pdu.type, sender: e.pdu.sender, content: e.pdu.content })) continue;
+      if (await reader.canSee(e)) visibleWindow.push(e);
+    }
     if (!fresh && visibleWindow.length <= limit) {
       events = visibleWindow;
       limited = false;
@@ -254,6 +257,7 @@ export class SyncService {
         limit,
         to: fresh ? undefined : from,
         filter: timelineFilter,
+        reader,
       });
       events = page.events.reverse();
       limited = fresh ? page.next !== undefined : true;

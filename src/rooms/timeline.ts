@@ -6,6 +6,7 @@
 import { forbidden } from '../http/errors.js';
 import type { RoomEngine, StoredEvent, StoredStateMap } from './engine.js';
 import { matchesEventFilter, type EventFilter } from './filter.js';
+import { roomReaderFor, type RoomReader } from './visibility.js';
 
 export interface Page {
   events: StoredEvent[];
@@ -23,7 +24,10 @@ export class TimelineReader {
    * Up to `limit` events after (`f`) or before (`b`) position `from`, not crossing `to`.
    * Backwards pages are returned newest first, as /messages wants.
    */
-  async page(roomId: string, opts: { from: number; dir: 'f' | 'b'; limit: number; to?: number; filter?: EventFilter }): Promise<Page> {
+  async page(
+    roomId: string,
+    opts: { from: number; dir: 'f' | 'b'; limit: number; to?: number; filter?: EventFilter; reader?: RoomReader },
+  ): Promise<Page> {
     const room = this.engine.requireRoom(roomId);
     const out: StoredEvent[] = [];
     let cursor = opts.from;
@@ -42,7 +46,10 @@ export class TimelineReader {
         cursor = opts.dir === 'b' ? entry.stream - 1 : entry.stream;
         const ev = await this.engine.events.getByShort(entry.eventShort);
         if (!ev) continue;
-        if (matchesEventFilter(opts.filter, { type: ev.pdu.type, sender: ev.pdu.sender, content: ev.pdu.content })) out.push(ev);
+        if (!matchesEventFilter(opts.filter, { type: ev.pdu.type, sender: ev.pdu.sender, content: ev.pdu.content })) continue;
+        // History visibility: events the user may not see are skipped like filtered ones.
+        if (opts.reader && !(await opts.reader.canSee(ev))) continue;
+        out.push(ev);
         if (out.length >= opts.limit) return { events: out, next: cursor };
       }
       if (entries.length < batch) return { events: out, next: undefined };
@@ -60,16 +67,20 @@ export class TimelineReader {
   }
 
   /**
-   * The newest position a user may read in a room (client-server "History visibility", simplified
-   * to the `shared` default Hearth creates rooms with): members read everything; former members
-   * read up to the moment they left; others are refused.
+   * The newest position a user may read in a room, before history visibility decides event by
+   * event (visibility.ts): users with a membership read up to now, former members up to the moment
+   * they left; users who never had one are refused (no peeking into world-readable rooms yet).
    */
   async readableUpTo(userId: string, roomId: string): Promise<number> {
     this.engine.requireRoom(roomId);
     const entry = await this.engine.rooms.membership(userId, roomId);
-    if (entry?.membership === 'join') return Number.MAX_SAFE_INTEGER;
     if (entry && (entry.membership === 'leave' || entry.membership === 'ban')) return entry.stream;
-    if (entry?.membership === 'invite' || entry?.membership === 'knock') return entry.stream;
+    if (entry) return Number.MAX_SAFE_INTEGER;
     throw forbidden('You are not a member of this room');
+  }
+
+  /** The user's history-visibility view of the room, for one request. */
+  readerFor(userId: string, roomId: string): Promise<RoomReader> {
+    return roomReaderFor(this.engine, userId, roomId);
   }
 }

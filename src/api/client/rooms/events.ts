@@ -17,8 +17,10 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
     const user = await deps.requireUser(req);
     const upTo = await deps.timeline.readableUpTo(user.userId, req.params.roomId);
     const event = await deps.engine.getEvent(req.params.eventId);
-    // Unknown, from another room, or after the user left: all look the same (no existence leak).
-    if (!event || event.room_id !== req.params.roomId || event.meta.stream > upTo) throw notFound('Event not found');
+    // Unknown, from another room, after the user left or hidden by history visibility: all look
+    // the same (no existence leak).
+    const reader = await deps.timeline.readerFor(user.userId, req.params.roomId);
+    if (!event || event.room_id !== req.params.roomId || event.meta.stream > upTo || !(await reader.canSee(event))) throw notFound('Event not found');
     return deps.formatter.format(event, { userId: user.userId, deviceId: user.deviceId });
   });
 
@@ -30,13 +32,14 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
       const { roomId, eventId } = req.params;
       const upTo = await deps.timeline.readableUpTo(user.userId, roomId);
       const event = await deps.engine.getEvent(eventId);
-      if (!event || event.room_id !== roomId || event.meta.stream > upTo) throw notFound('Event not found');
+      const reader = await deps.timeline.readerFor(user.userId, roomId);
+      if (!event || event.room_id !== roomId || event.meta.stream > upTo || !(await reader.canSee(event))) throw notFound('Event not found');
       const limit = intQuery(req.query.limit, 'limit', 10, 100);
       const filter = (await resolveFilter(req.query.filter, user.userId, deps.getFilter)) as EventFilter;
       const half = Math.floor(limit / 2);
       const pos = event.meta.stream;
-      const before = await deps.timeline.page(roomId, { from: pos - 1, dir: 'b', limit: half, filter });
-      const after = await deps.timeline.page(roomId, { from: pos, dir: 'f', limit: limit - half, to: Math.min(upTo, deps.sync.currentPosition()), filter });
+      const before = await deps.timeline.page(roomId, { from: pos - 1, dir: 'b', limit: half, filter, reader });
+      const after = await deps.timeline.page(roomId, { from: pos, dir: 'f', limit: limit - half, to: Math.min(upTo, deps.sync.currentPosition()), filter, reader });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
       const lastAfter = after.events[after.events.length - 1];
       const stateAtEvent = await deps.engine.stateAt(lastAfter ?? event, 'after');

@@ -63,7 +63,8 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
       let from = q.from !== undefined ? parsePaginationToken(q.from) : dir === 'b' ? head : Number.MIN_SAFE_INTEGER + 1;
       if (dir === 'b') from = Math.min(from, head);
       const to = q.to !== undefined ? parsePaginationToken(q.to) : dir === 'f' ? head : undefined;
-      const page = await deps.timeline.page(roomId, { from, dir, limit, to, filter: filter as EventFilter });
+      const reader = await deps.timeline.readerFor(user.userId, roomId);
+      const page = await deps.timeline.page(roomId, { from, dir, limit, to, filter: filter as EventFilter, reader });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
       const chunk = await deps.formatter.formatAll(page.events, viewer);
       const body: Record<string, unknown> = { start: q.from ?? formatPaginationToken(from), chunk };
