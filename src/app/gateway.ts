@@ -28,6 +28,8 @@ import { engineMembershipView } from '../e2ee/membership-view.js';
 import { registerKeysRoutes } from '../api/client/keys.js';
 import { registerTelemetryRoutes } from '../api/client/telemetry.js';
 import { registerPresenceRoutes } from '../api/client/presence.js';
+import { registerMediaRoutes } from '../api/client/media.js';
+import { MediaStore } from '../media/store.js';
 import { NotificationCounts } from '../push/notification-counts.js';
 import { readEventIdsOf, receiptsResettingCounts } from '../push/read-receipts.js';
 import { PresenceService } from '../presence/presence.js';
@@ -152,6 +154,12 @@ export class Gateway {
       onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
     });
     registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
+    registerMediaRoutes(app, {
+      requireUser: (req) => auth.requireUser(req),
+      media: new MediaStore(db, config.dataDir),
+      serverName,
+      maxUploadBytes: config.media.maxUploadBytes,
+    });
     registerKeysRoutes(app, {
       serverName,
       e2ee,

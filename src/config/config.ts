@@ -104,6 +104,8 @@ export interface HearthConfig {
   };
   telemetry: { rawRetentionDays: number; rollupRetentionDays: number; flushIntervalMs: number };
   storage: { cacheSizeBytes: number; writeBufferSizeBytes: number };
+  /** The content repository: largest upload accepted (client-server "Content repository"). */
+  media: { maxUploadBytes: number };
   logLevel: string;
 }
 
@@ -140,6 +142,7 @@ export function defaultConfig(dataDir: string): HearthConfig {
     },
     telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },
     storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024 },
+    media: { maxUploadBytes: 50 * 1024 * 1024 },
     logLevel: 'warn',
   };
 }

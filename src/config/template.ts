@@ -74,5 +74,9 @@ storage:
   cache_size_bytes: 2097152
   write_buffer_size_bytes: 4194304
 
+media:
+  # Largest file a client may upload (photos, voice messages); files live in <data dir>/media.
+  max_upload_bytes: 52428800
+
 log_level: warn
 `;

@@ -67,6 +67,10 @@ export const KEYSPACES = {
   /** `u64 stream` -> json SideStreamEntry { kind: account_data | receipt | profile, ... }. Non-event stream entries (to-device needs none). */
   sideStream: 'side_stream',
 
+  // ---- content repository (src/media/store.ts; the files are `<data dir>/media/<media id>`) ----
+  /** `raw media_id` -> json MediaRecord { contentType, fileName?, size, uploader, createdAt }. */
+  media: 'media',
+
   // ---- end-to-end encryption keys (src/e2ee/, src/storage/e2ee.ts) ----
   /** `str user_id ‖ str device_id` -> json signed device keys (minus `unsigned`), with signatures added by /keys/signatures/upload. */
   e2eDeviceKeys: 'e2e_device_keys',
