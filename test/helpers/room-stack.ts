@@ -91,3 +91,17 @@ export async function openRoomStack(
     },
   };
 }
+
+/**
+ * A request to the stack's app as `user` (the test authenticator's `<user id>|DEV1` token; none
+ * when undefined). A string body is sent as is (malformed JSON tests), anything else as JSON.
+ */
+export async function call(stack: RoomStack, method: string, url: string, user: string | undefined, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await stack.app.inject({
+    method: method as 'GET',
+    url,
+    headers: user ? { authorization: `Bearer ${user}|DEV1` } : {},
+    ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+}

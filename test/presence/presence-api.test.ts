@@ -3,7 +3,7 @@ import { PresenceService } from '../../src/presence/presence.js';
 import { joinedRoomsVia } from '../../src/presence/joined-rooms.js';
 import { registerPresenceRoutes } from '../../src/api/client/presence.js';
 import { parseSyncToken } from '../../src/rooms/tokens.js';
-import { openRoomStack, type RoomStack } from '../helpers/room-stack.js';
+import { call, openRoomStack, type RoomStack } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
 const BOB = '@bob:test.local';
@@ -31,15 +31,6 @@ async function open(): Promise<PresenceStack> {
   return { s, presence, clock };
 }
 
-async function call(s: RoomStack, method: string, url: string, user: string, body?: unknown) {
-  const res = await s.app.inject({
-    method: method as 'GET',
-    url,
-    headers: { authorization: `Bearer ${user}|DEV1` },
-    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-  });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
 
 interface PresenceEvent {
   type: string;

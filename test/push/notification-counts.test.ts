@@ -11,7 +11,7 @@ import { registerReceiptRoutes } from '../../src/api/client/receipts.js';
 import { registerReadMarkerRoutes } from '../../src/api/client/read-markers.js';
 import { NotificationCounts } from '../../src/push/notification-counts.js';
 import { readEventIdsOf, receiptsResettingCounts } from '../../src/push/read-receipts.js';
-import { openRoomStack, type RoomStack, type RoomStackExtension } from '../helpers/room-stack.js';
+import { call, openRoomStack, type RoomStack, type RoomStackExtension } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
 const BOB = '@bob:test.local';
@@ -42,15 +42,6 @@ const withCounts: RoomStackExtension = ({ db, engine, app, requireUser }) => {
   };
 };
 
-async function call(stack: RoomStack, method: string, url: string, user: string, body?: unknown) {
-  const res = await stack.app.inject({
-    method: method as 'GET',
-    url,
-    headers: { authorization: `Bearer ${user}|DEV1` },
-    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-  });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
 
 const room = (roomId: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
 let txn = 0;

@@ -3,21 +3,12 @@
  * Alice sent before, under each setting, through /messages, /sync, /event and /context.
  */
 import test from 'ava';
-import { openRoomStack, type RoomStack } from '../helpers/room-stack.js';
+import { call, openRoomStack, type RoomStack } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
 const BOB = '@bob:test.local';
 const V3 = '/_matrix/client/v3';
 
-async function call(stack: RoomStack, method: string, url: string, user: string, body?: unknown) {
-  const res = await stack.app.inject({
-    method: method as 'GET',
-    url,
-    headers: { authorization: `Bearer ${user}|DEV1` },
-    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-  });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
 
 type Event = { type: string; event_id: string; content: { body?: string } };
 const bodiesOf = (events: Event[]) => events.filter((e) => e.type === 'm.room.message').map((e) => e.content.body);

@@ -1,18 +1,9 @@
 import test from 'ava';
-import { openRoomStack, type RoomStack } from '../helpers/room-stack.js';
+import { call, openRoomStack, type RoomStack } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
 const BOB = '@bob:test.local';
 
-async function call(stack: RoomStack, method: string, url: string, user: string | undefined, body?: unknown) {
-  const res = await stack.app.inject({
-    method: method as 'GET',
-    url,
-    headers: user ? { authorization: `Bearer ${user}|DEV1` } : {},
-    ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
 
 for (const version of ['10', '11', '12']) {
   test(`v${version}: create, invite, join, send, sync, paginate, redact`, async (t) => {
