@@ -27,7 +27,7 @@ function runFlow(baseUrl: string): Promise<FlowRun> {
   });
 }
 
-test('matrix-nio registers, creates, invites, joins, sends, syncs, paginates and changes the topic', async (t) => {
+test('matrix-nio registers, creates, invites, joins, sends, syncs, paginates, changes the topic and shares an image', async (t) => {
   const hearth = await startHearth({ t });
   const run = await runFlow(hearth.baseUrl);
   let report: Record<string, any>;
@@ -48,6 +48,7 @@ test('matrix-nio registers, creates, invites, joins, sends, syncs, paginates and
   t.true(report.pagination_reached_create);
   t.is(report.name_seen_by_bob, 'nio room');
   t.deepEqual(report.topics_seen_by_bob, ['first topic', 'second topic', 'third topic']);
+  t.deepEqual(report.media, { same_bytes: true, content_type: 'image/png', filename: 'garden.png' }, 'the image bob downloads is the one alice uploaded');
   t.regex(report.room_id, new RegExp(`^!.+:${hearth.serverName.replace(/[.]/g, '\\.')}$`));
   t.deepEqual(
     report.users.map((u: string) => u.replace(/_[0-9a-f]{6}:/, ':')),

@@ -4,8 +4,8 @@ Usage: /usr/bin/python3 flow.py BASE_URL MESSAGE_COUNT
 
 Two users register, one creates a room and invites the other, who joins; they exchange
 MESSAGE_COUNT messages, the receiver sees them through incremental /sync, the whole history is
-paginated backwards with room_messages, and the topic is changed twice and read back from the
-synced room. Prints one JSON report on stdout (what was seen) and exits 0 only if every check held;
+paginated backwards with room_messages, the topic is changed twice and read back from the
+synced room, and an image is uploaded, sent as m.image and downloaded by the other user. Prints one JSON report on stdout (what was seen) and exits 0 only if every check held;
 the failed checks are listed in the report's "failures".
 """
 
@@ -18,10 +18,13 @@ import uuid
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    DownloadResponse,
+    UploadResponse,
     JoinResponse,
     RegisterResponse,
     RoomCreateResponse,
     RoomInviteResponse,
+    RoomMessageImage,
     RoomMessagesResponse,
     RoomMessageText,
     RoomPutStateResponse,
@@ -173,6 +176,30 @@ class Flow:
             topics_seen.append(bob.rooms[room_id].topic)
         self.report["topics_seen_by_bob"] = topics_seen
         self.check(topics_seen == ["first topic", "second topic", "third topic"], "topic changes seen in order")
+
+        # 5. Media: alice uploads an image and sends it; bob downloads it from the mxc URI he synced.
+        image = bytes(range(256)) * 40
+        uploaded, _ = await alice.upload(lambda *_: image, content_type="image/png", filename="garden.png", filesize=len(image))
+        self.check(isinstance(uploaded, UploadResponse), f"upload: {uploaded}")
+        content = {"msgtype": "m.image", "body": "garden.png", "url": uploaded.content_uri, "info": {"mimetype": "image/png", "size": len(image)}}
+        sent_image = await alice.room_send(room_id, "m.room.message", content)
+        self.check(isinstance(sent_image, RoomSendResponse), f"room_send m.image: {sent_image}")
+        seen_urls = []
+
+        def image_arrived(response):
+            room = response.rooms.join.get(room_id)
+            seen_urls.extend(e.url for e in (room.timeline.events if room else []) if isinstance(e, RoomMessageImage))
+            return bool(seen_urls)
+
+        await self.sync_until(bob, image_arrived, "the m.image at bob")
+        self.check(seen_urls == [uploaded.content_uri], f"bob synced the image's mxc URI: {seen_urls}")
+        downloaded = await bob.download(mxc=seen_urls[0] if seen_urls else uploaded.content_uri)
+        self.check(isinstance(downloaded, DownloadResponse), f"download: {downloaded}")
+        self.report["media"] = {
+            "same_bytes": isinstance(downloaded, DownloadResponse) and downloaded.body == image,
+            "content_type": getattr(downloaded, "content_type", None),
+            "filename": getattr(downloaded, "filename", None),
+        }
 
 
 def main():
