@@ -9,7 +9,7 @@ import { EventFormatter } from '../rooms/client-event.js';
 import { TimelineReader } from '../rooms/timeline.js';
 import { SyncService, type SyncSources } from '../rooms/sync.js';
 import type { SyncFilter } from '../rooms/filter.js';
-import type { CreateRoomDeps } from '../rooms/create-room.js';
+import type { UpgradeRoomDeps } from '../rooms/upgrade-room.js';
 import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.js';
 
 export interface RoomApiOptions {
@@ -23,7 +23,7 @@ export interface RoomApiOptions {
 
 export interface RoomApi {
   membership: MembershipService;
-  createRoomDeps: CreateRoomDeps;
+  createRoomDeps: UpgradeRoomDeps;
   formatter: EventFormatter;
   sync: SyncService;
 }
@@ -50,6 +50,8 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
       aliasTaken: async (alias) => (await engine.rooms.aliasTarget(alias)) !== undefined,
       setAlias: (alias, roomId, creator) => engine.rooms.setAlias(alias, roomId, creator),
       setVisibility: (roomId, visibility) => engine.rooms.setVisibility(roomId, visibility),
+      aliasesOf: (roomId) => engine.rooms.aliasesOf(roomId),
+      visibilityOf: (roomId) => engine.rooms.visibility(roomId),
     },
   };
   registerRoomRoutes(app, deps);

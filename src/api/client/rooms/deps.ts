@@ -5,7 +5,7 @@ import type { MembershipService } from '../../../rooms/membership.js';
 import type { EventFormatter } from '../../../rooms/client-event.js';
 import type { TimelineReader } from '../../../rooms/timeline.js';
 import type { SyncService } from '../../../rooms/sync.js';
-import type { CreateRoomDeps } from '../../../rooms/create-room.js';
+import type { UpgradeRoomDeps } from '../../../rooms/upgrade-room.js';
 import type { SyncFilter } from '../../../rooms/filter.js';
 
 export interface Requester {
@@ -21,7 +21,8 @@ export interface RoomApiDeps {
   formatter: EventFormatter;
   timeline: TimelineReader;
   sync: SyncService;
-  createRoomDeps: CreateRoomDeps;
+  /** Room creation, and upgrades (which create the replacement room). */
+  createRoomDeps: UpgradeRoomDeps;
   /** A stored filter of the user (POST /user/{userId}/filter), or undefined. */
   getFilter(userId: string, filterId: string): Promise<SyncFilter | undefined>;
 }
