@@ -7,6 +7,7 @@ import { forbidden } from '../http/errors.js';
 import type { RoomEngine, StoredEvent, StoredStateMap } from './engine.js';
 import { matchesEventFilter, type EventFilter } from './filter.js';
 import { roomReaderFor, type RoomReader } from './visibility.js';
+import { historyVisibilityOf } from '../state/history-visibility.js';
 
 export interface Page {
   events: StoredEvent[];
@@ -69,13 +70,16 @@ export class TimelineReader {
   /**
    * The newest position a user may read in a room, before history visibility decides event by
    * event (visibility.ts): users with a membership read up to now, former members up to the moment
-   * they left; users who never had one are refused (no peeking into world-readable rooms yet).
+   * they left. Users who never had one may read a room that is `world_readable` now (client-server
+   * "Room Previews"; the events they get are those sent while it was); others are refused.
    */
   async readableUpTo(userId: string, roomId: string): Promise<number> {
     this.engine.requireRoom(roomId);
     const entry = await this.engine.rooms.membership(userId, roomId);
     if (entry && (entry.membership === 'leave' || entry.membership === 'ban')) return entry.stream;
     if (entry) return Number.MAX_SAFE_INTEGER;
+    const visibility = (await this.engine.stateEvent(roomId, 'm.room.history_visibility', ''))?.pdu.content;
+    if (historyVisibilityOf(visibility) === 'world_readable') return Number.MAX_SAFE_INTEGER;
     throw forbidden('You are not a member of this room');
   }
 

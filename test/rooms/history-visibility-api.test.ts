@@ -86,3 +86,32 @@ test('after leaving, a user reads what they could read before, and nothing after
   const messages = await call(s, 'GET', `${V3}/rooms/${room}/messages?dir=b&limit=50`, BOB);
   t.deepEqual(bodiesOf(messages.body.chunk).reverse(), ['before invite', 'after invite', 'after join']);
 });
+
+test('world_readable: someone who never joined reads what was sent while the room was world-readable, and its state', async (t) => {
+  const s = await openRoomStack();
+  t.teardown(() => s.close());
+  const CAROL = '@carol:test.local';
+  const { body } = await call(s, 'POST', `${V3}/createRoom`, ALICE, { preset: 'public_chat', name: 'Weather station' });
+  const room = encodeURIComponent(body.room_id as string);
+  const say = (text: string) => call(s, 'PUT', `${V3}/rooms/${room}/send/m.room.message/${encodeURIComponent(text)}`, ALICE, { msgtype: 'm.text', body: text });
+  t.is((await call(s, 'GET', `${V3}/rooms/${room}/messages?dir=b`, CAROL)).status, 403, 'shared: no preview');
+  await say('before');
+  await call(s, 'PUT', `${V3}/rooms/${room}/state/m.room.history_visibility/`, ALICE, { history_visibility: 'world_readable' });
+  await say('public 1');
+  await say('public 2');
+  await call(s, 'PUT', `${V3}/rooms/${room}/state/m.room.history_visibility/`, ALICE, { history_visibility: 'joined' });
+  await say('members only');
+  await call(s, 'PUT', `${V3}/rooms/${room}/state/m.room.history_visibility/`, ALICE, { history_visibility: 'world_readable' });
+
+  const messages = await call(s, 'GET', `${V3}/rooms/${room}/messages?dir=b&limit=50`, CAROL);
+  t.is(messages.status, 200);
+  const chunk = messages.body.chunk.reverse() as { type: string; content: { body?: string; history_visibility?: string } }[];
+  t.deepEqual(bodiesOf(chunk as never), ['public 1', 'public 2']);
+  t.deepEqual(
+    chunk.filter((e) => e.type === 'm.room.history_visibility').map((e) => e.content.history_visibility),
+    ['world_readable', 'joined', 'world_readable'],
+    'each change of the setting is visible from one side or the other',
+  );
+  t.is((await call(s, 'GET', `${V3}/rooms/${room}/state/m.room.name/`, CAROL)).body.name, 'Weather station');
+  t.is((await call(s, 'PUT', `${V3}/rooms/${room}/send/m.room.message/x`, CAROL, { msgtype: 'm.text', body: 'hi' })).status, 403, 'reading is not joining');
+});
