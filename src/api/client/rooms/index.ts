@@ -8,6 +8,7 @@ import { registerStateRoutes } from './state.js';
 import { registerEventRoutes } from './events.js';
 import { registerDirectoryRoutes } from './directory.js';
 import { registerSyncRoutes } from './sync.js';
+import { registerUserDirectoryRoutes } from './user-directory.js';
 
 export type { RoomApiDeps } from './deps.js';
 
@@ -19,4 +20,5 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
   registerEventRoutes(app, deps);
   registerDirectoryRoutes(app, deps);
   registerSyncRoutes(app, deps);
+  registerUserDirectoryRoutes(app, deps);
 }
