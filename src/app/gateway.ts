@@ -29,6 +29,8 @@ import { registerKeysRoutes } from '../api/client/keys.js';
 import { registerTelemetryRoutes } from '../api/client/telemetry.js';
 import { registerPresenceRoutes } from '../api/client/presence.js';
 import { registerMediaRoutes } from '../api/client/media.js';
+import { registerKeyBackupRoutes } from '../api/client/key-backup.js';
+import { KeyBackupService } from '../e2ee/key-backup.js';
 import { MediaStore } from '../media/store.js';
 import { NotificationCounts } from '../push/notification-counts.js';
 import { readEventIdsOf, receiptsResettingCounts } from '../push/read-receipts.js';
@@ -154,6 +156,7 @@ export class Gateway {
       onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
     });
     registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
+    registerKeyBackupRoutes(app, { requireUser: (req) => auth.requireUser(req), backups: new KeyBackupService(db) });
     registerMediaRoutes(app, {
       requireUser: (req) => auth.requireUser(req),
       media: new MediaStore(db, config.dataDir),

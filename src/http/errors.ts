@@ -23,6 +23,7 @@ export const ErrCode = {
   INVALID_PARAM: 'M_INVALID_PARAM',
   TOO_LARGE: 'M_TOO_LARGE',
   INVALID_SIGNATURE: 'M_INVALID_SIGNATURE',
+  WRONG_ROOM_KEYS_VERSION: 'M_WRONG_ROOM_KEYS_VERSION',
 } as const;
 export type ErrCodeValue = (typeof ErrCode)[keyof typeof ErrCode];
 

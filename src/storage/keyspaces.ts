@@ -80,6 +80,10 @@ export const KEYSPACES = {
   e2eFallbackKeys: 'e2e_fallback_keys',
   /** `str user_id ‖ str usage (master|self_signing|user_signing)` -> json cross-signing key. */
   e2eCrossSigning: 'e2e_cross_signing',
+  /** `str user_id ‖ u32 version` -> json { algorithm, authData, count, etag } or { deleted: true } (numbers are never reused). Server-side key backup versions. */
+  e2eRoomKeyVersions: 'e2e_room_key_versions',
+  /** `str user_id ‖ u32 version ‖ str room_id ‖ str session_id` -> json KeyBackupData { first_message_index, forwarded_count, is_verified, session_data }. */
+  e2eRoomKeys: 'e2e_room_keys',
   /** `u64 stream` -> json { userId }. Users whose device list changed, for `device_lists.changed`. */
   e2eDeviceListStream: 'e2e_device_list_stream',
 
