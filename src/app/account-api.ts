@@ -48,6 +48,8 @@ export interface AccountApiDeps {
   isJoined(userId: string, roomId: string): Promise<boolean>;
   /** After a profile change: member events into the user's rooms. */
   onProfileChange(userId: string, profile: Profile): Promise<void>;
+  /** Before a deactivation: the user leaves every room and rejects every invite. */
+  leaveAllRooms(userId: string): Promise<void>;
 }
 
 export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): void {
@@ -58,7 +60,7 @@ export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): 
   registerLoginRoutes(app, { accounts, publicBaseUrl: config.client.publicBaseUrl });
   registerLogoutRoutes(app, { auth, accounts });
   registerRegisterRoutes(app, { accounts, uia, registration: config.registration });
-  registerAccountRoutes(app, { auth, accounts, uia });
+  registerAccountRoutes(app, { auth, accounts, uia, leaveAllRooms: deps.leaveAllRooms });
   registerDevicesRoutes(app, { auth, accounts, uia });
   registerProfileRoutes(app, { auth, accounts, onProfileChange: deps.onProfileChange });
   registerAccountDataRoutes(app, { auth, accountData });

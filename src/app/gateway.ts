@@ -154,6 +154,11 @@ export class Gateway {
       isJoined,
       // Called at request time, once the room API below exists.
       onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
+      leaveAllRooms: async (userId) => {
+        for (const m of await engine.rooms.roomsOf(userId)) {
+          if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await roomApi.membership.leave(m.roomId, userId);
+        }
+      },
     });
     registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
     registerKeyBackupRoutes(app, { requireUser: (req) => auth.requireUser(req), backups: new KeyBackupService(db) });

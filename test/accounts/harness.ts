@@ -40,6 +40,8 @@ export interface Harness {
   /** `user ‖ room` pairs the fake room engine reports as joined. */
   joined: Set<string>;
   profileChanges: Array<{ userId: string; profile: Profile }>;
+  /** Users the account routes asked to leave all their rooms (deactivation), in order. */
+  leftAllRooms: string[];
   /** `user device` of every device the accounts service reported deleted. */
   deletedDevices: string[];
   call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, opts?: { body?: unknown; token?: string }): Promise<{ status: number; body: any }>;
@@ -79,6 +81,7 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
   const joined = new Set<string>();
   const isJoined = async (userId: string, roomId: string) => joined.has(`${userId}\u0000${roomId}`);
   const profileChanges: Harness['profileChanges'] = [];
+  const leftAllRooms: string[] = [];
 
   const app = createHttpServer({ logger: pino({ level: 'silent' }) });
   const auth = createAuthenticator(accounts);
@@ -96,6 +99,10 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
     isJoined,
     onProfileChange: async (userId, profile) => {
       profileChanges.push({ userId, profile });
+    },
+    leaveAllRooms: async (userId) => {
+      leftAllRooms.push(userId);
+      for (const pair of [...joined]) if (pair.startsWith(`${userId}\u0000`)) joined.delete(pair);
     },
   });
   await app.ready();
@@ -124,6 +131,7 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
     typing,
     joined,
     profileChanges,
+    leftAllRooms,
     deletedDevices,
     call,
     async user(localpart, password = 'correct horse') {

@@ -190,3 +190,32 @@ test('password change needs the old password and logs out other devices', async 
   t.true(await h.accounts.checkPassword(me.userId, 'new-password'));
   t.false(await h.accounts.checkPassword(me.userId, 'old-password'));
 });
+
+test('deactivation: password UIA, rooms left, then no token, no login, no profile, and the name stays taken', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const me = await h.user('zoe', 'zoe-password');
+  await h.call('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(me.userId)}/displayname`, { token: me.token, body: { displayname: 'Zoe' } });
+  h.joined.add(`${me.userId}\u0000!garden:hearth.test`);
+  const challenge = await h.call('POST', '/_matrix/client/v3/account/deactivate', { token: me.token, body: {} });
+  t.is(challenge.status, 401);
+  t.deepEqual(challenge.body.flows, [{ stages: ['m.login.password'] }]);
+  const auth = (password: string) => ({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'zoe' }, password, session: challenge.body.session });
+  const wrong = await h.call('POST', '/_matrix/client/v3/account/deactivate', { token: me.token, body: { auth: auth('nope') } });
+  t.is(wrong.status, 401);
+  t.deepEqual(h.leftAllRooms, [], 'nothing happens without the password');
+  t.is((await h.call('POST', '/_matrix/client/v3/account/deactivate', { token: me.token, body: { auth: auth('zoe-password'), erase: 'yes' } })).status, 400);
+
+  const done = await h.call('POST', '/_matrix/client/v3/account/deactivate', { token: me.token, body: { auth: auth('zoe-password'), erase: true } });
+  t.is(done.status, 200);
+  t.deepEqual(done.body, { id_server_unbind_result: 'no-support' });
+  t.deepEqual(h.leftAllRooms, [me.userId]);
+  t.is(h.joined.size, 0);
+  const whoami = await h.call('GET', '/_matrix/client/v3/account/whoami', { token: me.token });
+  t.is(whoami.status, 401);
+  t.is(whoami.body.errcode, 'M_UNKNOWN_TOKEN');
+  const login = await h.call('POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'zoe' }, password: 'zoe-password' } });
+  t.is(login.status, 403);
+  t.is((await h.call('GET', `/_matrix/client/v3/profile/${encodeURIComponent(me.userId)}`, { token: (await h.user('yann')).token })).status, 404);
+  t.is((await h.call('GET', '/_matrix/client/v3/register/available?username=zoe')).body.errcode, 'M_USER_IN_USE');
+});

@@ -1,13 +1,19 @@
-/** The signed-in account (client-server-api "Current account information", "Password management"). */
+/**
+ * The signed-in account (client-server-api "Current account information", "Password management",
+ * "Account deactivation").
+ */
 import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
 import type { UserInteractiveAuth } from '../../accounts/uia.js';
 import type { Authenticator } from '../../http/auth.js';
+import { ErrCode, MatrixError } from '../../http/errors.js';
 
 export interface AccountDeps {
   auth: Authenticator;
-  accounts: Pick<AccountService, 'setPassword'>;
+  accounts: Pick<AccountService, 'setPassword' | 'deactivate'>;
   uia: UserInteractiveAuth;
+  /** Leaves every room the user is in or invited to (before the account goes). */
+  leaveAllRooms(userId: string): Promise<void>;
 }
 
 interface PasswordBody {
@@ -49,6 +55,27 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountDeps): 
       keepDeviceId: requester.deviceId,
     });
     return {};
+  });
+
+  /**
+   * POST /_matrix/client/v3/account/deactivate: UIA with the password, then the user leaves every
+   * room (and rejects every invite), and loses password, profile, devices and tokens for good; the
+   * user id is never handed out again. `erase` is accepted, but events already sent stay readable to
+   * those who could read them (Hearth keeps no per-user erasure list).
+   */
+  app.post<{ Body: { auth?: unknown; erase?: unknown } | undefined }>('/_matrix/client/v3/account/deactivate', async (req) => {
+    const requester = await deps.auth.requireUser(req);
+    const body = req.body ?? {};
+    if (body.erase !== undefined && typeof body.erase !== 'boolean') throw new MatrixError(400, ErrCode.BAD_JSON, 'erase must be a boolean');
+    await deps.uia.authenticate(body.auth, {
+      purpose: 'account/deactivate',
+      flows: [{ stages: ['m.login.password'] }],
+      userId: requester.userId,
+    });
+    await deps.leaveAllRooms(requester.userId);
+    await deps.accounts.deactivate(requester.userId);
+    // No identity server is ever bound, so there is nothing to unbind.
+    return { id_server_unbind_result: 'no-support' };
   });
 
   /** GET /_matrix/client/v3/account/3pid: Hearth binds no third-party ids (m.3pid_changes is off). */
