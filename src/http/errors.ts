@@ -24,6 +24,8 @@ export const ErrCode = {
   TOO_LARGE: 'M_TOO_LARGE',
   INVALID_SIGNATURE: 'M_INVALID_SIGNATURE',
   WRONG_ROOM_KEYS_VERSION: 'M_WRONG_ROOM_KEYS_VERSION',
+  /** Synapse's code for a second identical reaction (not in the spec; clients know it). */
+  DUPLICATE_ANNOTATION: 'M_DUPLICATE_ANNOTATION',
 } as const;
 export type ErrCodeValue = (typeof ErrCode)[keyof typeof ErrCode];
 

@@ -1,11 +1,14 @@
 /**
  * Events as clients see them (client-server-api "Room Event Format" / "ClientEvent"): the PDU's
  * client-visible fields plus `unsigned` (age, transaction_id for the sending device only,
- * prev_content for state, redacted_because). Redacted events are served redacted.
+ * prev_content for state, redacted_because, and the bundled aggregations `m.relations`). Redacted
+ * events are served redacted.
  */
 import type { JsonObject } from '../core/types.js';
 import { redactPdu } from '../core/redaction.js';
 import type { RoomEngine, StoredEvent } from './engine.js';
+import { RelationReader } from './relations.js';
+import { roomReaderFor, type RoomReader } from './visibility.js';
 
 export interface ClientEvent {
   content: JsonObject;
@@ -25,10 +28,41 @@ export interface Viewer {
   deviceId?: string;
 }
 
-export class EventFormatter {
-  constructor(private readonly engine: RoomEngine) {}
+export interface FormatOptions {
+  omitRoomId?: boolean;
+  /**
+   * Bundle aggregations (client-server "Aggregations of child events"; default true). /sync asks
+   * for them only in `limited` timelines, as the spec lists it.
+   */
+  aggregations?: boolean;
+  /** The viewer's history-visibility view of the room, when the caller has one (else built on demand). */
+  reader?: RoomReader;
+}
 
-  async format(event: StoredEvent, viewer?: Viewer, opts: { omitRoomId?: boolean } = {}): Promise<ClientEvent> {
+export class EventFormatter {
+  readonly relations: RelationReader;
+
+  constructor(private readonly engine: RoomEngine) {
+    this.relations = new RelationReader(engine);
+  }
+
+  async format(event: StoredEvent, viewer?: Viewer, opts: FormatOptions = {}): Promise<ClientEvent> {
+    return this.formatAt(event, viewer, opts, 0);
+  }
+
+  formatAll(events: StoredEvent[], viewer?: Viewer, opts: FormatOptions = {}): Promise<ClientEvent[]> {
+    if (events.some((e) => e.meta.related) && viewer && !opts.reader && opts.aggregations !== false) {
+      // One reader for the whole list (it caches the state it looks up).
+      const roomId = events[0]!.room_id;
+      if (events.every((e) => e.room_id === roomId)) {
+        return roomReaderFor(this.engine, viewer.userId, roomId).then((reader) => Promise.all(events.map((e) => this.formatAt(e, viewer, { ...opts, reader }, 0))));
+      }
+    }
+    return Promise.all(events.map((e) => this.formatAt(e, viewer, opts, 0)));
+  }
+
+  /** `depth` counts nested formatting: a thread's latest event gets its own aggregations, no deeper. */
+  private async formatAt(event: StoredEvent, viewer: Viewer | undefined, opts: FormatOptions, depth: number): Promise<ClientEvent> {
     const room = this.engine.room(event.room_id);
     const rules = room ? this.engine.rulesOf(room) : undefined;
     const redactedBy = event.meta.redactedBy;
@@ -48,7 +82,11 @@ export class EventFormatter {
     }
     if (redactedBy) {
       const redaction = await this.engine.getEvent(redactedBy);
-      if (redaction) unsigned.redacted_because = (await this.format(redaction, viewer)) as unknown as JsonObject;
+      if (redaction) unsigned.redacted_because = (await this.formatAt(redaction, viewer, { aggregations: false }, depth + 1)) as unknown as JsonObject;
+    }
+    if (event.meta.related && opts.aggregations !== false && depth < 2) {
+      const relations = await this.bundle(event, viewer, opts, depth);
+      if (relations) unsigned['m.relations'] = relations;
     }
     const out: ClientEvent = {
       content: pdu.content,
@@ -68,7 +106,22 @@ export class EventFormatter {
     return out;
   }
 
-  formatAll(events: StoredEvent[], viewer?: Viewer, opts: { omitRoomId?: boolean } = {}): Promise<ClientEvent[]> {
-    return Promise.all(events.map((e) => this.format(e, viewer, opts)));
+  /** `unsigned["m.relations"]` of an event, in the formats of the relation types' modules. */
+  private async bundle(event: StoredEvent, viewer: Viewer | undefined, opts: FormatOptions, depth: number): Promise<JsonObject | undefined> {
+    const reader = opts.reader ?? (viewer ? await roomReaderFor(this.engine, viewer.userId, event.room_id) : undefined);
+    const found = await this.relations.aggregate(event, viewer?.userId, reader);
+    if (!found) return undefined;
+    const out: JsonObject = {};
+    if (found.thread) {
+      const { latest, count, currentUserParticipated } = found.thread;
+      out['m.thread'] = {
+        latest_event: (await this.formatAt(latest, viewer, { reader }, depth + 1)) as unknown as JsonObject,
+        count,
+        current_user_participated: currentUserParticipated,
+      };
+    }
+    if (found.replace) out['m.replace'] = (await this.formatAt(found.replace, viewer, { reader, aggregations: false }, depth + 1)) as unknown as JsonObject;
+    if (found.references) out['m.reference'] = { chunk: found.references.map((id) => ({ event_id: id })) };
+    return out;
   }
 }

@@ -10,7 +10,7 @@
  *  4. check size (client-server "Size limits": 65536 bytes) and the auth rules against the current
  *     state (rooms/v11 "Authorization rules"), plus the redaction sender check;
  *  5. write one atomic batch: event JSON, meta, id index, timeline, stream entry, state snapshot,
- *     room head, membership index, transaction id;
+ *     room head, membership index, transaction id, relations index (and the parent's `related` mark);
  *  6. settle the stream position (wakes /sync) and tell listeners (bridge commands, profile, ...).
  */
 import type { Logger } from 'pino';
@@ -25,6 +25,8 @@ import { canUserDo, getUserPowerLevel } from '../state/power-levels.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { EventStore, type EventMeta, type StoredEvent } from '../storage/events.js';
 import { StateSnapshotStore } from '../storage/state-snapshots.js';
+import { RelationStore } from '../storage/relations.js';
+import { REL_ANNOTATION, REL_THREAD, relationOf, relationRefusal, type Relation } from '../core/relations.js';
 import { RoomStore, type Membership, type RoomRecord } from '../storage/rooms.js';
 import { LruCache } from '../storage/lru.js';
 import { KeyedLock } from '../util/keyed-lock.js';
@@ -53,6 +55,15 @@ export interface SentEvent {
   stream: number;
 }
 
+/** What else an event's batch changes besides the event and its indexes. */
+interface PersistLinks {
+  txn?: EventMeta['txn'];
+  /** The event a redaction redacts. */
+  redactTarget?: StoredEvent;
+  /** The parent of a child event (client-server "Forming relationships between events"). */
+  relation?: { parent: StoredEvent; relation: Relation };
+}
+
 /** A state map whose events carry their stored metadata. */
 export type StoredStateMap = Map<StateKey, StoredEvent>;
 
@@ -75,6 +86,7 @@ export class RoomEngine {
   readonly events: EventStore;
   readonly snapshots: StateSnapshotStore;
   readonly rooms: RoomStore;
+  readonly relations: RelationStore;
   /** Current state of the most recently used rooms (a home has tens of rooms; devices one each). */
   private readonly stateCache = new LruCache<number, StoredStateMap>(64);
   /** Events of one room are created one at a time; rooms proceed in parallel. */
@@ -85,6 +97,7 @@ export class RoomEngine {
     this.events = new EventStore(deps.db);
     this.snapshots = new StateSnapshotStore(deps.db);
     this.rooms = new RoomStore(deps.db);
+    this.relations = new RelationStore(deps.db);
   }
 
   async open(): Promise<void> {
@@ -203,7 +216,7 @@ export class RoomEngine {
     const ops: BatchOp[] = [];
     const room = this.rooms.createTxn(ops, event.room_id, version, creator);
     await this.roomLocks.run(room.short, async () => {
-      await this.persist(ops, room, rules, event, { snapshot: 0, extremities: [], depth: 0, lastStream: 0 }, new Map(), undefined);
+      await this.persist(ops, room, rules, event, { snapshot: 0, extremities: [], depth: 0, lastStream: 0 }, new Map(), {});
       for (const draft of drafts) await this.sendLocked(room, rules, draft, {});
     });
     return room.roomId;
@@ -260,15 +273,43 @@ export class RoomEngine {
     const verdict = checkEventAuth(event, state, rules);
     if (!verdict.allowed) throw forbidden(verdict.reason);
 
-    let redactTarget: StoredEvent | undefined;
+    const links: PersistLinks = {};
+    if (opts.txn) links.txn = { userId: draft.sender, ...opts.txn };
     if (draft.type === 'm.room.redaction') {
-      redactTarget = await this.checkRedaction(room, rules, draft, state);
+      links.redactTarget = await this.checkRedaction(room, rules, draft, state);
+    } else {
+      const relation = relationOf(content);
+      const parent = relation ? await this.checkRelation(room, relation, pdu) : undefined;
+      if (relation && parent) links.relation = { parent, relation };
     }
 
     const ops: BatchOp[] = [];
     if (opts.txn) this.rooms.setTxnTxn(ops, draft.sender, opts.txn.deviceId, opts.txn.txnId, eventId);
-    const stored = await this.persist(ops, room, rules, event, head, state, opts.txn ? { userId: draft.sender, ...opts.txn } : undefined, redactTarget);
+    const stored = await this.persist(ops, room, rules, event, head, state, links);
     return { eventId: stored.event_id, stream: stored.meta.stream };
+  }
+
+  /**
+   * The parent of a relation if the server knows it, after the checks the spec asks of the server
+   * (client-server "Threading", "Server behaviour": 400 M_UNKNOWN for a thread off a child event)
+   * and Synapse's refusal of a second identical reaction. An unknown parent is not an error (it may
+   * arrive later over federation); the child is then simply not indexed.
+   */
+  private async checkRelation(room: RoomRecord, relation: Relation, child: Pdu): Promise<StoredEvent | undefined> {
+    const parent = await this.events.get(relation.eventId);
+    if (!parent) return undefined;
+    const refusal = relationRefusal(relation, parent.pdu, parent.room_id, room.roomId);
+    if (refusal) throw new MatrixError(400, ErrCode.UNKNOWN, refusal);
+    if (relation.relType === REL_ANNOTATION && relation.key !== undefined && parent.meta.related) {
+      for (const sibling of await this.relations.children(parent.short)) {
+        if (sibling.relType !== REL_ANNOTATION || sibling.sender !== child.sender || sibling.type !== child.type || sibling.key !== relation.key) continue;
+        // A redacted reaction no longer counts: the user may react again.
+        if (!(await this.events.getByShort(sibling.childShort))?.meta.redactedBy) {
+          throw new MatrixError(400, ErrCode.DUPLICATE_ANNOTATION, "Can't send the same reaction twice");
+        }
+      }
+    }
+    return parent;
   }
 
   /**
@@ -292,9 +333,9 @@ export class RoomEngine {
     event: RoomEvent,
     head: { snapshot: number; extremities: string[]; depth: number; lastStream: number },
     state: StoredStateMap,
-    txn: EventMeta['txn'],
-    redactTarget?: StoredEvent,
+    links: PersistLinks,
   ): Promise<StoredEvent> {
+    const { txn, redactTarget, relation } = links;
     const { pdu } = event;
     const stream = this.deps.notifier.reserve();
     try {
@@ -333,6 +374,8 @@ export class RoomEngine {
         redactedMeta = { ...redactTarget.meta, redactedBy: event.event_id };
         this.events.updateMetaTxn(ops, redactTarget, redactedMeta);
       }
+      let parentMeta: EventMeta | undefined;
+      if (relation) parentMeta = this.indexRelationTxn(ops, room, relation.parent, relation.relation, event, short, stream);
 
       await this.deps.db.write(ops);
 
@@ -341,6 +384,7 @@ export class RoomEngine {
       else this.rooms.rememberHead(room.short, newHead);
       this.events.remember(stored);
       if (redactTarget && redactedMeta) redactTarget.meta = redactedMeta;
+      if (relation && parentMeta) relation.parent.meta = parentMeta;
       if (pdu.state_key !== undefined) {
         const next: StoredStateMap = new Map(state);
         next.set(stateKey(pdu.type, pdu.state_key), stored);
@@ -351,6 +395,28 @@ export class RoomEngine {
     } finally {
       this.deps.notifier.settle(stream);
     }
+  }
+
+  /**
+   * Adds a child to its parent's relations (and a thread reply to its room's thread list) in the
+   * child's batch. Returns the parent's new meta when it is the parent's first child.
+   */
+  private indexRelationTxn(ops: BatchOp[], room: RoomRecord, parent: StoredEvent, relation: Relation, child: RoomEvent, childShort: number, stream: number): EventMeta | undefined {
+    this.relations.addTxn(ops, parent.short, {
+      childShort,
+      stream,
+      relType: relation.relType,
+      type: child.pdu.type,
+      sender: child.pdu.sender,
+      ...(relation.key !== undefined ? { key: relation.key } : {}),
+    });
+    if (relation.relType === REL_THREAD) {
+      this.relations.threadReplyTxn(ops, room.short, parent.short, stream, this.relations.latestThreadReply(parent.short));
+    }
+    if (parent.meta.related) return undefined;
+    const meta: EventMeta = { ...parent.meta, related: true };
+    this.events.updateMetaTxn(ops, parent, meta);
+    return meta;
   }
 
   private emit(event: StoredEvent): void {

@@ -30,6 +30,8 @@ export class TimelineReader {
     opts: { from: number; dir: 'f' | 'b'; limit: number; to?: number; filter?: EventFilter; reader?: RoomReader },
   ): Promise<Page> {
     const room = this.engine.requireRoom(roomId);
+    // /context with limit=0 asks for no neighbours at all.
+    if (opts.limit <= 0) return { events: [], next: opts.from };
     const out: StoredEvent[] = [];
     let cursor = opts.from;
     let scanned = 0;

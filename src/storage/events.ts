@@ -26,6 +26,8 @@ export interface EventMeta {
   txn?: { userId: string; deviceId: string; txnId: string };
   /** Id of the redaction event that redacted this one. */
   redactedBy?: string;
+  /** Set once a child event relates to this one: only then are its aggregations looked up. */
+  related?: true;
 }
 
 export interface StoredEvent extends RoomEvent {

@@ -6,7 +6,7 @@
  * (no terminator), `u8`/`u32`/`u64` fixed-width big-endian, `pos` a biased signed 64-bit position
  * (see codec.position), `json`/`cbor` the value encoding.
  */
-export const STORAGE_VERSION = 1;
+export const STORAGE_VERSION = 2;
 
 export const KEYSPACES = {
   /**
@@ -22,7 +22,7 @@ export const KEYSPACES = {
   roomByShort: 'room_short',
   /** `u64 event short` -> the exact PDU JSON as created or received (hashes and signatures cover it). */
   eventJson: 'event_json',
-  /** `u64 event short` -> json EventMeta { eventId, roomShort, stream, depth, stateBefore, stateAfter, replaces?, txn?, redactedBy? }. */
+  /** `u64 event short` -> json EventMeta { eventId, roomShort, stream, depth, stateBefore, stateAfter, replaces?, txn?, redactedBy?, related? }. */
   eventMeta: 'event_meta',
   /** `raw event_id` -> u64 event short. */
   eventShortById: 'eventid_short',
@@ -42,6 +42,12 @@ export const KEYSPACES = {
   userRooms: 'user_rooms',
   /** `str user_id ‖ str device_id ‖ str txn_id` -> raw event_id. Idempotency of PUT /send. */
   txnIds: 'txn_ids',
+  /** `u64 parent short ‖ pos child stream ‖ u64 child short` -> json { rel, type, sender, key? }. Child events of a parent (since storage version 2). */
+  relations: 'relations',
+  /** `u32 room ‖ pos latest reply stream ‖ u64 root short` -> empty. A room's threads, by latest activity. */
+  threads: 'threads',
+  /** `u64 root short` -> pos latest reply stream. Where a thread sits in `threads`. */
+  threadRoots: 'thread_roots',
 
   // ---- accounts and client data (src/storage/accounts.ts, client-data.ts, push-rules.ts, receipts.ts, to-device.ts, side-stream.ts) ----
   /** `str user_id` -> json UserRecord { userId, passwordHash?, admin, kind, createdAt, displayname?, avatarUrl?, deactivated? }. */

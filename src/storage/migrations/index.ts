@@ -1,18 +1,21 @@
 /**
  * Schema migrations. Each entry upgrades the store from `from` to `from + 1` and is run in order on
- * open; the last step writes the new `schema_version`. Version 1 is the initial layout, so the list
- * is empty until the layout first changes (add `0002_<what>.ts` and an entry here, and update
- * docs/storage.md).
+ * open; the last step writes the new `schema_version`. Version 1 is the initial layout. To change
+ * the layout, add `000N-<what>.ts` and an entry here, and update docs/storage.md.
  */
 import type { Database } from '../db.js';
 import { STORAGE_VERSION } from '../keyspaces.js';
+import { indexRelations } from './0002-relations.js';
 
 interface Migration {
   from: number;
   run(db: Database): Promise<void>;
 }
 
-const MIGRATIONS: Migration[] = [];
+const MIGRATIONS: Migration[] = [
+  // 2: the relations index (client-server "Relationships API", threads).
+  { from: 1, run: indexRelations },
+];
 
 export async function runMigrations(db: Database, current: number): Promise<void> {
   for (let v = current; v < STORAGE_VERSION; v++) {

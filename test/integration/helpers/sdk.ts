@@ -4,7 +4,7 @@
  * the clients have seen.
  */
 import * as sdk from 'matrix-js-sdk';
-import { logger as sdkRootLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
+import type { Logger } from 'matrix-js-sdk/lib/logger.js';
 
 /** A Logger that drops everything: the SDK logs every sync at debug level otherwise. */
 const silentLogger: Logger = {
@@ -16,23 +16,7 @@ const silentLogger: Logger = {
   getChild: () => silentLogger,
 };
 
-/** What the SDK's root logger is at runtime: a loglevel logger (its declared type hides this). */
-interface LoglevelLogger {
-  methodFactory: (...args: unknown[]) => (...msg: unknown[]) => void;
-  rebuild(): void;
-}
-
-/**
- * Silences the SDK's module-level loggers. Setting a level is not enough: every child logger (e.g.
- * MatrixRTCSessionManager's) is created at DEBUG, but copies its parent's `methodFactory` (loglevel's
- * plugin hook), so a root factory that makes no-op methods reaches them all. Clients get
- * `silentLogger` through their options.
- */
-export function silenceSdk(): void {
-  const root = sdkRootLogger as unknown as LoglevelLogger;
-  root.methodFactory = () => () => {};
-  root.rebuild();
-}
+export { silenceSdk } from './sdk-quiet.js';
 
 /** Timers at least this long are request timeouts, never a test's own wait. */
 const REQUEST_TIMEOUT_FLOOR_MS = 60_000;
@@ -100,9 +84,9 @@ export async function loginWithSdk(baseUrl: string, username: string, password: 
  * through /sync, so the timeline shows the server's order (chronological ordering would put a local
  * echo after whatever the client had received when it was sent).
  */
-export async function startSdkClient(baseUrl: string, creds: SdkCredentials): Promise<sdk.MatrixClient> {
+export async function startSdkClient(baseUrl: string, creds: SdkCredentials, startOptions: sdk.IStartClientOpts = {}): Promise<sdk.MatrixClient> {
   const client = sdk.createClient({ baseUrl, ...creds, logger: silentLogger });
-  await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: sdk.PendingEventOrdering.Detached });
+  await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: sdk.PendingEventOrdering.Detached, ...startOptions });
   await waitFor(() => client.isInitialSyncComplete(), `${creds.userId}'s initial sync`);
   return client;
 }

@@ -21,7 +21,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
     // the same (no existence leak).
     const reader = await deps.timeline.readerFor(user.userId, req.params.roomId);
     if (!event || event.room_id !== req.params.roomId || event.meta.stream > upTo || !(await reader.canSee(event))) throw notFound('Event not found');
-    return deps.formatter.format(event, { userId: user.userId, deviceId: user.deviceId });
+    return deps.formatter.format(event, { userId: user.userId, deviceId: user.deviceId }, { reader });
   });
 
   /** GET /_matrix/client/v3/rooms/{roomId}/context/{eventId} */
@@ -44,9 +44,9 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
       const lastAfter = after.events[after.events.length - 1];
       const stateAtEvent = await deps.engine.stateAt(lastAfter ?? event, 'after');
       return {
-        event: await deps.formatter.format(event, viewer),
-        events_before: await deps.formatter.formatAll(before.events, viewer),
-        events_after: await deps.formatter.formatAll(after.events, viewer),
+        event: await deps.formatter.format(event, viewer, { reader }),
+        events_before: await deps.formatter.formatAll(before.events, viewer, { reader }),
+        events_after: await deps.formatter.formatAll(after.events, viewer, { reader }),
         start: formatPaginationToken(before.next ?? (before.events[before.events.length - 1]?.meta.stream ?? pos) - 1),
         end: formatPaginationToken(lastAfter?.meta.stream ?? pos),
         state: await deps.formatter.formatAll([...stateAtEvent.values()] as never, viewer),

@@ -9,6 +9,7 @@ import { registerEventRoutes } from './events.js';
 import { registerDirectoryRoutes } from './directory.js';
 import { registerSyncRoutes } from './sync.js';
 import { registerUserDirectoryRoutes } from './user-directory.js';
+import { registerRelationRoutes } from './relations.js';
 
 export type { RoomApiDeps } from './deps.js';
 
@@ -21,4 +22,5 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
   registerDirectoryRoutes(app, deps);
   registerSyncRoutes(app, deps);
   registerUserDirectoryRoutes(app, deps);
+  registerRelationRoutes(app, deps);
 }

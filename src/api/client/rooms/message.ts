@@ -66,7 +66,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
       const reader = await deps.timeline.readerFor(user.userId, roomId);
       const page = await deps.timeline.page(roomId, { from, dir, limit, to, filter: filter as EventFilter, reader });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
-      const chunk = await deps.formatter.formatAll(page.events, viewer);
+      const chunk = await deps.formatter.formatAll(page.events, viewer, { reader });
       const body: Record<string, unknown> = { start: q.from ?? formatPaginationToken(from), chunk };
       if (page.next !== undefined && page.events.length > 0) body.end = formatPaginationToken(page.next);
       if ((filter as EventFilter).lazy_load_members) {
