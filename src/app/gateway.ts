@@ -33,6 +33,9 @@ import { registerKeyBackupRoutes } from '../api/client/key-backup.js';
 import { KeyBackupService } from '../e2ee/key-backup.js';
 import { MediaStore } from '../media/store.js';
 import { NotificationCounts } from '../push/notification-counts.js';
+import { PusherService } from '../push/pushers.js';
+import { PusherStore } from '../storage/pushers.js';
+import { registerPushersRoutes } from '../api/client/pushers.js';
 import { readEventIdsOf, receiptsResettingCounts } from '../push/read-receipts.js';
 import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
@@ -97,7 +100,10 @@ export class Gateway {
       userDevices: async (userId) => (await accounts.listDevices(userId)).map((d) => ({ deviceId: d.deviceId, displayName: d.displayName })),
     });
     const accounts: AccountService = new AccountService(db, config, notifier, {
-      onDeviceDeleted: (userId, deviceId) => e2ee.onDeviceDeleted(userId, deviceId),
+      onDeviceDeleted: async (userId, deviceId) => {
+        await e2ee.onDeviceDeleted(userId, deviceId);
+        await pushers.removeDevice(userId, deviceId);
+      },
     });
     const pushRules = new PushRulesService(db, notifier);
     const accountData = new AccountDataService(db, notifier, pushRules);
@@ -116,6 +122,22 @@ export class Gateway {
     });
     notificationCounts.start();
     this.closables.push({ name: 'notification-counts', close: async () => notificationCounts.stop() });
+    // Pushers deliver to push gateways from the stream, durably (docs/notifications.md).
+    const pushers: PusherService = new PusherService({
+      store: new PusherStore(db),
+      engine,
+      pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
+      unreadRooms: async (userId) => {
+        let rooms = 0;
+        for (const m of await engine.rooms.roomsOf(userId)) {
+          if (m.membership === 'join' && (await notificationCounts.unreadCounts(userId, m.roomId)).notification_count > 0) rooms++;
+        }
+        return rooms;
+      },
+      log: log.child({ component: 'pushers' }),
+    });
+    await pushers.start();
+    this.closables.push({ name: 'pushers', close: () => pushers.stop() });
     const presence = new PresenceService({ notifier, joinedRoomsOf: joinedRoomsVia(engine) });
     presence.start();
     this.closables.push({ name: 'presence', close: async () => presence.stop() });
@@ -161,6 +183,7 @@ export class Gateway {
       },
     });
     registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
+    registerPushersRoutes(app, { requireUser: (req) => auth.requireUser(req), pushers });
     registerKeyBackupRoutes(app, { requireUser: (req) => auth.requireUser(req), backups: new KeyBackupService(db) });
     registerMediaRoutes(app, {
       requireUser: (req) => auth.requireUser(req),

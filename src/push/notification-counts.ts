@@ -208,7 +208,7 @@ function markReadUpTo(unread: UnreadState, stream: number): void {
 }
 
 /** The event as push rules see it: the client format's top-level keys (modules/push.md examples). */
-function clientShape(event: StoredEvent): JsonObject {
+export function clientShape(event: StoredEvent): JsonObject {
   const { pdu } = event;
   const shape: JsonObject = { event_id: event.event_id, room_id: event.room_id, type: pdu.type, sender: pdu.sender, content: pdu.content };
   if (pdu.state_key !== undefined) shape.state_key = pdu.state_key;

@@ -70,6 +70,8 @@ export const KEYSPACES = {
   receipts: 'receipts',
   /** `str user_id ‖ str device_id ‖ u64 stream` -> json { type, sender, content }. */
   toDevice: 'to_device',
+  /** `str user_id ‖ str app_id ‖ str pushkey` -> json PusherRecord { kind, appDisplayName, deviceDisplayName, lang, data, pushkeyTs, deviceId, pushedUpTo, ... }. */
+  pushers: 'pushers',
   /** `u64 stream` -> json SideStreamEntry { kind: account_data | receipt | profile, ... }. Non-event stream entries (to-device needs none). */
   sideStream: 'side_stream',
 

@@ -1,0 +1,370 @@
+/**
+ * Pushers (client-server "Push Notifications", push gateway API): the phones' registrations and
+ * the delivery of their notifications to push gateways.
+ *
+ * Each pusher walks the global stream on its own, from `pushedUpTo` on: every room event of a room
+ * its user is joined in, sent by someone else, goes through the user's push rules against the state
+ * before it; an event that notifies is POSTed to the gateway, in stream order. A failure (gateway
+ * down, uplink gone, timeout, non-2xx) stops the walk at that event and retries it with a growing
+ * backoff, so nothing is skipped and nothing overtakes; `pushedUpTo` is persisted after each
+ * delivery, so a restart resumes where delivery stopped (a crash between the POST and the write
+ * repeats one push, which gateways drop by event id). Notifications older than a day are passed
+ * over: after a long outage, yesterday's doorbell is noise.
+ */
+import type { Logger } from 'pino';
+import type { Json, JsonObject } from '../core/types.js';
+import type { PushRuleset } from '../accounts/push-rules-defaults.js';
+import type { RoomEngine, StoredEvent, StoredStateMap } from '../rooms/engine.js';
+import type { PusherRecord, PusherStore } from '../storage/pushers.js';
+import { LruCache } from '../storage/lru.js';
+import { getMembership, memberKey } from '../state/room-state.js';
+import { stateKey } from '../core/types.js';
+import { evaluatePushRules } from './evaluator.js';
+import { clientShape } from './notification-counts.js';
+import { contextFor, isJoinedIn, roomPushFacts } from './room-facts.js';
+import { notificationBody, rejectedPushkeys } from './notification-payload.js';
+
+export type { PusherRecord };
+
+/** What POST /pushers/set asks for (validated by the route). */
+export interface PusherRequest {
+  appId: string;
+  pushkey: string;
+  /** null deletes the pusher. */
+  kind: 'http' | null;
+  appDisplayName?: string;
+  deviceDisplayName?: string;
+  profileTag?: string;
+  lang?: string;
+  data?: JsonObject;
+  append?: boolean;
+}
+
+/** Sends one notification; resolves with the gateway's JSON answer, rejects on any failure. */
+export type PushPoster = (url: string, body: JsonObject) => Promise<unknown>;
+
+export interface PusherServiceDeps {
+  store: PusherStore;
+  engine: RoomEngine;
+  pushRulesFor(userId: string): Promise<{ global: PushRuleset }>;
+  /** The user's badge: how many of their rooms have unread notifications. */
+  unreadRooms(userId: string): Promise<number>;
+  log: Logger;
+  post?: PushPoster;
+  now?: () => number;
+}
+
+/** Push gateway requests time out after this (a flaky uplink must not stall the queue forever). */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Backoff after a failed delivery: doubling from the first to the last. */
+const FIRST_RETRY_MS = 1_000;
+const LAST_RETRY_MS = 5 * 60_000;
+/** Events older than this when their turn comes are passed over. */
+const MAX_NOTIFICATION_AGE_MS = 24 * 3600_000;
+/** Stream entries read per step of a pusher's walk. */
+const STREAM_BATCH = 100;
+/** Persist a walk that only passed over events after this many positions (saves SD-card writes). */
+const PERSIST_EVERY_POSITIONS = 1000;
+
+export class PusherService {
+  /** user id -> `app_id \0 pushkey` -> worker. */
+  private readonly workers = new Map<string, Map<string, PusherWorker>>();
+  private readonly states = new LruCache<number, StoredStateMap>(16);
+  private stopped = false;
+
+  constructor(private readonly deps: PusherServiceDeps) {}
+
+  /** Loads the pushers and follows the stream until {@link stop}. */
+  async start(): Promise<void> {
+    for (const record of await this.deps.store.all()) this.add(record);
+    void this.follow();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.workers.values()].flatMap((m) => [...m.values()]);
+    await Promise.all(all.map((w) => w.stop()));
+  }
+
+  list(userId: string): PusherRecord[] {
+    return [...(this.workers.get(userId)?.values() ?? [])].map((w) => w.record);
+  }
+
+  /** POST /pushers/set: creates, updates or (kind null) deletes the user's pusher. */
+  async set(userId: string, deviceId: string, req: PusherRequest): Promise<void> {
+    if (req.kind === null) {
+      await this.remove(userId, req.appId, req.pushkey);
+      return;
+    }
+    // "Otherwise, the homeserver must remove any other pushers with the same App ID and pushkey for different users."
+    if (!req.append) {
+      for (const [otherUser, byKey] of this.workers) {
+        if (otherUser !== userId && byKey.has(workerKey(req.appId, req.pushkey))) await this.remove(otherUser, req.appId, req.pushkey);
+      }
+    }
+    // Replacing a pusher: its walk stops first (unlisted, so it saves nothing), the new one goes on from where it was.
+    const byKey = this.workers.get(userId);
+    const existing = byKey?.get(workerKey(req.appId, req.pushkey));
+    if (existing) {
+      byKey!.delete(workerKey(req.appId, req.pushkey));
+      await existing.stop();
+    }
+    const record: PusherRecord = {
+      userId,
+      appId: req.appId,
+      pushkey: req.pushkey,
+      kind: 'http',
+      appDisplayName: req.appDisplayName ?? '',
+      deviceDisplayName: req.deviceDisplayName ?? '',
+      ...(req.profileTag !== undefined ? { profileTag: req.profileTag } : {}),
+      lang: req.lang ?? 'en',
+      data: req.data ?? {},
+      pushkeyTs: Math.floor(this.now() / 1000),
+      deviceId,
+      // A new pusher pushes what happens from now on, not the history.
+      pushedUpTo: existing?.record.pushedUpTo ?? this.deps.engine.notifier.position,
+    };
+    await this.deps.store.put(record);
+    this.add(record);
+  }
+
+  /** A deleted device (or a logout) takes its pushers with it, as in Synapse. */
+  async removeDevice(userId: string, deviceId: string): Promise<void> {
+    for (const worker of this.list(userId).filter((p) => p.deviceId === deviceId)) await this.remove(userId, worker.appId, worker.pushkey);
+  }
+
+  private async remove(userId: string, appId: string, pushkey: string): Promise<void> {
+    const byKey = this.workers.get(userId);
+    const worker = byKey?.get(workerKey(appId, pushkey));
+    if (!byKey || !worker) return;
+    byKey.delete(workerKey(appId, pushkey));
+    if (byKey.size === 0) this.workers.delete(userId);
+    await worker.stop();
+    await this.deps.store.delete({ userId, appId, pushkey });
+  }
+
+  private add(record: PusherRecord): void {
+    let byKey = this.workers.get(record.userId);
+    if (!byKey) this.workers.set(record.userId, (byKey = new Map()));
+    const worker = new PusherWorker(record, this);
+    byKey.set(workerKey(record.appId, record.pushkey), worker);
+    worker.poke();
+  }
+
+  /** Wakes every pusher whenever the stream moves. */
+  private async follow(): Promise<void> {
+    while (!this.stopped) {
+      const changed = await this.deps.engine.notifier.waitForChange(60_000);
+      if (this.stopped) return;
+      // The notifier answers at once after close (shutdown); don't spin meanwhile.
+      if (!changed && this.deps.engine.notifier.position === this.lastFollowed) await new Promise((r) => setTimeout(r, 1000).unref());
+      this.lastFollowed = this.deps.engine.notifier.position;
+      for (const byKey of this.workers.values()) for (const worker of byKey.values()) worker.poke();
+    }
+  }
+  private lastFollowed = -1;
+
+  // ---- what workers need
+
+  now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  get engine(): RoomEngine {
+    return this.deps.engine;
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  persist(record: PusherRecord): Promise<void> {
+    return this.deps.store.put(record);
+  }
+
+  /** The gateway said this pushkey is dead. */
+  rejected(record: PusherRecord): Promise<void> {
+    this.deps.log.info({ userId: record.userId, appId: record.appId }, 'push gateway rejected the pushkey; pusher removed');
+    return this.remove(record.userId, record.appId, record.pushkey);
+  }
+
+  post(url: string, body: JsonObject): Promise<unknown> {
+    return (this.deps.post ?? postJson)(url, body);
+  }
+
+  /**
+   * The push body for `event` if it notifies `userId` (joined before it, not its sender, and their
+   * push rules say notify), else undefined.
+   */
+  async notificationFor(userId: string, event: StoredEvent, record: PusherRecord): Promise<JsonObject | undefined> {
+    if (event.pdu.sender === userId) return undefined;
+    const state = await this.stateBefore(event);
+    const room = this.deps.engine.room(event.room_id);
+    if (!room) return undefined;
+    const facts = roomPushFacts(state, this.deps.engine.rulesOf(room), event.pdu.sender);
+    if (!isJoinedIn(facts.state, userId)) return undefined;
+    const ruleset = (await this.deps.pushRulesFor(userId)).global;
+    const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
+    if (!outcome.notify) return undefined;
+    const name = state.get(stateKey('m.room.name', ''))?.pdu.content.name;
+    const alias = state.get(stateKey('m.room.canonical_alias', ''))?.pdu.content.alias;
+    const senderName = getMembership(state, event.pdu.sender) === 'join' ? state.get(memberKey(event.pdu.sender))?.pdu.content.displayname : undefined;
+    const tweaks: Record<string, Json> = { ...outcome.tweaks };
+    return notificationBody(
+      {
+        eventId: event.event_id,
+        roomId: event.room_id,
+        type: event.pdu.type,
+        sender: event.pdu.sender,
+        content: event.pdu.content,
+        ...(event.pdu.state_key !== undefined ? { stateKey: event.pdu.state_key } : {}),
+      },
+      {
+        userId,
+        ...(typeof senderName === 'string' && senderName !== '' ? { senderDisplayName: senderName } : {}),
+        ...(typeof name === 'string' && name !== '' ? { roomName: name } : {}),
+        ...(typeof alias === 'string' ? { roomAlias: alias } : {}),
+        unread: await this.deps.unreadRooms(userId),
+        tweaks,
+      },
+      record,
+    );
+  }
+
+  private async stateBefore(event: StoredEvent): Promise<StoredStateMap> {
+    const snapshot = event.meta.stateBefore;
+    let state = this.states.get(snapshot);
+    if (!state) {
+      state = await this.deps.engine.loadSnapshot(snapshot);
+      this.states.set(snapshot, state);
+    }
+    return state;
+  }
+}
+
+/** One pusher's walk along the stream. */
+class PusherWorker {
+  private running: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs = 0;
+  private persistedUpTo: number;
+  private stopped = false;
+
+  constructor(
+    readonly record: PusherRecord,
+    private readonly service: PusherService,
+  ) {
+    this.persistedUpTo = record.pushedUpTo;
+  }
+
+  poke(): void {
+    if (this.stopped || this.running || this.retryTimer) return;
+    if (this.record.pushedUpTo >= this.service.engine.notifier.position) return;
+    this.running = this.walk()
+      .catch((err: unknown) => {
+        this.service.log.error({ err, userId: this.record.userId }, 'pusher failed');
+        this.scheduleRetry();
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.running;
+    if (this.record.pushedUpTo !== this.persistedUpTo) await this.save();
+  }
+
+  private async walk(): Promise<void> {
+    const { engine } = this.service;
+    const { record } = this;
+    while (!this.stopped) {
+      const to = engine.notifier.position;
+      if (record.pushedUpTo >= to) break;
+      const entries = await engine.events.streamRange(record.pushedUpTo, to, STREAM_BATCH);
+      if (entries.length === 0) {
+        record.pushedUpTo = to;
+        break;
+      }
+      for (const entry of entries) {
+        if (this.stopped) return;
+        const delivered = await this.deliver(entry.eventShort);
+        if (delivered === 'retry') {
+          this.scheduleRetry();
+          return;
+        }
+        record.pushedUpTo = entry.stream;
+        if (delivered === 'sent') await this.save();
+        if (this.stopped) return;
+      }
+    }
+    if (record.pushedUpTo - this.persistedUpTo >= PERSIST_EVERY_POSITIONS) await this.save();
+  }
+
+  /** 'sent' after a push, 'skip' when the event is not for this pusher, 'retry' when delivery failed. */
+  private async deliver(eventShort: number): Promise<'sent' | 'skip' | 'retry'> {
+    const { engine } = this.service;
+    const { record } = this;
+    const event = await engine.events.getByShort(eventShort);
+    if (!event) return 'skip';
+    // Rooms the user never had a membership in cost one point read.
+    if (!(await engine.rooms.membership(record.userId, event.room_id))) return 'skip';
+    if (this.service.now() - event.pdu.origin_server_ts > MAX_NOTIFICATION_AGE_MS) return 'skip';
+    const body = await this.service.notificationFor(record.userId, event, record);
+    if (!body) return 'skip';
+    const url = record.data.url as string;
+    try {
+      const answer = await this.service.post(url, body);
+      this.backoffMs = 0;
+      if (rejectedPushkeys(answer).includes(record.pushkey)) {
+        this.stopped = true;
+        void this.service.rejected(record);
+      }
+      return 'sent';
+    } catch (err) {
+      this.service.log.warn({ err: (err as Error).message, userId: record.userId, appId: record.appId, eventId: event.event_id }, 'push failed; will retry');
+      return 'retry';
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    this.backoffMs = Math.min(LAST_RETRY_MS, this.backoffMs === 0 ? FIRST_RETRY_MS : this.backoffMs * 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.poke();
+    }, this.backoffMs);
+    this.retryTimer.unref();
+  }
+
+  /** Persists the walk's position, unless the pusher was removed or replaced meanwhile. */
+  private async save(): Promise<void> {
+    if (!this.service.list(this.record.userId).includes(this.record)) return;
+    this.persistedUpTo = this.record.pushedUpTo;
+    await this.service.persist(this.record);
+  }
+}
+
+function workerKey(appId: string, pushkey: string): string {
+  return `${appId}\u0000${pushkey}`;
+}
+
+/** POSTs JSON to a push gateway; anything but a 2xx answer is a failure. */
+async function postJson(url: string, body: JsonObject): Promise<unknown> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`push gateway answered HTTP ${res.status}`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return {};
+  }
+}

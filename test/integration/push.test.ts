@@ -1,0 +1,209 @@
+/**
+ * Push notifications end to end: matrix-js-sdk registers a pusher the way a phone app does, a
+ * running Hearth POSTs to a push gateway on loopback (a node:http listener standing in for Sygnal,
+ * recording what arrives and failing on demand): the notify body, an outage across a restart with
+ * nothing lost or reordered, event_id_only, a rejected pushkey, a logout, and bad pusher input.
+ */
+import './helpers/sdk-quiet.js';
+import test from 'ava';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as sdk from 'matrix-js-sdk';
+import { startHearth, type HearthServer } from './helpers/server.js';
+import { registerUser, request, sendText, type RegisteredUser } from './helpers/http.js';
+import { waitFor } from './helpers/sdk.js';
+
+/** A push gateway: records every POST; answers per `mode`. */
+class FakePushGateway {
+  readonly received: { ok: boolean; body: any }[] = [];
+  mode: 'ok' | 'fail' | 'reject' = 'ok';
+  private server!: Server;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        const body = JSON.parse(raw);
+        const ok = this.mode !== 'fail' && req.url === '/_matrix/push/v1/notify';
+        this.received.push({ ok, body });
+        if (!ok) {
+          res.writeHead(503).end('{}');
+          return;
+        }
+        const rejected = this.mode === 'reject' ? body.notification.devices.map((d: any) => d.pushkey) : [];
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ rejected }));
+      });
+    });
+    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/_matrix/push/v1/notify`;
+  }
+
+  /** Successful deliveries' notifications, in arrival order. */
+  delivered(): any[] {
+    return this.received.filter((r) => r.ok).map((r) => r.body.notification);
+  }
+
+  stop(): Promise<void> {
+    return new Promise((done) => this.server.close(() => done()));
+  }
+}
+
+let hearth: HearthServer;
+let gateway: FakePushGateway;
+let alice: RegisteredUser;
+let bob: RegisteredUser;
+let bobClient: sdk.MatrixClient;
+let roomId: string;
+let txn = 0;
+
+const PUSHKEY = 'bob-phone-fcm-token';
+const APP_ID = 'org.hearth.test.android';
+
+test.before(async () => {
+  hearth = await startHearth();
+  gateway = new FakePushGateway();
+  await gateway.start();
+  alice = await registerUser(hearth.baseUrl, 'alice', 'pw-alice-push');
+  bob = await registerUser(hearth.baseUrl, 'bob', 'pw-bob-push');
+  bobClient = sdk.createClient({ baseUrl: hearth.baseUrl, accessToken: bob.accessToken, userId: bob.userId, deviceId: bob.deviceId });
+  const created = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', {
+    token: alice.accessToken,
+    json: { preset: 'private_chat', name: 'Front door', invite: [bob.userId] },
+  });
+  roomId = created.body.room_id;
+  await bobClient.joinRoom(roomId);
+});
+test.after.always(async () => {
+  await hearth?.stop();
+  await gateway?.stop();
+});
+
+function pusher(data: Record<string, unknown> = {}) {
+  return {
+    kind: 'http' as const,
+    app_id: APP_ID,
+    pushkey: PUSHKEY,
+    app_display_name: 'Hearth test app',
+    device_display_name: "Bob's phone",
+    lang: 'en',
+    data: { url: gateway.url, 'org.example.channel': 'doorbell', ...data },
+  };
+}
+
+const say = (text: string) => sendText(hearth.baseUrl, alice.accessToken, roomId, `push-${++txn}`, text);
+
+test.serial('a pusher set through matrix-js-sdk is listed, and a message to Bob reaches the gateway with the notify body', async (t) => {
+  await bobClient.setPusher(pusher());
+  // The SDK marks listed pushers enabled itself (MSC3881); the rest is what the server stored.
+  const { pushers } = await bobClient.getPushers();
+  t.deepEqual(pushers.map(({ 'org.matrix.msc3881.enabled': _enabled, ...p }) => p), [pusher()] as never);
+
+  const eventId = await say('Someone is at the door');
+  await waitFor(() => gateway.delivered().length === 1, 'the first push');
+  const n = gateway.delivered()[0];
+  t.is(n.event_id, eventId);
+  t.is(n.room_id, roomId);
+  t.is(n.type, 'm.room.message');
+  t.is(n.sender, alice.userId);
+  t.is(n.sender_display_name, 'alice');
+  t.is(n.room_name, 'Front door');
+  t.deepEqual(n.content, { msgtype: 'm.text', body: 'Someone is at the door' });
+  t.deepEqual(n.counts, { unread: 1 });
+  t.is(n.prio, 'high', 'a one-to-one message rings (sound tweak)');
+  t.is(n.devices.length, 1);
+  const [device] = n.devices;
+  t.is(device.app_id, APP_ID);
+  t.is(device.pushkey, PUSHKEY);
+  t.true(Number.isInteger(device.pushkey_ts) && Math.abs(device.pushkey_ts - Date.now() / 1000) < 600);
+  t.deepEqual(device.data, { 'org.example.channel': 'doorbell' }, 'data goes to the gateway without url');
+  t.deepEqual(device.tweaks, { sound: 'default' });
+
+  // Bob's own messages never push to Bob.
+  await sendText(hearth.baseUrl, bob.accessToken, roomId, `bob-${++txn}`, 'coming');
+  const marker = await say('thanks');
+  await waitFor(() => gateway.delivered().some((d) => d.event_id === marker), 'the marker push');
+  t.deepEqual(gateway.delivered().map((d) => d.content.body), ['Someone is at the door', 'thanks']);
+});
+
+test.serial('a gateway outage across a restart: retried with backoff, then delivered once each, in order', async (t) => {
+  const before = gateway.delivered().length;
+  gateway.mode = 'fail';
+  const ids = [await say('motion in the garden'), await say('motion stopped')];
+  await waitFor(() => gateway.received.filter((r) => !r.ok).length >= 2, 'failed attempts (first try and a retry)');
+  await hearth.restart();
+  gateway.mode = 'ok';
+  await waitFor(() => gateway.delivered().length >= before + 2, 'the queued pushes after the outage', 30_000);
+  const after = gateway.delivered().slice(before);
+  t.deepEqual(after.map((d) => d.event_id), ids, 'both, in order, once each');
+  t.deepEqual(after.map((d) => d.content.body), ['motion in the garden', 'motion stopped']);
+});
+
+test.serial('event_id_only pushers get ids and counts, not content; updating keeps one pusher', async (t) => {
+  await bobClient.setPusher(pusher({ format: 'event_id_only' }));
+  t.is((await bobClient.getPushers()).pushers.length, 1);
+  const id = await say('private content');
+  await waitFor(() => gateway.delivered().some((d) => d.event_id === id), 'the event_id_only push');
+  const n = gateway.delivered().find((d) => d.event_id === id);
+  t.is(n.room_id, roomId);
+  t.is(n.content, undefined);
+  t.is(n.sender, undefined);
+  t.true(n.counts.unread >= 1);
+  t.deepEqual(n.devices[0].data, { 'org.example.channel': 'doorbell', format: 'event_id_only' });
+});
+
+test.serial('a pushkey the gateway rejects is removed', async (t) => {
+  gateway.mode = 'reject';
+  const id = await say('are you there?');
+  await waitFor(() => gateway.received.some((r) => r.body.notification.event_id === id), 'the rejected push');
+  const deadline = Date.now() + 10_000;
+  let pushers = (await bobClient.getPushers()).pushers;
+  while (pushers.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    pushers = (await bobClient.getPushers()).pushers;
+  }
+  t.deepEqual(pushers, []);
+  gateway.mode = 'ok';
+  const count = gateway.received.length;
+  await say('nobody listens');
+  await new Promise((r) => setTimeout(r, 500));
+  t.is(gateway.received.length, count, 'no pusher, no push');
+});
+
+test.serial('logging out a device removes its pushers', async (t) => {
+  const login = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/login', {
+    json: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'bob' }, password: 'pw-bob-push' },
+  });
+  const phone = sdk.createClient({ baseUrl: hearth.baseUrl, accessToken: login.body.access_token, userId: bob.userId, deviceId: login.body.device_id });
+  await phone.setPusher({ ...pusher(), pushkey: 'second-phone' });
+  t.deepEqual((await bobClient.getPushers()).pushers.map((p) => p.pushkey), ['second-phone']);
+  await phone.logout(true);
+  t.deepEqual((await bobClient.getPushers()).pushers, []);
+});
+
+test.serial('bad pusher input is 400 with the spec\'s error codes, and the server keeps serving', async (t) => {
+  const set = (body: unknown) => request(hearth.baseUrl, 'POST', '/_matrix/client/v3/pushers/set', { token: bob.accessToken, json: body });
+  const cases: [unknown, string, RegExp][] = [
+    [{ app_id: APP_ID, pushkey: 'k' }, 'M_MISSING_PARAM', /kind/],
+    [{ ...pusher(), lang: undefined }, 'M_MISSING_PARAM', /lang/],
+    [{ ...pusher(), data: { url: 'http://127.0.0.1:1/somewhere' } }, 'M_INVALID_PARAM', /push\/v1\/notify/],
+    [{ ...pusher(), data: { url: 'not a url' } }, 'M_INVALID_PARAM', /URL/],
+    [{ ...pusher(), data: {} }, 'M_MISSING_PARAM', /url/],
+    [{ ...pusher(), kind: 'email', app_id: 'm.email' }, 'M_INVALID_PARAM', /http/],
+    [{ ...pusher(), pushkey: 'x'.repeat(513) }, 'M_INVALID_PARAM', /512/],
+    [{ ...pusher(), app_id: 'a'.repeat(65) }, 'M_INVALID_PARAM', /64/],
+    [{ ...pusher(), append: 'yes' }, 'M_BAD_JSON', /append/],
+  ];
+  for (const [body, errcode, message] of cases) {
+    const res = await set(body);
+    t.is(res.status, 400, JSON.stringify(body).slice(0, 80));
+    t.is(res.body.errcode, errcode);
+    t.regex(res.body.error, message);
+  }
+  const unauthenticated = await request(hearth.baseUrl, 'GET', '/_matrix/client/v3/pushers');
+  t.is(unauthenticated.status, 401);
+  t.deepEqual((await bobClient.getPushers()).pushers, [], 'nothing was stored');
+  // Deleting an unknown pusher is not an error.
+  t.is((await set({ kind: null, app_id: APP_ID, pushkey: 'never-set' })).status, 200);
+});
