@@ -8,6 +8,7 @@ import { isValidRoomAlias, serverNameOf } from '../../../core/identifiers.js';
 import { ErrCode, MatrixError, forbidden, notFound } from '../../../http/errors.js';
 import { getUserPowerLevel } from '../../../state/power-levels.js';
 import type { RoomApiDeps } from './deps.js';
+import { publicRoomChunk } from '../../../rooms/room-summary.js';
 import { intQuery, requireObjectBody, requireString } from './params.js';
 
 export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
@@ -83,29 +84,9 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps)
     const all = [];
     for (const roomId of await rooms.publicRooms()) {
       if (!deps.engine.room(roomId)) continue;
-      const state = await deps.engine.currentState(roomId);
-      const content = (type: string) => state.get(`${type}\u0000`)?.pdu.content;
-      let joined = 0;
-      for (const [key, ev] of state) if (key.startsWith('m.room.member\u0000') && ev.pdu.content.membership === 'join') joined++;
-      const entry: Record<string, unknown> = {
-        room_id: roomId,
-        num_joined_members: joined,
-        world_readable: content('m.room.history_visibility')?.history_visibility === 'world_readable',
-        guest_can_join: content('m.room.guest_access')?.guest_access === 'can_join',
-        join_rule: content('m.room.join_rules')?.join_rule ?? 'invite',
-      };
-      const name = content('m.room.name')?.name;
-      const topic = content('m.room.topic')?.topic;
-      const alias = content('m.room.canonical_alias')?.alias;
-      const avatar = content('m.room.avatar')?.url;
-      const roomType = content('m.room.create')?.type;
-      if (typeof name === 'string') entry.name = name;
-      if (typeof topic === 'string') entry.topic = topic;
-      if (typeof alias === 'string') entry.canonical_alias = alias;
-      if (typeof avatar === 'string') entry.avatar_url = avatar;
-      if (typeof roomType === 'string') entry.room_type = roomType;
+      const entry = publicRoomChunk(roomId, await deps.engine.currentState(roomId));
       if (term) {
-        const hay = `${name ?? ''} ${topic ?? ''} ${alias ?? ''}`.toLowerCase();
+        const hay = `${entry.name ?? ''} ${entry.topic ?? ''} ${entry.canonical_alias ?? ''}`.toLowerCase();
         if (!hay.includes(term.toLowerCase())) continue;
       }
       all.push(entry);

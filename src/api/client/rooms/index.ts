@@ -10,6 +10,7 @@ import { registerDirectoryRoutes } from './directory.js';
 import { registerSyncRoutes } from './sync.js';
 import { registerUserDirectoryRoutes } from './user-directory.js';
 import { registerRelationRoutes } from './relations.js';
+import { registerHierarchyRoutes } from './hierarchy.js';
 
 export type { RoomApiDeps } from './deps.js';
 
@@ -23,4 +24,5 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
   registerSyncRoutes(app, deps);
   registerUserDirectoryRoutes(app, deps);
   registerRelationRoutes(app, deps);
+  registerHierarchyRoutes(app, deps);
 }

@@ -1,0 +1,59 @@
+/**
+ * Spaces with matrix-js-sdk 37.5.0: Alice builds a "Home" space with the SDK (an `m.space` room,
+ * `m.space.child` state), Bob's client walks it with the SDK's RoomHierarchy (Element's space view)
+ * page by page, and joins a room from it.
+ */
+import './helpers/sdk-quiet.js';
+import test from 'ava';
+import * as sdk from 'matrix-js-sdk';
+import { RoomHierarchy } from 'matrix-js-sdk/lib/room-hierarchy.js';
+import { startHearth, type HearthServer } from './helpers/server.js';
+import { registerUser } from './helpers/http.js';
+import { startSdkClient, waitFor } from './helpers/sdk.js';
+
+let hearth: HearthServer;
+const clients: sdk.MatrixClient[] = [];
+
+test.before(async () => {
+  hearth = await startHearth();
+});
+test.after.always(async () => {
+  for (const client of clients) client.stopClient();
+  await hearth?.stop();
+});
+
+test('an SDK-built space is walked by the SDK\'s RoomHierarchy, in order, over pages', async (t) => {
+  const aliceAccount = await registerUser(hearth.baseUrl, 'alice', 'pw-alice-spaces');
+  const bobAccount = await registerUser(hearth.baseUrl, 'bob', 'pw-bob-spaces');
+  const alice = await startSdkClient(hearth.baseUrl, aliceAccount);
+  const bob = await startSdkClient(hearth.baseUrl, bobAccount);
+  clients.push(alice, bob);
+
+  const { room_id: home } = await alice.createRoom({ name: 'Home', preset: sdk.Preset.PublicChat, creation_content: { type: sdk.RoomType.Space } });
+  const children: string[] = [];
+  for (const [name, order] of [['Living room', 'b'], ['Kitchen', 'a'], ['Garden', undefined]] as const) {
+    const { room_id: child } = await alice.createRoom({ name, preset: sdk.Preset.PublicChat });
+    await alice.sendStateEvent(home, sdk.EventType.SpaceChild, { via: [hearth.serverName], ...(order ? { order } : {}) }, child);
+    children.push(child);
+  }
+  const { room_id: secret } = await alice.createRoom({ name: 'Safe', preset: sdk.Preset.PrivateChat });
+  await alice.sendStateEvent(home, sdk.EventType.SpaceChild, { via: [hearth.serverName] }, secret);
+
+  const raw = await bob.getRoomHierarchy(home, 2);
+  t.deepEqual(raw.rooms.map((r) => r.name), ['Home', 'Kitchen']);
+  t.is(typeof raw.next_batch, 'string');
+
+  await bob.joinRoom(home);
+  await waitFor(() => bob.getRoom(home) !== null, 'the space in Bob\'s client');
+  const hierarchy = new RoomHierarchy(bob.getRoom(home)!, 2);
+  while (hierarchy.canLoadMore) await hierarchy.load();
+  t.false(hierarchy.noSupport);
+  t.deepEqual(hierarchy.rooms?.map((r) => r.name), ['Home', 'Kitchen', 'Living room', 'Garden'], 'the private room is not shown to Bob');
+  const homeEntry = hierarchy.rooms![0]!;
+  t.is(homeEntry.room_type, sdk.RoomType.Space);
+  t.is(homeEntry.children_state.length, 4, 'the space lists every child, even those Bob cannot see');
+  t.true(hierarchy.viaMap.get(children[1]!)?.has(hearth.serverName));
+
+  await bob.joinRoom(children[0]!);
+  t.is((await bob.getJoinedRooms()).joined_rooms.includes(children[0]!), true);
+});
