@@ -34,6 +34,7 @@ import { KeyBackupService } from '../e2ee/key-backup.js';
 import { MediaStore } from '../media/store.js';
 import { NotificationCounts } from '../push/notification-counts.js';
 import { PusherService } from '../push/pushers.js';
+import { ignoredUsersLookup } from '../accounts/ignored-users.js';
 import { PusherStore } from '../storage/pushers.js';
 import { registerPushersRoutes } from '../api/client/pushers.js';
 import { readEventIdsOf, receiptsResettingCounts } from '../push/read-receipts.js';
@@ -108,6 +109,7 @@ export class Gateway {
     const pushRules = new PushRulesService(db, notifier);
     const accountData = new AccountDataService(db, notifier, pushRules);
     const filters = new FilterService(db);
+    const ignoredUsersOf = ignoredUsersLookup(accountData);
     const receipts = new ReceiptService(db, notifier);
     const toDevice = new ToDeviceService(db, notifier, accounts);
     const typing = new TypingManager(notifier);
@@ -118,6 +120,7 @@ export class Gateway {
       pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
       readReceiptEventIds: async (userId, roomId) =>
         readEventIdsOf((await receipts.receiptsSince([roomId], 0, notifier.position, userId)).get(roomId) ?? {}, userId),
+      ignoredUsersOf,
       onError: (err) => log.error({ err }, 'notification count update failed'),
     });
     notificationCounts.start();
@@ -134,6 +137,7 @@ export class Gateway {
         }
         return rooms;
       },
+      ignoredUsersOf,
       log: log.child({ component: 'pushers' }),
     });
     await pushers.start();
@@ -203,6 +207,7 @@ export class Gateway {
       requireUser: (req) => auth.requireUser(req),
       profileOf,
       getFilter: (userId, id) => filters.getFilter(userId, id),
+      ignoredUsersOf,
       sources: {
         accountDataSince: (userId, from, to) => accountData.accountDataSince(userId, from, to),
         toDeviceSince: (userId, deviceId, from, to) => toDevice.toDeviceSince(userId, deviceId, from, to),

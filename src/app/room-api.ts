@@ -10,6 +10,7 @@ import { TimelineReader } from '../rooms/timeline.js';
 import { SyncService, type SyncSources } from '../rooms/sync.js';
 import type { SyncFilter } from '../rooms/filter.js';
 import type { UpgradeRoomDeps } from '../rooms/upgrade-room.js';
+import type { IgnoredUsersLookup } from '../rooms/visibility.js';
 import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.js';
 
 export interface RoomApiOptions {
@@ -19,6 +20,8 @@ export interface RoomApiOptions {
   profileOf(userId: string): Promise<{ displayname?: string; avatar_url?: string }>;
   getFilter(userId: string, filterId: string): Promise<SyncFilter | undefined>;
   sources: SyncSources;
+  /** The users each user ignores (`m.ignored_user_list`); nobody when absent. */
+  ignoredUsersOf?: IgnoredUsersLookup;
 }
 
 export interface RoomApi {
@@ -32,15 +35,15 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
   const { engine } = opts;
   const resolveAlias = async (alias: string) => (await engine.rooms.aliasTarget(alias))?.roomId;
   const membership = new MembershipService({ engine, serverName: opts.serverName, profileOf: opts.profileOf, resolveAlias });
-  const formatter = new EventFormatter(engine);
-  const sync = new SyncService(engine, formatter, engine.notifier, opts.sources);
+  const formatter = new EventFormatter(engine, opts.ignoredUsersOf);
+  const sync = new SyncService(engine, formatter, engine.notifier, opts.sources, opts.ignoredUsersOf);
   const deps: RoomApiDeps = {
     serverName: opts.serverName,
     requireUser: opts.requireUser,
     engine,
     membership,
     formatter,
-    timeline: new TimelineReader(engine),
+    timeline: new TimelineReader(engine, opts.ignoredUsersOf),
     sync,
     getFilter: opts.getFilter,
     createRoomDeps: {

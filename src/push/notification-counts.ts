@@ -30,6 +30,8 @@ export interface NotificationCountsDeps {
   pushRulesFor(userId: string): Promise<{ global: PushRuleset }>;
   /** Event ids the user's read receipts in the room point at (any receipt type and thread). */
   readReceiptEventIds(userId: string, roomId: string): Promise<string[]>;
+  /** Whom the user ignores: their events never count ("Ignoring Users"). */
+  ignoredUsersOf?(userId: string): Promise<ReadonlySet<string>>;
   /** Where errors of the background updates go. */
   onError?(err: unknown): void;
 }
@@ -123,6 +125,7 @@ export class NotificationCounts {
     for (const [userId, unread] of recipients) {
       unread.seenUpTo = event.meta.stream;
       if (!isJoinedIn(facts.state, userId)) continue;
+      if ((await this.deps.ignoredUsersOf?.(userId))?.has(pdu.sender)) continue;
       const ruleset = (await this.deps.pushRulesFor(userId)).global;
       count(unread, event, facts, ruleset, userId);
     }
@@ -157,7 +160,9 @@ export class NotificationCounts {
     // 3.
     if (toEvaluate.length > 0) {
       const ruleset = (await this.deps.pushRulesFor(userId)).global;
+      const ignored = await this.deps.ignoredUsersOf?.(userId);
       for (const event of toEvaluate) {
+        if (ignored?.has(event.pdu.sender)) continue;
         const facts = await this.factsBefore(event);
         if (isJoinedIn(facts.state, userId)) count(unread, event, facts, ruleset, userId);
       }

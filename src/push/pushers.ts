@@ -49,6 +49,8 @@ export interface PusherServiceDeps {
   pushRulesFor(userId: string): Promise<{ global: PushRuleset }>;
   /** The user's badge: how many of their rooms have unread notifications. */
   unreadRooms(userId: string): Promise<number>;
+  /** Whom the user ignores: their events never push ("Ignoring Users"). */
+  ignoredUsersOf?(userId: string): Promise<ReadonlySet<string>>;
   log: Logger;
   post?: PushPoster;
   now?: () => number;
@@ -198,6 +200,7 @@ export class PusherService {
    */
   async notificationFor(userId: string, event: StoredEvent, record: PusherRecord): Promise<JsonObject | undefined> {
     if (event.pdu.sender === userId) return undefined;
+    if ((await this.deps.ignoredUsersOf?.(userId))?.has(event.pdu.sender)) return undefined;
     const state = await this.stateBefore(event);
     const room = this.deps.engine.room(event.room_id);
     if (!room) return undefined;

@@ -8,7 +8,7 @@ import type { JsonObject } from '../core/types.js';
 import { redactPdu } from '../core/redaction.js';
 import type { RoomEngine, StoredEvent } from './engine.js';
 import { RelationReader } from './relations.js';
-import { roomReaderFor, type RoomReader } from './visibility.js';
+import { roomReaderFor, type IgnoredUsersLookup, type RoomReader } from './visibility.js';
 
 export interface ClientEvent {
   content: JsonObject;
@@ -42,8 +42,15 @@ export interface FormatOptions {
 export class EventFormatter {
   readonly relations: RelationReader;
 
-  constructor(private readonly engine: RoomEngine) {
+  constructor(
+    private readonly engine: RoomEngine,
+    private readonly ignoredUsersOf?: IgnoredUsersLookup,
+  ) {
     this.relations = new RelationReader(engine);
+  }
+
+  private async readerFor(userId: string, roomId: string): Promise<RoomReader> {
+    return roomReaderFor(this.engine, userId, roomId, await this.ignoredUsersOf?.(userId));
   }
 
   async format(event: StoredEvent, viewer?: Viewer, opts: FormatOptions = {}): Promise<ClientEvent> {
@@ -55,7 +62,7 @@ export class EventFormatter {
       // One reader for the whole list (it caches the state it looks up).
       const roomId = events[0]!.room_id;
       if (events.every((e) => e.room_id === roomId)) {
-        return roomReaderFor(this.engine, viewer.userId, roomId).then((reader) => Promise.all(events.map((e) => this.formatAt(e, viewer, { ...opts, reader }, 0))));
+        return this.readerFor(viewer.userId, roomId).then((reader) => Promise.all(events.map((e) => this.formatAt(e, viewer, { ...opts, reader }, 0))));
       }
     }
     return Promise.all(events.map((e) => this.formatAt(e, viewer, opts, 0)));
@@ -108,7 +115,7 @@ export class EventFormatter {
 
   /** `unsigned["m.relations"]` of an event, in the formats of the relation types' modules. */
   private async bundle(event: StoredEvent, viewer: Viewer | undefined, opts: FormatOptions, depth: number): Promise<JsonObject | undefined> {
-    const reader = opts.reader ?? (viewer ? await roomReaderFor(this.engine, viewer.userId, event.room_id) : undefined);
+    const reader = opts.reader ?? (viewer ? await this.readerFor(viewer.userId, event.room_id) : undefined);
     const found = await this.relations.aggregate(event, viewer?.userId, reader);
     if (!found) return undefined;
     const out: JsonObject = {};

@@ -19,6 +19,7 @@ import type { ClientEvent, EventFormatter, Viewer } from './client-event.js';
 import { matchesEventFilter, projectFields, roomAllowed, type SyncFilter } from './filter.js';
 import type { StreamNotifier } from './notifier.js';
 import { TimelineReader } from './timeline.js';
+import type { IgnoredUsersLookup } from './visibility.js';
 import { formatPaginationToken, formatSyncToken, type SyncToken } from './tokens.js';
 import type { UserRoomEntry } from '../storage/rooms.js';
 import type { PresenceState } from '../presence/presence.js';
@@ -89,8 +90,9 @@ export class SyncService {
     private readonly formatter: EventFormatter,
     private readonly notifier: StreamNotifier,
     private readonly sources: SyncSources,
+    private readonly ignoredUsersOf?: IgnoredUsersLookup,
   ) {
-    this.timeline = new TimelineReader(engine);
+    this.timeline = new TimelineReader(engine, ignoredUsersOf);
   }
 
   /** The newest position readers may rely on. */
@@ -158,11 +160,15 @@ export class SyncService {
     const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.roomId);
     const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position, req.userId);
 
+    const ignored = (await this.ignoredUsersOf?.(req.userId)) ?? new Set<string>();
     for (const m of memberships) {
       const changedInWindow = !req.since || m.stream > from;
       const events = windowEvents.get(m.roomId) ?? [];
       if (m.membership === 'invite') {
-        if (changedInWindow) invite[m.roomId] = { invite_state: { events: await this.strippedState(m) } };
+        // client-server "Ignoring Users": "Servers must not send room invites from ignored users to clients."
+        if (changedInWindow && !(ignored.size > 0 && ignored.has((await this.engine.getEvent(m.eventId))?.pdu.sender ?? ''))) {
+          invite[m.roomId] = { invite_state: { events: await this.strippedState(m) } };
+        }
         continue;
       }
       if (m.membership === 'leave' || m.membership === 'ban') {

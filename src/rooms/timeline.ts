@@ -6,7 +6,7 @@
 import { forbidden } from '../http/errors.js';
 import type { RoomEngine, StoredEvent, StoredStateMap } from './engine.js';
 import { matchesEventFilter, type EventFilter } from './filter.js';
-import { roomReaderFor, type RoomReader } from './visibility.js';
+import { roomReaderFor, type IgnoredUsersLookup, type RoomReader } from './visibility.js';
 import { historyVisibilityOf } from '../state/history-visibility.js';
 
 export interface Page {
@@ -19,7 +19,10 @@ export interface Page {
 const MAX_SCAN_FACTOR = 20;
 
 export class TimelineReader {
-  constructor(private readonly engine: RoomEngine) {}
+  constructor(
+    private readonly engine: RoomEngine,
+    private readonly ignoredUsersOf?: IgnoredUsersLookup,
+  ) {}
 
   /**
    * Up to `limit` events after (`f`) or before (`b`) position `from`, not crossing `to`.
@@ -85,8 +88,8 @@ export class TimelineReader {
     throw forbidden('You are not a member of this room');
   }
 
-  /** The user's history-visibility view of the room, for one request. */
-  readerFor(userId: string, roomId: string): Promise<RoomReader> {
-    return roomReaderFor(this.engine, userId, roomId);
+  /** The user's history-visibility view of the room (without the users they ignore), for one request. */
+  async readerFor(userId: string, roomId: string): Promise<RoomReader> {
+    return roomReaderFor(this.engine, userId, roomId, await this.ignoredUsersOf?.(userId));
   }
 }

@@ -17,7 +17,16 @@ export interface RoomReader {
   canSee(event: StoredEvent): Promise<boolean>;
 }
 
-export async function roomReaderFor(engine: RoomEngine, userId: string, roomId: string): Promise<RoomReader> {
+/** The users a user ignores (client-server "Ignoring Users": `m.ignored_user_list` account data). */
+export type IgnoredUsersLookup = (userId: string) => Promise<ReadonlySet<string>>;
+
+const NOBODY: ReadonlySet<string> = new Set();
+
+/**
+ * `ignored`: senders whose events the user does not get ("the client will no longer receive events
+ * sent by that user, with the exception of state events").
+ */
+export async function roomReaderFor(engine: RoomEngine, userId: string, roomId: string, ignored: ReadonlySet<string> = NOBODY): Promise<RoomReader> {
   const entry = await engine.rooms.membership(userId, roomId);
   // While the user is joined, everything after their join they saw as a member (step 2).
   const joinedSince = entry?.membership === 'join' ? entry.stream : undefined;
@@ -48,6 +57,7 @@ export async function roomReaderFor(engine: RoomEngine, userId: string, roomId: 
   return {
     async canSee(event: StoredEvent): Promise<boolean> {
       if (event.room_id !== roomId) return false;
+      if (ignored.size > 0 && ignored.has(event.pdu.sender) && event.pdu.state_key === undefined) return false;
       if (joinedSince !== undefined && event.meta.stream > joinedSince) return true;
       const { pdu } = event;
       const judgedOnBothSides =
