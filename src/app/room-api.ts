@@ -8,6 +8,7 @@ import { MembershipService } from '../rooms/membership.js';
 import { EventFormatter } from '../rooms/client-event.js';
 import { TimelineReader } from '../rooms/timeline.js';
 import { SyncService, type SyncSources } from '../rooms/sync.js';
+import { SearchService } from '../rooms/search.js';
 import type { SyncFilter } from '../rooms/filter.js';
 import type { UpgradeRoomDeps } from '../rooms/upgrade-room.js';
 import type { IgnoredUsersLookup } from '../rooms/visibility.js';
@@ -37,14 +38,16 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
   const membership = new MembershipService({ engine, serverName: opts.serverName, profileOf: opts.profileOf, resolveAlias });
   const formatter = new EventFormatter(engine, opts.ignoredUsersOf);
   const sync = new SyncService(engine, formatter, engine.notifier, opts.sources, opts.ignoredUsersOf);
+  const timeline = new TimelineReader(engine, opts.ignoredUsersOf);
   const deps: RoomApiDeps = {
     serverName: opts.serverName,
     requireUser: opts.requireUser,
     engine,
     membership,
     formatter,
-    timeline: new TimelineReader(engine, opts.ignoredUsersOf),
+    timeline,
     sync,
+    search: new SearchService(engine, formatter, timeline),
     getFilter: opts.getFilter,
     createRoomDeps: {
       engine,

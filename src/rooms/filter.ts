@@ -96,20 +96,24 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
 
+/** Validates a RoomEventFilter (or the event-filter keys of a RoomFilter); throws a message on bad input. */
+export function validateEventFilter(f: unknown, where: string): EventFilter | undefined {
+  if (f === undefined) return undefined;
+  if (!isJsonObject(f)) throw new Error(`${where} must be an object`);
+  const o = f as Record<string, unknown>;
+  for (const k of ['types', 'not_types', 'senders', 'not_senders', 'rooms', 'not_rooms']) {
+    if (o[k] !== undefined && !isStringArray(o[k])) throw new Error(`${where}.${k} must be a list of strings`);
+  }
+  if (o.limit !== undefined && (!Number.isInteger(o.limit) || (o.limit as number) < 0)) {
+    throw new Error(`${where}.limit must be a non-negative integer`);
+  }
+  return o as EventFilter;
+}
+
 /** Validates the shape of a filter (client-server "POST /user/{userId}/filter"); throws a message on bad input. */
 export function validateFilter(raw: unknown): SyncFilter {
   if (!isJsonObject(raw)) throw new Error('filter must be an object');
-  const check = (f: unknown, where: string) => {
-    if (f === undefined) return;
-    if (!isJsonObject(f)) throw new Error(`${where} must be an object`);
-    const o = f as Record<string, unknown>;
-    for (const k of ['types', 'not_types', 'senders', 'not_senders', 'rooms', 'not_rooms']) {
-      if (o[k] !== undefined && !isStringArray(o[k])) throw new Error(`${where}.${k} must be a list of strings`);
-    }
-    if (o.limit !== undefined && (!Number.isInteger(o.limit) || (o.limit as number) < 0)) {
-      throw new Error(`${where}.limit must be a non-negative integer`);
-    }
-  };
+  const check = validateEventFilter;
   const f = raw as Record<string, unknown>;
   check(f.presence, 'presence');
   check(f.account_data, 'account_data');

@@ -154,6 +154,15 @@ export class EventStore {
     return out;
   }
 
+  /** Global stream entries with positions below `before`, newest first. */
+  async streamBefore(before: number, limit: number): Promise<{ stream: number; roomShort: number; eventShort: number }[]> {
+    const out: { stream: number; roomShort: number; eventShort: number }[] = [];
+    for await (const [key, value] of this.db.space('stream').iterator({ lt: u64(Math.max(0, before)), reverse: true, limit })) {
+      out.push({ stream: readU64(key), roomShort: readU32(value), eventShort: readU64(value, 4) });
+    }
+    return out;
+  }
+
   /** Highest stream position of any stored event (0 when empty). */
   async lastStream(): Promise<number> {
     for await (const key of this.db.space('stream').keys({ reverse: true, limit: 1 })) return readU64(key);

@@ -7,6 +7,7 @@ import type { TimelineReader } from '../../../rooms/timeline.js';
 import type { SyncService } from '../../../rooms/sync.js';
 import type { UpgradeRoomDeps } from '../../../rooms/upgrade-room.js';
 import type { SyncFilter } from '../../../rooms/filter.js';
+import type { SearchService } from '../../../rooms/search.js';
 
 export interface Requester {
   userId: string;
@@ -21,6 +22,7 @@ export interface RoomApiDeps {
   formatter: EventFormatter;
   timeline: TimelineReader;
   sync: SyncService;
+  search: SearchService;
   /** Room creation, and upgrades (which create the replacement room). */
   createRoomDeps: UpgradeRoomDeps;
   /** A stored filter of the user (POST /user/{userId}/filter), or undefined. */

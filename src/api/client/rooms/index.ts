@@ -11,6 +11,7 @@ import { registerSyncRoutes } from './sync.js';
 import { registerUserDirectoryRoutes } from './user-directory.js';
 import { registerRelationRoutes } from './relations.js';
 import { registerHierarchyRoutes } from './hierarchy.js';
+import { registerSearchRoutes } from './search.js';
 
 export type { RoomApiDeps } from './deps.js';
 
@@ -25,4 +26,5 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
   registerUserDirectoryRoutes(app, deps);
   registerRelationRoutes(app, deps);
   registerHierarchyRoutes(app, deps);
+  registerSearchRoutes(app, deps);
 }
