@@ -1,6 +1,6 @@
 /**
- * Membership changes of local users (client-server-api "Room membership"): join, invite, leave,
- * kick, ban, unban, and profile propagation into member events. The auth rules decide whether a
+ * Membership changes of local users (client-server-api "Room membership"): join, knock, invite,
+ * leave, kick, ban, unban, and profile propagation into member events. The auth rules decide whether a
  * change is allowed; this module only shapes the events.
  */
 import type { JsonObject } from '../core/types.js';
@@ -29,6 +29,23 @@ export class MembershipService {
       if (unchanged) return roomId;
     }
     const content: JsonObject = { membership: 'join', ...profile };
+    if (reason) content.reason = reason;
+    await this.deps.engine.sendEvent(roomId, { type: 'm.room.member', sender: userId, state_key: userId, content });
+    return roomId;
+  }
+
+  /**
+   * POST /knock/{roomIdOrAlias} (client-server "Knocking on rooms"): asks to be invited. The auth
+   * rules allow it only where the join rule is `knock` (or `knock_restricted`) and the user is
+   * neither joined nor banned; a member or a banned user gets a clear 403 first.
+   */
+  async knock(roomIdOrAlias: string, userId: string, reason?: string): Promise<string> {
+    const roomId = await this.resolveRoom(roomIdOrAlias);
+    const current = await this.deps.engine.membershipOf(userId, roomId);
+    if (current === 'join') throw forbidden('You are already in the room');
+    if (current === 'ban') throw forbidden('You are banned from the room');
+    if (current === 'invite') throw forbidden('You are already invited: join instead');
+    const content: JsonObject = { membership: 'knock', ...(await this.deps.profileOf(userId)) };
     if (reason) content.reason = reason;
     await this.deps.engine.sendEvent(roomId, { type: 'm.room.member', sender: userId, state_key: userId, content });
     return roomId;

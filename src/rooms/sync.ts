@@ -155,6 +155,7 @@ export class SyncService {
 
     const join: Record<string, JsonObject> = {};
     const invite: Record<string, JsonObject> = {};
+    const knock: Record<string, JsonObject> = {};
     const leave: Record<string, JsonObject> = {};
     const accountData = await this.sources.accountDataSince(req.userId, req.since ? from : undefined, to.position);
     const joinedIds = memberships.filter((m) => m.membership === 'join').map((m) => m.roomId);
@@ -169,6 +170,11 @@ export class SyncService {
         if (changedInWindow && !(ignored.size > 0 && ignored.has((await this.engine.getEvent(m.eventId))?.pdu.sender ?? ''))) {
           invite[m.roomId] = { invite_state: { events: await this.strippedState(m) } };
         }
+        continue;
+      }
+      if (m.membership === 'knock') {
+        // client-server "Knocking on rooms": the knocker sees the room's stripped state and their knock.
+        if (changedInWindow) knock[m.roomId] = { knock_state: { events: await this.strippedState(m) } };
         continue;
       }
       if (m.membership === 'leave' || m.membership === 'ban') {
@@ -209,6 +215,7 @@ export class SyncService {
     const empty =
       Object.keys(join).length === 0 &&
       Object.keys(invite).length === 0 &&
+      Object.keys(knock).length === 0 &&
       Object.keys(leave).length === 0 &&
       globalAccountData.length === 0 &&
       toDevice.length === 0 &&
@@ -217,7 +224,7 @@ export class SyncService {
       deviceLists.left.length === 0;
     const body: JsonObject = {
       next_batch: formatSyncToken(to),
-      rooms: { join, invite, leave, knock: {} } as unknown as JsonObject,
+      rooms: { join, invite, leave, knock } as unknown as JsonObject,
       account_data: { events: globalAccountData as unknown as JsonObject[] },
       presence: { events: presence as unknown as JsonObject[] },
       to_device: { events: toDevice as unknown as JsonObject[] },

@@ -1,6 +1,6 @@
 /**
  * Room membership endpoints (client-server-api "Room membership"):
- * POST /join/{roomIdOrAlias}, POST /rooms/{roomId}/join|leave|forget|invite|kick|ban|unban,
+ * POST /join/{roomIdOrAlias}, POST /knock/{roomIdOrAlias}, POST /rooms/{roomId}/join|leave|forget|invite|kick|ban|unban,
  * GET /joined_rooms.
  */
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +16,14 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: RoomApiDeps
     const user = await deps.requireUser(req);
     const body = req.body === undefined ? {} : requireObjectBody(req.body);
     const roomId = await deps.membership.join(req.params.roomIdOrAlias, user.userId, optionalString(body, 'reason'));
+    return { room_id: roomId };
+  });
+
+  /** POST /_matrix/client/v3/knock/{roomIdOrAlias} */
+  app.post<{ Params: { roomIdOrAlias: string } }>('/_matrix/client/v3/knock/:roomIdOrAlias', async (req) => {
+    const user = await deps.requireUser(req);
+    const body = req.body === undefined ? {} : requireObjectBody(req.body);
+    const roomId = await deps.membership.knock(req.params.roomIdOrAlias, user.userId, optionalString(body, 'reason'));
     return { room_id: roomId };
   });
 

@@ -1,7 +1,8 @@
 /**
- * Spaces with matrix-js-sdk 37.5.0: Alice builds a "Home" space with the SDK (an `m.space` room,
- * `m.space.child` state), Bob's client walks it with the SDK's RoomHierarchy (Element's space view)
- * page by page, and joins a room from it.
+ * Spaces and knocking with matrix-js-sdk 37.5.0: Alice builds a "Home" space with the SDK (an
+ * `m.space` room, `m.space.child` state), Bob's client walks it with the SDK's RoomHierarchy
+ * (Element's space view) page by page and joins a room from it; Bob knocks on a knock-only room
+ * and Alice lets him in.
  */
 import './helpers/sdk-quiet.js';
 import test from 'ava';
@@ -56,4 +57,28 @@ test('an SDK-built space is walked by the SDK\'s RoomHierarchy, in order, over p
 
   await bob.joinRoom(children[0]!);
   t.is((await bob.getJoinedRooms()).joined_rooms.includes(children[0]!), true);
+});
+
+test('knocking through the SDK: Bob knocks, his client sees the knock, Alice invites, Bob joins', async (t) => {
+  const aliceAccount = await registerUser(hearth.baseUrl, 'alice2', 'pw-alice-knock');
+  const bobAccount = await registerUser(hearth.baseUrl, 'bob2', 'pw-bob-knock');
+  const alice = await startSdkClient(hearth.baseUrl, aliceAccount);
+  const bob = await startSdkClient(hearth.baseUrl, bobAccount);
+  clients.push(alice, bob);
+  const { room_id: roomId } = await alice.createRoom({
+    name: 'Workshop',
+    room_version: '10',
+    initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: sdk.JoinRule.Knock } }],
+  });
+  await t.throwsAsync(bob.joinRoom(roomId), { instanceOf: sdk.MatrixError }, 'a knock room cannot be joined uninvited');
+  const knocked = await bob.knockRoom(roomId, { reason: 'May I borrow the drill?' });
+  t.is(knocked.room_id, roomId);
+  await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === sdk.KnownMembership.Knock, "the knock in Bob's client");
+  await waitFor(() => alice.getRoom(roomId)?.getMember(bobAccount.userId)?.membership === sdk.KnownMembership.Knock, "the knock in Alice's client");
+  t.is(alice.getRoom(roomId)?.getMember(bobAccount.userId)?.events.member?.getContent().reason, 'May I borrow the drill?');
+  await alice.invite(roomId, bobAccount.userId);
+  await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === sdk.KnownMembership.Invite, 'the invite');
+  await bob.joinRoom(roomId);
+  await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === sdk.KnownMembership.Join, 'the join');
+  t.true((await alice.getJoinedRoomMembers(roomId)).joined[bobAccount.userId] !== undefined);
 });
