@@ -147,7 +147,14 @@ export class Gateway {
     this.closables.push({ name: 'presence', close: async () => presence.stop() });
     const stopPresenceActivity = engine.onEvent((event) => presence.markActive(event.pdu.sender));
     this.closables.push({ name: 'presence-activity', close: async () => void stopPresenceActivity() });
-    const readReceipts = receiptsResettingCounts(receipts, notificationCounts);
+    const countingReceipts = receiptsResettingCounts(receipts, notificationCounts);
+    // A read receipt also updates the badge on the user's phones (a counts-only push).
+    const readReceipts: typeof countingReceipts = {
+      async setReceipt(userId, roomId, receiptType, eventId, threadId) {
+        await countingReceipts.setReceipt(userId, roomId, receiptType, eventId, threadId);
+        pushers.onRead(userId);
+      },
+    };
     const uia = new UserInteractiveAuth({
       checkPassword: (userId, password) => accounts.checkPassword(userId, password),
       resolveUser: (user) => accounts.resolveLoginUser(user),

@@ -54,6 +54,21 @@ export function notificationBody(event: PushedEvent, facts: PushFacts, pusher: P
   return { notification };
 }
 
+/**
+ * A badge update: no event, only the counts ("It may be omitted for notifications that only contain
+ * updated badge counts"), sent when the user read something elsewhere so the phone's badge follows.
+ */
+export function badgeBody(unread: number, pusher: PusherTarget): JsonObject {
+  const { url: _url, ...data } = pusher.data;
+  return {
+    notification: {
+      counts: unread > 0 ? { unread } : {},
+      prio: 'low',
+      devices: [{ app_id: pusher.appId, pushkey: pusher.pushkey, pushkey_ts: pusher.pushkeyTs, data }],
+    },
+  };
+}
+
 /** The pushkeys a gateway's answer rejects (they are to be removed). */
 export function rejectedPushkeys(answer: unknown): string[] {
   if (typeof answer !== 'object' || answer === null) return [];

@@ -22,7 +22,7 @@ import { stateKey } from '../core/types.js';
 import { evaluatePushRules } from './evaluator.js';
 import { clientShape } from './notification-counts.js';
 import { contextFor, isJoinedIn, roomPushFacts } from './room-facts.js';
-import { notificationBody, rejectedPushkeys } from './notification-payload.js';
+import { badgeBody, notificationBody, rejectedPushkeys } from './notification-payload.js';
 
 export type { PusherRecord };
 
@@ -128,6 +128,16 @@ export class PusherService {
     };
     await this.deps.store.put(record);
     this.add(record);
+  }
+
+  /** The user read a room (a receipt): their phones' badges are updated after any pending pushes. */
+  onRead(userId: string): void {
+    for (const worker of this.workers.get(userId)?.values() ?? []) worker.badge();
+  }
+
+  /** The current badge of a user. */
+  unreadRooms(userId: string): Promise<number> {
+    return this.deps.unreadRooms(userId);
   }
 
   /** A deleted device (or a logout) takes its pushers with it, as in Synapse. */
@@ -252,6 +262,8 @@ class PusherWorker {
   private backoffMs = 0;
   private persistedUpTo: number;
   private stopped = false;
+  /** A badge update is due (sent after the event pushes before it). */
+  private badgePending = false;
 
   constructor(
     readonly record: PusherRecord,
@@ -260,9 +272,14 @@ class PusherWorker {
     this.persistedUpTo = record.pushedUpTo;
   }
 
+  badge(): void {
+    this.badgePending = true;
+    this.poke();
+  }
+
   poke(): void {
     if (this.stopped || this.running || this.retryTimer) return;
-    if (this.record.pushedUpTo >= this.service.engine.notifier.position) return;
+    if (this.record.pushedUpTo >= this.service.engine.notifier.position && !this.badgePending) return;
     this.running = this.walk()
       .catch((err: unknown) => {
         this.service.log.error({ err, userId: this.record.userId }, 'pusher failed');
@@ -305,6 +322,31 @@ class PusherWorker {
       }
     }
     if (record.pushedUpTo - this.persistedUpTo >= PERSIST_EVERY_POSITIONS) await this.save();
+    if (this.badgePending && !this.stopped) {
+      // Not persisted: after a restart the next push carries the badge anyway.
+      this.badgePending = false;
+      if (!(await this.post(badgeBody(await this.service.unreadRooms(record.userId), record)))) {
+        this.badgePending = true;
+        this.scheduleRetry();
+      }
+    }
+  }
+
+  /** POSTs to the gateway; false on failure (logged). A rejected pushkey removes the pusher. */
+  private async post(body: JsonObject): Promise<boolean> {
+    const { record } = this;
+    try {
+      const answer = await this.service.post(record.data.url as string, body);
+      this.backoffMs = 0;
+      if (rejectedPushkeys(answer).includes(record.pushkey)) {
+        this.stopped = true;
+        void this.service.rejected(record);
+      }
+      return true;
+    } catch (err) {
+      this.service.log.warn({ err: (err as Error).message, userId: record.userId, appId: record.appId }, 'push failed; will retry');
+      return false;
+    }
   }
 
   /** 'sent' after a push, 'skip' when the event is not for this pusher, 'retry' when delivery failed. */
@@ -318,19 +360,7 @@ class PusherWorker {
     if (this.service.now() - event.pdu.origin_server_ts > MAX_NOTIFICATION_AGE_MS) return 'skip';
     const body = await this.service.notificationFor(record.userId, event, record);
     if (!body) return 'skip';
-    const url = record.data.url as string;
-    try {
-      const answer = await this.service.post(url, body);
-      this.backoffMs = 0;
-      if (rejectedPushkeys(answer).includes(record.pushkey)) {
-        this.stopped = true;
-        void this.service.rejected(record);
-      }
-      return 'sent';
-    } catch (err) {
-      this.service.log.warn({ err: (err as Error).message, userId: record.userId, appId: record.appId, eventId: event.event_id }, 'push failed; will retry');
-      return 'retry';
-    }
+    return (await this.post(body)) ? 'sent' : 'retry';
   }
 
   private scheduleRetry(): void {

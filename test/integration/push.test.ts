@@ -127,6 +127,22 @@ test.serial('a pusher set through matrix-js-sdk is listed, and a message to Bob 
   t.deepEqual(gateway.delivered().map((d) => d.content.body), ['Someone is at the door', 'thanks']);
 });
 
+test.serial('reading the room sends a badge update: counts only, no event', async (t) => {
+  const last = gateway.delivered().at(-1);
+  const before = gateway.received.length;
+  const receipt = await request(hearth.baseUrl, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/receipt/m.read/${encodeURIComponent(last.event_id)}`, {
+    token: bob.accessToken,
+    json: {},
+  });
+  t.is(receipt.status, 200);
+  await waitFor(() => gateway.received.length > before, 'the badge update');
+  const badge = gateway.received[before]!.body.notification;
+  t.is(badge.event_id, undefined);
+  t.deepEqual(badge.counts, {}, 'nothing unread: the count is omitted');
+  t.is(badge.devices[0].pushkey, PUSHKEY);
+  t.is(badge.devices[0].tweaks, undefined);
+});
+
 test.serial('a gateway outage across a restart: retried with backoff, then delivered once each, in order', async (t) => {
   const before = gateway.delivered().length;
   gateway.mode = 'fail';
