@@ -17,6 +17,8 @@ export interface Page {
 
 /** Bound on events examined per page when a filter rejects many (keeps one request cheap). */
 const MAX_SCAN_FACTOR = 20;
+/** Events examined from the timestamp boundary before /timestamp_to_event gives up. */
+const MAX_TIMESTAMP_WALK = 500;
 
 export class TimelineReader {
   constructor(
@@ -61,6 +63,46 @@ export class TimelineReader {
       if (entries.length < batch) return { events: out, next: undefined };
       if (scanned >= opts.limit * MAX_SCAN_FACTOR) return { events: out, next: cursor };
     }
+  }
+
+  /**
+   * The event closest to `ts` in direction `dir` (client-server "GET /timestamp_to_event"): the
+   * first visible event at or after it (`f`), or the last at or before it (`b`), up to `upTo`.
+   * Timestamps follow stream order almost everywhere, so a binary search over stream positions
+   * finds the boundary in a few seeks; a walk of at most {@link MAX_TIMESTAMP_WALK} events from
+   * there settles visibility and local disorder (bridged readings replayed with their own time).
+   */
+  async eventNearTimestamp(roomId: string, ts: number, dir: 'f' | 'b', reader: RoomReader, upTo: number): Promise<StoredEvent | undefined> {
+    const room = this.engine.requireRoom(roomId);
+    const at = async (entry: { eventShort: number } | undefined) => (entry ? this.engine.events.getByShort(entry.eventShort) : undefined);
+    const [first] = await this.engine.events.timeline(room.short, { from: Number.MIN_SAFE_INTEGER, dir: 'f', limit: 1 });
+    const [last] = await this.engine.events.timeline(room.short, { from: Math.min(upTo, Number.MAX_SAFE_INTEGER - 1) + 1, dir: 'b', limit: 1 });
+    if (!first || !last) return undefined;
+    // Smallest position whose event is at or after ts (assuming order), within [lo, hi].
+    let lo = first.stream;
+    let hi = last.stream;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const [entry] = await this.engine.events.timeline(room.short, { from: mid - 1, dir: 'f', limit: 1, to: hi + 1 });
+      const event = await at(entry);
+      if (!entry || !event) break;
+      if (event.pdu.origin_server_ts >= ts) hi = entry.stream;
+      else lo = entry.stream + 1;
+    }
+    const boundary = hi;
+    const walk = await this.engine.events.timeline(room.short, {
+      from: dir === 'f' ? boundary - 1 : Math.min(boundary, upTo) + 1,
+      dir,
+      limit: MAX_TIMESTAMP_WALK,
+      ...(dir === 'f' ? { to: upTo + 1 } : {}),
+    });
+    for (const entry of walk) {
+      const event = await at(entry);
+      if (!event) continue;
+      const fits = dir === 'f' ? event.pdu.origin_server_ts >= ts : event.pdu.origin_server_ts <= ts;
+      if (fits && (await reader.canSee(event))) return event;
+    }
+    return undefined;
   }
 
   /** The room state just after position `pos` (the state after the last event at or before it). */

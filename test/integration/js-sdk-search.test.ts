@@ -1,7 +1,7 @@
 /**
  * Server-side search with matrix-js-sdk 37.5.0 (Element's search box for unencrypted rooms):
  * searchRoomEvents and backPaginateRoomEventsSearch against a running Hearth, with the context and
- * profiles the SDK asks for.
+ * profiles the SDK asks for; and timestampToEvent (jump to date).
  */
 import './helpers/sdk-quiet.js';
 import test from 'ava';
@@ -46,4 +46,9 @@ test('searchRoomEvents finds messages newest first, with context and profiles, a
   const more = await bob.backPaginateRoomEventsSearch(results);
   t.deepEqual(more.results.map((r) => r.context.getEvent().getContent().body), [...sent].reverse());
   t.falsy(more.next_batch, 'no more pages');
+
+  // Jump to date (Element's /jumptodate): the newest event at or before now, and none after it.
+  const now = await bob.timestampToEvent(roomId, Date.now(), sdk.Direction.Backward);
+  t.is((await bob.fetchRoomEvent(roomId, now.event_id)).content?.body, 'light event 12');
+  await t.throwsAsync(bob.timestampToEvent(roomId, Date.now() + 60_000, sdk.Direction.Forward), { instanceOf: sdk.MatrixError });
 });

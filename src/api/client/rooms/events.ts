@@ -1,11 +1,11 @@
 /**
  * Single events and their context (client-server-api "Getting events for a room", "Event context"):
  * GET /rooms/{roomId}/event/{eventId}, GET /rooms/{roomId}/context/{eventId},
- * GET /rooms/{roomId}/members, GET /rooms/{roomId}/joined_members.
+ * GET /v1/rooms/{roomId}/timestamp_to_event, GET /rooms/{roomId}/members, GET /rooms/{roomId}/joined_members.
  */
 import type { FastifyInstance } from 'fastify';
 import { splitStateKey } from '../../../core/types.js';
-import { notFound } from '../../../http/errors.js';
+import { ErrCode, MatrixError, notFound } from '../../../http/errors.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery, resolveFilter } from './params.js';
@@ -53,6 +53,21 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
       };
     },
   );
+
+  /** GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event */
+  app.get<{ Params: { roomId: string }; Querystring: { ts?: string; dir?: string } }>('/_matrix/client/v1/rooms/:roomId/timestamp_to_event', async (req) => {
+    const user = await deps.requireUser(req);
+    const { roomId } = req.params;
+    const { ts: rawTs, dir } = req.query;
+    if (rawTs === undefined || !/^\d{1,16}$/.test(rawTs)) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'ts must be a timestamp in milliseconds');
+    if (dir !== 'f' && dir !== 'b') throw new MatrixError(400, ErrCode.INVALID_PARAM, 'dir must be f or b');
+    const ts = Number(rawTs);
+    const upTo = Math.min(await deps.timeline.readableUpTo(user.userId, roomId), deps.sync.currentPosition());
+    const reader = await deps.timeline.readerFor(user.userId, roomId);
+    const event = await deps.timeline.eventNearTimestamp(roomId, ts, dir, reader, upTo);
+    if (!event) throw notFound(`Unable to find event from ${ts} in ${dir === 'f' ? 'forward' : 'backward'} direction`);
+    return { event_id: event.event_id, origin_server_ts: event.pdu.origin_server_ts };
+  });
 
   /** GET /_matrix/client/v3/rooms/{roomId}/members */
   app.get<{ Params: { roomId: string }; Querystring: { at?: string; membership?: string; not_membership?: string } }>(
