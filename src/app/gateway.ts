@@ -37,7 +37,7 @@ import { PusherService } from '../push/pushers.js';
 import { ignoredUsersLookup } from '../accounts/ignored-users.js';
 import { PusherStore } from '../storage/pushers.js';
 import { registerPushersRoutes } from '../api/client/pushers.js';
-import { readEventIdsOf, receiptsResettingCounts } from '../push/read-receipts.js';
+import { readReceiptsOf, receiptsResettingCounts } from '../push/read-receipts.js';
 import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
 import { TelemetryStore } from '../telemetry/store.js';
@@ -118,8 +118,8 @@ export class Gateway {
     const notificationCounts = new NotificationCounts({
       engine,
       pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
-      readReceiptEventIds: async (userId, roomId) =>
-        readEventIdsOf((await receipts.receiptsSince([roomId], 0, notifier.position, userId)).get(roomId) ?? {}, userId),
+      readReceipts: async (userId, roomId) =>
+        readReceiptsOf((await receipts.receiptsSince([roomId], 0, notifier.position, userId)).get(roomId) ?? {}, userId),
       ignoredUsersOf,
       onError: (err) => log.error({ err }, 'notification count update failed'),
     });
@@ -226,6 +226,7 @@ export class Gateway {
         oneTimeKeyCounts: (userId, deviceId) => e2ee.oneTimeKeyCounts(userId, deviceId),
         unusedFallbackKeyTypes: (userId, deviceId) => e2ee.unusedFallbackKeyTypes(userId, deviceId),
         unreadCounts: (userId, roomId) => notificationCounts.unreadCounts(userId, roomId),
+        threadedUnreadCounts: (userId, roomId) => notificationCounts.threadedUnreadCounts(userId, roomId),
         userSyncing: (userId, setPresence) => presence.userSyncing(userId, setPresence),
         presenceSince: (userId, since, to) => presence.eventsFor(userId, since, to),
       },

@@ -3,8 +3,13 @@
  * modules/push.md "Receiving notifications"): per user and room, the events since the user last
  * read the room that their push rules make notify, and how many of those highlight.
  *
- * Read means: the user's newest `m.read`/`m.read.private` receipt (any thread), or the user's own
- * newest event in the room, whichever is later (Synapse treats sending as reading too).
+ * Read means: the user's newest `m.read`/`m.read.private` receipt, or the user's own newest event,
+ * whichever is later (Synapse treats sending as reading too). Counts are kept per thread
+ * ("Threaded read receipts", "Receiving notifications"): each notifying event belongs to a thread
+ * (`main` or a thread root, relations.ts `threadIdOf`); an unthreaded receipt reads every thread up
+ * to its event, a threaded one (`main` or a root) only that thread, and the user's own event only
+ * its own thread. `/sync` reports the total, or with `unread_thread_notifications` the main
+ * timeline's counts and each thread's apart.
  *
  * Nothing is written to the database (SD-card wear): the counts live in memory, built lazily. The
  * first time a (user, room) pair is asked for, its state is recomputed from the timeline after the
@@ -18,18 +23,26 @@ import { TimelineReader } from '../rooms/timeline.js';
 import { LruCache } from '../storage/lru.js';
 import { evaluatePushRules } from './evaluator.js';
 import { contextFor, isJoinedIn, roomPushFacts, type RoomPushFacts } from './room-facts.js';
+import { MAIN_THREAD, threadIdOf } from '../rooms/relations.js';
+import type { ReadReceipt } from './read-receipts.js';
 
 export interface UnreadCounts {
   notification_count: number;
   highlight_count: number;
 }
 
+/** Counts of the main timeline and of each thread with unread notifications (by root id). */
+export interface ThreadedUnreadCounts {
+  main: UnreadCounts;
+  threads: Record<string, UnreadCounts>;
+}
+
 export interface NotificationCountsDeps {
   engine: RoomEngine;
   /** The user's whole ruleset, server defaults included (PushRulesService.pushRulesFor). */
   pushRulesFor(userId: string): Promise<{ global: PushRuleset }>;
-  /** Event ids the user's read receipts in the room point at (any receipt type and thread). */
-  readReceiptEventIds(userId: string, roomId: string): Promise<string[]>;
+  /** The user's read receipts in the room (both receipt types, every thread). */
+  readReceipts(userId: string, roomId: string): Promise<ReadReceipt[]>;
   /** Whom the user ignores: their events never count ("Ignoring Users"). */
   ignoredUsersOf?(userId: string): Promise<ReadonlySet<string>>;
   /** Where errors of the background updates go. */
@@ -45,12 +58,14 @@ const STATE_CACHE_SIZE = 16;
 
 /** One user's unread notifying events in one room. */
 interface UnreadState {
-  /** The user has read everything up to this stream position. */
+  /** The user has read every thread up to this stream position. */
   readUpTo: number;
+  /** Per thread (`main` or a root id): read up to this position by a threaded receipt or an own event. */
+  threadReadUpTo: Map<string, number>;
   /** Events up to this stream position have been considered. */
   seenUpTo: number;
-  /** Notifying events after `readUpTo`, oldest first. */
-  notifying: { stream: number; highlight: boolean }[];
+  /** Unread notifying events, oldest first, with their thread. */
+  notifying: { stream: number; highlight: boolean; thread: string }[];
 }
 
 export class NotificationCounts {
@@ -78,25 +93,35 @@ export class NotificationCounts {
     this.unsubscribe = undefined;
   }
 
-  /** The `unread_notifications` of a joined room, including every event persisted so far. */
+  /** The `unread_notifications` of a joined room (every thread), including every event persisted so far. */
   unreadCounts(userId: string, roomId: string): Promise<UnreadCounts> {
+    return this.inRoomQueue(roomId, async () => countsOf((await this.unreadState(userId, roomId)).notifying));
+  }
+
+  /** `unread_notifications` of the main timeline and `unread_thread_notifications` (threads with unread ones). */
+  threadedUnreadCounts(userId: string, roomId: string): Promise<ThreadedUnreadCounts> {
     return this.inRoomQueue(roomId, async () => {
-      const unread = await this.unreadState(userId, roomId);
-      return {
-        notification_count: unread.notifying.length,
-        highlight_count: unread.notifying.filter((n) => n.highlight).length,
-      };
+      const { notifying } = await this.unreadState(userId, roomId);
+      const byThread = new Map<string, UnreadState['notifying']>();
+      for (const n of notifying) {
+        let list = byThread.get(n.thread);
+        if (!list) byThread.set(n.thread, (list = []));
+        list.push(n);
+      }
+      const threads: Record<string, UnreadCounts> = {};
+      for (const [thread, list] of byThread) if (thread !== MAIN_THREAD) threads[thread] = countsOf(list);
+      return { main: countsOf(byThread.get(MAIN_THREAD) ?? []), threads };
     });
   }
 
   /**
-   * The user read the room up to `eventId` (a read receipt). Call it before the receipt is stored,
-   * so a sync the receipt wakes already sees the new counts.
+   * The user read the room up to `eventId` (a read receipt; `threadId` '' unthreaded, `main` or a
+   * root). Call it before the receipt is stored, so a sync the receipt wakes already sees the new counts.
    */
-  async markRead(userId: string, roomId: string, eventId: string): Promise<void> {
+  async markRead(userId: string, roomId: string, eventId: string, threadId = ''): Promise<void> {
     const event = await this.deps.engine.getEvent(eventId);
     if (!event || event.room_id !== roomId) return;
-    await this.inRoomQueue(roomId, async () => markReadUpTo(await this.unreadState(userId, roomId), event.meta.stream));
+    await this.inRoomQueue(roomId, async () => markReadUpTo(await this.unreadState(userId, roomId), event.meta.stream, threadId));
   }
 
   /**
@@ -116,8 +141,9 @@ export class NotificationCounts {
       if (users.size === 0) this.rooms.delete(event.room_id);
     }
     // 2.
+    const thread = await this.threadOf(event);
     const own = users.get(pdu.sender);
-    if (own) markReadUpTo(own, event.meta.stream);
+    if (own) markReadUpTo(own, event.meta.stream, thread);
     // 3.
     const recipients = [...users].filter(([userId, unread]) => userId !== pdu.sender && event.meta.stream > unread.seenUpTo);
     if (recipients.length === 0) return;
@@ -127,16 +153,18 @@ export class NotificationCounts {
       if (!isJoinedIn(facts.state, userId)) continue;
       if ((await this.deps.ignoredUsersOf?.(userId))?.has(pdu.sender)) continue;
       const ruleset = (await this.deps.pushRulesFor(userId)).global;
-      count(unread, event, facts, ruleset, userId);
+      count(unread, event, thread, facts, ruleset, userId);
     }
   }
 
   /**
    * The user's unread state in a room, rebuilt on first use:
-   * 1. the read position is the later of their join and their newest read receipt's event;
+   * 1. the read position is the later of their join and their newest unthreaded read receipt's
+   *    event; threaded receipts set their thread's read position;
    * 2. the newest {@link MAX_SCANNED_EVENTS} events after it are read backwards; the user's own
-   *    newest event among them moves the read position up to it;
-   * 3. the remaining events are evaluated oldest first, each against the state before it.
+   *    newest event in a thread moves that thread's read position up to it;
+   * 3. the remaining events are evaluated oldest first, each against the state before it; those
+   *    their thread has read are skipped.
    */
   private async unreadState(userId: string, roomId: string): Promise<UnreadState> {
     const existing = this.rooms.get(roomId)?.get(userId);
@@ -146,31 +174,41 @@ export class NotificationCounts {
     // 1.
     const membership = await engine.rooms.membership(userId, roomId);
     let readUpTo = membership?.membership === 'join' ? membership.stream : position;
-    for (const eventId of await this.deps.readReceiptEventIds(userId, roomId)) {
-      const read = await engine.getEvent(eventId);
-      if (read && read.room_id === roomId) readUpTo = Math.max(readUpTo, read.meta.stream);
+    const threadReadUpTo = new Map<string, number>();
+    for (const receipt of await this.deps.readReceipts(userId, roomId)) {
+      const read = await engine.getEvent(receipt.eventId);
+      if (!read || read.room_id !== roomId) continue;
+      if (receipt.threadId === '') readUpTo = Math.max(readUpTo, read.meta.stream);
+      else threadReadUpTo.set(receipt.threadId, Math.max(threadReadUpTo.get(receipt.threadId) ?? -Infinity, read.meta.stream));
     }
     // 2.
-    const unread: UnreadState = { readUpTo, seenUpTo: position, notifying: [] };
+    const unread: UnreadState = { readUpTo, threadReadUpTo, seenUpTo: position, notifying: [] };
     const page = await this.timeline.page(roomId, { from: position, dir: 'b', limit: MAX_SCANNED_EVENTS, to: readUpTo });
-    const newestFirst = page.events;
-    const ownIndex = newestFirst.findIndex((e) => e.pdu.sender === userId);
-    if (ownIndex >= 0) unread.readUpTo = newestFirst[ownIndex]!.meta.stream;
-    const toEvaluate = (ownIndex >= 0 ? newestFirst.slice(0, ownIndex) : newestFirst).reverse();
+    const threads = new Map<StoredEvent, string>();
+    for (const event of page.events) {
+      const thread = await this.threadOf(event);
+      threads.set(event, thread);
+      if (event.pdu.sender === userId && (threadReadUpTo.get(thread) ?? -Infinity) < event.meta.stream) threadReadUpTo.set(thread, event.meta.stream);
+    }
     // 3.
+    const toEvaluate = page.events.filter((e) => e.pdu.sender !== userId && (threadReadUpTo.get(threads.get(e)!) ?? -Infinity) < e.meta.stream).reverse();
     if (toEvaluate.length > 0) {
       const ruleset = (await this.deps.pushRulesFor(userId)).global;
       const ignored = await this.deps.ignoredUsersOf?.(userId);
       for (const event of toEvaluate) {
         if (ignored?.has(event.pdu.sender)) continue;
         const facts = await this.factsBefore(event);
-        if (isJoinedIn(facts.state, userId)) count(unread, event, facts, ruleset, userId);
+        if (isJoinedIn(facts.state, userId)) count(unread, event, threads.get(event)!, facts, ruleset, userId);
       }
     }
     let users = this.rooms.get(roomId);
     if (!users) this.rooms.set(roomId, (users = new Map()));
     users.set(userId, unread);
     return unread;
+  }
+
+  private threadOf(event: StoredEvent): Promise<string> {
+    return threadIdOf(event, (id) => this.deps.engine.getEvent(id));
   }
 
   /** The push facts of the room before an event; the state is cached by snapshot, as consecutive messages share one. */
@@ -198,18 +236,29 @@ export class NotificationCounts {
 }
 
 /** Evaluates one event for one user and remembers it when it notifies. */
-function count(unread: UnreadState, event: StoredEvent, facts: RoomPushFacts, ruleset: PushRuleset, userId: string): void {
+function count(unread: UnreadState, event: StoredEvent, thread: string, facts: RoomPushFacts, ruleset: PushRuleset, userId: string): void {
   const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
   if (!outcome.notify) return;
-  unread.notifying.push({ stream: event.meta.stream, highlight: outcome.highlight });
+  unread.notifying.push({ stream: event.meta.stream, highlight: outcome.highlight, thread });
   if (unread.notifying.length > MAX_COUNTED_EVENTS) unread.notifying.shift();
 }
 
-function markReadUpTo(unread: UnreadState, stream: number): void {
-  if (stream <= unread.readUpTo) return;
-  unread.readUpTo = stream;
-  unread.seenUpTo = Math.max(unread.seenUpTo, stream);
-  unread.notifying = unread.notifying.filter((n) => n.stream > stream);
+/** A read up to `stream`: of every thread (`thread` ''), or of one thread (`main` or a root). */
+function markReadUpTo(unread: UnreadState, stream: number, thread: string): void {
+  if (thread === '') {
+    if (stream <= unread.readUpTo) return;
+    unread.readUpTo = stream;
+    unread.seenUpTo = Math.max(unread.seenUpTo, stream);
+    unread.notifying = unread.notifying.filter((n) => n.stream > stream);
+    return;
+  }
+  if (stream <= (unread.threadReadUpTo.get(thread) ?? -Infinity)) return;
+  unread.threadReadUpTo.set(thread, stream);
+  unread.notifying = unread.notifying.filter((n) => n.thread !== thread || n.stream > stream);
+}
+
+function countsOf(list: readonly { highlight: boolean }[]): UnreadCounts {
+  return { notification_count: list.length, highlight_count: list.filter((n) => n.highlight).length };
 }
 
 /** The event as push rules see it: the client format's top-level keys (modules/push.md examples). */

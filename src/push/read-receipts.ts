@@ -17,24 +17,32 @@ export function receiptsResettingCounts(
 ): Pick<ReceiptService, 'setReceipt'> {
   return {
     async setReceipt(userId: string, roomId: string, receiptType: ReceiptType, eventId: string, threadId?: string): Promise<void> {
-      await counts.markRead(userId, roomId, eventId);
+      await counts.markRead(userId, roomId, eventId, threadId);
       await receipts.setReceipt(userId, roomId, receiptType, eventId, threadId);
     },
   };
 }
 
+/** A read receipt of one user: the event and its thread (`''` unthreaded, `main`, or a thread root). */
+export interface ReadReceipt {
+  eventId: string;
+  threadId: string;
+}
+
 /**
- * The event ids a user's read receipts point at, from `m.receipt` content
- * (`{ $event_id: { receipt_type: { user_id: {...} } } }`).
+ * The read receipts of a user, from `m.receipt` content
+ * (`{ $event_id: { receipt_type: { user_id: { ts, thread_id? } } } }`).
  */
-export function readEventIdsOf(receiptContent: JsonObject, userId: string): string[] {
-  const ids: string[] = [];
+export function readReceiptsOf(receiptContent: JsonObject, userId: string): ReadReceipt[] {
+  const out: ReadReceipt[] = [];
   for (const [eventId, byType] of Object.entries(receiptContent)) {
     if (!isJsonObject(byType)) continue;
     for (const type of ['m.read', 'm.read.private']) {
       const byUser = byType[type];
-      if (isJsonObject(byUser) && Object.hasOwn(byUser, userId)) ids.push(eventId);
+      const mine = isJsonObject(byUser) ? byUser[userId] : undefined;
+      if (!isJsonObject(mine)) continue;
+      out.push({ eventId, threadId: typeof mine.thread_id === 'string' ? mine.thread_id : '' });
     }
   }
-  return ids;
+  return out;
 }

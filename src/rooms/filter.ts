@@ -15,6 +15,8 @@ export interface EventFilter {
   not_rooms?: string[];
   contains_url?: boolean;
   lazy_load_members?: boolean;
+  /** Report unread counts per thread (client-server "Threaded read receipts", "Syncing"). */
+  unread_thread_notifications?: boolean;
 }
 
 export interface RoomFilter {

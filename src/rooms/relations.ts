@@ -4,7 +4,7 @@
  * core/relations.ts. Children that are redacted ("the relationship is broken") or that the user may
  * not see (history visibility) count for nothing anywhere.
  */
-import { REL_REFERENCE, REL_REPLACE, REL_THREAD, isValidReplacement, newerReplacement } from '../core/relations.js';
+import { REL_REFERENCE, REL_REPLACE, REL_THREAD, isValidReplacement, newerReplacement, relationOf } from '../core/relations.js';
 import type { RelationEntry, ThreadEntry } from '../storage/relations.js';
 import type { RoomEngine, StoredEvent } from './engine.js';
 import type { RoomReader } from './visibility.js';
@@ -126,6 +126,25 @@ function pickNewer(a: StoredEvent, b: StoredEvent): StoredEvent {
     { eventId: b.event_id, originServerTs: b.pdu.origin_server_ts, event: b },
   );
   return pick.event;
+}
+
+/** The main timeline's thread id in threaded receipts and counts (client-server "Threaded read receipts"). */
+export const MAIN_THREAD = 'main';
+
+/**
+ * The thread an event belongs to (client-server "Receiving notifications"): the root of its
+ * `m.thread` relation, or, for other relations (edits, reactions), the thread of the event they
+ * relate to, following at most 3 hops; `main` otherwise.
+ */
+export async function threadIdOf(event: Pick<StoredEvent, 'pdu'>, getEvent: (id: string) => Promise<StoredEvent | undefined>): Promise<string> {
+  let current: Pick<StoredEvent, 'pdu'> | undefined = event;
+  for (let hop = 0; hop < 3 && current; hop++) {
+    const relation = relationOf(current.pdu.content);
+    if (!relation) return MAIN_THREAD;
+    if (relation.relType === REL_THREAD) return relation.eventId;
+    current = await getEvent(relation.eventId);
+  }
+  return MAIN_THREAD;
 }
 
 /** Thread-list tokens: the position of the last thread returned (`<latest>_<root short>`). */

@@ -30,6 +30,11 @@ export interface BasicEvent {
 }
 
 /** The non-room-event streams /sync includes, provided by their stores. */
+interface UnreadCountsJson {
+  notification_count: number;
+  highlight_count: number;
+}
+
 export interface SyncSources {
   /** Changes in (from, to]; everything (with the push rules) when `from` is undefined: an initial sync. */
   accountDataSince(userId: string, from: number | undefined, to: number): Promise<{ global: BasicEvent[]; rooms: Map<string, BasicEvent[]> }>;
@@ -47,6 +52,8 @@ export interface SyncSources {
   unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]>;
   /** `unread_notifications` of a joined room: notifying and highlighting events since the user's read receipt. */
   unreadCounts(userId: string, roomId: string): Promise<{ notification_count: number; highlight_count: number }>;
+  /** The same split into the main timeline and each thread, for `unread_thread_notifications` filters. */
+  threadedUnreadCounts?(userId: string, roomId: string): Promise<{ main: UnreadCountsJson; threads: Record<string, UnreadCountsJson> }>;
   /** Presence: a sync request starts (`set_presence`); the returned function is called when it ends. */
   userSyncing(userId: string, setPresence: PresenceState | undefined): () => void;
   /**
@@ -197,7 +204,13 @@ export class SyncService {
       const section = await this.roomSection(req, viewer, m, from, to.position, events, fresh || windowTruncated);
       section.ephemeral = { events: ephemeral as unknown as JsonObject[] };
       section.account_data = { events: roomAccountData as unknown as JsonObject[] };
-      section.unread_notifications = await this.sources.unreadCounts(req.userId, m.roomId);
+      if (req.filter.room?.timeline?.unread_thread_notifications && this.sources.threadedUnreadCounts) {
+        const { main, threads } = await this.sources.threadedUnreadCounts(req.userId, m.roomId);
+        section.unread_notifications = { ...main };
+        section.unread_thread_notifications = Object.fromEntries(Object.entries(threads).map(([root, counts]) => [root, { ...counts }]));
+      } else {
+        section.unread_notifications = await this.sources.unreadCounts(req.userId, m.roomId);
+      }
       join[m.roomId] = section;
     }
 

@@ -10,7 +10,7 @@ import { AccountDataService } from '../../src/accounts/account-data.js';
 import { registerReceiptRoutes } from '../../src/api/client/receipts.js';
 import { registerReadMarkerRoutes } from '../../src/api/client/read-markers.js';
 import { NotificationCounts } from '../../src/push/notification-counts.js';
-import { readEventIdsOf, receiptsResettingCounts } from '../../src/push/read-receipts.js';
+import { readReceiptsOf, receiptsResettingCounts } from '../../src/push/read-receipts.js';
 import { call, openRoomStack, type RoomStack, type RoomStackExtension } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
@@ -24,8 +24,8 @@ const withCounts: RoomStackExtension = ({ db, engine, app, requireUser }) => {
   const counts = new NotificationCounts({
     engine,
     pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
-    readReceiptEventIds: async (userId, roomId) =>
-      readEventIdsOf((await receipts.receiptsSince([roomId], 0, engine.notifier.position, userId)).get(roomId) ?? {}, userId),
+    readReceipts: async (userId, roomId) =>
+      readReceiptsOf((await receipts.receiptsSince([roomId], 0, engine.notifier.position, userId)).get(roomId) ?? {}, userId),
   });
   counts.start();
   const deps = {
@@ -38,6 +38,7 @@ const withCounts: RoomStackExtension = ({ db, engine, app, requireUser }) => {
   registerReadMarkerRoutes(app, deps);
   return {
     unreadCounts: (userId, roomId) => counts.unreadCounts(userId, roomId),
+    threadedUnreadCounts: (userId, roomId) => counts.threadedUnreadCounts(userId, roomId),
     receiptsSince: (roomIds, from, to, viewerId) => receipts.receiptsSince(roomIds, from, to, viewerId),
   };
 };
@@ -135,4 +136,44 @@ test('after a restart the counts are rebuilt from the timeline after the stored 
   t.deepEqual((await unread(second, ALICE, roomId)).counts, { notification_count: 0, highlight_count: 0 });
   await say(second, roomId, ALICE, 'after the restart');
   t.deepEqual((await unread(second, BOB, roomId)).counts, { notification_count: 3, highlight_count: 1 });
+});
+
+test('threads count apart with unread_thread_notifications; threaded receipts read one thread; counts are rebuilt the same after a restart', async (t) => {
+  const s = await open();
+  const roomId = await openRoom(s, [BOB]);
+  await say(s, roomId, ALICE, 'main one');
+  const root = await say(s, roomId, ALICE, 'thread root');
+  const inThread = { 'm.relates_to': { rel_type: 'm.thread', event_id: root } };
+  await say(s, roomId, ALICE, 'reply one', inThread);
+  const replyTwo = await say(s, roomId, ALICE, 'reply two', inThread);
+  const threaded = encodeURIComponent(JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } }));
+  const split = async (stack: RoomStack) => {
+    const r = await call(stack, 'GET', `/_matrix/client/v3/sync?filter=${threaded}`, BOB);
+    const section = r.body.rooms.join[roomId];
+    return { main: section.unread_notifications.notification_count, threads: Object.fromEntries(Object.entries(section.unread_thread_notifications).map(([k, v]: [string, any]) => [k, v.notification_count])) };
+  };
+
+  t.deepEqual(await split(s), { main: 2, threads: { [root]: 2 } });
+  t.is((await unread(s, BOB, roomId)).counts.notification_count, 4, 'without the filter: every thread');
+
+  await call(s, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(replyTwo)}`, BOB, { thread_id: root });
+  t.deepEqual(await split(s), { main: 2, threads: {} }, 'reading the thread leaves the main timeline unread');
+  await call(s, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(root)}`, BOB, { thread_id: 'main' });
+  t.deepEqual(await split(s), { main: 0, threads: {} });
+
+  await say(s, roomId, ALICE, 'reply three', inThread);
+  await say(s, roomId, ALICE, 'main two');
+  t.deepEqual(await split(s), { main: 1, threads: { [root]: 1 } });
+  await say(s, roomId, BOB, 'bob answers in the thread', inThread);
+  t.deepEqual(await split(s), { main: 1, threads: {} }, 'replying in a thread reads it');
+
+  // The same state, rebuilt from the receipts and the timeline.
+  await s.close();
+  const restarted = await open(s.dir, s.key);
+  t.teardown(() => restarted.close());
+  t.deepEqual(await split(restarted), { main: 1, threads: {} });
+  const last = await say(restarted, roomId, ALICE, 'main three');
+  t.deepEqual(await split(restarted), { main: 2, threads: {} });
+  await call(restarted, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(last)}`, BOB, {});
+  t.deepEqual(await split(restarted), { main: 0, threads: {} }, 'an unthreaded receipt reads everything');
 });
