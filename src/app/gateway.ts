@@ -37,6 +37,9 @@ import { PusherService } from '../push/pushers.js';
 import { ignoredUsersLookup } from '../accounts/ignored-users.js';
 import { PusherStore } from '../storage/pushers.js';
 import { registerPushersRoutes } from '../api/client/pushers.js';
+import { registerReportRoutes } from '../api/client/report.js';
+import { ReportService } from '../moderation/reports.js';
+import { ReportStore } from '../storage/reports.js';
 import { readReceiptsOf, receiptsResettingCounts } from '../push/read-receipts.js';
 import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
@@ -195,6 +198,21 @@ export class Gateway {
     });
     registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
     registerPushersRoutes(app, { requireUser: (req) => auth.requireUser(req), pushers });
+    const reportStore = new ReportStore(db);
+    await reportStore.open();
+    registerReportRoutes(app, {
+      requireUser: (req) => auth.requireUser(req),
+      engine,
+      reports: new ReportService({
+        store: reportStore,
+        engine,
+        userExists: async (userId) => {
+          const user = await accounts.getUser(userId);
+          return user !== undefined && !user.deactivated;
+        },
+        log: log.child({ component: 'reports' }),
+      }),
+    });
     registerKeyBackupRoutes(app, { requireUser: (req) => auth.requireUser(req), backups: new KeyBackupService(db) });
     registerMediaRoutes(app, {
       requireUser: (req) => auth.requireUser(req),

@@ -75,6 +75,10 @@ export const KEYSPACES = {
   /** `u64 stream` -> json SideStreamEntry { kind: account_data | receipt | profile, ... }. Non-event stream entries (to-device needs none). */
   sideStream: 'side_stream',
 
+  // ---- moderation (src/moderation/) ----
+  /** `u64 report id` -> json ReportRecord { id, kind: event|room|user, reporter, reason, receivedTs, roomId?, eventId?, userId?, score? }. */
+  reports: 'reports',
+
   // ---- content repository (src/media/store.ts; the files are `<data dir>/media/<media id>`) ----
   /** `raw media_id` -> json MediaRecord { contentType, fileName?, size, uploader, createdAt }. */
   media: 'media',
