@@ -6,22 +6,15 @@
 import './helpers/sdk-quiet.js';
 import test from 'ava';
 import * as sdk from 'matrix-js-sdk';
-import { startHearth, type HearthServer } from './helpers/server.js';
+import { shareHearth } from './helpers/shared-hearth.js';
 import { registerUser, request, sendText, type RegisteredUser } from './helpers/http.js';
 import { startSdkClient, waitFor } from './helpers/sdk.js';
 
-let hearth: HearthServer;
-const clients: sdk.MatrixClient[] = [];
-
-test.before(async () => {
-  hearth = await startHearth();
-});
-test.after.always(async () => {
-  for (const client of clients) client.stopClient();
-  await hearth?.stop();
-});
+const shared = shareHearth(test);
+const clients = shared.clients;
 
 test('an ignored user\'s messages and invites stop reaching Bob; her state events still do; un-ignoring resumes', async (t) => {
+  const hearth = shared.server;
   const [alice, bobAccount, carol] = await Promise.all(['alice', 'bob', 'carol'].map((n) => registerUser(hearth.baseUrl, n, `pw-${n}-ignore`))) as [RegisteredUser, RegisteredUser, RegisteredUser];
   const created = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token: alice.accessToken, json: { preset: 'public_chat', name: 'Hall' } });
   const roomId = created.body.room_id as string;

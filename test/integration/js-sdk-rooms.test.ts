@@ -8,22 +8,15 @@ import './helpers/sdk-quiet.js';
 import test from 'ava';
 import * as sdk from 'matrix-js-sdk';
 import { RoomHierarchy } from 'matrix-js-sdk/lib/room-hierarchy.js';
-import { startHearth, type HearthServer } from './helpers/server.js';
+import { shareHearth } from './helpers/shared-hearth.js';
 import { registerUser } from './helpers/http.js';
 import { startSdkClient, waitFor } from './helpers/sdk.js';
 
-let hearth: HearthServer;
-const clients: sdk.MatrixClient[] = [];
-
-test.before(async () => {
-  hearth = await startHearth();
-});
-test.after.always(async () => {
-  for (const client of clients) client.stopClient();
-  await hearth?.stop();
-});
+const shared = shareHearth(test);
+const clients = shared.clients;
 
 test('an SDK-built space is walked by the SDK\'s RoomHierarchy, in order, over pages', async (t) => {
+  const hearth = shared.server;
   const aliceAccount = await registerUser(hearth.baseUrl, 'alice', 'pw-alice-spaces');
   const bobAccount = await registerUser(hearth.baseUrl, 'bob', 'pw-bob-spaces');
   const alice = await startSdkClient(hearth.baseUrl, aliceAccount);
@@ -60,6 +53,7 @@ test('an SDK-built space is walked by the SDK\'s RoomHierarchy, in order, over p
 });
 
 test('knocking through the SDK: Bob knocks, his client sees the knock, Alice invites, Bob joins', async (t) => {
+  const hearth = shared.server;
   const aliceAccount = await registerUser(hearth.baseUrl, 'alice2', 'pw-alice-knock');
   const bobAccount = await registerUser(hearth.baseUrl, 'bob2', 'pw-bob-knock');
   const alice = await startSdkClient(hearth.baseUrl, aliceAccount);

@@ -6,22 +6,15 @@
 import './helpers/sdk-quiet.js';
 import test from 'ava';
 import * as sdk from 'matrix-js-sdk';
-import { startHearth, type HearthServer } from './helpers/server.js';
+import { shareHearth } from './helpers/shared-hearth.js';
 import { registerUser, request, sendText } from './helpers/http.js';
 import { startSdkClient } from './helpers/sdk.js';
 
-let hearth: HearthServer;
-const clients: sdk.MatrixClient[] = [];
-
-test.before(async () => {
-  hearth = await startHearth();
-});
-test.after.always(async () => {
-  for (const client of clients) client.stopClient();
-  await hearth?.stop();
-});
+const shared = shareHearth(test);
+const clients = shared.clients;
 
 test('searchRoomEvents finds messages newest first, with context and profiles, and pages back', async (t) => {
+  const hearth = shared.server;
   const alice = await registerUser(hearth.baseUrl, 'alice', 'pw-alice-search');
   const bobAccount = await registerUser(hearth.baseUrl, 'bob', 'pw-bob-search');
   const created = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token: alice.accessToken, json: { preset: 'public_chat', name: 'Hall' } });

@@ -7,25 +7,18 @@
 import './helpers/sdk-quiet.js'; // first: before the SDK binds its loggers
 import test from 'ava';
 import * as sdk from 'matrix-js-sdk';
-import { startHearth, type HearthServer } from './helpers/server.js';
+import { shareHearth } from './helpers/shared-hearth.js';
 import { registerUser } from './helpers/http.js';
 import { silenceSdk, startSdkClient, unrefSdkRequestTimers, waitFor } from './helpers/sdk.js';
 
 silenceSdk();
 unrefSdkRequestTimers();
 
-let hearth: HearthServer;
-const clients: sdk.MatrixClient[] = [];
-
-test.before(async () => {
-  hearth = await startHearth();
-});
-test.after.always(async () => {
-  for (const client of clients) client.stopClient();
-  await hearth?.stop();
-});
+const shared = shareHearth(test);
+const clients = shared.clients;
 
 async function user(name: string): Promise<sdk.MatrixClient> {
+  const hearth = shared.server;
   const account = await registerUser(hearth.baseUrl, name, `pw-${name}-threads`);
   const client = await startSdkClient(hearth.baseUrl, account, { threadSupport: true });
   clients.push(client);
@@ -33,6 +26,7 @@ async function user(name: string): Promise<sdk.MatrixClient> {
 }
 
 test.serial('thread replies, an edit and a reaction sent by the SDK come back as a thread list, aggregations and relations', async (t) => {
+  const hearth = shared.server;
   const alice = await user('alice');
   const bob = await user('bob');
   const carol = await user('carol');
