@@ -18,9 +18,9 @@
  */
 import type { JsonObject } from '../core/types.js';
 import type { PushRuleset } from '../accounts/push-rules-defaults.js';
-import type { RoomEngine, StoredEvent, StoredStateMap } from '../rooms/engine.js';
+import type { RoomEngine, StoredEvent } from '../rooms/engine.js';
 import { TimelineReader } from '../rooms/timeline.js';
-import { LruCache } from '../storage/lru.js';
+import { StateBeforeCache } from './state-before-cache.js';
 import { evaluatePushRules } from './evaluator.js';
 import { contextFor, isJoinedIn, roomPushFacts, type RoomPushFacts } from './room-facts.js';
 import { MAIN_THREAD, threadIdOf } from '../rooms/relations.js';
@@ -73,12 +73,13 @@ export class NotificationCounts {
   private readonly rooms = new Map<string, Map<string, UnreadState>>();
   /** Per-room work queue: updates, reads and rebuilds of one room run one at a time, in order. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  private readonly states = new LruCache<number, StoredStateMap>(STATE_CACHE_SIZE);
+  private readonly states: StateBeforeCache;
   private readonly timeline: TimelineReader;
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly deps: NotificationCountsDeps) {
     this.timeline = new TimelineReader(deps.engine);
+    this.states = new StateBeforeCache(deps.engine, STATE_CACHE_SIZE);
   }
 
   /** Starts following persisted events. */
@@ -213,12 +214,7 @@ export class NotificationCounts {
 
   /** The push facts of the room before an event; the state is cached by snapshot, as consecutive messages share one. */
   private async factsBefore(event: StoredEvent): Promise<RoomPushFacts> {
-    const snapshot = event.meta.stateBefore;
-    let state = this.states.get(snapshot);
-    if (!state) {
-      state = await this.deps.engine.loadSnapshot(snapshot);
-      this.states.set(snapshot, state);
-    }
+    const state = await this.states.of(event);
     const room = this.deps.engine.requireRoom(event.room_id);
     return roomPushFacts(state, this.deps.engine.rulesOf(room), event.pdu.sender);
   }

@@ -14,9 +14,9 @@
 import type { Logger } from 'pino';
 import type { Json, JsonObject } from '../core/types.js';
 import type { PushRuleset } from '../accounts/push-rules-defaults.js';
-import type { RoomEngine, StoredEvent, StoredStateMap } from '../rooms/engine.js';
+import type { RoomEngine, StoredEvent } from '../rooms/engine.js';
 import type { PusherRecord, PusherStore } from '../storage/pushers.js';
-import { LruCache } from '../storage/lru.js';
+import { StateBeforeCache } from './state-before-cache.js';
 import { getMembership, memberKey } from '../state/room-state.js';
 import { stateKey } from '../core/types.js';
 import { evaluatePushRules } from './evaluator.js';
@@ -71,10 +71,12 @@ const PERSIST_EVERY_POSITIONS = 1000;
 export class PusherService {
   /** user id -> `app_id \0 pushkey` -> worker. */
   private readonly workers = new Map<string, Map<string, PusherWorker>>();
-  private readonly states = new LruCache<number, StoredStateMap>(16);
+  private readonly states: StateBeforeCache;
   private stopped = false;
 
-  constructor(private readonly deps: PusherServiceDeps) {}
+  constructor(private readonly deps: PusherServiceDeps) {
+    this.states = new StateBeforeCache(deps.engine, 16);
+  }
 
   /** Loads the pushers and follows the stream until {@link stop}. */
   async start(): Promise<void> {
@@ -211,7 +213,7 @@ export class PusherService {
   async notificationFor(userId: string, event: StoredEvent, record: PusherRecord): Promise<JsonObject | undefined> {
     if (event.pdu.sender === userId) return undefined;
     if ((await this.deps.ignoredUsersOf?.(userId))?.has(event.pdu.sender)) return undefined;
-    const state = await this.stateBefore(event);
+    const state = await this.states.of(event);
     const room = this.deps.engine.room(event.room_id);
     if (!room) return undefined;
     const facts = roomPushFacts(state, this.deps.engine.rulesOf(room), event.pdu.sender);
@@ -244,15 +246,6 @@ export class PusherService {
     );
   }
 
-  private async stateBefore(event: StoredEvent): Promise<StoredStateMap> {
-    const snapshot = event.meta.stateBefore;
-    let state = this.states.get(snapshot);
-    if (!state) {
-      state = await this.deps.engine.loadSnapshot(snapshot);
-      this.states.set(snapshot, state);
-    }
-    return state;
-  }
 }
 
 /** One pusher's walk along the stream. */
