@@ -13,15 +13,19 @@ import { registerUser } from './helpers/http.js';
 import { startSdkClient, waitFor } from './helpers/sdk.js';
 
 const shared = shareHearth(test);
-const clients = shared.clients;
+
+/** Registers `name` and starts an SDK client for it; returns the account and the client. */
+async function sdkUser(name: string) {
+  const account = await registerUser(shared.server.baseUrl, name, `pw-${name}-rooms`);
+  const client = await startSdkClient(shared.server.baseUrl, account);
+  shared.clients.push(client);
+  return { account, client };
+}
 
 test('an SDK-built space is walked by the SDK\'s RoomHierarchy, in order, over pages', async (t) => {
   const hearth = shared.server;
-  const aliceAccount = await registerUser(hearth.baseUrl, 'alice', 'pw-alice-spaces');
-  const bobAccount = await registerUser(hearth.baseUrl, 'bob', 'pw-bob-spaces');
-  const alice = await startSdkClient(hearth.baseUrl, aliceAccount);
-  const bob = await startSdkClient(hearth.baseUrl, bobAccount);
-  clients.push(alice, bob);
+  const { client: alice } = await sdkUser('alice');
+  const { client: bob } = await sdkUser('bob');
 
   const { room_id: home } = await alice.createRoom({ name: 'Home', preset: sdk.Preset.PublicChat, creation_content: { type: sdk.RoomType.Space } });
   const children: string[] = [];
@@ -53,12 +57,8 @@ test('an SDK-built space is walked by the SDK\'s RoomHierarchy, in order, over p
 });
 
 test('knocking through the SDK: Bob knocks, his client sees the knock, Alice invites, Bob joins', async (t) => {
-  const hearth = shared.server;
-  const aliceAccount = await registerUser(hearth.baseUrl, 'alice2', 'pw-alice-knock');
-  const bobAccount = await registerUser(hearth.baseUrl, 'bob2', 'pw-bob-knock');
-  const alice = await startSdkClient(hearth.baseUrl, aliceAccount);
-  const bob = await startSdkClient(hearth.baseUrl, bobAccount);
-  clients.push(alice, bob);
+  const { client: alice } = await sdkUser('alice2');
+  const { account: bobAccount, client: bob } = await sdkUser('bob2');
   const { room_id: roomId } = await alice.createRoom({
     name: 'Workshop',
     room_version: '10',
