@@ -38,6 +38,8 @@ import { ignoredUsersLookup } from '../accounts/ignored-users.js';
 import { PusherStore } from '../storage/pushers.js';
 import { registerPushersRoutes } from '../api/client/pushers.js';
 import { registerReportRoutes } from '../api/client/report.js';
+import { registerNotificationRoutes } from '../api/client/notifications.js';
+import { NotificationList } from '../push/notification-list.js';
 import { ReportService } from '../moderation/reports.js';
 import { ReportStore } from '../storage/reports.js';
 import { readReceiptsOf, receiptsResettingCounts } from '../push/read-receipts.js';
@@ -248,6 +250,17 @@ export class Gateway {
         userSyncing: (userId, setPresence) => presence.userSyncing(userId, setPresence),
         presenceSince: (userId, since, to) => presence.eventsFor(userId, since, to),
       },
+    });
+
+    registerNotificationRoutes(app, {
+      requireUser: (req) => auth.requireUser(req),
+      notifications: new NotificationList({
+        engine,
+        counts: notificationCounts,
+        pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
+        ignoredUsersOf,
+        format: async (event, userId) => (await roomApi.formatter.format(event, { userId })) as unknown as JsonObject,
+      }),
     });
 
     // ---- sensors: telemetry, the bridge, the broker

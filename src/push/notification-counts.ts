@@ -115,6 +115,14 @@ export class NotificationCounts {
     });
   }
 
+  /** Whether the user has read the event at `stream` in thread `thread` (for /notifications). */
+  isRead(userId: string, roomId: string, stream: number, thread: string): Promise<boolean> {
+    return this.inRoomQueue(roomId, async () => {
+      const unread = await this.unreadState(userId, roomId);
+      return stream <= Math.max(unread.readUpTo, unread.threadReadUpTo.get(thread) ?? -Infinity);
+    });
+  }
+
   /**
    * The user read the room up to `eventId` (a read receipt; `threadId` '' unthreaded, `main` or a
    * root). Call it before the receipt is stored, so a sync the receipt wakes already sees the new counts.
@@ -208,7 +216,7 @@ export class NotificationCounts {
     return unread;
   }
 
-  private threadOf(event: StoredEvent): Promise<string> {
+  threadOf(event: StoredEvent): Promise<string> {
     return threadIdOf(event, (id) => this.deps.engine.getEvent(id));
   }
 

@@ -2,7 +2,8 @@
  * Push notifications end to end: matrix-js-sdk registers a pusher the way a phone app does, a
  * running Hearth POSTs to a push gateway on loopback (a node:http listener standing in for Sygnal,
  * recording what arrives and failing on demand): the notify body, an outage across a restart with
- * nothing lost or reordered, event_id_only, a rejected pushkey, a logout, and bad pusher input.
+ * nothing lost or reordered, event_id_only, a rejected pushkey, a logout, bad pusher input; and
+ * GET /notifications.
  */
 import './helpers/sdk-quiet.js';
 import test from 'ava';
@@ -222,4 +223,38 @@ test.serial('bad pusher input is 400 with the spec\'s error codes, and the serve
   t.deepEqual((await bobClient.getPushers()).pushers, [], 'nothing was stored');
   // Deleting an unknown pusher is not an error.
   t.is((await set({ kind: null, app_id: APP_ID, pushkey: 'never-set' })).status, 200);
+});
+
+test.serial('GET /notifications lists what notified Bob, newest first, read or not, with highlights and pages', async (t) => {
+  const get = (query = '') => request(hearth.baseUrl, 'GET', `/_matrix/client/v3/notifications${query}`, { token: bob.accessToken });
+  const mention = await say(`bob: the parcel is here`);
+  const all = await get('?limit=100');
+  t.is(all.status, 200);
+  const bodies = all.body.notifications.map((n: any) => n.event.content.body);
+  t.deepEqual(bodies.slice(0, 2), ['bob: the parcel is here', 'nobody listens']);
+  t.true(bodies.includes('Someone is at the door'));
+  t.false(bodies.includes('coming'), "Bob's own message did not notify him");
+  const first = all.body.notifications[0];
+  t.is(first.event.event_id, mention);
+  t.is(first.room_id, roomId);
+  t.false(first.read);
+  t.true(Number.isInteger(first.ts));
+  t.deepEqual(first.actions[0], 'notify');
+  const door = all.body.notifications.find((n: any) => n.event.content.body === 'Someone is at the door');
+  t.true(door.read, 'Bob read up to the marker earlier');
+
+  const highlights = await get('?only=highlight');
+  t.deepEqual(highlights.body.notifications.map((n: any) => n.event.event_id), [mention], 'only the mention of his name highlights');
+  t.true(highlights.body.notifications[0].actions.some((a: any) => a.set_tweak === 'highlight'));
+
+  const page1 = await get('?limit=2');
+  t.is(page1.body.notifications.length, 2);
+  const page2 = await get(`?limit=2&from=${page1.body.next_token}`);
+  t.deepEqual(page2.body.notifications.map((n: any) => n.event.content.body), bodies.slice(2, 4));
+
+  for (const query of ['?from=abc', '?limit=0', '?only=everything']) {
+    const res = await get(query);
+    t.is(res.status, 400, query);
+    t.is(res.body.errcode, 'M_INVALID_PARAM', query);
+  }
 });
