@@ -32,6 +32,8 @@ import { registerReceiptRoutes } from '../api/client/receipts.js';
 import { registerReadMarkerRoutes } from '../api/client/read-markers.js';
 import { registerToDeviceRoutes } from '../api/client/to-device.js';
 import { registerSynapseAdminRoutes } from '../api/client/synapse-admin.js';
+import { registerTagRoutes } from '../api/client/tags.js';
+import { RoomTagsService } from '../accounts/room-tags.js';
 
 export interface AccountApiDeps {
   config: Pick<HearthConfig, 'client' | 'registration'>;
@@ -64,6 +66,7 @@ export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): 
   registerDevicesRoutes(app, { auth, accounts, uia });
   registerProfileRoutes(app, { auth, accounts, onProfileChange: deps.onProfileChange });
   registerAccountDataRoutes(app, { auth, accountData });
+  registerTagRoutes(app, { auth, tags: new RoomTagsService(accountData) });
   registerFilterRoutes(app, { auth, filters: deps.filters });
   registerPushRulesRoutes(app, { auth, pushRules: deps.pushRules });
   registerTypingRoutes(app, { auth, typing: deps.typing, isJoined });

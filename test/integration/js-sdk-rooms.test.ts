@@ -2,14 +2,14 @@
  * Spaces and knocking with matrix-js-sdk 37.5.0: Alice builds a "Home" space with the SDK (an
  * `m.space` room, `m.space.child` state), Bob's client walks it with the SDK's RoomHierarchy
  * (Element's space view) page by page and joins a room from it; Bob knocks on a knock-only room
- * and Alice lets him in.
+ * and Alice lets him in; Alice tags rooms (favourites).
  */
 import './helpers/sdk-quiet.js';
 import test from 'ava';
 import * as sdk from 'matrix-js-sdk';
 import { RoomHierarchy } from 'matrix-js-sdk/lib/room-hierarchy.js';
 import { shareHearth } from './helpers/shared-hearth.js';
-import { registerUser } from './helpers/http.js';
+import { registerUser, request } from './helpers/http.js';
 import { startSdkClient, waitFor } from './helpers/sdk.js';
 
 const shared = shareHearth(test);
@@ -75,4 +75,28 @@ test('knocking through the SDK: Bob knocks, his client sees the knock, Alice inv
   await bob.joinRoom(roomId);
   await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === sdk.KnownMembership.Join, 'the join');
   t.true((await alice.getJoinedRoomMembers(roomId)).joined[bobAccount.userId] !== undefined);
+});
+
+test('room tags through the SDK: favourite and user tags reach the client through /sync, and go again', async (t) => {
+  const { account, client: alice } = await sdkUser('alice3');
+  const { account: bobAccount } = await sdkUser('bob3');
+  const { room_id: roomId } = await alice.createRoom({ name: 'Garden' });
+  await alice.setRoomTag(roomId, 'm.favourite', { order: 0.25 });
+  await alice.setRoomTag(roomId, 'u.Outdoors', {});
+  await waitFor(() => Object.keys(alice.getRoom(roomId)?.tags ?? {}).length === 2, "the tags in Alice's client");
+  t.deepEqual(alice.getRoom(roomId)!.tags, { 'm.favourite': { order: 0.25 }, 'u.Outdoors': {} });
+  t.deepEqual((await alice.getRoomTags(roomId)).tags, { 'm.favourite': { order: 0.25 }, 'u.Outdoors': {} });
+  await alice.deleteRoomTag(roomId, 'u.Outdoors');
+  await waitFor(() => !('u.Outdoors' in (alice.getRoom(roomId)?.tags ?? {})), 'the removed tag');
+  t.deepEqual((await alice.getRoomTags(roomId)).tags, { 'm.favourite': { order: 0.25 } });
+
+  const base = `/_matrix/client/v3/user/${encodeURIComponent(account.userId)}/rooms/${encodeURIComponent(roomId)}/tags`;
+  const badOrder = await request(shared.server.baseUrl, 'PUT', `${base}/m.lowpriority`, { token: account.accessToken, json: { order: 2 } });
+  t.is(badOrder.status, 400);
+  t.is(badOrder.body.errcode, 'M_INVALID_PARAM');
+  const longTag = await request(shared.server.baseUrl, 'PUT', `${base}/${'x'.repeat(256)}`, { token: account.accessToken, json: {} });
+  t.is(longTag.body.errcode, 'M_INVALID_PARAM');
+  const someoneElse = await request(shared.server.baseUrl, 'GET', base, { token: bobAccount.accessToken });
+  t.is(someoneElse.status, 403);
+  t.is(someoneElse.body.errcode, 'M_FORBIDDEN');
 });
