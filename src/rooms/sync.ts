@@ -107,6 +107,12 @@ export class SyncService {
     return this.notifier.position;
   }
 
+  /** The user's account data events for one room (for `/rooms/{roomId}/initialSync`). */
+  async roomAccountData(userId: string, roomId: string): Promise<JsonObject[]> {
+    const all = await this.sources.accountDataSince(userId, undefined, this.notifier.position);
+    return (all.rooms.get(roomId) ?? []) as unknown as JsonObject[];
+  }
+
   async sync(req: SyncRequest): Promise<JsonObject> {
     const syncEnded = this.sources.userSyncing(req.userId, req.setPresence);
     try {

@@ -100,3 +100,28 @@ test('room tags through the SDK: favourite and user tags reach the client throug
   t.is(someoneElse.status, 403);
   t.is(someoneElse.body.errcode, 'M_FORBIDDEN');
 });
+
+test('peeking: a world-readable room\'s snapshot for someone who never joined; other rooms refuse', async (t) => {
+  const { client: alice } = await sdkUser('alice4');
+  const { client: bob } = await sdkUser('bob4');
+  const { room_id: lobby } = await alice.createRoom({
+    name: 'Lobby',
+    preset: sdk.Preset.PublicChat,
+    visibility: sdk.Visibility.Public,
+    initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'world_readable' } }],
+  });
+  for (let i = 1; i <= 25; i++) await alice.sendTextMessage(lobby, `notice ${i}`);
+  const snapshot = await bob.roomInitialSync(lobby, 20);
+  t.is(snapshot.room_id, lobby);
+  t.false('membership' in snapshot, 'Bob never joined');
+  const bodies = snapshot.messages!.chunk.filter((e) => e.type === 'm.room.message').map((e) => e.content.body);
+  t.deepEqual(bodies, Array.from({ length: 20 }, (_, i) => `notice ${i + 6}`), 'the latest 20, oldest first');
+  t.true(snapshot.state!.some((e) => e.type === 'm.room.name' && e.content.name === 'Lobby'));
+  t.is((snapshot as unknown as { visibility: string }).visibility, 'public');
+  // The snapshot's start token pages further back through /messages.
+  const older = await bob.createMessagesRequest(lobby, snapshot.messages!.start ?? null, 10, sdk.Direction.Backward);
+  t.deepEqual(older.chunk.filter((e) => e.type === 'm.room.message').map((e) => e.content.body), ['notice 5', 'notice 4', 'notice 3', 'notice 2', 'notice 1']);
+
+  const { room_id: closed } = await alice.createRoom({ name: 'Private', preset: sdk.Preset.PrivateChat });
+  await t.throwsAsync(bob.roomInitialSync(closed, 20), { instanceOf: sdk.MatrixError, message: /not a member/ });
+});

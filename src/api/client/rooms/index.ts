@@ -12,6 +12,7 @@ import { registerUserDirectoryRoutes } from './user-directory.js';
 import { registerRelationRoutes } from './relations.js';
 import { registerHierarchyRoutes } from './hierarchy.js';
 import { registerSearchRoutes } from './search.js';
+import { registerInitialSyncRoutes } from './initial-sync.js';
 
 export type { RoomApiDeps } from './deps.js';
 
@@ -27,4 +28,5 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
   registerRelationRoutes(app, deps);
   registerHierarchyRoutes(app, deps);
   registerSearchRoutes(app, deps);
+  registerInitialSyncRoutes(app, deps);
 }
