@@ -12,7 +12,7 @@
  * over: after a long outage, yesterday's doorbell is noise.
  */
 import type { Logger } from 'pino';
-import type { Json, JsonObject } from '../core/types.js';
+import type { JsonObject } from '../core/types.js';
 import type { PushRuleset } from '../accounts/push-rules-defaults.js';
 import type { RoomEngine, StoredEvent } from '../rooms/engine.js';
 import type { PusherRecord, PusherStore } from '../storage/pushers.js';
@@ -73,6 +73,8 @@ export class PusherService {
   private readonly workers = new Map<string, Map<string, PusherWorker>>();
   private readonly states: StateBeforeCache;
   private stopped = false;
+  /** The stream position of the last wake-up (to tell a timeout from a change). */
+  private lastFollowed = -1;
 
   constructor(private readonly deps: PusherServiceDeps) {
     this.states = new StateBeforeCache(deps.engine, 16);
@@ -176,7 +178,6 @@ export class PusherService {
       for (const byKey of this.workers.values()) for (const worker of byKey.values()) worker.poke();
     }
   }
-  private lastFollowed = -1;
 
   // ---- what workers need
 
@@ -224,7 +225,6 @@ export class PusherService {
     const name = state.get(stateKey('m.room.name', ''))?.pdu.content.name;
     const alias = state.get(stateKey('m.room.canonical_alias', ''))?.pdu.content.alias;
     const senderName = getMembership(state, event.pdu.sender) === 'join' ? state.get(memberKey(event.pdu.sender))?.pdu.content.displayname : undefined;
-    const tweaks: Record<string, Json> = { ...outcome.tweaks };
     return notificationBody(
       {
         eventId: event.event_id,
@@ -240,7 +240,7 @@ export class PusherService {
         ...(typeof name === 'string' && name !== '' ? { roomName: name } : {}),
         ...(typeof alias === 'string' ? { roomAlias: alias } : {}),
         unread: await this.deps.unreadRooms(userId),
-        tweaks,
+        tweaks: outcome.tweaks,
       },
       record,
     );

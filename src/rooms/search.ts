@@ -17,7 +17,7 @@
  * visibility and ignored users apply as everywhere else (the timeline reader).
  */
 import { stateKey, type JsonObject } from '../core/types.js';
-import type { ClientEvent, EventFormatter, Viewer } from './client-event.js';
+import type { EventFormatter, Viewer } from './client-event.js';
 import type { RoomEngine, StoredEvent } from './engine.js';
 import { matchesEventFilter, type EventFilter } from './filter.js';
 import { rankText, searchableText, searchableTypes, words, type SearchKey } from './search-text.js';
@@ -209,4 +209,3 @@ function parseSearchToken(raw: string | undefined, orderBy: 'rank' | 'recent'): 
   throw new InvalidSearchToken('Unknown next_batch token (or order_by changed)');
 }
 
-export type { ClientEvent };

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { call, openRoomStack, type RoomStack } from '../helpers/room-stack.js';
+import { call, openRoomStack } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
 const BOB = '@bob:test.local';

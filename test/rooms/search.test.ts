@@ -4,7 +4,7 @@
  * their pages, context with profiles, groups, state, redactions and bad input.
  */
 import test from 'ava';
-import { call, openRoomStack, type RoomStack } from '../helpers/room-stack.js';
+import { call, openRoomStack } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
 const BOB = '@bob:test.local';

@@ -4,7 +4,7 @@
  * ordering against the spec's own example.
  */
 import test from 'ava';
-import { call, openRoomStack, type RoomStack } from '../helpers/room-stack.js';
+import { call, openRoomStack } from '../helpers/room-stack.js';
 import { orderSpaceChildren, isValidSpaceChild, type SpaceChild } from '../../src/state/space-children.js';
 
 const ALICE = '@alice:test.local';
