@@ -33,10 +33,11 @@ import { registerReadMarkerRoutes } from '../api/client/read-markers.js';
 import { registerToDeviceRoutes } from '../api/client/to-device.js';
 import { registerSynapseAdminRoutes } from '../api/client/synapse-admin.js';
 import { registerTagRoutes } from '../api/client/tags.js';
+import { registerVoipRoutes } from '../api/client/voip.js';
 import { RoomTagsService } from '../accounts/room-tags.js';
 
 export interface AccountApiDeps {
-  config: Pick<HearthConfig, 'client' | 'registration'>;
+  config: Pick<HearthConfig, 'client' | 'registration' | 'turn'>;
   auth: Authenticator;
   accounts: AccountService;
   uia: UserInteractiveAuth;
@@ -67,6 +68,7 @@ export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): 
   registerProfileRoutes(app, { auth, accounts, onProfileChange: deps.onProfileChange });
   registerAccountDataRoutes(app, { auth, accountData });
   registerTagRoutes(app, { auth, tags: new RoomTagsService(accountData) });
+  registerVoipRoutes(app, { requireUser: (req) => auth.requireUser(req), turn: config.turn });
   registerFilterRoutes(app, { auth, filters: deps.filters });
   registerPushRulesRoutes(app, { auth, pushRules: deps.pushRules });
   registerTypingRoutes(app, { auth, typing: deps.typing, isJoined });

@@ -106,6 +106,11 @@ export interface HearthConfig {
   storage: { cacheSizeBytes: number; writeBufferSizeBytes: number };
   /** The content repository: largest upload accepted (client-server "Content repository"). */
   media: { maxUploadBytes: number };
+  /**
+   * TURN for voice and video calls (client-server "Voice over IP"): a coturn-style server with the
+   * REST-API shared secret (`use-auth-secret`), as Synapse's `turn_uris` / `turn_shared_secret`.
+   */
+  turn: { uris: string[]; sharedSecret: string; userLifetimeSeconds: number };
   logLevel: string;
 }
 
@@ -143,6 +148,7 @@ export function defaultConfig(dataDir: string): HearthConfig {
     telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },
     storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024 },
     media: { maxUploadBytes: 50 * 1024 * 1024 },
+    turn: { uris: [], sharedSecret: '', userLifetimeSeconds: 86400 },
     logLevel: 'warn',
   };
 }

@@ -78,5 +78,13 @@ media:
   # Largest file a client may upload (photos, voice messages); files live in <data dir>/media.
   max_upload_bytes: 52428800
 
+turn:
+  # A TURN server for calls between phones outside the home (e.g. coturn with use-auth-secret and
+  # static-auth-secret). Clients get short-lived credentials from /voip/turnServer. Empty: no TURN.
+  # uris: ["turn:turn.example.org:3478?transport=udp", "turn:turn.example.org:3478?transport=tcp"]
+  uris: []
+  shared_secret: ""
+  user_lifetime_seconds: 86400
+
 log_level: warn
 `;

@@ -50,7 +50,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(mode: RegistrationMode = 'open', tokens: string[] = []): Promise<Harness> {
+export async function startHarness(mode: RegistrationMode = 'open', tokens: string[] = [], overrides: Partial<HearthConfig> = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'hearth-accounts-'));
   const db = await Database.open(join(dir, 'db'), { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 });
   const base = defaultConfig(dir);
@@ -59,6 +59,7 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
     serverName: SERVER_NAME,
     client: { ...base.client, publicBaseUrl: 'https://hearth.test/' },
     registration: { mode, tokens, sharedSecret: SHARED_SECRET },
+    ...overrides,
   };
   const notifier = new StreamNotifier(0);
   const deletedDevices: string[] = [];
