@@ -12,6 +12,7 @@ import { evaluatePushRules } from './evaluator.js';
 import { clientShape, type NotificationCounts } from './notification-counts.js';
 import { contextFor, isJoinedIn, roomPushFacts } from './room-facts.js';
 import { StateBeforeCache } from './state-before-cache.js';
+import { BackwardStreamWalk } from '../rooms/stream-walk.js';
 
 export interface NotificationListDeps {
   engine: RoomEngine;
@@ -22,9 +23,8 @@ export interface NotificationListDeps {
   format(event: StoredEvent, userId: string): Promise<JsonObject>;
 }
 
-/** Events of the user's rooms examined per request; others' rooms cost a key each, bounded ten times higher. */
+/** Events of the user's rooms examined per request (BackwardStreamWalk). */
 const MAX_EXAMINED = 5000;
-const STREAM_BATCH = 500;
 
 export interface NotificationPage {
   notifications: JsonObject[];
@@ -50,35 +50,27 @@ export class NotificationList {
     const ruleset = (await this.deps.pushRulesFor(userId)).global;
     const ignored = await this.deps.ignoredUsersOf?.(userId);
     const out: JsonObject[] = [];
-    let before = opts.before ?? engine.notifier.position + 1;
-    let examined = 0;
-    let iterated = 0;
-    while (rooms.size > 0) {
-      const entries = await engine.events.streamBefore(before, STREAM_BATCH);
-      if (entries.length === 0) return { notifications: out };
-      for (const entry of entries) {
-        if (++iterated > MAX_EXAMINED * 10 || (rooms.has(entry.roomShort) && ++examined > MAX_EXAMINED)) return { notifications: out, next: before };
-        before = entry.stream;
-        if (!rooms.has(entry.roomShort)) continue;
-        const event = await engine.events.getByShort(entry.eventShort);
-        if (!event || event.pdu.sender === userId || ignored?.has(event.pdu.sender)) continue;
-        const room = engine.room(event.room_id);
-        if (!room) continue;
-        const facts = roomPushFacts(await this.states.of(event), engine.rulesOf(room), event.pdu.sender);
-        if (!isJoinedIn(facts.state, userId)) continue;
-        const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
-        if (!outcome.notify || (opts.onlyHighlight && !outcome.highlight)) continue;
-        const thread = await this.deps.counts.threadOf(event);
-        out.push({
-          actions: ['notify', ...Object.entries(outcome.tweaks).map(([k, v]) => ({ set_tweak: k, value: v as Json }))],
-          event: await this.deps.format(event, userId),
-          read: await this.deps.counts.isRead(userId, event.room_id, event.meta.stream, thread),
-          room_id: event.room_id,
-          ts: event.pdu.origin_server_ts,
-        });
-        if (out.length >= opts.limit) return { notifications: out, next: event.meta.stream };
-      }
+    if (rooms.size === 0) return { notifications: out };
+    const walk = new BackwardStreamWalk(engine, opts.before ?? engine.notifier.position + 1, (short) => rooms.has(short), MAX_EXAMINED);
+    for await (const event of walk.events()) {
+      if (event.pdu.sender === userId || ignored?.has(event.pdu.sender)) continue;
+      const room = engine.room(event.room_id);
+      if (!room) continue;
+      const facts = roomPushFacts(await this.states.of(event), engine.rulesOf(room), event.pdu.sender);
+      if (!isJoinedIn(facts.state, userId)) continue;
+      const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
+      if (!outcome.notify || (opts.onlyHighlight && !outcome.highlight)) continue;
+      const thread = await this.deps.counts.threadOf(event);
+      out.push({
+        actions: ['notify', ...Object.entries(outcome.tweaks).map(([k, v]) => ({ set_tweak: k, value: v as Json }))],
+        event: await this.deps.format(event, userId),
+        read: await this.deps.counts.isRead(userId, event.room_id, event.meta.stream, thread),
+        room_id: event.room_id,
+        ts: event.pdu.origin_server_ts,
+      });
+      // Continue below the last one returned.
+      if (out.length >= opts.limit) return { notifications: out, next: event.meta.stream };
     }
-    return { notifications: out };
+    return { notifications: out, ...(walk.resumeBefore !== undefined ? { next: walk.resumeBefore } : {}) };
   }
 }

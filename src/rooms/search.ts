@@ -24,10 +24,10 @@ import { rankText, searchableText, searchableTypes, words, type SearchKey } from
 import type { TimelineReader } from './timeline.js';
 import { formatPaginationToken } from './tokens.js';
 import type { RoomReader } from './visibility.js';
+import { BackwardStreamWalk } from './stream-walk.js';
 
 /** Events examined per request at most. */
 export const MAX_SCANNED = 20_000;
-const STREAM_BATCH = 500;
 export const DEFAULT_RESULTS = 10;
 export const MAX_RESULTS = 100;
 
@@ -81,33 +81,19 @@ export class SearchService {
       return reader;
     };
     const startedAt = token.kind === 'rank' ? token.start : this.engine.notifier.position;
-    let before = token.kind === 'recent' ? token.before : startedAt + 1;
     const wanted = req.orderBy === 'recent' ? limit + 1 : Number.MAX_SAFE_INTEGER;
     const hits: Hit[] = [];
-    let scanned = 0;
-    let iterated = 0;
-    let exhausted = false;
-    walk: while (termWords.length > 0 && readableUpTo.size > 0) {
-      const entries = await this.engine.events.streamBefore(before, STREAM_BATCH);
-      if (entries.length === 0) {
-        exhausted = true;
-        break;
-      }
-      for (const entry of entries) {
-        before = entry.stream;
-        // Other people's rooms cost a key each; bound them too (a gateway may hold many device rooms).
-        if (++iterated > MAX_SCANNED * 10) break walk;
-        const room = readableUpTo.get(entry.roomShort);
-        if (!room || entry.stream > room.upTo) continue;
-        if (++scanned > MAX_SCANNED) break walk;
-        const event = await this.engine.events.getByShort(entry.eventShort);
-        if (!event || event.meta.redactedBy || !types.has(event.pdu.type)) continue;
+    const walk = new BackwardStreamWalk(this.engine, token.kind === 'recent' ? token.before : startedAt + 1, (short) => readableUpTo.has(short), MAX_SCANNED);
+    if (termWords.length > 0 && readableUpTo.size > 0) {
+      for await (const event of walk.events()) {
+        const room = readableUpTo.get(event.meta.roomShort)!;
+        if (event.meta.stream > room.upTo || event.meta.redactedBy || !types.has(event.pdu.type)) continue;
         if (!matchesEventFilter(req.filter, { type: event.pdu.type, sender: event.pdu.sender, content: event.pdu.content })) continue;
         const text = searchableText(event.pdu.type, event.pdu.content, req.keys);
         const rank = text === undefined ? 0 : rankText(termWords, text);
         if (rank === 0 || !(await (await readerOf(room.roomId)).canSee(event))) continue;
         hits.push({ event, rank });
-        if (hits.length >= wanted) break walk;
+        if (hits.length >= wanted) break;
       }
     }
 
@@ -117,9 +103,9 @@ export class SearchService {
     if (req.orderBy === 'recent') {
       page = hits.slice(0, limit);
       count = page.length;
-      // Continue just above the first result not returned, or the first event not examined.
+      // Continue just above the first result not returned, or where the walk reached its bound.
       if (hits.length > limit) next = `s${hits[limit]!.event.meta.stream + 1}`;
-      else if (!exhausted && (scanned > MAX_SCANNED || iterated > MAX_SCANNED * 10)) next = `s${before + 1}`;
+      else if (walk.resumeBefore !== undefined) next = `s${walk.resumeBefore}`;
     } else {
       hits.sort((a, b) => b.rank - a.rank || b.event.meta.stream - a.event.meta.stream);
       const offset = token.kind === 'rank' ? token.offset : 0;
