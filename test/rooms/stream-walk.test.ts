@@ -21,7 +21,7 @@ test('walks resume exactly where the bound stopped them: every event of the chos
   let before: number | undefined = s.engine.notifier.position + 1;
   let walks = 0;
   while (before !== undefined && walks < 20) {
-    const walk = new BackwardStreamWalk(s.engine, before, (room) => room === short, 5);
+    const walk: BackwardStreamWalk = new BackwardStreamWalk(s.engine, before, (room) => room === short, 5);
     for await (const event of walk.events()) seen.push(event.event_id);
     before = walk.resumeBefore;
     walks++;
