@@ -342,13 +342,23 @@ export class AccountService {
   }
 
   /** Deactivation (client-server-api "Account deactivation"): no password, no devices, no profile. */
-  async deactivate(userId: string): Promise<void> {
+  async deactivate(userId: string, opts: { erase?: boolean } = {}): Promise<void> {
+    // Who "joins the room after the erasure request" is judged against this position.
+    const erasedAt = opts.erase ? this.notifier.position : undefined;
     await this.updateUser(userId, (user) => {
       const { passwordHash: _p, displayname: _d, avatarUrl: _a, ...rest } = user;
-      return { ...rest, deactivated: true };
+      return { ...rest, deactivated: true, ...(erasedAt !== undefined ? { erasedAt } : {}) };
     });
+    if (erasedAt !== undefined) (await this.erasedUsers()).set(userId, erasedAt);
     await this.logoutAll(userId);
   }
+
+  /** Users deactivated with `erase`, with the stream position of the erasure (few: loaded once, then kept up to date). */
+  async erasedUsers(): Promise<Map<string, number>> {
+    this.erased ??= this.store.listUsers().then((users) => new Map(users.filter((u) => u.erasedAt !== undefined).map((u) => [u.userId, u.erasedAt!])));
+    return this.erased;
+  }
+  private erased: Promise<Map<string, number>> | undefined;
 
   /**
    * Read-modify-write of a user record under the user's lock. With `sideStreamTxn`, the write takes

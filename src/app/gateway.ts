@@ -235,6 +235,7 @@ export class Gateway {
       profileOf,
       getFilter: (userId, id) => filters.getFilter(userId, id),
       ignoredUsersOf,
+      erasedUsers: () => accounts.erasedUsers(),
       sources: {
         accountDataSince: (userId, from, to) => accountData.accountDataSince(userId, from, to),
         toDeviceSince: (userId, deviceId, from, to) => toDevice.toDeviceSince(userId, deviceId, from, to),

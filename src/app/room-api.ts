@@ -23,6 +23,8 @@ export interface RoomApiOptions {
   sources: SyncSources;
   /** The users each user ignores (`m.ignored_user_list`); nobody when absent. */
   ignoredUsersOf?: IgnoredUsersLookup;
+  /** Users deactivated with `erase`, by the stream position of the erasure; nobody when absent. */
+  erasedUsers?: () => Promise<ReadonlyMap<string, number>>;
 }
 
 export interface RoomApi {
@@ -36,7 +38,7 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
   const { engine } = opts;
   const resolveAlias = async (alias: string) => (await engine.rooms.aliasTarget(alias))?.roomId;
   const membership = new MembershipService({ engine, serverName: opts.serverName, profileOf: opts.profileOf, resolveAlias });
-  const formatter = new EventFormatter(engine, opts.ignoredUsersOf);
+  const formatter = new EventFormatter(engine, opts.ignoredUsersOf, opts.erasedUsers);
   const sync = new SyncService(engine, formatter, engine.notifier, opts.sources, opts.ignoredUsersOf);
   const timeline = new TimelineReader(engine, opts.ignoredUsersOf);
   const deps: RoomApiDeps = {

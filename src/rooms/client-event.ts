@@ -45,6 +45,8 @@ export class EventFormatter {
   constructor(
     private readonly engine: RoomEngine,
     private readonly ignoredUsersOf?: IgnoredUsersLookup,
+    /** Users deactivated with `erase`, by the stream position of the erasure. */
+    private readonly erasedUsers?: () => Promise<ReadonlyMap<string, number>>,
   ) {
     this.relations = new RelationReader(engine);
   }
@@ -73,7 +75,8 @@ export class EventFormatter {
     const room = this.engine.room(event.room_id);
     const rules = room ? this.engine.rulesOf(room) : undefined;
     const redactedBy = event.meta.redactedBy;
-    const pdu = redactedBy && rules ? redactPdu(event.pdu, rules) : event.pdu;
+    const erased = !redactedBy && (await this.erasedFor(event, viewer, opts));
+    const pdu = (redactedBy || erased) && rules ? redactPdu(event.pdu, rules) : event.pdu;
     const unsigned: JsonObject = { age: Math.max(0, Date.now() - event.pdu.origin_server_ts) };
     const txn = event.meta.txn;
     if (txn && viewer && txn.userId === viewer.userId && txn.deviceId === viewer.deviceId) {
@@ -111,6 +114,20 @@ export class EventFormatter {
     if (pdu.type === 'm.room.redaction' && redacts) out.redacts = redacts;
     if (opts.omitRoomId) delete (out as Partial<ClientEvent>).room_id;
     return out;
+  }
+
+  /**
+   * Whether the viewer gets the event redacted because its sender was erased (account deactivation
+   * with `erase`): "any users ... which join the room after the erasure request are served redacted
+   * copies of the events sent by this account. Users which had visibility on those events prior to
+   * the erasure are still able to see unredacted copies" - judged by the viewer's last join.
+   */
+  private async erasedFor(event: StoredEvent, viewer: Viewer | undefined, opts: FormatOptions): Promise<boolean> {
+    if (!viewer || !this.erasedUsers || viewer.userId === event.pdu.sender) return false;
+    const erasedAt = (await this.erasedUsers()).get(event.pdu.sender);
+    if (erasedAt === undefined) return false;
+    const reader = opts.reader ?? (await this.readerFor(viewer.userId, event.room_id));
+    return reader.lastJoin === undefined || reader.lastJoin > erasedAt;
   }
 
   /** `unsigned["m.relations"]` of an event, in the formats of the relation types' modules. */

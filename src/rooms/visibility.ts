@@ -15,6 +15,8 @@ const MAX_MEMBERSHIP_STEPS = 64;
 /** One user's view of one room's history. Build one per request: it caches per snapshot. */
 export interface RoomReader {
   canSee(event: StoredEvent): Promise<boolean>;
+  /** Stream position of the user's most recent join of the room, if they ever joined. */
+  readonly lastJoin: number | undefined;
 }
 
 /** The users a user ignores (client-server "Ignoring Users": `m.ignored_user_list` account data). */
@@ -55,6 +57,7 @@ export async function roomReaderFor(engine: RoomEngine, userId: string, roomId: 
   };
 
   return {
+    lastJoin,
     async canSee(event: StoredEvent): Promise<boolean> {
       if (event.room_id !== roomId) return false;
       if (ignored.size > 0 && ignored.has(event.pdu.sender) && event.pdu.state_key === undefined) return false;

@@ -18,6 +18,11 @@ export interface UserRecord {
   displayname?: string;
   avatarUrl?: string;
   deactivated?: boolean;
+  /**
+   * Deactivated with `erase: true`, at this stream position: their events are served redacted to
+   * users who joined the room after it (client-server `erase`).
+   */
+  erasedAt?: number;
 }
 
 export interface AccessTokenRecord {

@@ -60,8 +60,9 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountDeps): 
   /**
    * POST /_matrix/client/v3/account/deactivate: UIA with the password, then the user leaves every
    * room (and rejects every invite), and loses password, profile, devices and tokens for good; the
-   * user id is never handed out again. `erase` is accepted, but events already sent stay readable to
-   * those who could read them (Hearth keeps no per-user erasure list).
+   * user id is never handed out again. With `erase`, the events they sent are from then on served
+   * redacted to everyone who was not joined when they were sent (client-server "Account
+   * deactivation": "the server should ... hide ... messages", as Synapse does; rooms/visibility.ts).
    */
   app.post<{ Body: { auth?: unknown; erase?: unknown } | undefined }>('/_matrix/client/v3/account/deactivate', async (req) => {
     const requester = await deps.auth.requireUser(req);
@@ -73,7 +74,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountDeps): 
       userId: requester.userId,
     });
     await deps.leaveAllRooms(requester.userId);
-    await deps.accounts.deactivate(requester.userId);
+    await deps.accounts.deactivate(requester.userId, { erase: body.erase === true });
     // No identity server is ever bound, so there is nothing to unbind.
     return { id_server_unbind_result: 'no-support' };
   });
