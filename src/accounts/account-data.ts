@@ -29,6 +29,7 @@ const PUSH_RULES = 'm.push_rules';
 export class AccountDataService {
   private readonly store: AccountDataStore;
   private readonly sideStream: SideStreamStore;
+  private readonly listeners = new Set<(userId: string, roomId: string, type: string) => void>();
 
   constructor(
     private readonly db: Database,
@@ -56,9 +57,16 @@ export class AccountDataService {
       this.store.putTxn(ops, userId, { roomId, type, content, stream: position });
       this.sideStream.appendTxn(ops, position, { kind: 'account_data', userId, roomId, type });
       await this.db.write(ops);
+      for (const listener of this.listeners) listener(userId, roomId, type);
     } finally {
       this.notifier.settle(position);
     }
+  }
+
+  /** Called after each stored change (before the stream position settles); returns the unsubscribe function. */
+  onChange(listener: (userId: string, roomId: string, type: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Everything, for an initial sync: stored entries plus `m.push_rules`. */

@@ -29,12 +29,13 @@ export interface BasicEvent {
   content: JsonObject;
 }
 
-/** The non-room-event streams /sync includes, provided by their stores. */
+/** `unread_notifications` of a room (or of one thread). */
 interface UnreadCountsJson {
   notification_count: number;
   highlight_count: number;
 }
 
+/** The non-room-event streams /sync includes, provided by their stores. */
 export interface SyncSources {
   /** Changes in (from, to]; everything (with the push rules) when `from` is undefined: an initial sync. */
   accountDataSince(userId: string, from: number | undefined, to: number): Promise<{ global: BasicEvent[]; rooms: Map<string, BasicEvent[]> }>;
@@ -51,7 +52,7 @@ export interface SyncSources {
   oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>>;
   unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]>;
   /** `unread_notifications` of a joined room: notifying and highlighting events since the user's read receipt. */
-  unreadCounts(userId: string, roomId: string): Promise<{ notification_count: number; highlight_count: number }>;
+  unreadCounts(userId: string, roomId: string): Promise<UnreadCountsJson>;
   /** The same split into the main timeline and each thread, for `unread_thread_notifications` filters. */
   threadedUnreadCounts?(userId: string, roomId: string): Promise<{ main: UnreadCountsJson; threads: Record<string, UnreadCountsJson> }>;
   /** Presence: a sync request starts (`set_presence`); the returned function is called when it ends. */
@@ -215,7 +216,7 @@ export class SyncService {
         section.unread_notifications = { ...main };
         section.unread_thread_notifications = Object.fromEntries(Object.entries(threads).map(([root, counts]) => [root, { ...counts }]));
       } else {
-        section.unread_notifications = await this.sources.unreadCounts(req.userId, m.roomId);
+        section.unread_notifications = { ...(await this.sources.unreadCounts(req.userId, m.roomId)) };
       }
       join[m.roomId] = section;
     }
