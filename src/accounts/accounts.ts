@@ -7,7 +7,7 @@
  */
 import type { HearthConfig } from '../config/config.js';
 import { isValidNewLocalpart, parseUserId } from '../core/identifiers.js';
-import { ErrCode, MatrixError, forbidden, notFound } from '../http/errors.js';
+import { ErrCode, MatrixError, forbidden, notFound } from '../core/errors.js';
 import type { StreamNotifier } from '../rooms/notifier.js';
 import { AccountStore, type AccountKind, type DeviceRecord, type UserRecord } from '../storage/accounts.js';
 import type { BatchOp, Database } from '../storage/db.js';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { JsonObject } from '../core/types.js';
-import { badJson } from '../http/errors.js';
+import { badJson } from '../core/errors.js';
 import { validateFilter, type SyncFilter } from '../rooms/filter.js';
 import type { Database } from '../storage/db.js';
 import { FilterStore } from '../storage/client-data.js';

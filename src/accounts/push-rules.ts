@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../core/types.js';
 import { parseUserId } from '../core/identifiers.js';
-import { ErrCode, MatrixError, badJson, notFound } from '../http/errors.js';
+import { ErrCode, MatrixError, badJson, notFound } from '../core/errors.js';
 import type { StreamNotifier } from '../rooms/notifier.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { PushRuleStore, type PushRuleKind, type PushRuleOverrides, type UserPushRule } from '../storage/push-rules.js';

@@ -2,7 +2,7 @@
  * User-Interactive Authentication (client-server-api "User-Interactive Authentication API").
  * Sessions live in memory: they are short-lived, and a restart only makes a client start over.
  */
-import { ErrCode, MatrixError, badJson } from '../http/errors.js';
+import { ErrCode, MatrixError, badJson } from '../core/errors.js';
 import { isJsonObject } from '../core/json-object.js';
 import { generateOpaqueId } from './tokens.js';
 

@@ -5,7 +5,7 @@
 import type { JsonObject } from '../core/types.js';
 import type { BatchOp } from '../storage/db.js';
 import type { CrossSigningUsage, E2eeKeyStore } from '../storage/e2ee.js';
-import { ErrCode, MatrixError, forbidden, invalidParam, type ErrCodeValue } from '../http/errors.js';
+import { ErrCode, MatrixError, forbidden, invalidParam, type ErrCodeValue } from '../core/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import type { DeviceListTracker } from './device-lists.js';
 import { isSignedBy, mergeSignatures, sameSignedContent, withVisibleSignatures } from './signatures.js';

@@ -10,7 +10,7 @@
  * -> the key. One user's changes run one at a time, so count and etag move with the keys in one batch.
  */
 import type { Json, JsonObject } from '../core/types.js';
-import { ErrCode, MatrixError, notFound } from '../http/errors.js';
+import { ErrCode, MatrixError, notFound } from '../core/errors.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { decodeJson, prefixRange, readU32, splitStrings, tuple, u32 } from '../storage/codec.js';
 import { KeyedLock } from '../util/keyed-lock.js';

@@ -5,7 +5,7 @@
  */
 import type { BatchOp, Database } from '../storage/db.js';
 import type { E2eeKeyStore, KeyObject } from '../storage/e2ee.js';
-import { invalidParam } from '../http/errors.js';
+import { invalidParam } from '../core/errors.js';
 import { sameJson } from './signatures.js';
 
 export type UploadedKeys = Map<string, { algorithm: string; keyId: string; key: KeyObject }>;

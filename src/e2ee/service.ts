@@ -9,7 +9,7 @@ import type { BatchOp, Database } from '../storage/db.js';
 import { E2eeKeyStore } from '../storage/e2ee.js';
 import type { StreamNotifier } from '../rooms/notifier.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import { ErrCode, MatrixError, invalidParam, missingParam } from '../http/errors.js';
+import { ErrCode, MatrixError, invalidParam, missingParam } from '../core/errors.js';
 import { CrossSigning, type SignatureFailure } from './cross-signing.js';
 import { DeviceListTracker, type DeviceListChanges, type MembershipView } from './device-lists.js';
 import { OneTimeKeys } from './one-time-keys.js';

@@ -5,7 +5,7 @@
  */
 import type { Json, JsonObject } from '../core/types.js';
 import { isJsonObject } from '../core/json-object.js';
-import { badJson } from '../http/errors.js';
+import { badJson } from '../core/errors.js';
 import type { CrossSigningUsage, KeyObject } from '../storage/e2ee.js';
 
 export interface DeviceKeys extends JsonObject {

@@ -4,7 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { AccountService, Requester } from '../accounts/accounts.js';
-import { ErrCode, MatrixError } from './errors.js';
+import { ErrCode, MatrixError } from '../core/errors.js';
 
 export interface Authenticator {
   /** The requester, or 401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN. */

@@ -8,7 +8,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyReply } from 'fastify';
 import FindMyWay from 'find-my-way';
 import type { Logger } from 'pino';
-import { ErrCode, MatrixError } from './errors.js';
+import { ErrCode, MatrixError } from '../core/errors.js';
 
 /** Largest request body accepted; single events are further capped at 65536 bytes by the room engine. */
 const BODY_LIMIT = 1024 * 1024;

@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Database } from '../storage/db.js';
-import { ErrCode, MatrixError } from '../http/errors.js';
+import { ErrCode, MatrixError } from '../core/errors.js';
 
 /** What the store keeps about one upload. */
 export interface MediaRecord {

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { RoomEngine } from '../rooms/engine.js';
-import { notFound } from '../http/errors.js';
+import { notFound } from '../core/errors.js';
 import type { ReportRecord, ReportStore } from '../storage/reports.js';
 
 export type { ReportRecord };

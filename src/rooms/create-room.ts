@@ -7,7 +7,7 @@ import type { JsonObject, RoomVersionId } from '../core/types.js';
 import { isJsonObject } from '../core/json-object.js';
 import { DEFAULT_ROOM_VERSION, getRoomVersionRules, isSupportedRoomVersion } from '../core/room-versions.js';
 import { isValidUserId } from '../core/identifiers.js';
-import { ErrCode, MatrixError, badJson } from '../http/errors.js';
+import { ErrCode, MatrixError, badJson } from '../core/errors.js';
 import type { EventDraft, RoomEngine } from './engine.js';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';

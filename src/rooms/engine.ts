@@ -30,7 +30,7 @@ import { REL_ANNOTATION, REL_THREAD, relationOf, relationRefusal, type Relation 
 import { RoomStore, type Membership, type RoomRecord } from '../storage/rooms.js';
 import { LruCache } from '../storage/lru.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import { ErrCode, MatrixError, forbidden, notFound } from '../http/errors.js';
+import { ErrCode, MatrixError, forbidden, notFound } from '../core/errors.js';
 import type { StreamNotifier } from './notifier.js';
 
 /** What a caller asks the engine to send. */

@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../core/types.js';
 import { isValidRoomAlias, isValidRoomId, isValidUserId } from '../core/identifiers.js';
-import { ErrCode, MatrixError, forbidden, notFound } from '../http/errors.js';
+import { ErrCode, MatrixError, forbidden, notFound } from '../core/errors.js';
 import type { RoomEngine } from './engine.js';
 
 export interface MembershipDeps {

@@ -3,7 +3,7 @@
  * and history visibility, and the room state at a stream position. Positions follow tokens.ts:
  * position P is the point just after the event with stream position P.
  */
-import { forbidden } from '../http/errors.js';
+import { forbidden } from '../core/errors.js';
 import type { RoomEngine, StoredEvent, StoredStateMap } from './engine.js';
 import { matchesEventFilter, type EventFilter } from './filter.js';
 import { roomReaderFor, type IgnoredUsersLookup, type RoomReader } from './visibility.js';

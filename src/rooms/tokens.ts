@@ -5,7 +5,7 @@
  *  - pagination tokens `t<P>` (timeline `prev_batch`, `/messages` start/end).
  * `/messages` accepts either kind as `from`/`to`, as clients pass sync tokens there.
  */
-import { ErrCode, MatrixError } from '../http/errors.js';
+import { ErrCode, MatrixError } from '../core/errors.js';
 
 export interface SyncToken {
   position: number;

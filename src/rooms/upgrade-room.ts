@@ -14,7 +14,7 @@ import type { JsonObject, RoomVersionId } from '../core/types.js';
 import { stateKey } from '../core/types.js';
 import { getRoomVersionRules, isSupportedRoomVersion } from '../core/room-versions.js';
 import { getRequiredPowerForEvent, getRoomCreators, getUserPowerLevel, isPowerLevelValue } from '../state/power-levels.js';
-import { ErrCode, MatrixError, forbidden } from '../http/errors.js';
+import { ErrCode, MatrixError, forbidden } from '../core/errors.js';
 import type { EventDraft, RoomEngine } from './engine.js';
 import type { CreateRoomDeps } from './create-room.js';
 

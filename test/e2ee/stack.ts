@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Database } from '../../src/storage/db.js';
 import { StreamNotifier } from '../../src/rooms/notifier.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { ErrCode, MatrixError } from '../../src/http/errors.js';
+import { ErrCode, MatrixError } from '../../src/core/errors.js';
 import { E2eeService } from '../../src/e2ee/service.js';
 import type { MembershipEntry, MembershipView } from '../../src/e2ee/device-lists.js';
 import { registerKeysRoutes } from '../../src/api/client/keys.js';

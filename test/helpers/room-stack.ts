@@ -17,7 +17,7 @@ import { lastStreamPosition } from '../../src/storage/stream-position.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { buildRoomApi } from '../../src/app/room-api.js';
 import type { SyncService, SyncSources } from '../../src/rooms/sync.js';
-import { ErrCode, MatrixError } from '../../src/http/errors.js';
+import { ErrCode, MatrixError } from '../../src/core/errors.js';
 
 export interface RoomStack {
   dir: string;

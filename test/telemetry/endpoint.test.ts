@@ -1,7 +1,7 @@
 import test from 'ava';
 import pino from 'pino';
 import { createHttpServer } from '../../src/http/server.js';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/core/errors.js';
 import { registerTelemetryRoutes } from '../../src/api/client/telemetry.js';
 
 async function app() {

@@ -5,7 +5,7 @@ import { SERVER_MANAGED_ACCOUNT_DATA } from '../../accounts/account-data.js';
 import type { Requester } from '../../accounts/accounts.js';
 import type { JsonObject } from '../../core/types.js';
 import type { Authenticator } from '../../http/auth.js';
-import { ErrCode, MatrixError, forbidden, notFound } from '../../http/errors.js';
+import { ErrCode, MatrixError, forbidden, notFound } from '../../core/errors.js';
 
 export interface AccountDataDeps {
   auth: Authenticator;

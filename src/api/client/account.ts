@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
 import type { UserInteractiveAuth } from '../../accounts/uia.js';
 import type { Authenticator } from '../../http/auth.js';
-import { ErrCode, MatrixError } from '../../http/errors.js';
+import { ErrCode, MatrixError } from '../../core/errors.js';
 
 export interface AccountDeps {
   auth: Authenticator;

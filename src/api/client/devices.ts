@@ -4,7 +4,7 @@ import { isJsonObject } from '../../core/json-object.js';
 import type { AccountService, DeviceRecord } from '../../accounts/accounts.js';
 import type { UserInteractiveAuth } from '../../accounts/uia.js';
 import type { Authenticator } from '../../http/auth.js';
-import { badJson, notFound } from '../../http/errors.js';
+import { badJson, notFound } from '../../core/errors.js';
 
 export interface DevicesDeps {
   auth: Authenticator;

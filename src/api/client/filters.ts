@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FilterService } from '../../accounts/filters.js';
 import type { Authenticator } from '../../http/auth.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 
 export interface FilterDeps {
   auth: Authenticator;

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Requester } from '../../accounts/accounts.js';
 import type { Json, JsonObject } from '../../core/types.js';
 import { isJsonObject } from '../../core/json-object.js';
-import { ErrCode, MatrixError, notFound } from '../../http/errors.js';
+import { ErrCode, MatrixError, notFound } from '../../core/errors.js';
 import { parseKeyBackupData, type KeyBackupService, type RoomKeys } from '../../e2ee/key-backup.js';
 
 export interface KeyBackupRouteDeps {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isJsonObject } from '../../core/json-object.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonObject } from '../../core/types.js';
-import { ErrCode, MatrixError, missingParam, type ErrCodeValue } from '../../http/errors.js';
+import { ErrCode, MatrixError, missingParam, type ErrCodeValue } from '../../core/errors.js';
 import { parseSyncToken } from '../../rooms/tokens.js';
 import type { E2eeService, Requester } from '../../e2ee/service.js';
 import { requireObjectBody } from './rooms/params.js';

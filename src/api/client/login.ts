@@ -1,7 +1,7 @@
 /** Password login (client-server-api "Login"). */
 import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
-import { ErrCode, MatrixError } from '../../http/errors.js';
+import { ErrCode, MatrixError } from '../../core/errors.js';
 import { clientWellKnown } from './well-known.js';
 
 export interface LoginDeps {

@@ -11,7 +11,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Requester } from '../../accounts/accounts.js';
-import { ErrCode, MatrixError, notFound } from '../../http/errors.js';
+import { ErrCode, MatrixError, notFound } from '../../core/errors.js';
 import type { MediaRecord, MediaStore } from '../../media/store.js';
 
 export interface MediaRouteDeps {

@@ -1,6 +1,6 @@
 /** Listing notifications (client-server "Listing Notifications"): GET /_matrix/client/v3/notifications. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrCode, MatrixError } from '../../http/errors.js';
+import { ErrCode, MatrixError } from '../../core/errors.js';
 import type { NotificationList } from '../../push/notification-list.js';
 
 export interface NotificationsDeps {

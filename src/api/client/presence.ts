@@ -1,7 +1,7 @@
 /** Presence (client-server-api modules/presence.md, data/api/client-server/presence.yaml). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isValidUserId } from '../../core/identifiers.js';
-import { forbidden, invalidParam } from '../../http/errors.js';
+import { forbidden, invalidParam } from '../../core/errors.js';
 import { PRESENCE_STATES, type PresenceService } from '../../presence/presence.js';
 
 export interface PresenceRouteDeps {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccountService, Profile } from '../../accounts/accounts.js';
 import type { Authenticator } from '../../http/auth.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 
 export interface ProfileDeps {
   auth: Authenticator;

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { isPushRuleKind, type PushRuleKind, type PushRulesService } from '../../accounts/push-rules.js';
 import type { JsonObject } from '../../core/types.js';
 import type { Authenticator } from '../../http/auth.js';
-import { invalidParam } from '../../http/errors.js';
+import { invalidParam } from '../../core/errors.js';
 
 export interface PushRulesDeps {
   auth: Authenticator;

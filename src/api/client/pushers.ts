@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonObject } from '../../core/types.js';
 import { isJsonObject } from '../../core/json-object.js';
-import { ErrCode, MatrixError, badJson } from '../../http/errors.js';
+import { ErrCode, MatrixError, badJson } from '../../core/errors.js';
 import type { PusherRecord, PusherRequest, PusherService } from '../../push/pushers.js';
 
 export interface PushersDeps {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccountDataService } from '../../accounts/account-data.js';
 import type { ReceiptService } from '../../accounts/receipts.js';
 import type { Authenticator } from '../../http/auth.js';
-import { forbidden } from '../../http/errors.js';
+import { forbidden } from '../../core/errors.js';
 
 export interface ReadMarkerDeps {
   auth: Authenticator;

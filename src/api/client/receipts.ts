@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { isJsonObject } from '../../core/json-object.js';
 import { RECEIPT_TYPES, type ReceiptType } from '../../accounts/receipts.js';
 import { isValidEventId } from '../../core/identifiers.js';
-import { forbidden, invalidParam } from '../../http/errors.js';
+import { forbidden, invalidParam } from '../../core/errors.js';
 import { storeFullyRead, type ReadMarkerDeps } from './read-markers.js';
 
 export type ReceiptDeps = ReadMarkerDeps;

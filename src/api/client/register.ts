@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
 import type { UiaFlow, UserInteractiveAuth } from '../../accounts/uia.js';
 import type { RegistrationMode } from '../../config/config.js';
-import { ErrCode, MatrixError, forbidden } from '../../http/errors.js';
+import { ErrCode, MatrixError, forbidden } from '../../core/errors.js';
 
 export interface RegisterDeps {
   accounts: Pick<AccountService, 'createUser' | 'createDeviceAndToken' | 'isLocalpartAvailable'>;

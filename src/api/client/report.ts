@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isJsonObject } from '../../core/json-object.js';
 import type { JsonObject } from '../../core/types.js';
-import { ErrCode, MatrixError, badJson, forbidden, notFound } from '../../http/errors.js';
+import { ErrCode, MatrixError, badJson, forbidden, notFound } from '../../core/errors.js';
 import type { ReportRecord, ReportService } from '../../moderation/reports.js';
 import type { RoomEngine } from '../../rooms/engine.js';
 

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
 import type { SharedSecretRegistration } from '../../accounts/shared-secret.js';
-import { ErrCode, MatrixError, forbidden } from '../../http/errors.js';
+import { ErrCode, MatrixError, forbidden } from '../../core/errors.js';
 
 export interface SynapseAdminDeps {
   accounts: Pick<AccountService, 'createUser' | 'createDeviceAndToken' | 'serverName'>;

@@ -7,7 +7,7 @@ import { isValidRoomId } from '../../core/identifiers.js';
 import { isJsonObject } from '../../core/json-object.js';
 import type { RoomTagsService } from '../../accounts/room-tags.js';
 import type { Authenticator } from '../../http/auth.js';
-import { ErrCode, MatrixError, badJson, forbidden } from '../../http/errors.js';
+import { ErrCode, MatrixError, badJson, forbidden } from '../../core/errors.js';
 
 export interface TagsDeps {
   auth: Authenticator;

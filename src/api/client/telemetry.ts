@@ -7,7 +7,7 @@
  * In an area room the sensor is named `<device>/<sensor>`, its state key there.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { forbidden, invalidParam, notFound } from '../../http/errors.js';
+import { forbidden, invalidParam, notFound } from '../../core/errors.js';
 import type { QueryResult, Resolution } from '../../telemetry/model.js';
 
 export interface TelemetryRouteDeps {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypingManager } from '../../accounts/typing.js';
 import type { Authenticator } from '../../http/auth.js';
-import { forbidden } from '../../http/errors.js';
+import { forbidden } from '../../core/errors.js';
 
 export interface TypingDeps {
   auth: Authenticator;

@@ -1,7 +1,7 @@
 /** Voice over IP (client-server "Voice over IP"): GET /_matrix/client/v3/voip/turnServer. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { turnCredentials, type TurnConfig } from '../../accounts/turn.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../core/errors.js';
 
 export interface VoipDeps {
   requireUser(req: FastifyRequest): Promise<{ userId: string }>;

@@ -3,7 +3,7 @@
  * POST /_matrix/client/v3/rooms/{roomId}/upgrade (client-server-api "Room Upgrades").
  */
 import type { FastifyInstance } from 'fastify';
-import { ErrCode, MatrixError } from '../../../http/errors.js';
+import { ErrCode, MatrixError } from '../../../core/errors.js';
 import { createRoom, parseCreateRoomBody } from '../../../rooms/create-room.js';
 import { upgradeRoom } from '../../../rooms/upgrade-room.js';
 import type { RoomApiDeps } from './deps.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { isValidRoomAlias, serverNameOf } from '../../../core/identifiers.js';
-import { ErrCode, MatrixError, forbidden, notFound } from '../../../http/errors.js';
+import { ErrCode, MatrixError, forbidden, notFound } from '../../../core/errors.js';
 import { getUserPowerLevel } from '../../../state/power-levels.js';
 import type { RoomApiDeps } from './deps.js';
 import { publicRoomChunk } from '../../../rooms/room-summary.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { splitStateKey } from '../../../core/types.js';
-import { ErrCode, MatrixError, notFound } from '../../../http/errors.js';
+import { ErrCode, MatrixError, notFound } from '../../../core/errors.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery, resolveFilter } from './params.js';

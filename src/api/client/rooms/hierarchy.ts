@@ -1,6 +1,6 @@
 /** The space hierarchy (client-server "Spaces"): GET /_matrix/client/v1/rooms/{roomId}/hierarchy. */
 import type { FastifyInstance } from 'fastify';
-import { ErrCode, MatrixError, forbidden } from '../../../http/errors.js';
+import { ErrCode, MatrixError, forbidden } from '../../../core/errors.js';
 import { mayPreviewInHierarchy, spaceHierarchy } from '../../../rooms/space-hierarchy.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery } from './params.js';

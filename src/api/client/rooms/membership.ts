@@ -4,7 +4,7 @@
  * GET /joined_rooms.
  */
 import type { FastifyInstance } from 'fastify';
-import { ErrCode, forbidden } from '../../../http/errors.js';
+import { ErrCode, forbidden } from '../../../core/errors.js';
 import type { RoomApiDeps } from './deps.js';
 import { optionalString, requireObjectBody, requireString } from './params.js';
 

@@ -4,7 +4,7 @@
  * GET /rooms/{roomId}/messages.
  */
 import type { FastifyInstance } from 'fastify';
-import { ErrCode, MatrixError, forbidden } from '../../../http/errors.js';
+import { ErrCode, MatrixError, forbidden } from '../../../core/errors.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { EventFilter } from '../../../rooms/filter.js';
 import type { RoomApiDeps } from './deps.js';

@@ -1,6 +1,6 @@
 /** Small validators for path, query and body parameters shared by the room routes. */
 import type { JsonObject } from '../../../core/types.js';
-import { ErrCode, MatrixError, badJson } from '../../../http/errors.js';
+import { ErrCode, MatrixError, badJson } from '../../../core/errors.js';
 import { validateFilter, type SyncFilter } from '../../../rooms/filter.js';
 
 export function requireObjectBody(body: unknown): JsonObject {

@@ -3,7 +3,7 @@
  * GET /v1/rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]], GET /v1/rooms/{roomId}/threads.
  */
 import type { FastifyInstance } from 'fastify';
-import { ErrCode, MatrixError, notFound } from '../../../http/errors.js';
+import { ErrCode, MatrixError, notFound } from '../../../core/errors.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import { RECURSION_DEPTH, formatThreadToken, parseThreadToken, type ThreadEntry } from '../../../rooms/relations.js';
 import type { StoredEvent } from '../../../rooms/engine.js';

@@ -1,7 +1,7 @@
 /** Server-side search (client-server "Server Side Search"): POST /_matrix/client/v3/search. */
 import type { FastifyInstance } from 'fastify';
 import { isJsonObject } from '../../../core/json-object.js';
-import { ErrCode, MatrixError, badJson } from '../../../http/errors.js';
+import { ErrCode, MatrixError, badJson } from '../../../core/errors.js';
 import { validateEventFilter, type EventFilter } from '../../../rooms/filter.js';
 import { InvalidSearchToken, type SearchRequest } from '../../../rooms/search.js';
 import { SEARCH_KEYS, type SearchKey } from '../../../rooms/search-text.js';

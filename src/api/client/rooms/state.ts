@@ -3,7 +3,7 @@
  * GET /rooms/{roomId}/state, GET and PUT /rooms/{roomId}/state/{eventType}/{stateKey}.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { forbidden, notFound } from '../../../http/errors.js';
+import { forbidden, notFound } from '../../../core/errors.js';
 import type { RoomApiDeps } from './deps.js';
 import { requireObjectBody } from './params.js';
 

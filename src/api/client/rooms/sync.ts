@@ -1,6 +1,6 @@
 /** GET /_matrix/client/v3/sync (client-server-api "Syncing"). */
 import type { FastifyInstance } from 'fastify';
-import { ErrCode, MatrixError } from '../../../http/errors.js';
+import { ErrCode, MatrixError } from '../../../core/errors.js';
 import { parseSyncToken } from '../../../rooms/tokens.js';
 import { isPresenceState } from '../../../presence/presence.js';
 import type { RoomApiDeps } from './deps.js';

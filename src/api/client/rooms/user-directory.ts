@@ -5,7 +5,7 @@
  * and avatars are those of their member events (profile changes are propagated there).
  */
 import type { FastifyInstance } from 'fastify';
-import { ErrCode, MatrixError } from '../../../http/errors.js';
+import { ErrCode, MatrixError } from '../../../core/errors.js';
 import type { RoomApiDeps } from './deps.js';
 import { requireObjectBody, requireString } from './params.js';
 

@@ -1,5 +1,5 @@
 /**
- * The one error vocabulary of the HTTP APIs: Matrix error codes (client-server-api "Standard error
+ * The one error vocabulary of Hearth (transport-free: the client API maps it to HTTP, federation to rejections): Matrix error codes (client-server-api "Standard error
  * response"); the codes Hearth returns, each listed with its statuses in docs/errors.md. Handlers
  * throw `MatrixError`; the server maps it to `{ errcode, error }`.
  */
