@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey } from '../core/types.js';
-import { stateKey, type StateKey } from '../core/types.js';
+import { splitStateKey, stateKey, type StateIdMap, type StateKey } from '../core/types.js';
 import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
 import { toRoomEvent } from '../core/room-event.js';
@@ -27,7 +27,7 @@ import { EventStore, type EventMeta, type StoredEvent } from '../storage/events.
 import { StateSnapshotStore } from '../storage/state-snapshots.js';
 import { RelationStore } from '../storage/relations.js';
 import { REL_ANNOTATION, REL_THREAD, relationOf, relationRefusal, type Relation } from '../core/relations.js';
-import { RoomStore, type Membership, type RoomRecord } from '../storage/rooms.js';
+import { RoomStore, type Membership, type RoomHead, type RoomRecord } from '../storage/rooms.js';
 import { LruCache } from '../storage/lru.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { ErrCode, MatrixError, forbidden, notFound } from '../core/errors.js';
@@ -66,6 +66,43 @@ interface PersistLinks {
 
 /** A state map whose events carry their stored metadata. */
 export type StoredStateMap = Map<StateKey, StoredEvent>;
+
+/** How an event ended up after the checks on receipt (server-server "Checks performed on receipt of a PDU"). */
+export type EventStatus = 'accepted' | 'soft_failed' | 'outlier' | 'rejected';
+
+/**
+ * A room state handed to `persistEvent`: a stored snapshot (with its events, when the caller has
+ * them at hand, so the state cache is refreshed without a reload), or a map of event ids the
+ * caller resolved (state resolution over a remote fork) that is stored as a delta snapshot.
+ */
+export type StateInput = { snapshot: number; state?: StoredStateMap } | { ids: StateIdMap };
+
+/** What the caller of `persistEvent` established about an event. */
+export interface PersistRequest {
+  room: RoomRecord;
+  event: RoomEvent;
+  status: EventStatus;
+  /** The state before the event (the resolution of the states after its prev_events); not for outliers. */
+  stateBefore?: StateInput;
+  /**
+   * The room's resolved current state once the event is in: 'after' when the event succeeds every
+   * forward extremity (the state after it is current: local sends, remote events without a fork),
+   * 'unchanged', or the resolution of the new extremities' states. Accepted events only.
+   */
+  currentState?: 'after' | 'unchanged' | { ids: StateIdMap };
+  /** Forward extremities removed and added; by default the event's prev_events out, the event in. */
+  extremities?: { remove: string[]; add: string[] };
+  /** Operations the caller adds to the event's atomic batch (room creation, transaction id). */
+  ops?: BatchOp[];
+  links?: PersistLinks;
+  rejectedReason?: string;
+}
+
+interface CurrentStateChange {
+  changed: StateKey[];
+  /** The new current state with events, when known without a reload. */
+  afterMap?: StoredStateMap;
+}
 
 export type EventListener = (event: StoredEvent) => void;
 
@@ -216,7 +253,7 @@ export class RoomEngine {
     const ops: BatchOp[] = [];
     const room = this.rooms.createTxn(ops, event.room_id, version, creator);
     await this.roomLocks.run(room.short, async () => {
-      await this.persist(ops, room, rules, event, { snapshot: 0, extremities: [], depth: 0, lastStream: 0 }, new Map(), {});
+      await this.persistEvent({ room, event, status: 'accepted', ops, stateBefore: { snapshot: 0, state: new Map() } });
       for (const draft of drafts) await this.sendLocked(room, rules, draft, {});
     });
     return room.roomId;
@@ -285,7 +322,7 @@ export class RoomEngine {
 
     const ops: BatchOp[] = [];
     if (opts.txn) this.rooms.setTxnTxn(ops, draft.sender, opts.txn.deviceId, opts.txn.txnId, eventId);
-    const stored = await this.persist(ops, room, rules, event, head, state, links);
+    const stored = await this.persistEvent({ room, event, status: 'accepted', ops, links, stateBefore: { snapshot: head.snapshot, state } });
     return { eventId: stored.event_id, stream: stored.meta.stream };
   }
 
@@ -325,75 +362,163 @@ export class RoomEngine {
     return target;
   }
 
-  /** Steps 5-6 of the pipeline. Caller holds the room lock. */
-  private async persist(
-    ops: BatchOp[],
-    room: RoomRecord,
-    rules: RoomVersionRules,
-    event: RoomEvent,
-    head: { snapshot: number; extremities: string[]; depth: number; lastStream: number },
-    state: StoredStateMap,
-    links: PersistLinks,
-  ): Promise<StoredEvent> {
-    const { txn, redactTarget, relation } = links;
+  /**
+   * Steps 5-6 of the pipeline, for every event whatever its origin (a client send, the MQTT bridge,
+   * a remote PDU): the caller has established what the event means for the room (its status, the
+   * state before it, the room's resolved current state after it) and `persistEvent` writes exactly
+   * that in one atomic batch, then makes it visible. Caller holds the room lock.
+   *
+   * - accepted: in the timeline and the stream, a forward extremity (server-server "Checks
+   *   performed on receipt of a PDU": passed every check);
+   * - soft_failed: stored with its state, never in a timeline, never an extremity, never current state;
+   * - outlier: stored without state (fetched only to authorise others);
+   * - rejected: stored so it is not fetched again, never served to clients.
+   *
+   * The membership index and the state cache follow the change in resolved current state, not the
+   * event: a remote fork merged by state resolution may change several keys, or none.
+   */
+  async persistEvent(req: PersistRequest): Promise<StoredEvent> {
+    const { room, event, status } = req;
     const { pdu } = event;
-    const stream = this.deps.notifier.reserve();
+    const ops = req.ops ?? [];
+    const links = req.links ?? {};
+    const head = this.rooms.head(room.short) ?? { snapshot: 0, extremities: [], depth: 0, lastStream: 0 };
+    const accepted = status === 'accepted';
+    const stream = accepted ? this.deps.notifier.reserve() : 0;
     try {
-      let stateAfter = head.snapshot;
-      let replaces: string | undefined;
       const short = this.events.allocateShort();
-      if (pdu.state_key !== undefined) {
-        const sk = this.snapshots.stateKeyShortTxn(ops, pdu.type, pdu.state_key);
-        replaces = state.get(stateKey(pdu.type, pdu.state_key))?.event_id;
-        const parentMap = await this.snapshots.load(head.snapshot);
-        stateAfter = await this.snapshots.createTxn(ops, head.snapshot, parentMap, [[sk, short]]);
+      const isState = pdu.state_key !== undefined;
+      const key = isState ? stateKey(pdu.type, pdu.state_key!) : undefined;
+      let snapshotBefore = 0;
+      let snapshotAfter = 0;
+      let replaces: string | undefined;
+      let stateAfterMap: StoredStateMap | undefined;
+      if (status !== 'outlier' && req.stateBefore) {
+        snapshotBefore = await this.snapshotOf(ops, req.stateBefore, head.snapshot);
+        snapshotAfter = snapshotBefore;
+        // A rejected event is not part of the state after it (server-server "Rejection"); a
+        // soft-failed one is: later events that cite it resolve with it (server-server "Soft failure").
+        if (isState && status !== 'rejected') {
+          const sk = this.snapshots.stateKeyShortTxn(ops, pdu.type, pdu.state_key!);
+          const beforeMap = await this.snapshots.load(snapshotBefore);
+          replaces = await this.eventIdOfShort(beforeMap.get(sk));
+          snapshotAfter = await this.snapshots.createTxn(ops, snapshotBefore, beforeMap, [[sk, short]]);
+        }
+        if ('state' in req.stateBefore && req.stateBefore.state) stateAfterMap = req.stateBefore.state;
       }
       const meta: EventMeta = {
         eventId: event.event_id,
         roomShort: room.short,
         stream,
         depth: pdu.depth,
-        stateBefore: head.snapshot,
-        stateAfter,
+        stateBefore: snapshotBefore,
+        stateAfter: snapshotAfter,
         ...(replaces ? { replaces } : {}),
-        ...(txn ? { txn } : {}),
+        ...(links.txn ? { txn: links.txn } : {}),
+        ...(accepted ? {} : { status }),
+        ...(req.rejectedReason ? { rejectedReason: req.rejectedReason } : {}),
       };
       const stored = this.events.persistEventTxn(ops, event, short, meta);
-      const newHead = { snapshot: stateAfter, extremities: [event.event_id], depth: Math.max(head.depth, pdu.depth), lastStream: stream };
-      this.rooms.setHeadTxn(ops, room.short, newHead);
-      if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
-        this.rooms.setMembershipTxn(ops, pdu.state_key, {
-          roomId: room.roomId,
-          membership: pdu.content.membership as Membership,
-          eventId: event.event_id,
-          stream,
-        });
+
+      // The forward edge and the resolved current state move only with accepted events.
+      let newHead: RoomHead | undefined;
+      let current: CurrentStateChange | undefined;
+      if (accepted) {
+        const removed = new Set(req.extremities?.remove ?? prevEventIds(pdu));
+        const added = req.extremities?.add ?? [event.event_id];
+        const extremities = [...head.extremities.filter((id) => !removed.has(id)), ...added.filter((id) => !removed.has(id) || id === event.event_id)];
+        let snapshot = head.snapshot;
+        const target = req.currentState ?? 'after';
+        if (target === 'after') {
+          snapshot = snapshotAfter;
+          const changed: StateKey[] = isState && req.stateBefore && snapshotAfter !== snapshotBefore ? [key!] : [];
+          if (snapshotBefore !== head.snapshot) changed.push(...(await this.changedKeys(head.snapshot, snapshotBefore)));
+          current = { changed, afterMap: stateAfterMap && snapshotBefore === head.snapshot ? withEvent(stateAfterMap, key, stored) : undefined };
+        } else if (target !== 'unchanged') {
+          snapshot = await this.snapshotOf(ops, { ids: target.ids }, head.snapshot, { eventId: event.event_id, short });
+          current = { changed: await this.changedKeys(head.snapshot, snapshot) };
+        }
+        newHead = { snapshot, extremities: dedupe(extremities), depth: Math.max(head.depth, pdu.depth), lastStream: stream };
+        this.rooms.setHeadTxn(ops, room.short, newHead);
+        if (current) await this.indexMembershipChangesTxn(ops, room, current.changed, snapshot, stored, stream);
       }
+
       let redactedMeta: EventMeta | undefined;
-      if (redactTarget && !redactTarget.meta.redactedBy) {
+      const { redactTarget, relation } = links;
+      if (accepted && redactTarget && !redactTarget.meta.redactedBy) {
         redactedMeta = { ...redactTarget.meta, redactedBy: event.event_id };
         this.events.updateMetaTxn(ops, redactTarget, redactedMeta);
       }
       let parentMeta: EventMeta | undefined;
-      if (relation) parentMeta = this.indexRelationTxn(ops, room, relation.parent, relation.relation, event, short, stream);
+      if (accepted && relation) parentMeta = this.indexRelationTxn(ops, room, relation.parent, relation.relation, event, short, stream);
 
       await this.deps.db.write(ops);
 
       // Visible to readers only after the batch is durable.
-      if (pdu.type === 'm.room.create') this.rooms.remember(room, newHead);
-      else this.rooms.rememberHead(room.short, newHead);
       this.events.remember(stored);
-      if (redactTarget && redactedMeta) redactTarget.meta = redactedMeta;
-      if (relation && parentMeta) relation.parent.meta = parentMeta;
-      if (pdu.state_key !== undefined) {
-        const next: StoredStateMap = new Map(state);
-        next.set(stateKey(pdu.type, pdu.state_key), stored);
-        this.stateCache.set(room.short, next);
+      if (newHead) {
+        if (pdu.type === 'm.room.create' && !this.rooms.get(room.roomId)) this.rooms.remember(room, newHead);
+        else this.rooms.rememberHead(room.short, newHead);
+        if (redactTarget && redactedMeta) redactTarget.meta = redactedMeta;
+        if (relation && parentMeta) relation.parent.meta = parentMeta;
+        if (current?.afterMap) this.stateCache.set(room.short, current.afterMap);
+        else if (current && current.changed.length > 0) this.stateCache.delete(room.short);
+        this.emit(stored);
       }
-      this.emit(stored);
       return stored;
     } finally {
-      this.deps.notifier.settle(stream);
+      if (accepted) this.deps.notifier.settle(stream);
+    }
+  }
+
+  /** The snapshot id of a state given by id, or created (as a delta against `base`) within `ops`. */
+  private async snapshotOf(ops: BatchOp[], state: StateInput, base: number, self?: { eventId: string; short: number }): Promise<number> {
+    if ('snapshot' in state) return state.snapshot;
+    const baseMap = await this.snapshots.load(base);
+    const wanted = new Map<number, number>();
+    for (const [key, eventId] of state.ids) {
+      const [type, sk] = splitStateKey(key);
+      const evShort = eventId === self?.eventId ? self.short : await this.events.shortOf(eventId);
+      if (evShort === undefined) throw new Error(`state event ${eventId} is not stored`);
+      wanted.set(this.snapshots.stateKeyShortTxn(ops, type, sk), evShort);
+    }
+    const changes: [number, number][] = [];
+    for (const [k, ev] of wanted) if (baseMap.get(k) !== ev) changes.push([k, ev]);
+    for (const k of baseMap.keys()) if (!wanted.has(k)) changes.push([k, 0]);
+    if (changes.length === 0) return base;
+    return this.snapshots.createTxn(ops, base, baseMap, changes);
+  }
+
+  /** State keys whose event differs between two snapshots. */
+  private async changedKeys(from: number, to: number): Promise<StateKey[]> {
+    if (from === to) return [];
+    const [a, b] = await Promise.all([this.snapshots.load(from), this.snapshots.load(to)]);
+    const out: StateKey[] = [];
+    for (const [k, ev] of b) if (a.get(k) !== ev) out.push(stateKey(...this.snapshots.stateKeyOf(k)));
+    for (const k of a.keys()) if (!b.has(k)) out.push(stateKey(...this.snapshots.stateKeyOf(k)));
+    return out;
+  }
+
+  private async eventIdOfShort(short: number | undefined): Promise<string | undefined> {
+    return short === undefined ? undefined : (await this.events.getByShort(short))?.event_id;
+  }
+
+  /** The membership index follows the member keys that changed in the resolved current state. */
+  private async indexMembershipChangesTxn(ops: BatchOp[], room: RoomRecord, changed: readonly StateKey[], snapshot: number, stored: StoredEvent, stream: number): Promise<void> {
+    const members = changed.filter((k) => splitStateKey(k)[0] === 'm.room.member');
+    if (members.length === 0) return;
+    const map = await this.snapshots.load(snapshot);
+    for (const key of members) {
+      const [type, userId] = splitStateKey(key);
+      const sk = this.snapshots.lookupStateKeyShort(type, userId);
+      const evShort = sk === undefined ? undefined : map.get(sk);
+      const member = evShort === stored.short ? stored : evShort === undefined ? undefined : await this.events.getByShort(evShort);
+      this.rooms.setMembershipTxn(ops, userId, {
+        roomId: room.roomId,
+        membership: (member?.pdu.content.membership as Membership | undefined) ?? 'leave',
+        eventId: member?.event_id ?? stored.event_id,
+        stream,
+      });
     }
   }
 
@@ -428,6 +553,22 @@ export class RoomEngine {
       }
     }
   }
+}
+
+/** The ids of an event's prev_events (v1/v2 events list `[id, hashes]` pairs, later versions ids). */
+function prevEventIds(pdu: Pdu): string[] {
+  return (pdu.prev_events as unknown[]).map((ref) => (Array.isArray(ref) ? String(ref[0]) : String(ref)));
+}
+
+function withEvent(state: StoredStateMap, key: StateKey | undefined, event: StoredEvent): StoredStateMap {
+  if (key === undefined) return state;
+  const next: StoredStateMap = new Map(state);
+  next.set(key, event);
+  return next;
+}
+
+function dedupe(ids: string[]): string[] {
+  return [...new Set(ids)];
 }
 
 function validateDraft(draft: EventDraft): void {

@@ -28,6 +28,13 @@ export interface EventMeta {
   redactedBy?: string;
   /** Set once a child event relates to this one: only then are its aggregations looked up. */
   related?: true;
+  /**
+   * Absent for accepted events. Soft-failed, outlier and rejected events (server-server "Checks
+   * performed on receipt of a PDU") are stored by id only: no timeline or stream entry.
+   */
+  status?: 'soft_failed' | 'outlier' | 'rejected';
+  /** Why a rejected event was rejected (the auth rule that failed), for operators. */
+  rejectedReason?: string;
 }
 
 export interface StoredEvent extends RoomEvent {
@@ -70,8 +77,9 @@ export class EventStore {
       this.db.put('eventJson', key, Buffer.from(JSON.stringify(event.pdu), 'utf8')),
       this.db.put('eventMeta', key, encodeJson(meta)),
       this.db.put('eventShortById', Buffer.from(event.event_id, 'utf8'), key),
-      this.db.put('timeline', Buffer.concat([u32(meta.roomShort), position(meta.stream)]), key),
     );
+    if (meta.status !== undefined) return { ...event, short, meta };
+    ops.push(this.db.put('timeline', Buffer.concat([u32(meta.roomShort), position(meta.stream)]), key));
     if (meta.stream > 0) {
       ops.push(this.db.put('stream', u64(meta.stream), Buffer.concat([u32(meta.roomShort), key])));
     }
