@@ -61,6 +61,7 @@ import { loadOrCreateSigningKey } from './signing-key-file.js';
 import { buildRoomApi } from './room-api.js';
 import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
+import { describeListenError } from './listen-error.js';
 
 interface Closable {
   name: string;
@@ -316,11 +317,22 @@ export class Gateway {
       query: (stream, from, to, resolution) => telemetry.query(stream, from, to, resolution),
     });
     transport.setInboundHandler(bridge.handleInbound);
-    await transport.start();
+    try {
+      await transport.start();
+    } catch (err) {
+      if (!this.broker) throw err;
+      const { bindAddress: host, port } = config.mqtt;
+      throw describeListenError(err, { what: 'the MQTT broker', host, port, setting: 'mqtt.port', env: 'HEARTH_MQTT_PORT' });
+    }
     this.closables.push({ name: 'mqtt', close: () => transport.stop() });
 
     // ---- listeners
-    await app.listen({ host: config.client.bindAddress, port: config.client.port });
+    try {
+      await app.listen({ host: config.client.bindAddress, port: config.client.port });
+    } catch (err) {
+      const { bindAddress: host, port } = config.client;
+      throw describeListenError(err, { what: 'the Client-Server API', host, port, setting: 'client.port', env: 'HEARTH_CLIENT_PORT' });
+    }
     this.closables.push({ name: 'http', close: () => app.close() });
     if (this.broker) {
       const detach = this.broker.attachWebSocket(app.server, config.mqtt.websocketPath);

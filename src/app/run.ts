@@ -4,13 +4,25 @@
  */
 import pino from 'pino';
 import { loadConfig } from '../config/config.js';
+import { securePermissions } from './data-dir-permissions.js';
 import { Gateway } from './gateway.js';
 
 export async function runGateway(): Promise<number> {
   const config = loadConfig();
   const log = pino({ level: config.logLevel, base: { service: 'hearth' } });
+  const fixed = securePermissions(config.dataDir);
+  if (fixed.length > 0) {
+    log.warn({ dataDir: config.dataDir, paths: fixed.length }, 'data directory was readable by other users: now 0700, files 0600');
+  }
   const gateway = new Gateway(config, log);
-  await gateway.start();
+  try {
+    await gateway.start();
+  } catch (err) {
+    // What did start (the database, the broker, timers) would keep the process alive, hung with
+    // nothing listening: stop it, then let the caller report the failure and exit non-zero.
+    await gateway.stop();
+    throw err;
+  }
   // One line on stdout even at the default (quiet) level: scripts wait for it.
   process.stdout.write(
     `hearth: listening on ${gateway.clientUrl} (server name ${config.serverName}), MQTT on port ${gateway.mqttPort ?? 'external'}, data in ${config.dataDir}\n`,

@@ -4,6 +4,7 @@
  * admin socket, since LevelDB admits one process).
  */
 import { readFileSync } from 'node:fs';
+import { PRIVATE_UMASK } from '../app/data-dir-permissions.js';
 
 const USAGE = `Usage: hearth <command>
 
@@ -20,6 +21,8 @@ HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION (closed|token|open
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // Everything Hearth creates (database files, media, keys, the admin socket) is private to its user.
+  process.umask(PRIVATE_UMASK);
   const [command, ...rest] = argv;
   switch (command) {
     case 'run': {
@@ -69,5 +72,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     process.stderr.write(`hearth: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
+    // A failed start has stopped what it started; should any handle still hold the loop, exit anyway
+    // rather than hang (an unreferenced timer fires only while something else keeps the process up).
+    setTimeout(() => process.exit(1), 2000).unref();
   },
 );
