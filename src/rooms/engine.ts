@@ -110,6 +110,10 @@ export type EventListener = (event: StoredEvent) => void;
 const MAX_EVENT_BYTES = 65536;
 /** Identifiers and event types are limited to 255 bytes (client-server-api "Size limits"). */
 const MAX_ID_BYTES = 255;
+/** Synapse lists at most 10 prev_events in the events it creates; peers refuse more than 20. */
+const MAX_PREV_EVENTS = 10;
+/** server-server "Depth": capped at 2^63 - 1; JSON numbers here stay safe integers. */
+const MAX_DEPTH = Number.MAX_SAFE_INTEGER;
 
 export interface RoomEngineDeps {
   db: Database;
@@ -277,19 +281,19 @@ export class RoomEngine {
     });
   }
 
-  private async sendLocked(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, opts: SendOptions): Promise<SentEvent> {
-    validateDraft(draft);
-    const head = this.rooms.head(room.short);
-    if (!head) throw new Error(`room ${room.roomId} has no head`);
-    const state = await this.currentState(room.roomId);
-
+  /**
+   * Authoring, step 2: the PDU template of a draft against the room's current state: prev_events
+   * are the forward extremities, auth_events follow server-server "Auth events selection". Also
+   * what `make_join`, `make_leave` and `make_knock` hand a remote server to sign.
+   */
+  private templateFor(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, state: StoredStateMap, head: RoomHead, ts: number): PduTemplate {
     const content: JsonObject = { ...draft.content };
     const template: PduTemplate = {
       auth_events: selectAuthEvents(draft.type, draft.state_key, draft.sender, content, state, rules),
       content,
-      depth: head.depth + 1,
-      origin_server_ts: opts.originServerTs ?? Date.now(),
-      prev_events: head.extremities.slice(0, 10),
+      depth: Math.min(head.depth + 1, MAX_DEPTH),
+      origin_server_ts: ts,
+      prev_events: head.extremities.slice(0, MAX_PREV_EVENTS),
       room_id: room.roomId,
       sender: draft.sender,
       type: draft.type,
@@ -301,6 +305,37 @@ export class RoomEngine {
       if (rules.redactsInContent) content.redacts = draft.redacts;
       else template.redacts = draft.redacts;
     }
+    return template;
+  }
+
+  /**
+   * The unsigned template of an event a remote server's user wants to send here (server-server
+   * "Joining Rooms": `make_join`; likewise `make_leave`, `make_knock`), checked against the
+   * current state so a refusal is known before the remote side signs it.
+   */
+  async templateForRemote(roomId: string, draft: EventDraft): Promise<{ template: PduTemplate; version: RoomVersionId }> {
+    const room = this.requireRoom(roomId);
+    const rules = this.rulesOf(room);
+    validateDraft(draft);
+    return this.roomLocks.run(room.short, async () => {
+      const head = this.rooms.head(room.short);
+      if (!head) throw new Error(`room ${room.roomId} has no head`);
+      const state = await this.currentState(room.roomId);
+      const template = this.templateFor(room, rules, draft, state, head, Date.now());
+      const probe = toRoomEvent({ ...template, hashes: { sha256: '' }, signatures: {} }, rules, '$probe');
+      const verdict = checkEventAuth(probe, state, rules);
+      if (!verdict.allowed) throw forbidden(verdict.reason);
+      return { template, version: room.version };
+    });
+  }
+
+  private async sendLocked(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, opts: SendOptions): Promise<SentEvent> {
+    validateDraft(draft);
+    const head = this.rooms.head(room.short);
+    if (!head) throw new Error(`room ${room.roomId} has no head`);
+    const state = await this.currentState(room.roomId);
+    const template = this.templateFor(room, rules, draft, state, head, opts.originServerTs ?? Date.now());
+    const content = template.content;
 
     const { pdu, eventId } = finalizePdu(template, { rules, serverName: this.deps.serverName, key: this.deps.signingKey });
     const size = Buffer.byteLength(JSON.stringify(pdu), 'utf8');
@@ -360,6 +395,45 @@ export class RoomEngine {
       throw forbidden('You may only redact your own events without the redact power level');
     }
     return target;
+  }
+
+  // ---------------------------------------------------------------- for federation
+
+  /** Runs `fn` under the room's lock: received PDUs of one room are handled one at a time, like sends. */
+  async runInRoom<T>(roomId: string, fn: (room: RoomRecord) => Promise<T>): Promise<T> {
+    const room = this.requireRoom(roomId);
+    return this.roomLocks.run(room.short, () => fn(room));
+  }
+
+  /**
+   * Makes a room this server learns about from another one (a join through `send_join`): its record
+   * with an empty head, so its first persisted events (the auth chain and state as outliers, then
+   * the join) have a room to belong to. Idempotent.
+   */
+  async adoptRemoteRoom(roomId: string, version: RoomVersionId, creator: string): Promise<RoomRecord> {
+    const existing = this.rooms.get(roomId);
+    if (existing) return existing;
+    if (!getRoomVersionRules(version)) throw new MatrixError(400, ErrCode.UNSUPPORTED_ROOM_VERSION, `Unsupported room version ${version}`);
+    const ops: BatchOp[] = [];
+    const room = this.rooms.createTxn(ops, roomId, version, creator);
+    const head: RoomHead = { snapshot: 0, extremities: [], depth: 0, lastStream: 0 };
+    this.rooms.setHeadTxn(ops, room.short, head);
+    await this.deps.db.write(ops);
+    this.rooms.remember(room, head);
+    return room;
+  }
+
+  /** The forward edge of a room: extremities, depth and the current state's snapshot. */
+  headOf(roomId: string): RoomHead | undefined {
+    const room = this.rooms.get(roomId);
+    return room ? this.rooms.head(room.short) : undefined;
+  }
+
+  /** A stored state as `(type, state_key)` -> event id (what state resolution and `/state_ids` speak). */
+  async stateIdsOf(snapshot: number): Promise<StateIdMap> {
+    const out: StateIdMap = new Map();
+    for (const [key, event] of await this.loadSnapshot(snapshot)) out.set(key, event.event_id);
+    return out;
   }
 
   /**
