@@ -1,0 +1,355 @@
+/**
+ * Receiving a PDU (server-server "Checks performed on receipt of a PDU"), in the order every
+ * server converges on:
+ *   1. a valid event (shape, size, canonical JSON), else dropped;
+ *   2. the signatures of the servers that must sign it, else dropped;
+ *   3. the content hash, else the redacted form is kept;
+ *   4. its auth events known (missing ones fetched and stored as outliers), and the event
+ *      allowed by them, else rejected;
+ *   5. its prev events known: missing ones fetched with `get_missing_events` (bounded), and
+ *      for what is still missing the state there is fetched (`state_ids` + `event`), its events
+ *      stored as outliers (outliers never reach a timeline);
+ *   6. allowed by the state before it (the resolution of the states after its prev events),
+ *      else rejected;
+ *   7. allowed by the current state, else soft-failed (stored, not shown, not an extremity).
+ * Accepted events go through the same `persistEvent` as locally created ones, with the state
+ * established here; a fork is merged by state resolution into the new current state.
+ *
+ * One failing pull never fails the PDU's transaction: the PDU gets an error and the others go on.
+ */
+import type { Logger } from 'pino';
+import { hasValidContentHash } from '../../core/hashes.js';
+import { redactPdu } from '../../core/redaction.js';
+import { toRoomEvent } from '../../core/room-event.js';
+import type { RoomVersionRules } from '../../core/room-versions.js';
+import { stateKey, type Pdu, type RoomEvent, type StateEventMap, type StateIdMap } from '../../core/types.js';
+import { checkAuthEventsList, checkEventAuth } from '../../state/auth-rules.js';
+import { CREATE_KEY, stateMapOf } from '../../state/room-state.js';
+import { resolveState } from '../../state/state-resolution.js';
+import type { RoomEngine, StateInput, StoredEvent } from '../../rooms/engine.js';
+import type { RoomRecord } from '../../storage/rooms.js';
+import { checkPduFormat, referencedIds } from './pdu-format.js';
+import { checkEventSignatures, type ServerKeyLookup } from './event-signatures.js';
+
+/** The pulls a receiving server makes of the server that sent it an event. */
+export interface RemoteEventSource {
+  /** GET /_matrix/federation/v1/event/{eventId}: the PDU, unchecked. */
+  event(origin: string, eventId: string): Promise<unknown>;
+  /** POST /_matrix/federation/v1/get_missing_events/{roomId}: PDUs, unchecked. */
+  missingEvents(origin: string, roomId: string, earliest: string[], latest: string[], limit: number, minDepth: number): Promise<unknown[]>;
+  /** GET /_matrix/federation/v1/state_ids/{roomId}?event_id=: the state before the event and its auth chain. */
+  stateIds(origin: string, roomId: string, eventId: string): Promise<{ pdu_ids: string[]; auth_chain_ids: string[] }>;
+}
+
+export interface PduHandlerDeps {
+  engine: RoomEngine;
+  remote: RemoteEventSource;
+  keys: ServerKeyLookup;
+  log: Logger;
+}
+
+/** The outcome of one received PDU: nothing on success, else why it was dropped or rejected. */
+export type PduOutcome = { eventId?: string; error?: string; status?: 'accepted' | 'soft_failed' | 'rejected' | 'outlier' | 'dropped' | 'known' };
+
+/** Synapse asks for at most 10 missing events per call; a gap wider than this is bridged by /state_ids. */
+const MISSING_EVENTS_LIMIT = 10;
+/** At most this many events fetched to authorise or place one received PDU (a stranger cannot make us fetch a room). */
+const MAX_FETCHES_PER_PDU = 200;
+
+/** A PDU that passed steps 1-3, with its id and the form to store (redacted on a hash mismatch). */
+interface CheckedPdu {
+  event: RoomEvent;
+}
+
+class FetchBudget {
+  constructor(private left: number) {}
+  take(): void {
+    if (this.left-- <= 0) throw new Error('too many events to fetch for one PDU');
+  }
+}
+
+export class PduHandler {
+  constructor(private readonly deps: PduHandlerDeps) {}
+
+  /**
+   * Receives one PDU of a transaction from `origin` (`PUT /send`). Rooms this server is not in
+   * are refused (a server only sends us events of rooms we share).
+   */
+  async receive(origin: string, raw: unknown): Promise<PduOutcome> {
+    const roomId = typeof (raw as { room_id?: unknown })?.room_id === 'string' ? (raw as { room_id: string }).room_id : undefined;
+    const room = roomId ? this.deps.engine.room(roomId) : undefined;
+    if (!room) return { status: 'dropped', error: `not in room ${roomId ?? '(none)'}` };
+    const rules = this.deps.engine.rulesOf(room);
+    const checked = await this.checkReceived(raw, room, rules);
+    if ('error' in checked) return { status: 'dropped', error: checked.error };
+    const { event } = checked;
+    try {
+      return await this.deps.engine.runInRoom(room.roomId, async () => {
+        const known = await this.deps.engine.getEvent(event.event_id);
+        if (known && known.meta.status !== 'outlier') return { eventId: event.event_id, status: 'known' as const };
+        return this.place(origin, room, rules, event, new FetchBudget(MAX_FETCHES_PER_PDU), true);
+      });
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, origin, eventId: event.event_id }, 'received PDU could not be placed');
+      return { eventId: event.event_id, status: 'dropped', error: (err as Error).message };
+    }
+  }
+
+  /** Steps 1-3: shape, signatures, content hash. */
+  async checkReceived(raw: unknown, room: RoomRecord, rules: RoomVersionRules): Promise<CheckedPdu | { error: string }> {
+    const format = checkPduFormat(raw, room.roomId, rules);
+    if (!format.ok) return { error: `invalid event: ${format.reason}` };
+    let pdu: Pdu = format.pdu;
+    let event: RoomEvent;
+    try {
+      event = eventOf(pdu, rules);
+    } catch (err) {
+      return { error: `invalid event: ${(err as Error).message}` };
+    }
+    const signatureFault = await checkEventSignatures(pdu, event.event_id, rules, this.deps.keys);
+    if (signatureFault) return { error: `bad signature: ${signatureFault}` };
+    if (!hasValidContentHash(pdu)) {
+      // server-server "Checks performed on receipt of a PDU" step 3: keep the redacted form.
+      pdu = redactPdu(pdu, rules);
+      event = { ...event, pdu };
+    }
+    return { event };
+  }
+
+  /**
+   * Steps 4-7 for an event whose own checks passed. Caller holds the room lock. `fetchGaps`
+   * allows `get_missing_events` (not for events that came from it: their gaps go to /state_ids).
+   */
+  private async place(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget: FetchBudget, fetchGaps: boolean): Promise<PduOutcome> {
+    const { engine } = this.deps;
+    const eventId = event.event_id;
+
+    // 4. Auth events: known, not rejected, and allowing the event.
+    const authEvents = await this.ensureAuthEvents(origin, room, rules, event, budget);
+    const authFault = authEvents === undefined ? 'an auth event is missing or was rejected' : authCheck(event, authEvents, rules);
+    if (authFault) {
+      await engine.persistEvent({ room, event, status: 'rejected', rejectedReason: authFault });
+      return { eventId, status: 'rejected', error: `rejected: ${authFault}` };
+    }
+
+    // 5. Prev events: fetch the gap, then the state at whatever is still missing.
+    const prevIds = referencedIds(event.pdu.prev_events);
+    let missing = await this.missingWithState(prevIds);
+    if (missing.length > 0 && fetchGaps) {
+      await this.fetchMissingEvents(origin, room, rules, event, budget);
+      missing = await this.missingWithState(prevIds);
+    }
+    const stateSets: StateIdMap[] = [];
+    for (const prevId of prevIds) {
+      const prev = await engine.getEvent(prevId);
+      if (prev && prev.meta.status === undefined) stateSets.push(await engine.stateIdsOf(prev.meta.stateAfter));
+      else if (prev?.meta.status === 'soft_failed') stateSets.push(await engine.stateIdsOf(prev.meta.stateAfter));
+      else if (missing.includes(prevId)) stateSets.push(await this.stateAfterRemote(origin, room, rules, prevId, budget));
+    }
+
+    // 6. The state before the event: one prev event's state after, or the resolution of several.
+    let stateBefore: StateInput;
+    let beforeIds: StateIdMap;
+    const singlePrev = prevIds.length === 1 ? await engine.getEvent(prevIds[0]!) : undefined;
+    if (singlePrev && singlePrev.meta.status !== 'outlier' && singlePrev.meta.status !== 'rejected') {
+      stateBefore = { snapshot: singlePrev.meta.stateAfter };
+      beforeIds = stateSets[0] ?? new Map();
+    } else {
+      beforeIds = await this.resolve(stateSets, rules);
+      stateBefore = { ids: beforeIds };
+    }
+    const beforeEvents = await this.eventsOf(beforeIds);
+    const stateFault = checkEventAuth(event, withCreate(beforeEvents, authEvents!, rules), rules);
+    if (!stateFault.allowed) {
+      await engine.persistEvent({ room, event, status: 'rejected', rejectedReason: stateFault.reason });
+      return { eventId, status: 'rejected', error: `rejected: ${stateFault.reason}` };
+    }
+
+    // 7. Soft failure: allowed before it, but not by the room as it is now.
+    const head = engine.headOf(room.roomId)!;
+    const currentIds = await engine.stateIdsOf(head.snapshot);
+    const currentEvents = await this.eventsOf(currentIds);
+    const softFault = currentIds.size === 0 ? undefined : checkEventAuth(event, withCreate(currentEvents, authEvents!, rules), rules);
+    if (softFault && !softFault.allowed) {
+      await engine.persistEvent({ room, event, status: 'soft_failed', stateBefore });
+      this.deps.log.info({ eventId, reason: softFault.reason }, 'soft-failed a received event');
+      return { eventId, status: 'soft_failed' };
+    }
+
+    // The current state: the state after the event when it succeeds every extremity, else the
+    // resolution of the forks (rooms/v2 "State resolution").
+    const succeedsAll = head.extremities.every((id) => prevIds.includes(id));
+    let currentState: 'after' | { ids: StateIdMap } = 'after';
+    if (!succeedsAll) {
+      const afterIds = new Map(beforeIds);
+      if (event.pdu.state_key !== undefined) afterIds.set(stateKey(event.pdu.type, event.pdu.state_key), eventId);
+      currentState = { ids: await this.resolve([currentIds, afterIds], rules, event) };
+    }
+    await engine.persistEvent({ room, event, status: 'accepted', stateBefore, currentState });
+    return { eventId, status: 'accepted' };
+  }
+
+  /** The prev events that are unknown, or known only as outliers or rejected (no state to build on). */
+  private async missingWithState(prevIds: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const id of prevIds) {
+      const prev = await this.deps.engine.getEvent(id);
+      if (!prev || prev.meta.status === 'outlier' || prev.meta.status === 'rejected') out.push(id);
+    }
+    return out;
+  }
+
+  /**
+   * Step 4: the event's auth events, fetching and storing (as outliers) the ones we lack, each
+   * checked against its own auth events. Undefined when one cannot be had or was rejected.
+   */
+  private async ensureAuthEvents(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget: FetchBudget): Promise<RoomEvent[] | undefined> {
+    const out: RoomEvent[] = [];
+    for (const id of referencedIds(event.pdu.auth_events)) {
+      let authEvent: StoredEvent | undefined = await this.deps.engine.getEvent(id);
+      if (!authEvent) authEvent = await this.fetchOutlier(origin, room, rules, id, budget);
+      if (!authEvent || authEvent.meta.status === 'rejected' || authEvent.room_id !== room.roomId) return undefined;
+      out.push(authEvent);
+    }
+    if (!rules.createEventInAuthEvents && event.pdu.type !== 'm.room.create') {
+      // rooms/v12 auth rule 2: the room id names the create event; the rules still read it.
+      const createId = '$' + room.roomId.slice(1);
+      const create = (await this.deps.engine.getEvent(createId)) ?? (await this.fetchOutlier(origin, room, rules, createId, budget));
+      if (!create || create.meta.status === 'rejected') return undefined;
+      out.push(create);
+    }
+    return out;
+  }
+
+  /** Fetches an event we lack, checks it and its auth chain, and stores it as an outlier (or rejected). */
+  private async fetchOutlier(origin: string, room: RoomRecord, rules: RoomVersionRules, eventId: string, budget: FetchBudget): Promise<StoredEvent | undefined> {
+    budget.take();
+    let raw: unknown;
+    try {
+      raw = await this.deps.remote.event(origin, eventId);
+    } catch (err) {
+      this.deps.log.debug({ err: (err as Error).message, origin, eventId }, 'could not fetch an event');
+      return undefined;
+    }
+    const checked = await this.checkReceived(raw, room, rules);
+    if ('error' in checked || checked.event.event_id !== eventId) return undefined;
+    return this.storeOutlier(origin, room, rules, checked.event, budget);
+  }
+
+  /** Stores a checked event as an outlier after checking it against its own auth events. */
+  async storeOutlier(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget: FetchBudget): Promise<StoredEvent | undefined> {
+    const known = await this.deps.engine.getEvent(event.event_id);
+    if (known) return known;
+    const authEvents = await this.ensureAuthEvents(origin, room, rules, event, budget);
+    const fault = authEvents === undefined ? 'an auth event is missing or was rejected' : authCheck(event, authEvents, rules);
+    if (fault) return this.deps.engine.persistEvent({ room, event, status: 'rejected', rejectedReason: fault });
+    return this.deps.engine.persistEvent({ room, event, status: 'outlier' });
+  }
+
+  /** Step 5: `get_missing_events` between our extremities and the event, placed oldest first. */
+  private async fetchMissingEvents(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget: FetchBudget): Promise<void> {
+    const head = this.deps.engine.headOf(room.roomId)!;
+    let raws: unknown[];
+    try {
+      budget.take();
+      raws = await this.deps.remote.missingEvents(origin, room.roomId, head.extremities, [event.event_id], MISSING_EVENTS_LIMIT, Math.max(0, head.depth - MISSING_EVENTS_LIMIT * 10));
+    } catch (err) {
+      this.deps.log.debug({ err: (err as Error).message, origin }, 'get_missing_events failed');
+      return;
+    }
+    const checked: RoomEvent[] = [];
+    for (const raw of raws.slice(0, MISSING_EVENTS_LIMIT)) {
+      const result = await this.checkReceived(raw, room, rules);
+      if (!('error' in result)) checked.push(result.event);
+    }
+    checked.sort((a, b) => a.pdu.depth - b.pdu.depth);
+    for (const missing of checked) {
+      const known = await this.deps.engine.getEvent(missing.event_id);
+      if (known && known.meta.status !== 'outlier') continue;
+      await this.place(origin, room, rules, missing, budget, false);
+    }
+  }
+
+  /**
+   * The state after a prev event we could not place: the state before it from `/state_ids`
+   * (its events and auth chain stored as outliers), plus the event itself when it is state.
+   */
+  private async stateAfterRemote(origin: string, room: RoomRecord, rules: RoomVersionRules, prevId: string, budget: FetchBudget): Promise<StateIdMap> {
+    budget.take();
+    const { pdu_ids, auth_chain_ids } = await this.deps.remote.stateIds(origin, room.roomId, prevId);
+    if (!Array.isArray(pdu_ids) || !Array.isArray(auth_chain_ids)) throw new Error('malformed state_ids answer');
+    for (const id of auth_chain_ids) {
+      if (typeof id === 'string' && !(await this.deps.engine.getEvent(id))) await this.fetchOutlier(origin, room, rules, id, budget);
+    }
+    const state: StateIdMap = new Map();
+    for (const id of pdu_ids) {
+      if (typeof id !== 'string') continue;
+      const event = (await this.deps.engine.getEvent(id)) ?? (await this.fetchOutlier(origin, room, rules, id, budget));
+      if (event && event.meta.status !== 'rejected' && event.pdu.state_key !== undefined) state.set(stateKey(event.pdu.type, event.pdu.state_key), id);
+    }
+    const prev = (await this.deps.engine.getEvent(prevId)) ?? (await this.fetchOutlier(origin, room, rules, prevId, budget));
+    if (prev && prev.meta.status !== 'rejected' && prev.pdu.state_key !== undefined) state.set(stateKey(prev.pdu.type, prev.pdu.state_key), prevId);
+    return state;
+  }
+
+  /** State resolution over stored events (their auth chains loaded first: resolution is pure). */
+  private async resolve(stateSets: StateIdMap[], rules: RoomVersionRules, extra?: RoomEvent): Promise<StateIdMap> {
+    if (stateSets.length === 0) return new Map();
+    if (stateSets.length === 1) return new Map(stateSets[0]);
+    const events = new Map<string, StoredEvent | RoomEvent>();
+    const rejected = new Set<string>();
+    if (extra) events.set(extra.event_id, extra);
+    const pending: string[] = stateSets.flatMap((set) => [...set.values()]);
+    while (pending.length > 0) {
+      const id = pending.pop()!;
+      if (events.has(id)) {
+        if (id !== extra?.event_id) continue;
+      } else {
+        const event = await this.deps.engine.getEvent(id);
+        if (!event) continue;
+        events.set(id, event);
+        if (event.meta.status === 'rejected') rejected.add(id);
+      }
+      for (const authId of referencedIds(events.get(id)!.pdu.auth_events)) if (!events.has(authId)) pending.push(authId);
+    }
+    return resolveState(stateSets, (id) => events.get(id), rules, { isRejected: (id) => rejected.has(id) });
+  }
+
+  private async eventsOf(ids: StateIdMap): Promise<StateEventMap> {
+    const out: StateEventMap = new Map();
+    for (const [key, id] of ids) {
+      const event = await this.deps.engine.getEvent(id);
+      if (event) out.set(key, event);
+    }
+    return out;
+  }
+}
+
+/** The event with its id: v1/v2 events carry it, later versions derive it (rooms/v3, rooms/v4 "Event IDs"). */
+export function eventOf(pdu: Pdu, rules: RoomVersionRules): RoomEvent {
+  const carried = (pdu as unknown as { event_id?: unknown }).event_id;
+  if (rules.id === ('1' as string) || rules.id === ('2' as string)) {
+    if (typeof carried !== 'string') throw new Error('a v1/v2 event carries its event_id');
+    return toRoomEvent(pdu, rules, carried);
+  }
+  return toRoomEvent(pdu, rules);
+}
+
+/** Step 4's verdict: the auth_events list itself, then the auth rules against the state it forms. */
+function authCheck(event: RoomEvent, authEvents: RoomEvent[], rules: RoomVersionRules): string | undefined {
+  const listed = rules.createEventInAuthEvents ? authEvents : authEvents.filter((e) => e.pdu.type !== 'm.room.create');
+  const list = checkAuthEventsList(event, listed, rules);
+  if (!list.allowed) return list.reason;
+  const verdict = checkEventAuth(event, withCreate(stateMapOf(authEvents), authEvents, rules), rules);
+  return verdict.allowed ? undefined : verdict.reason;
+}
+
+/** rooms/v12: the create event is not among auth_events; the auth rules still need it. */
+function withCreate(state: StateEventMap, authEvents: RoomEvent[], rules: RoomVersionRules): StateEventMap {
+  if (rules.createEventInAuthEvents || state.has(CREATE_KEY)) return state;
+  const create = authEvents.find((e) => e.pdu.type === 'm.room.create');
+  if (!create) return state;
+  const out = new Map(state);
+  out.set(CREATE_KEY, create);
+  return out;
+}
