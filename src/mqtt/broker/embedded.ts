@@ -22,6 +22,8 @@ import { MqttWebSocketEndpoint } from './websocket.js';
 import { createBrokerStats, type BrokerStats } from './stats.js';
 import { deliverInbound, type BrokerLogger } from './inbound.js';
 import { guardPacketSize } from './packet-size-guard.js';
+import { strictStrings } from './utf8-strings.js';
+import type { ConnectRateLimits } from '../../limits/client-limits.js';
 
 
 export interface EmbeddedBrokerDeps {
@@ -32,6 +34,8 @@ export interface EmbeddedBrokerDeps {
   logger: BrokerLogger;
   /** Write-behind window for retained messages and offline queues (default 1000 ms). */
   persistFlushMs?: number;
+  /** Wrong credentials per address and username (rc_mqtt_connect); absent: unlimited. */
+  connectLimits?: ConnectRateLimits;
 }
 
 // mqtt-packet (aedes' encoder) otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet ids
@@ -191,7 +195,12 @@ export class EmbeddedBroker implements MqttTransport {
       stream.destroy();
       return;
     }
-    aedes.handle(stream, req);
+    const client = aedes.handle(stream, req) as Client & { _parser: unknown };
+    // NUL or ill-formed UTF-8 in a topic, client id or user name closes the connection [MQTT-1.5.3-1/2].
+    strictStrings(client._parser, (violation) => {
+      this.counters.invalidStrings++;
+      this.deps.logger.warn({ remoteAddress: (stream as NetSocket).remoteAddress ?? req?.socket.remoteAddress, violation }, 'mqtt packet with an invalid string refused');
+    });
     if (stream instanceof NetSocket) {
       this.sockets.add(stream);
       stream.once('close', () => this.sockets.delete(stream));
@@ -236,9 +245,16 @@ export class EmbeddedBroker implements MqttTransport {
   }
 
   private async admit(client: Client, username: string | undefined, password: Buffer | undefined): Promise<'ok' | 'client-id' | number> {
+    // Over rc_mqtt_connect: refused before the (scrypt) check with 3, "Server unavailable": retry later.
+    const address = remoteAddressOf(client);
+    if ((this.deps.connectLimits?.retryAfterMs(address, username) ?? 0) > 0) {
+      this.counters.authFailures++;
+      return 3;
+    }
     const result = await this.deps.authenticate(username, password);
     if (!result.ok) {
       this.counters.authFailures++;
+      this.deps.connectLimits?.failed(address, username);
       return result.returnCode;
     }
     if (!(await this.owners!.connect(client.id, result.identity, client.clean, client))) {
@@ -321,4 +337,10 @@ export class EmbeddedBroker implements MqttTransport {
     this.counters.refusedSubscriptions++;
     done(null, null);
   }
+}
+
+/** The client's address: the TCP socket's, or for MQTT over WebSocket the upgrade request's. */
+function remoteAddressOf(client: Client): string | undefined {
+  const conn = client.conn as { remoteAddress?: string } | undefined;
+  return conn?.remoteAddress ?? (client.req as IncomingMessage | undefined)?.socket?.remoteAddress;
 }

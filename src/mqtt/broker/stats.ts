@@ -16,6 +16,8 @@ export interface BrokerStats {
   clientIdRefused: number;
   /** Packets not queued because a persistent session's offline queue was full. */
   offlineDropped: number;
+  /** Packets with NUL or ill-formed UTF-8 in a string (topic, client id, ...): connection closed. */
+  invalidStrings: number;
 }
 
 export function createBrokerStats(): BrokerStats {
@@ -28,5 +30,6 @@ export function createBrokerStats(): BrokerStats {
     authFailures: 0,
     clientIdRefused: 0,
     offlineDropped: 0,
+    invalidStrings: 0,
   };
 }
