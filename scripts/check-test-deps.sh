@@ -5,4 +5,6 @@ for cmd in mosquitto mosquitto_pub mosquitto_sub; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "missing: $cmd (apt-get install mosquitto mosquitto-clients)"; missing=1; }
 done
 /usr/bin/python3 -c 'import nio' >/dev/null 2>&1 || { echo "missing: matrix-nio (apt-get install python3-matrix-nio)"; missing=1; }
+synapse_cache="${HEARTH_SYNAPSE_CACHE:-/var/cache/hearth/synapse-sid}"
+[ -f "$synapse_cache.built" ] || { echo "missing: the Synapse federation peer in $synapse_cache (bash scripts/synapse-peer build)"; missing=1; }
 if [ $missing -ne 0 ]; then echo "install the packages above, or run 'bash .ci/run' which does"; exit 1; fi
