@@ -53,7 +53,7 @@ import { EmbeddedBroker } from '../mqtt/broker/embedded.js';
 import { DeviceRegistry } from '../mqtt/identity/registry.js';
 import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
 import { createAuthenticator as createMqttAuthenticator } from '../mqtt/identity/authenticate.js';
-import { createDefaultAclPolicy } from '../mqtt/identity/acl.js';
+import { createDefaultAclPolicy, deviceMayReceiveCommands } from '../mqtt/identity/acl.js';
 import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
@@ -294,9 +294,13 @@ export class Gateway {
       getStateEvent: (roomId, type, key) => engine.stateEvent(roomId, type, key),
       onEvent: (listener) => engine.onEvent(listener),
       getUserPowerLevel: (roomId, userId) => engine.getUserPowerLevel(roomId, userId),
+      isJoined: (userId, roomId) => engine.isJoined(userId, roomId),
     };
-    const transport = await this.createTransport(db, registry, accounts);
+    // The broker asks the bridge (created next) whether a Matrix user may publish a command.
+    let bridgeRef: MqttBridge | undefined;
+    const transport = await this.createTransport(db, registry, accounts, (userId, topic) => bridgeRef?.mayCommand(userId, topic) ?? Promise.resolve(false));
     const bridge = new MqttBridge({
+      mayReceiveCommands: (publisher, topic) => !publisher.startsWith('device:') || deviceMayReceiveCommands(publisher.slice('device:'.length), topic),
       db,
       rooms: roomPort,
       identity: {
@@ -308,6 +312,7 @@ export class Gateway {
       config: config.bridge,
       logger: log.child({ component: 'bridge' }),
     });
+    bridgeRef = bridge;
     await bridge.start();
     this.closables.push({ name: 'bridge', close: () => bridge.stop() });
     registerTelemetryRoutes(app, {
@@ -342,7 +347,12 @@ export class Gateway {
     // ---- the admin socket (the CLI's way in while LevelDB is held by this process)
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
       ...userAdminHandlers(accounts),
-      ...deviceAdminHandlers(registry, { onRemoved: (name) => void this.broker?.disconnectDevice(name) }),
+      ...deviceAdminHandlers(registry, {
+        onRemoved: (name) => {
+          this.broker?.disconnectDevice(name);
+          bridge.releaseOwner(`device:${name}`).catch((err: unknown) => log.warn({ err, device: name }, 'releasing the devices of a removed login failed'));
+        },
+      }),
     });
     this.closables.push({ name: 'admin-socket', close: () => admin.close() });
 
@@ -357,7 +367,12 @@ export class Gateway {
     log.info({ url: this.clientUrl, serverName }, 'gateway started');
   }
 
-  private async createTransport(db: Database, registry: DeviceRegistry, accounts: AccountService): Promise<MqttTransport> {
+  private async createTransport(
+    db: Database,
+    registry: DeviceRegistry,
+    accounts: AccountService,
+    authorizeUserCommand: (userId: string, topic: string) => Promise<boolean>,
+  ): Promise<MqttTransport> {
     const { config, log } = this;
     const logger = log.child({ component: 'mqtt' });
     if (config.mqtt.mode === 'external') {
@@ -384,7 +399,8 @@ export class Gateway {
         },
         allowAnonymous: config.mqtt.allowAnonymous,
       }),
-      acl: createDefaultAclPolicy({ isDevice: (name) => registry.isDevice(name) }),
+      acl: createDefaultAclPolicy(),
+      authorizeUserCommand,
     });
     return this.broker;
   }

@@ -61,7 +61,7 @@ export interface SynapsePeer {
   registerUser(name: string, opts?: RegisterSynapseUserOptions): Promise<SynapseUser>;
   /** Stops and starts the same server (same name, keys and database) on the same ports. */
   restart(): Promise<void>;
-  /** Stops Synapse and deletes its data. Idempotent. */
+  /** Stops Synapse and deletes its data (keeps it for a `persistent` instance). Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -70,6 +70,12 @@ export interface StartSynapseOptions {
   t?: ExecutionContext;
   /** Extra environment for scripts/synapse-peer, e.g. `{ HEARTH_SYNAPSE_LOG_LEVEL: 'INFO' }`. */
   env?: Record<string, string>;
+  /**
+   * A named, persistent instance on fixed ports instead of a fresh one: `stop()` then keeps its data,
+   * and the next start with the same name and ports is the same server with its rooms (for
+   * benchmarks that prepare a big room once). The name must not start with `it-` (pruned by CI).
+   */
+  persistent?: { name: string; federationPort: number; clientPort: number };
 }
 
 /** True once `scripts/synapse-peer build` has completed on this machine. */
@@ -98,10 +104,12 @@ export async function startSynapse(opts: StartSynapseOptions = {}): Promise<Syna
         '(a few minutes, once per machine; .ci/run does it) - see docs/federation-testing.md',
     );
   }
-  const name = `it-${process.pid}-${++instanceCounter}-${Date.now().toString(36)}`;
-  const federationPort = await freePort();
-  let clientPort = await freePort();
-  while (clientPort === federationPort) clientPort = await freePort();
+  const persistent = opts.persistent;
+  if (persistent && persistent.name.startsWith('it-')) throw new Error(`persistent Synapse names must not start with it-: ${persistent.name}`);
+  const name = persistent?.name ?? `it-${process.pid}-${++instanceCounter}-${Date.now().toString(36)}`;
+  const federationPort = persistent?.federationPort ?? (await freePort());
+  let clientPort = persistent?.clientPort ?? (await freePort());
+  while (!persistent && clientPort === federationPort) clientPort = await freePort();
   const env = { ...process.env, ...opts.env };
 
   const start = async (): Promise<Record<string, string>> => {
@@ -116,7 +124,7 @@ export async function startSynapse(opts: StartSynapseOptions = {}): Promise<Syna
   try {
     info = await start();
   } catch (err) {
-    await peer(['destroy', name], env).catch(() => undefined);
+    await peer([persistent ? 'stop' : 'destroy', name], env).catch(() => undefined);
     throw err;
   }
   const registrationSecret = info.registration_shared_secret;
@@ -149,7 +157,7 @@ export async function startSynapse(opts: StartSynapseOptions = {}): Promise<Syna
     async stop() {
       if (stopped) return;
       stopped = true;
-      await peer(['destroy', name], env);
+      await peer([persistent ? 'stop' : 'destroy', name], env);
       running.delete(name);
     },
   };
