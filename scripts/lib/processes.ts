@@ -160,6 +160,8 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Prom
     HEARTH_FEDERATION_PORT: String(federationPort),
     HEARTH_MQTT_PORT: String(mqttPort),
     HEARTH_REGISTRATION: 'open',
+    // The benchmarks measure throughput: Synapse's rate limits (rc_message: 0.2/s) would measure those instead.
+    HEARTH_RATE_LIMITS: 'off',
     ...GATEWAY_ALLOCATOR_ENV,
     ...launch.env,
   };

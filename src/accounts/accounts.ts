@@ -15,7 +15,7 @@ import { LruCache } from '../storage/lru.js';
 import { SideStreamStore } from '../storage/side-stream.js';
 import { ToDeviceStore } from '../storage/to-device.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import { hashPassword, verifyPassword } from './password.js';
+import { hashPassword, verifyPassword, verifyPasswordOfNobody } from './password.js';
 import { generateAccessToken, generateDeviceId, hashToken } from './tokens.js';
 
 export type { AccountKind, DeviceRecord, UserRecord } from '../storage/accounts.js';
@@ -141,8 +141,8 @@ export class AccountService {
   /** True when the account exists, is active and the password matches. */
   async checkPassword(userId: string, password: string): Promise<boolean> {
     const user = await this.store.getUser(userId);
-    if (!user || user.deactivated || user.passwordHash === undefined) return false;
-    return verifyPassword(password, user.passwordHash);
+    if (!user || user.passwordHash === undefined) return verifyPasswordOfNobody(password);
+    return (await verifyPassword(password, user.passwordHash)) && !user.deactivated;
   }
 
   /**
@@ -160,8 +160,9 @@ export class AccountService {
 
   /**
    * `m.login.password` (client-server-api "Password-based"): `user` is a localpart or a full user id
-   * of this server. Wrong credentials and unknown users both give 403 M_FORBIDDEN, so the response
-   * does not reveal which accounts exist.
+   * of this server. Wrong credentials and unknown users both give 403 M_FORBIDDEN after the same
+   * work (an unknown user's password is checked against a hash nobody matches), so neither the
+   * answer nor its timing reveals which accounts exist.
    */
   async loginWithPassword(
     user: string,
@@ -170,10 +171,12 @@ export class AccountService {
   ): Promise<Session> {
     const userId = this.resolveLoginUser(user);
     const record = userId === undefined ? undefined : await this.store.getUser(userId);
+    const matches =
+      record?.passwordHash === undefined ? await verifyPasswordOfNobody(password) : await verifyPassword(password, record.passwordHash);
+    // A deactivated account has no password left; it is still told apart, as the spec's
+    // M_USER_DEACTIVATED asks (and as Synapse does), but only after the same work as any other.
     if (record?.deactivated) throw new MatrixError(403, ErrCode.USER_DEACTIVATED, 'This account has been deactivated');
-    if (!record || record.passwordHash === undefined || !(await verifyPassword(password, record.passwordHash))) {
-      throw forbidden('Invalid username or password');
-    }
+    if (!record || !matches) throw forbidden('Invalid username or password');
     return this.createDeviceAndToken(record.userId, device.deviceId, device.displayName);
   }
 

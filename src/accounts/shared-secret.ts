@@ -8,6 +8,11 @@ import { generateOpaqueId } from './tokens.js';
 
 /** Synapse's figure: a nonce is valid for one minute. */
 const NONCE_LIFETIME_MS = 60_000;
+/**
+ * Nonces outstanding at once. Anyone may ask for one (the GET needs no authentication), so the set
+ * is bounded: past this many, the oldest is dropped (its holder asks again).
+ */
+const MAX_OUTSTANDING_NONCES = 1000;
 
 export interface SharedSecretRequest {
   nonce: string;
@@ -29,17 +34,30 @@ export function sharedSecretMac(secret: string, req: Omit<SharedSecretRequest, '
 }
 
 export class SharedSecretRegistration {
+  /** Nonce -> expiry. Every nonce lives as long, so insertion order is expiry order: the oldest is first. */
   private readonly nonces = new Map<string, number>();
 
-  constructor(private readonly secret: string) {}
+  constructor(
+    private readonly secret: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get enabled(): boolean {
     return this.secret !== '';
   }
 
+  /** Nonces outstanding (for tests and status). */
+  get outstanding(): number {
+    return this.nonces.size;
+  }
+
   issueNonce(): string {
-    const now = Date.now();
-    for (const [nonce, expiry] of this.nonces) if (expiry < now) this.nonces.delete(nonce);
+    const now = this.now();
+    // Expired ones are at the front: stop at the first live one instead of scanning them all.
+    for (const [nonce, expiry] of this.nonces) {
+      if (expiry >= now && this.nonces.size < MAX_OUTSTANDING_NONCES) break;
+      this.nonces.delete(nonce);
+    }
     const nonce = generateOpaqueId(24);
     this.nonces.set(nonce, now + NONCE_LIFETIME_MS);
     return nonce;
@@ -49,7 +67,7 @@ export class SharedSecretRegistration {
   check(req: SharedSecretRequest): SharedSecretCheck {
     const expiry = this.nonces.get(req.nonce);
     this.nonces.delete(req.nonce);
-    if (expiry === undefined || expiry < Date.now()) return 'unknown_nonce';
+    if (expiry === undefined || expiry < this.now()) return 'unknown_nonce';
     const expected = Buffer.from(sharedSecretMac(this.secret, req), 'utf8');
     const given = Buffer.from(req.mac.toLowerCase(), 'utf8');
     return given.length === expected.length && timingSafeEqual(given, expected) ? 'ok' : 'bad_mac';

@@ -35,6 +35,7 @@ import { registerSynapseAdminRoutes } from '../api/client/synapse-admin.js';
 import { registerTagRoutes } from '../api/client/tags.js';
 import { registerVoipRoutes } from '../api/client/voip.js';
 import { RoomTagsService } from '../accounts/room-tags.js';
+import type { ClientRateLimits } from '../limits/client-limits.js';
 
 export interface AccountApiDeps {
   config: Pick<HearthConfig, 'client' | 'registration' | 'turn'>;
@@ -53,6 +54,8 @@ export interface AccountApiDeps {
   onProfileChange(userId: string, profile: Profile): Promise<void>;
   /** Before a deactivation: the user leaves every room and rejects every invite. */
   leaveAllRooms(userId: string): Promise<void>;
+  /** Login and registration rate limits; none: unlimited (tests of other things). */
+  limits?: ClientRateLimits;
 }
 
 export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): void {
@@ -60,9 +63,10 @@ export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): 
   registerVersionsRoutes(app);
   registerWellKnownRoutes(app, { publicBaseUrl: config.client.publicBaseUrl });
   registerCapabilitiesRoutes(app, { auth });
-  registerLoginRoutes(app, { accounts, publicBaseUrl: config.client.publicBaseUrl });
+  const limits = deps.limits ? { limits: deps.limits } : {};
+  registerLoginRoutes(app, { accounts, publicBaseUrl: config.client.publicBaseUrl, ...limits });
   registerLogoutRoutes(app, { auth, accounts });
-  registerRegisterRoutes(app, { accounts, uia, registration: config.registration });
+  registerRegisterRoutes(app, { accounts, uia, registration: config.registration, ...limits });
   registerAccountRoutes(app, { auth, accounts, uia, leaveAllRooms: deps.leaveAllRooms });
   registerDevicesRoutes(app, { auth, accounts, uia });
   registerProfileRoutes(app, { auth, accounts, onProfileChange: deps.onProfileChange });

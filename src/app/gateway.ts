@@ -62,6 +62,7 @@ import { buildRoomApi } from './room-api.js';
 import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
+import { ClientRateLimits, ConnectRateLimits } from '../limits/client-limits.js';
 
 interface Closable {
   name: string;
@@ -179,7 +180,10 @@ export class Gateway {
       if (p?.avatar_url) out.avatar_url = p.avatar_url;
       return out;
     };
+    // Rate limits (limits/client-limits.ts): off only when configured so (test rigs, benchmarks).
+    const limits = config.rateLimits.enabled ? new ClientRateLimits(config.rateLimits) : undefined;
     registerAccountApi(app, {
+      ...(limits ? { limits } : {}),
       config,
       auth,
       accounts,
@@ -230,6 +234,7 @@ export class Gateway {
       checkPassword: (userId, password) => accounts.checkPassword(userId, password),
     });
     const roomApi = buildRoomApi(app, {
+      ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       engine,
       serverName,
       requireUser: (req) => auth.requireUser(req),
@@ -401,6 +406,7 @@ export class Gateway {
       }),
       acl: createDefaultAclPolicy(),
       authorizeUserCommand,
+      ...(config.rateLimits.enabled ? { connectLimits: new ConnectRateLimits(config.rateLimits.rcMqttConnect) } : {}),
     });
     return this.broker;
   }

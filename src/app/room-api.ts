@@ -25,6 +25,8 @@ export interface RoomApiOptions {
   ignoredUsersOf?: IgnoredUsersLookup;
   /** Users deactivated with `erase`, by the stream position of the erasure; nobody when absent. */
   erasedUsers?: () => Promise<ReadonlyMap<string, number>>;
+  /** rc_message (limits/client-limits.ts); absent: unlimited. */
+  limitSend?(userId: string): void;
 }
 
 export interface RoomApi {
@@ -51,6 +53,7 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
     sync,
     search: new SearchService(engine, formatter, timeline),
     getFilter: opts.getFilter,
+    ...(opts.limitSend ? { limitSend: opts.limitSend } : {}),
     createRoomDeps: {
       engine,
       serverName: opts.serverName,

@@ -10,6 +10,20 @@ import { DEFAULT_CONFIG_TEMPLATE } from './template.js';
 
 export type RegistrationMode = 'closed' | 'token' | 'open';
 
+/** A token bucket (limits/rate-limiter.ts): `burstCount` actions at once, refilled at `perSecond`. */
+export interface RateLimitSetting {
+  perSecond: number;
+  burstCount: number;
+}
+
+/**
+ * When LevelDB fsyncs (docs/storage.md "Durability"): `always` every write batch (survives a power
+ * cut, costs SD-card wear and latency); `batch` at most every `syncIntervalMs` (a power cut loses at
+ * most that window); `none` never (the OS writes back within ~30 s). A SIGKILL loses nothing
+ * acknowledged in any mode: the write(2) into the log precedes the answer.
+ */
+export type StorageSyncMode = 'always' | 'batch' | 'none';
+
 export interface SensorThrottle {
   /**
    * Minimum change that counts as new (absolute, in the sensor's unit). 0: any change. When not
@@ -103,7 +117,27 @@ export interface HearthConfig {
     rawRules: RawRule[];
   };
   telemetry: { rawRetentionDays: number; rollupRetentionDays: number; flushIntervalMs: number };
-  storage: { cacheSizeBytes: number; writeBufferSizeBytes: number };
+  storage: { cacheSizeBytes: number; writeBufferSizeBytes: number; sync: StorageSyncMode; syncIntervalMs: number };
+  /**
+   * Rate limits, Synapse's `rc_*` settings with Synapse's defaults (429 M_LIMIT_EXCEEDED); MQTT
+   * CONNECTs with wrong credentials per client address and per username (refused with CONNACK 3).
+   * `enabled: false` (or HEARTH_RATE_LIMITS=off, for test rigs and benchmarks) turns them all off.
+   */
+  rateLimits: {
+    enabled: boolean;
+    rcMessage: RateLimitSetting;
+    rcRegistration: RateLimitSetting;
+    rcLogin: { address: RateLimitSetting; account: RateLimitSetting; failedAttempts: RateLimitSetting };
+    rcMqttConnect: { failedAddress: RateLimitSetting; failedUsername: RateLimitSetting };
+  };
+  /**
+   * Open connections (HTTP and MQTT together, each a file descriptor) are capped below the
+   * process's descriptor limit, so sockets cannot exhaust the descriptors LevelDB needs (EMFILE).
+   * 0: the descriptor limit minus a reserve for the database and files.
+   */
+  connections: { max: number };
+  /** Parked /sync long-polls, in total and per user; beyond these a long-poll answers at once. */
+  sync: { maxLongPolls: number; maxLongPollsPerUser: number };
   /** The content repository: largest upload accepted (client-server "Content repository"). */
   media: { maxUploadBytes: number };
   /**
@@ -146,7 +180,22 @@ export function defaultConfig(dataDir: string): HearthConfig {
       rawRules: [],
     },
     telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },
-    storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024 },
+    storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024, sync: 'batch', syncIntervalMs: 1000 },
+    rateLimits: {
+      enabled: true,
+      rcMessage: { perSecond: 0.2, burstCount: 10 },
+      rcRegistration: { perSecond: 0.17, burstCount: 3 },
+      rcLogin: {
+        address: { perSecond: 0.003, burstCount: 5 },
+        account: { perSecond: 0.003, burstCount: 5 },
+        failedAttempts: { perSecond: 0.17, burstCount: 3 },
+      },
+      // Device passwords are 144 random bits: these limits are against the cost of checking them
+      // (an scrypt each), not guessing; a device whose own retries lock it out waits ~10 s.
+      rcMqttConnect: { failedAddress: { perSecond: 0.5, burstCount: 20 }, failedUsername: { perSecond: 0.1, burstCount: 10 } },
+    },
+    connections: { max: 0 },
+    sync: { maxLongPolls: 1000, maxLongPollsPerUser: 20 },
     media: { maxUploadBytes: 50 * 1024 * 1024 },
     turn: { uris: [], sharedSecret: '', userLifetimeSeconds: 86400 },
     logLevel: 'warn',
@@ -213,9 +262,71 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
     config.mqtt.externalUrl = env.HEARTH_MQTT_EXTERNAL_URL;
   }
   if (env.HEARTH_LOG_LEVEL) config.logLevel = env.HEARTH_LOG_LEVEL;
+  if (env.HEARTH_RATE_LIMITS) {
+    if (env.HEARTH_RATE_LIMITS !== 'on' && env.HEARTH_RATE_LIMITS !== 'off') {
+      throw new Error(`HEARTH_RATE_LIMITS must be on or off, got "${env.HEARTH_RATE_LIMITS}"`);
+    }
+    config.rateLimits.enabled = env.HEARTH_RATE_LIMITS === 'on';
+  }
+  checkLimits(config);
   if (!config.client.publicBaseUrl) config.client.publicBaseUrl = `http://${config.client.bindAddress}:${config.client.port}`;
   config = Object.freeze(config);
   return config;
+}
+
+/** Settings a typo would turn into a crash or a silent "no limit" are refused at start. */
+function checkLimits(config: HearthConfig): void {
+  const { rcMessage, rcRegistration, rcLogin, rcMqttConnect } = config.rateLimits;
+  const buckets: Record<string, RateLimitSetting> = {
+    'rate_limits.rc_message': rcMessage,
+    'rate_limits.rc_registration': rcRegistration,
+    'rate_limits.rc_login.address': rcLogin.address,
+    'rate_limits.rc_login.account': rcLogin.account,
+    'rate_limits.rc_login.failed_attempts': rcLogin.failedAttempts,
+    'rate_limits.rc_mqtt_connect.failed_address': rcMqttConnect.failedAddress,
+    'rate_limits.rc_mqtt_connect.failed_username': rcMqttConnect.failedUsername,
+  };
+  for (const [name, b] of Object.entries(buckets)) {
+    if (typeof b?.perSecond !== 'number' || !(b.perSecond >= 0) || typeof b.burstCount !== 'number' || !(b.burstCount >= 1)) {
+      throw new Error(`${name} needs per_second >= 0 and burst_count >= 1`);
+    }
+  }
+  const counts: Record<string, unknown> = {
+    'connections.max': config.connections.max,
+    'sync.max_long_polls': config.sync.maxLongPolls,
+    'sync.max_long_polls_per_user': config.sync.maxLongPollsPerUser,
+    'storage.sync_interval_ms': config.storage.syncIntervalMs,
+  };
+  for (const [name, n] of Object.entries(counts)) {
+    if (!Number.isInteger(n) || (n as number) < 0) throw new Error(`${name} must be a whole number >= 0, got ${String(n)}`);
+  }
+  if (!['always', 'batch', 'none'].includes(config.storage.sync)) {
+    throw new Error(`storage.sync must be always, batch or none, got "${String(config.storage.sync)}"`);
+  }
+}
+
+/**
+ * `federation.trusted_key_servers`, read from the file as written: key ids such as `ed25519:a_b`
+ * must not go through `camelize`. Synapse's shape: `[{ server_name, verify_keys: { id: key } }]`.
+ */
+function trustedKeyServersOf(fromFile: unknown): TrustedKeyServer[] {
+  const federation = hasKey(fromFile, 'federation') ? (fromFile as Record<string, unknown>).federation : undefined;
+  const list = hasKey(federation, 'trusted_key_servers') ? (federation as Record<string, unknown>).trusted_key_servers : undefined;
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw new Error('federation.trusted_key_servers must be a list');
+  return list.map((entry: unknown, i) => {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    if (typeof e.server_name !== 'string' || e.server_name === '') throw new Error(`federation.trusted_key_servers[${i}] needs a server_name`);
+    const verifyKeys: Record<string, string> = {};
+    if (e.verify_keys !== undefined && e.verify_keys !== null) {
+      if (typeof e.verify_keys !== 'object' || Array.isArray(e.verify_keys)) throw new Error(`federation.trusted_key_servers[${i}].verify_keys must be a map of key id to key`);
+      for (const [keyId, key] of Object.entries(e.verify_keys as Record<string, unknown>)) {
+        if (typeof key !== 'string') throw new Error(`federation.trusted_key_servers[${i}].verify_keys.${keyId} must be a string`);
+        verifyKeys[keyId] = key;
+      }
+    }
+    return { serverName: e.server_name, verifyKeys };
+  });
 }
 
 function hasKey(obj: unknown, key: string): boolean {

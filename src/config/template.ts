@@ -1,7 +1,8 @@
 /** The commented `hearth.yaml` written into the data directory on first run. */
 export const DEFAULT_CONFIG_TEMPLATE = `# Hearth gateway configuration.
 # Environment variables override the basics: HEARTH_DATA_DIR, HEARTH_SERVER_NAME,
-# HEARTH_CLIENT_PORT, HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION.
+# HEARTH_CLIENT_PORT, HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION,
+# HEARTH_RATE_LIMITS (on|off: off is for test rigs and benchmarks).
 
 # The Matrix server name. User ids look like @alice:<server_name>. Cannot change once users exist.
 # Default: localhost:<client port>.
@@ -13,7 +14,23 @@ client:
   port: 8008
 
 federation:
+  # The Server-Server API (docs/federation.md): other Matrix servers reach this gateway here.
+  bind_address: 0.0.0.0
   port: 8448
+  # TLS on this port. Without certificate paths, a self-signed certificate is generated into the
+  # data directory on first run (fine for test setups; real servers want a CA-signed one).
+  # tls: false serves plain HTTP, for a reverse proxy that terminates TLS in front of it.
+  tls: true
+  # tls_certificate_path: /etc/letsencrypt/live/home.example.org/fullchain.pem
+  # tls_private_key_path: /etc/letsencrypt/live/home.example.org/privkey.pem
+  # Check other servers' certificates. false only for test setups (HEARTH_FEDERATION_VERIFY_TLS).
+  verify_tls: true
+  # Notaries asked for other servers' signing keys. Empty: each server is asked itself.
+  # trusted_key_servers:
+  #   - server_name: matrix.org
+  #     verify_keys:
+  #       "ed25519:auto": Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw
+  trusted_key_servers: []
 
 registration:
   # closed: accounts only via "hearth user add" or shared-secret registration;
@@ -73,6 +90,45 @@ storage:
   # rewrites before they reach the SD card; 1 MB wrote ~6x more bytes per sensor reading).
   cache_size_bytes: 2097152
   write_buffer_size_bytes: 4194304
+  # When writes reach the disk for good (fsync), see docs/storage.md "Durability". A killed or
+  # crashed process never loses an acknowledged write in any mode; a power cut may lose:
+  #   always: nothing acknowledged (an fsync per write: slower, more SD-card wear);
+  #   batch:  at most the last sync_interval_ms of writes (default: an fsync each second at most);
+  #   none:   whatever the OS had not written back yet (up to ~30 s).
+  sync: batch
+  sync_interval_ms: 1000
+
+# Rate limits (Synapse's rc_* settings and defaults): a bucket of burst_count actions per key,
+# refilled at per_second. Over the limit: 429 M_LIMIT_EXCEEDED with retry_after_ms.
+rate_limits:
+  enabled: true
+  # Events sent by a user (messages, state, redactions).
+  rc_message: { per_second: 0.2, burst_count: 10 }
+  # Accounts created per client address.
+  rc_registration: { per_second: 0.17, burst_count: 3 }
+  rc_login:
+    # Login attempts per client address, and per account.
+    address: { per_second: 0.003, burst_count: 5 }
+    account: { per_second: 0.003, burst_count: 5 }
+    # Wrong passwords per account.
+    failed_attempts: { per_second: 0.17, burst_count: 3 }
+  # MQTT CONNECTs with wrong credentials, per client address and per username (refused with
+  # CONNACK 3 "server unavailable" while over the limit).
+  rc_mqtt_connect:
+    failed_address: { per_second: 0.5, burst_count: 20 }
+    failed_username: { per_second: 0.1, burst_count: 10 }
+
+connections:
+  # Open client connections (HTTP and MQTT together). Each is a file descriptor; the database
+  # needs some too, so connections stop below the process limit (ulimit -n). 0: that limit minus
+  # a reserve for the database and files.
+  max: 0
+
+sync:
+  # /sync requests waiting for news (long-polls), in total and per user; beyond these a long-poll
+  # answers at once with nothing new (same next_batch) and the client polls again.
+  max_long_polls: 1000
+  max_long_polls_per_user: 20
 
 media:
   # Largest file a client may upload (photos, voice messages); files live in <data dir>/media.

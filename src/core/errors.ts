@@ -22,6 +22,7 @@ export const ErrCode = {
   MISSING_PARAM: 'M_MISSING_PARAM',
   INVALID_PARAM: 'M_INVALID_PARAM',
   TOO_LARGE: 'M_TOO_LARGE',
+  LIMIT_EXCEEDED: 'M_LIMIT_EXCEEDED',
   INVALID_SIGNATURE: 'M_INVALID_SIGNATURE',
   WRONG_ROOM_KEYS_VERSION: 'M_WRONG_ROOM_KEYS_VERSION',
   /** Synapse's code for a second identical reaction (not in the spec; clients know it). */

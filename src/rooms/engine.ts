@@ -18,16 +18,19 @@ import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey } from '../c
 import { splitStateKey, stateKey, type StateIdMap, type StateKey } from '../core/types.js';
 import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
+import { eventIdentifiersRefusal } from '../core/identifiers.js';
+import { txnEndpoint } from '../storage/rooms.js';
 import { toRoomEvent } from '../core/room-event.js';
+import { withEventReferences } from './event-references.js';
 import { checkEventAuth } from '../state/auth-rules.js';
 import { selectAuthEvents } from '../state/auth-events.js';
 import { canUserDo, getUserPowerLevel } from '../state/power-levels.js';
 import type { BatchOp, Database } from '../storage/db.js';
-import { EventStore, type EventMeta, type StoredEvent } from '../storage/events.js';
+import { EventStore, type EventMeta, type StoredEvent, type TimelineEntry } from '../storage/events.js';
 import { StateSnapshotStore } from '../storage/state-snapshots.js';
-import { RelationStore } from '../storage/relations.js';
+import { RelationStore, type RelationEntry, type ThreadEntry } from '../storage/relations.js';
 import { REL_ANNOTATION, REL_THREAD, relationOf, relationRefusal, type Relation } from '../core/relations.js';
-import { RoomStore, type Membership, type RoomHead, type RoomRecord } from '../storage/rooms.js';
+import { RoomStore, type Membership, type RoomHead, type RoomRecord, type UserRoomEntry } from '../storage/rooms.js';
 import { LruCache } from '../storage/lru.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { ErrCode, MatrixError, forbidden, notFound } from '../core/errors.js';
@@ -48,6 +51,12 @@ export interface SendOptions {
   txn?: { deviceId: string; txnId: string };
   /** Server-side timestamp override (bridged readings carry their own time). */
   originServerTs?: number;
+  /**
+   * For an invite of another server's user: that server signs the event before it is persisted
+   * (server-server "Inviting to a room"); what it returns (our event with its signature added)
+   * is what is stored. A refusal throws and nothing is stored.
+   */
+  countersign?: (event: RoomEvent, version: RoomVersionId) => Promise<Pdu>;
 }
 
 export interface SentEvent {
@@ -123,11 +132,23 @@ export interface RoomEngineDeps {
   log: Logger;
 }
 
+/** One entry of the global stream: the event at a stream position and its room. */
+export interface StreamEntry {
+  stream: number;
+  roomShort: number;
+  eventShort: number;
+}
+
 export class RoomEngine {
-  readonly events: EventStore;
-  readonly snapshots: StateSnapshotStore;
-  readonly rooms: RoomStore;
-  readonly relations: RelationStore;
+  /*
+   * The stores are the engine's alone: every event reaches them through `persistEvent` (a client
+   * send, the MQTT bridge, and federation's received PDUs), and other modules read through the
+   * narrow methods under "reads for other modules" (test/architecture/layers.test.ts keeps it so).
+   */
+  private readonly events: EventStore;
+  private readonly snapshots: StateSnapshotStore;
+  private readonly rooms: RoomStore;
+  private readonly relations: RelationStore;
   /** Current state of the most recently used rooms (a home has tens of rooms; devices one each). */
   private readonly stateCache = new LruCache<number, StoredStateMap>(64);
   /** Events of one room are created one at a time; rooms proceed in parallel. */
@@ -224,6 +245,81 @@ export class RoomEngine {
     return getUserPowerLevel(userId, await this.currentState(roomId), this.rulesOf(room));
   }
 
+  // ---------------------------------------------------------------- reads for other modules
+  // What sync, timelines, relations, visibility, search, push and the directory read. Each is one
+  // named question; none hands out a store. Stream and timeline entries carry short ids, resolved
+  // with roomByShort / eventByShort.
+
+  /** A room's record by its short id. */
+  roomByShort(short: number): RoomRecord | undefined {
+    return this.rooms.getByShort(short);
+  }
+
+  /** An event by its short id (accepted events only reach timelines and the stream). */
+  async eventByShort(short: number): Promise<StoredEvent | undefined> {
+    return this.events.getByShort(short);
+  }
+
+  /**
+   * A room's timeline entries after (`f`) or before (`b`) stream position `from` (exclusive),
+   * bounded by `to` (exclusive) when given; `b` walks newest first.
+   */
+  async timeline(roomShort: number, opts: { from: number; dir: 'f' | 'b'; limit: number; to?: number }): Promise<TimelineEntry[]> {
+    return this.events.timeline(roomShort, opts);
+  }
+
+  /** Global stream entries with positions in (from, to], oldest first, at most `limit`. */
+  async streamRange(from: number, to: number, limit: number): Promise<StreamEntry[]> {
+    return this.events.streamRange(from, to, limit);
+  }
+
+  /** Global stream entries with positions below `before`, newest first, at most `limit`. */
+  async streamBefore(before: number, limit: number): Promise<StreamEntry[]> {
+    return this.events.streamBefore(before, limit);
+  }
+
+  /** Every room the user has a membership in (or had: leave, ban), with the event that set it. */
+  async roomsOf(userId: string): Promise<UserRoomEntry[]> {
+    return this.rooms.roomsOf(userId);
+  }
+
+  /** The user's membership in a room with the event and stream position that set it. */
+  async membershipEntry(userId: string, roomId: string): Promise<UserRoomEntry | undefined> {
+    return this.rooms.membership(userId, roomId);
+  }
+
+  /** The events at some `(type, state_key)`s of a stored state, without loading the rest of it. */
+  async stateEventsAt(snapshot: number, keys: readonly (readonly [type: string, stateKey: string])[]): Promise<(StoredEvent | undefined)[]> {
+    const shorts = keys.map(([type, key]) => this.snapshots.lookupStateKeyShort(type, key));
+    // A state key never interned is in no state: skip loading the snapshot.
+    if (shorts.every((s) => s === undefined)) return keys.map(() => undefined);
+    const state = await this.snapshots.load(snapshot);
+    return Promise.all(
+      shorts.map(async (sk) => {
+        const ev = sk === undefined ? undefined : state.get(sk);
+        return ev ? this.events.getByShort(ev) : undefined;
+      }),
+    );
+  }
+
+  /** The children of an event, in stream order (client-server "Forming relationships between events"). */
+  async relationChildren(parentShort: number, opts: { dir: 'f' | 'b'; from?: number; to?: number; limit?: number }): Promise<RelationEntry[]> {
+    return this.relations.children(parentShort, opts);
+  }
+
+  /** A room's threads, most recently active first, after the thread-list position `before`. */
+  async threads(roomShort: number, opts: { before?: ThreadEntry; limit: number }): Promise<ThreadEntry[]> {
+    return this.relations.threads(roomShort, opts);
+  }
+
+  /**
+   * POST /forget: the room no longer appears for the user. Not an event: a flag on the user's
+   * membership index entry, so it lives here with the index.
+   */
+  async forget(userId: string, roomId: string): Promise<void> {
+    await this.rooms.forget(userId, roomId);
+  }
+
   // ---------------------------------------------------------------- writing
 
   /**
@@ -268,13 +364,13 @@ export class RoomEngine {
     const room = this.requireRoom(roomId);
     const rules = this.rulesOf(room);
     if (opts.txn) {
-      const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, opts.txn.txnId);
+      const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, txnEndpoint(room.roomId, draft), opts.txn.txnId);
       if (existing) return { eventId: existing, stream: (await this.events.get(existing))?.meta.stream ?? 0 };
     }
     return this.roomLocks.run(room.short, async () => {
       if (opts.txn) {
         // Re-check under the lock: a retried request may have raced the first one.
-        const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, opts.txn.txnId);
+        const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, txnEndpoint(room.roomId, draft), opts.txn.txnId);
         if (existing) return { eventId: existing, stream: (await this.events.get(existing))?.meta.stream ?? 0 };
       }
       return this.sendLocked(room, rules, draft, opts);
@@ -321,7 +417,7 @@ export class RoomEngine {
       const head = this.rooms.head(room.short);
       if (!head) throw new Error(`room ${room.roomId} has no head`);
       const state = await this.currentState(room.roomId);
-      const template = this.templateFor(room, rules, draft, state, head, Date.now());
+      const template = await withEventReferences(this.templateFor(room, rules, draft, state, head, Date.now()), rules, (id) => this.events.get(id));
       const probe = toRoomEvent({ ...template, hashes: { sha256: '' }, signatures: {} }, rules, '$probe');
       const verdict = checkEventAuth(probe, state, rules);
       if (!verdict.allowed) throw forbidden(verdict.reason);
@@ -334,16 +430,17 @@ export class RoomEngine {
     const head = this.rooms.head(room.short);
     if (!head) throw new Error(`room ${room.roomId} has no head`);
     const state = await this.currentState(room.roomId);
-    const template = this.templateFor(room, rules, draft, state, head, opts.originServerTs ?? Date.now());
+    const template = await withEventReferences(this.templateFor(room, rules, draft, state, head, opts.originServerTs ?? Date.now()), rules, (id) => this.events.get(id));
     const content = template.content;
 
     const { pdu, eventId } = finalizePdu(template, { rules, serverName: this.deps.serverName, key: this.deps.signingKey });
     const size = Buffer.byteLength(JSON.stringify(pdu), 'utf8');
     if (size > MAX_EVENT_BYTES) throw new MatrixError(413, ErrCode.TOO_LARGE, `Event is ${size} bytes; the limit is ${MAX_EVENT_BYTES}`);
-    const event = toRoomEvent(pdu, rules, eventId);
+    let event = toRoomEvent(pdu, rules, eventId);
 
     const verdict = checkEventAuth(event, state, rules);
     if (!verdict.allowed) throw forbidden(verdict.reason);
+    if (opts.countersign) event = { ...event, pdu: await opts.countersign(event, room.version) };
 
     const links: PersistLinks = {};
     if (opts.txn) links.txn = { userId: draft.sender, ...opts.txn };
@@ -356,7 +453,7 @@ export class RoomEngine {
     }
 
     const ops: BatchOp[] = [];
-    if (opts.txn) this.rooms.setTxnTxn(ops, draft.sender, opts.txn.deviceId, opts.txn.txnId, eventId);
+    if (opts.txn) this.rooms.setTxnTxn(ops, draft.sender, opts.txn.deviceId, txnEndpoint(room.roomId, draft), opts.txn.txnId, eventId);
     const stored = await this.persistEvent({ room, event, status: 'accepted', ops, links, stateBefore: { snapshot: head.snapshot, state } });
     return { eventId: stored.event_id, stream: stored.meta.stream };
   }
@@ -421,6 +518,34 @@ export class RoomEngine {
     await this.deps.db.write(ops);
     this.rooms.remember(room, head);
     return room;
+  }
+
+  /**
+   * An invite from another server to one of our users, in a room we are not in (server-server
+   * "Inviting to a room", receiving side): the invite event is kept as an outlier with the
+   * stripped state the inviting server sent, and the invitee's membership becomes `invite` at a
+   * new stream position, so their /sync shows it.
+   */
+  async recordRemoteInvite(room: RoomRecord, event: RoomEvent, inviteState: JsonObject[]): Promise<void> {
+    const invitee = event.pdu.state_key!;
+    await this.roomLocks.run(room.short, async () => {
+      const stream = this.deps.notifier.reserve();
+      try {
+        const ops: BatchOp[] = [];
+        const known = await this.events.get(event.event_id);
+        if (!known) {
+          const meta: EventMeta = {
+            eventId: event.event_id, roomShort: room.short, stream: 0, depth: event.pdu.depth,
+            stateBefore: 0, stateAfter: 0, status: 'outlier', inviteState,
+          };
+          this.events.persistEventTxn(ops, event, this.events.allocateShort(), meta);
+        }
+        this.rooms.setMembershipTxn(ops, invitee, { roomId: room.roomId, membership: 'invite', eventId: event.event_id, stream });
+        await this.deps.db.write(ops);
+      } finally {
+        this.deps.notifier.settle(stream);
+      }
+    });
   }
 
   /** The forward edge of a room: extremities, depth and the current state's snapshot. */
@@ -645,11 +770,14 @@ function dedupe(ids: string[]): string[] {
   return [...new Set(ids)];
 }
 
+/**
+ * The identifier grammar of an event's type, state key, sender and redacts (core/identifiers.ts),
+ * for every draft whatever its origin (client API, MQTT bridge): a NUL in a type or state key could
+ * otherwise pose as another state key.
+ */
 function validateDraft(draft: EventDraft): void {
-  if (Buffer.byteLength(draft.type) > MAX_ID_BYTES) throw new MatrixError(400, ErrCode.BAD_JSON, 'Event type too long');
-  if (draft.state_key !== undefined && Buffer.byteLength(draft.state_key) > MAX_ID_BYTES) {
-    throw new MatrixError(400, ErrCode.BAD_JSON, 'State key too long');
-  }
+  const refusal = eventIdentifiersRefusal(draft);
+  if (refusal !== undefined) throw new MatrixError(400, ErrCode.BAD_JSON, refusal);
 }
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -660,4 +788,4 @@ function randomLocalpart(): string {
   return out;
 }
 
-export type { StoredEvent, Pdu };
+export type { StoredEvent, Pdu, Membership, RoomRecord, UserRoomEntry, TimelineEntry, RelationEntry, ThreadEntry };

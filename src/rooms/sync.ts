@@ -13,15 +13,14 @@
  * counts are kept in memory by their services (docs/notifications.md).
  */
 import type { JsonObject } from '../core/types.js';
-import { splitStateKey } from '../core/types.js';
-import type { RoomEngine, StoredEvent, StoredStateMap } from './engine.js';
+import { splitStateKey, stateKey } from '../core/types.js';
+import type { RoomEngine, StoredEvent, StoredStateMap, UserRoomEntry } from './engine.js';
 import type { ClientEvent, EventFormatter, Viewer } from './client-event.js';
 import { matchesEventFilter, projectFields, roomAllowed, type SyncFilter } from './filter.js';
 import type { StreamNotifier } from './notifier.js';
 import { TimelineReader } from './timeline.js';
 import type { IgnoredUsersLookup } from './visibility.js';
 import { formatPaginationToken, formatSyncToken, type SyncToken } from './tokens.js';
-import type { UserRoomEntry } from '../storage/rooms.js';
 import type { PresenceState } from '../presence/presence.js';
 
 export interface BasicEvent {
@@ -145,7 +144,7 @@ export class SyncService {
     const viewer: Viewer = { userId: req.userId, deviceId: req.deviceId };
     const from = req.since?.position ?? 0;
     const roomFilter = req.filter.room;
-    const memberships = (await this.engine.rooms.roomsOf(req.userId)).filter(
+    const memberships = (await this.engine.roomsOf(req.userId)).filter(
       (m) => !m.forgotten && m.stream <= to.position && roomAllowed(roomFilter, m.roomId),
     );
 
@@ -153,13 +152,13 @@ export class SyncService {
     const windowEvents = new Map<string, StoredEvent[]>();
     let windowTruncated = false;
     if (req.since) {
-      const entries = await this.engine.events.streamRange(from, to.position, MAX_STREAM_SCAN);
+      const entries = await this.engine.streamRange(from, to.position, MAX_STREAM_SCAN);
       windowTruncated = entries.length >= MAX_STREAM_SCAN;
       const mine = new Set(memberships.map((m) => m.roomId));
       for (const entry of entries) {
-        const room = this.engine.rooms.getByShort(entry.roomShort);
+        const room = this.engine.roomByShort(entry.roomShort);
         if (!room || !mine.has(room.roomId)) continue;
-        const ev = await this.engine.events.getByShort(entry.eventShort);
+        const ev = await this.engine.eventByShort(entry.eventShort);
         if (!ev) continue;
         let list = windowEvents.get(room.roomId);
         if (!list) windowEvents.set(room.roomId, (list = []));
@@ -352,6 +351,9 @@ export class SyncService {
   }
 
   private async strippedState(m: UserRoomEntry): Promise<JsonObject[]> {
+    // An invite from another server into a room we are not in: the state its server sent.
+    const remoteInvite = (await this.engine.getEvent(m.eventId))?.meta.inviteState;
+    if (remoteInvite) return remoteInvite;
     const state = await this.engine.currentState(m.roomId);
     const out: JsonObject[] = [];
     for (const ev of state.values()) {
@@ -368,5 +370,5 @@ export class SyncService {
 }
 
 function stateKeyOf(e: { pdu: { type: string; state_key?: string } }): string {
-  return `${e.pdu.type}\u0000${e.pdu.state_key ?? ''}`;
+  return stateKey(e.pdu.type, e.pdu.state_key ?? '');
 }

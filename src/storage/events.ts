@@ -4,7 +4,7 @@
  *
  * Functions ending in `Txn` only add operations to a batch the caller writes atomically.
  */
-import type { Pdu, RoomEvent } from '../core/types.js';
+import type { JsonObject, Pdu, RoomEvent } from '../core/types.js';
 import type { BatchOp, Database } from './db.js';
 import { decodeJson, encodeJson, position, readPosition, readU32, readU64, u32, u64 } from './codec.js';
 import { LruCache } from './lru.js';
@@ -35,6 +35,8 @@ export interface EventMeta {
   status?: 'soft_failed' | 'outlier' | 'rejected';
   /** Why a rejected event was rejected (the auth rule that failed), for operators. */
   rejectedReason?: string;
+  /** An invite from another server: the stripped state it sent (client-server "Stripped state"). */
+  inviteState?: JsonObject[];
 }
 
 export interface StoredEvent extends RoomEvent {

@@ -2,11 +2,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
 import { ErrCode, MatrixError } from '../../core/errors.js';
+import type { ClientRateLimits } from '../../limits/client-limits.js';
 import { clientWellKnown } from './well-known.js';
 
 export interface LoginDeps {
-  accounts: Pick<AccountService, 'loginWithPassword' | 'serverName'>;
+  accounts: Pick<AccountService, 'loginWithPassword' | 'serverName' | 'resolveLoginUser'>;
   publicBaseUrl: string;
+  /** rc_login (limits/client-limits.ts); none: unlimited. */
+  limits?: ClientRateLimits;
 }
 
 interface LoginBody {
@@ -51,10 +54,19 @@ export function registerLoginRoutes(app: FastifyInstance, deps: LoginDeps): void
     }
     if (user === undefined) throw new MatrixError(400, ErrCode.MISSING_PARAM, 'Missing identifier.user');
     if (body.password === undefined) throw new MatrixError(400, ErrCode.MISSING_PARAM, 'Missing password');
-    const session = await deps.accounts.loginWithPassword(user, body.password, {
-      ...(body.device_id !== undefined ? { deviceId: body.device_id } : {}),
-      ...(body.initial_device_display_name !== undefined ? { displayName: body.initial_device_display_name } : {}),
-    });
+    // Limited by the account named, whether or not it exists (a limit only known accounts hit would tell which exist).
+    const account = deps.accounts.resolveLoginUser(user) ?? user.toLowerCase();
+    deps.limits?.beforeLogin(req.ip, account);
+    let session;
+    try {
+      session = await deps.accounts.loginWithPassword(user, body.password, {
+        ...(body.device_id !== undefined ? { deviceId: body.device_id } : {}),
+        ...(body.initial_device_display_name !== undefined ? { displayName: body.initial_device_display_name } : {}),
+      });
+    } catch (err) {
+      if (err instanceof MatrixError && err.errcode === ErrCode.FORBIDDEN) deps.limits?.loginFailed(account);
+      throw err;
+    }
     return {
       user_id: session.userId,
       access_token: session.accessToken,

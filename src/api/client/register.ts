@@ -9,11 +9,14 @@ import type { AccountService } from '../../accounts/accounts.js';
 import type { UiaFlow, UserInteractiveAuth } from '../../accounts/uia.js';
 import type { RegistrationMode } from '../../config/config.js';
 import { ErrCode, MatrixError, forbidden } from '../../core/errors.js';
+import type { ClientRateLimits } from '../../limits/client-limits.js';
 
 export interface RegisterDeps {
   accounts: Pick<AccountService, 'createUser' | 'createDeviceAndToken' | 'isLocalpartAvailable'>;
   uia: UserInteractiveAuth;
   registration: { mode: RegistrationMode; tokens: readonly string[] };
+  /** rc_registration (limits/client-limits.ts); none: unlimited. */
+  limits?: ClientRateLimits;
 }
 
 interface RegisterBody {
@@ -67,6 +70,7 @@ export function registerRegisterRoutes(app: FastifyInstance, deps: RegisterDeps)
         throw new MatrixError(400, ErrCode.INVALID_PARAM, 'kind must be user or guest');
       }
       if (deps.registration.mode === 'closed') throw forbidden('Registration is disabled');
+      deps.limits?.checkRegistration(req.ip);
       // 2.
       if (body.username !== undefined && !(await deps.accounts.isLocalpartAvailable(body.username))) {
         throw new MatrixError(400, ErrCode.USER_IN_USE, 'User ID already taken.');
@@ -75,6 +79,7 @@ export function registerRegisterRoutes(app: FastifyInstance, deps: RegisterDeps)
       await deps.uia.authenticate(body.auth, { purpose: 'register', flows: registrationFlows(deps.registration.mode) });
       // 4.
       if (body.password === undefined) throw new MatrixError(400, ErrCode.MISSING_PARAM, 'Missing password');
+      deps.limits?.takeRegistration(req.ip);
       const user = await deps.accounts.createUser(body.username ?? generateLocalpart(), { password: body.password });
       if (body.inhibit_login) return { user_id: user.userId };
       const session = await deps.accounts.createDeviceAndToken(user.userId, body.device_id, body.initial_device_display_name);

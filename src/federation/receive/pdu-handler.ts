@@ -237,7 +237,7 @@ export class PduHandler {
   }
 
   /** Stores a checked event as an outlier after checking it against its own auth events. */
-  async storeOutlier(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget: FetchBudget): Promise<StoredEvent | undefined> {
+  async storeOutlier(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget = new FetchBudget(MAX_FETCHES_PER_PDU)): Promise<StoredEvent | undefined> {
     const known = await this.deps.engine.getEvent(event.event_id);
     if (known) return known;
     const authEvents = await this.ensureAuthEvents(origin, room, rules, event, budget);

@@ -85,6 +85,9 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
     HEARTH_FEDERATION_PORT: String(federationPort),
     HEARTH_MQTT_PORT: String(mqttPort),
     HEARTH_REGISTRATION: opts.registration ?? 'open',
+    // Tests register and log in many users from one address in seconds: Synapse's rate limits
+    // would refuse them. Tests of the limits themselves pass HEARTH_RATE_LIMITS: 'on'.
+    HEARTH_RATE_LIMITS: 'off',
     ...opts.env,
   };
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000; // generous: a loaded 2-core CI machine starts several gateways at once

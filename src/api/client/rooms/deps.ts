@@ -27,4 +27,6 @@ export interface RoomApiDeps {
   createRoomDeps: UpgradeRoomDeps;
   /** A stored filter of the user (POST /user/{userId}/filter), or undefined. */
   getFilter(userId: string, filterId: string): Promise<SyncFilter | undefined>;
+  /** rc_message: throws 429 M_LIMIT_EXCEEDED when `userId` sends too fast; absent: unlimited. */
+  limitSend?(userId: string): void;
 }

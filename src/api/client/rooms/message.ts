@@ -18,6 +18,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
       const user = await deps.requireUser(req);
       const content = requireObjectBody(req.body);
       const { roomId, eventType, txnId } = req.params;
+      deps.limitSend?.(user.userId);
       await requireJoinedToSend(deps, user.userId, roomId);
       const { eventId } = await deps.engine.sendEvent(
         roomId,
@@ -36,6 +37,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
       const body = req.body === undefined ? {} : requireObjectBody(req.body);
       const reason = optionalString(body, 'reason');
       const { roomId, eventId, txnId } = req.params;
+      deps.limitSend?.(user.userId);
       await requireJoinedToSend(deps, user.userId, roomId);
       const { eventId: redactionId } = await deps.engine.sendEvent(
         roomId,

@@ -35,6 +35,7 @@ export function registerStateRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
     const user = await deps.requireUser(req);
     const content = requireObjectBody(req.body);
     const { roomId, eventType } = req.params;
+    deps.limitSend?.(user.userId);
     deps.engine.requireRoom(roomId);
     if (!(await deps.engine.isJoined(user.userId, roomId)) && eventType !== 'm.room.member') {
       throw forbidden(`User ${user.userId} not in room ${roomId}`);
