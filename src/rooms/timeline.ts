@@ -86,10 +86,15 @@ export class TimelineReader {
       const [entry] = await this.engine.events.timeline(room.short, { from: mid - 1, dir: 'f', limit: 1, to: hi + 1 });
       const event = await at(entry);
       if (!entry || !event) break;
-      if (event.pdu.origin_server_ts >= ts) hi = entry.stream;
+      // Positions are shared by all rooms, so this room's are sparse: the first entry at or after
+      // `mid` may be `hi` itself. No entry lies in [mid, entry.stream), so `mid` is as good a bound
+      // as entry.stream and always moves `hi` down (hi = entry.stream looped forever on a gap).
+      if (event.pdu.origin_server_ts >= ts) hi = mid;
       else lo = entry.stream + 1;
     }
-    const boundary = hi;
+    // The entry the bound stands for (at `hi` or after it, past a gap): a backwards walk must include it.
+    const [atBoundary] = await this.engine.events.timeline(room.short, { from: hi - 1, dir: 'f', limit: 1 });
+    const boundary = atBoundary ? Math.max(hi, Math.min(atBoundary.stream, last.stream)) : hi;
     const walk = await this.engine.events.timeline(room.short, {
       from: dir === 'f' ? boundary - 1 : Math.min(boundary, upTo) + 1,
       dir,
