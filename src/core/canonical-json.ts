@@ -23,23 +23,32 @@ export class CanonicalJsonError extends Error {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1, the spec's bound in both directions
 
-/** Encode `value` as canonical JSON. Throws {@link CanonicalJsonError} on anything the grammar forbids. */
-export function canonicalJson(value: unknown): string {
-  return encodeValue(value);
+export interface CanonicalJsonOptions {
+  /**
+   * false for events of room versions 1-5 (rooms fragment v1-canonical-json: servers MUST NOT
+   * enforce the number rules there): any finite number is written as Python's `json` module writes
+   * it, which is what those rooms' events were hashed and signed over. Default true.
+   */
+  strict?: boolean;
 }
 
-function encodeValue(value: unknown): string {
+/** Encode `value` as canonical JSON. Throws {@link CanonicalJsonError} on anything the grammar forbids. */
+export function canonicalJson(value: unknown, options?: CanonicalJsonOptions): string {
+  return encodeValue(value, options?.strict !== false);
+}
+
+function encodeValue(value: unknown, strict: boolean): string {
   switch (typeof value) {
     case 'string':
       return encodeString(value);
     case 'number':
-      return encodeNumber(value);
+      return strict ? encodeNumber(value) : encodeLaxNumber(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object':
       if (value === null) return 'null';
-      if (Array.isArray(value)) return encodeArray(value);
-      return encodeObject(value);
+      if (Array.isArray(value)) return encodeArray(value, strict);
+      return encodeObject(value, strict);
     default:
       throw new CanonicalJsonError(`${typeof value} is not a JSON value`);
   }
@@ -62,13 +71,29 @@ function encodeNumber(value: number): string {
   return String(value);
 }
 
-function encodeArray(items: unknown[]): string {
+/**
+ * Room versions 1-5: integers of any size as digits, other finite numbers as Python's `repr`
+ * (the shortest round-tripping digits, in exponent form below 1e-4 and from 1e16, the exponent
+ * signed and at least two digits: `1e-05`, `1.5e+16`).
+ */
+function encodeLaxNumber(value: number): string {
+  if (!Number.isFinite(value)) throw new CanonicalJsonError(`${value} is not a JSON number`);
+  if (Number.isInteger(value)) return BigInt(value).toString();
+  const exponential = value.toExponential();
+  const e = exponential.indexOf('e');
+  const exponent = Number(exponential.slice(e + 1));
+  if (exponent >= -4 && exponent < 16) return String(value);
+  const sign = exponent < 0 ? '-' : '+';
+  return `${exponential.slice(0, e)}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+}
+
+function encodeArray(items: unknown[], strict: boolean): string {
   let out = '[';
   let i = 0;
   try {
     for (; i < items.length; i++) {
       if (i > 0) out += ',';
-      out += encodeValue(items[i]);
+      out += encodeValue(items[i], strict);
     }
   } catch (error) {
     throw withPathStep(error, i);
@@ -76,7 +101,7 @@ function encodeArray(items: unknown[]): string {
   return out + ']';
 }
 
-function encodeObject(object: object): string {
+function encodeObject(object: object, strict: boolean): string {
   const proto = Object.getPrototypeOf(object);
   if (proto !== Object.prototype && proto !== null) {
     throw new CanonicalJsonError(`${proto?.constructor?.name ?? 'exotic'} object is not a JSON object`);
@@ -93,7 +118,7 @@ function encodeObject(object: object): string {
       if (member === undefined) continue;
       if (!first) out += ',';
       first = false;
-      out += encodeString(key) + ':' + encodeValue(member);
+      out += encodeString(key) + ':' + encodeValue(member, strict);
     }
   } catch (error) {
     throw withPathStep(error, key);

@@ -1,7 +1,7 @@
 /**
  * Event hashes and the ids derived from them (server-server "Calculating the content hash for an
- * event", "Calculating the reference hash for an event"; rooms/v4 "Event IDs"; rooms/v12 and
- * appendices "Room IDs").
+ * event", "Calculating the reference hash for an event"; rooms/v1, v3 and v4 "Event IDs";
+ * rooms/v12 and appendices "Room IDs").
  */
 import { hash } from 'node:crypto';
 import { decodeBase64, encodeUnpaddedBase64, encodeUrlSafeBase64 } from './base64.js';
@@ -15,31 +15,37 @@ export function sha256(data: string | Uint8Array): Buffer {
   return hash('sha256', data, 'buffer');
 }
 
-/**
- * The content hash, unpadded base64: sha256 of the canonical JSON of the whole event without
- * `unsigned`, `signatures` and `hashes`. It covers the unredacted content.
- */
-export function computeContentHash(pdu: object): string {
-  return encodeUnpaddedBase64(contentHashBytes(pdu));
+/** Canonical JSON as the room version encodes its events (lax numbers in v1-v5, rooms/v6 "Canonical JSON"). */
+function eventJson(value: unknown, rules: RoomVersionRules | undefined): string {
+  return rules === undefined || rules.strictCanonicalJson ? canonicalJson(value) : canonicalJson(value, { strict: false });
 }
 
-function contentHashBytes(pdu: object): Buffer {
+/**
+ * The content hash, unpadded base64: sha256 of the canonical JSON of the whole event without
+ * `unsigned`, `signatures` and `hashes`. It covers the unredacted content (and, in room versions
+ * 1 and 2, the `event_id`). `rules` only matters for events of v1-v5 that hold floats.
+ */
+export function computeContentHash(pdu: object, rules?: RoomVersionRules): string {
+  return encodeUnpaddedBase64(contentHashBytes(pdu, rules));
+}
+
+function contentHashBytes(pdu: object, rules: RoomVersionRules | undefined): Buffer {
   const { unsigned: _unsigned, signatures: _signatures, hashes: _hashes, ...hashed } = pdu as Record<string, unknown>;
-  return sha256(canonicalJson(hashed));
+  return sha256(eventJson(hashed, rules));
 }
 
 /** A copy of the event with `hashes.sha256` set to its content hash. */
-export function addContentHash<T extends object>(pdu: T): T & { hashes: { sha256: string } } {
-  return { ...pdu, hashes: { sha256: computeContentHash(pdu) } };
+export function addContentHash<T extends object>(pdu: T, rules?: RoomVersionRules): T & { hashes: { sha256: string } } {
+  return { ...pdu, hashes: { sha256: computeContentHash(pdu, rules) } };
 }
 
 /** Whether `hashes.sha256` matches the event. False means we hold a redacted copy (or a forgery). */
-export function hasValidContentHash(pdu: object): boolean {
+export function hasValidContentHash(pdu: object, rules?: RoomVersionRules): boolean {
   const hashes = (pdu as { hashes?: { sha256?: unknown } }).hashes;
   if (typeof hashes?.sha256 !== 'string') return false;
   try {
     // Compare bytes, not text: senders may pad their base64 (appendices "Unpadded Base64").
-    return contentHashBytes(pdu).equals(decodeBase64(hashes.sha256));
+    return contentHashBytes(pdu, rules).equals(decodeBase64(hashes.sha256));
   } catch {
     return false;
   }
@@ -54,7 +60,7 @@ export function hasValidContentHash(pdu: object): boolean {
  */
 export function referenceJson(pdu: Pdu | JsonObject, rules: RoomVersionRules): string {
   const { signatures: _signatures, unsigned: _unsigned, ...essential } = redactPdu(pdu as JsonObject, rules);
-  return canonicalJson(essential);
+  return eventJson(essential, rules);
 }
 
 /** The reference hash (step 4: sha256 of {@link referenceJson}), raw bytes. */
@@ -62,13 +68,29 @@ export function computeReferenceHash(pdu: Pdu | JsonObject, rules: RoomVersionRu
   return sha256(referenceJson(pdu, rules));
 }
 
-/** `$` + URL-safe unpadded base64 of the reference hash (rooms/v4 "Event IDs", all versions we support). */
+/**
+ * The event's id. Room versions 1 and 2 (rooms/v1 "Event IDs"): the `event_id` the event carries,
+ * which its server chose; throws when it has none. From v3 (rooms/v3, v4 "Event IDs"): `$` and the
+ * reference hash in unpadded base64 (v3) or URL-safe unpadded base64 (v4+).
+ */
 export function computeEventId(pdu: Pdu | JsonObject, rules: RoomVersionRules): string {
-  return eventIdFromReferenceHash(computeReferenceHash(pdu, rules));
+  if (rules.eventIdFormat === 'server-generated') {
+    const carried = (pdu as { event_id?: unknown }).event_id;
+    if (typeof carried !== 'string') throw new RangeError(`a room version ${rules.id} event must carry its event_id`);
+    return carried;
+  }
+  return eventIdFromReferenceHash(computeReferenceHash(pdu, rules), rules);
 }
 
-export function eventIdFromReferenceHash(referenceHash: Uint8Array): string {
+/** The event id of a reference hash: v3 standard base64, v4+ URL-safe (never called for v1/v2). */
+export function eventIdFromReferenceHash(referenceHash: Uint8Array, rules?: RoomVersionRules): string {
+  if (rules?.eventIdFormat === 'reference-hash') return '$' + encodeUnpaddedBase64(referenceHash);
   return '$' + encodeUrlSafeBase64(referenceHash);
+}
+
+/** The reference hash as `prev_events`/`auth_events` pairs of room versions 1 and 2 carry it (unpadded base64). */
+export function referenceHashBase64(pdu: Pdu | JsonObject, rules: RoomVersionRules): string {
+  return encodeUnpaddedBase64(computeReferenceHash(pdu, rules));
 }
 
 /**

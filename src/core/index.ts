@@ -1,6 +1,6 @@
 /** The pure protocol core: everything here is free of I/O. */
 export * from './types.js';
-export { CanonicalJsonError, canonicalJson } from './canonical-json.js';
+export { type CanonicalJsonOptions, CanonicalJsonError, canonicalJson } from './canonical-json.js';
 export { Base64Error, decodeBase64, encodeUnpaddedBase64, encodeUrlSafeBase64 } from './base64.js';
 export {
   type Signatures,
@@ -21,10 +21,12 @@ export {
   computeRoomIdFromCreateEvent,
   eventIdFromReferenceHash,
   hasValidContentHash,
+  referenceHashBase64,
   referenceJson,
   sha256,
 } from './hashes.js';
 export {
+  type EventIdFormat,
   type RedactionAlgorithm,
   type RoomVersionRules,
   DEFAULT_ROOM_VERSION,
@@ -49,6 +51,7 @@ export {
   parseUserId,
   serverNameOf,
 } from './identifiers.js';
-export { type FinalizeOptions, type FinalizedPdu, type PduTemplate, finalizePdu } from './event-builder.js';
+export { type FinalizeOptions, type FinalizedPdu, type PduTemplate, finalizePdu, newServerEventId } from './event-builder.js';
+export { authEventIds, prevEventIds, referencedEventIds, referencesCarryHashes, toEventReferences } from './event-references.js';
 export { verifyEventSignature } from './event-verification.js';
 export { toRoomEvent } from './room-event.js';

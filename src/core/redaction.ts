@@ -3,7 +3,7 @@
  * defines what event signatures and reference hashes cover (server-server "Signing events",
  * "Calculating the reference hash for an event"), so this runs for every event we sign or check.
  *
- * rooms/v9 "Redactions" (room version 10) and rooms/v11 "Redactions" (room versions 11, 12).
+ * rooms/v1 "Redactions" (v1-v5), v6 (v6, v7), v8, v9 (v9, v10) and v11 (v11, v12).
  */
 import { isJsonObject } from './json-object.js';
 import type { RedactionAlgorithm, RoomVersionRules } from './room-versions.js';
@@ -21,22 +21,44 @@ interface RedactionTable {
   keepThirdPartyInviteSigned: boolean;
 }
 
-const V9_TOP_LEVEL = [
+/** rooms/v1 "Redactions": the top-level keys kept by room versions 1-10. */
+const V1_TOP_LEVEL = [
   'event_id', 'type', 'room_id', 'sender', 'state_key', 'content', 'hashes', 'signatures',
   'depth', 'prev_events', 'prev_state', 'auth_events', 'origin', 'origin_server_ts', 'membership',
 ];
 
-/** rooms/v9 "Redactions" (room version 10). */
-const V9_TABLE: RedactionTable = {
-  topLevel: new Set(V9_TOP_LEVEL),
+const POWER_LEVELS_V1 = ['ban', 'events', 'events_default', 'kick', 'redact', 'state_default', 'users', 'users_default'];
+
+/** rooms/v1 "Redactions" (fragment v1-redactions; room versions 1-5). */
+const V1_TABLE: RedactionTable = {
+  topLevel: new Set(V1_TOP_LEVEL),
   content: new Map<string, ContentRule>([
-    ['m.room.member', ['membership', 'join_authorised_via_users_server']],
+    ['m.room.member', ['membership']],
     ['m.room.create', ['creator']],
-    ['m.room.join_rules', ['join_rule', 'allow']],
-    ['m.room.power_levels', ['ban', 'events', 'events_default', 'kick', 'redact', 'state_default', 'users', 'users_default']],
+    ['m.room.join_rules', ['join_rule']],
+    ['m.room.power_levels', POWER_LEVELS_V1],
+    ['m.room.aliases', ['aliases']],
     ['m.room.history_visibility', ['history_visibility']],
   ]),
   keepThirdPartyInviteSigned: false,
+};
+
+/** rooms/v6 "Redactions" (fragment v6-redactions; v6, v7): `m.room.aliases` keeps nothing. */
+const V6_TABLE: RedactionTable = {
+  ...V1_TABLE,
+  content: new Map([...V1_TABLE.content].filter(([type]) => type !== 'm.room.aliases')),
+};
+
+/** rooms/v8 "Redactions": `m.room.join_rules` also keeps `allow`. */
+const V8_TABLE: RedactionTable = {
+  ...V6_TABLE,
+  content: new Map([...V6_TABLE.content, ['m.room.join_rules', ['join_rule', 'allow']]]),
+};
+
+/** rooms/v9 "Redactions" (fragment v9-redactions; v9, v10): `m.room.member` also keeps `join_authorised_via_users_server`. */
+const V9_TABLE: RedactionTable = {
+  ...V8_TABLE,
+  content: new Map([...V8_TABLE.content, ['m.room.member', ['membership', 'join_authorised_via_users_server']]]),
 };
 
 /**
@@ -45,7 +67,7 @@ const V9_TABLE: RedactionTable = {
  * `invite`; redactions keep `content.redacts`; members keep `third_party_invite.signed`.
  */
 const V11_TABLE: RedactionTable = {
-  topLevel: new Set(V9_TOP_LEVEL.filter((key) => key !== 'origin' && key !== 'membership' && key !== 'prev_state')),
+  topLevel: new Set(V1_TOP_LEVEL.filter((key) => key !== 'origin' && key !== 'membership' && key !== 'prev_state')),
   content: new Map<string, ContentRule>([
     ['m.room.member', ['membership', 'join_authorised_via_users_server']],
     ['m.room.create', 'all'],
@@ -57,7 +79,7 @@ const V11_TABLE: RedactionTable = {
   keepThirdPartyInviteSigned: true,
 };
 
-const TABLES: Record<RedactionAlgorithm, RedactionTable> = { v9: V9_TABLE, v11: V11_TABLE };
+const TABLES: Record<RedactionAlgorithm, RedactionTable> = { v1: V1_TABLE, v6: V6_TABLE, v8: V8_TABLE, v9: V9_TABLE, v11: V11_TABLE };
 
 /**
  * Redact an event as the room version prescribes. Returns a new object and never mutates the

@@ -4,8 +4,8 @@ import type { RoomVersionRules } from './room-versions.js';
 import type { Pdu, RoomEvent } from './types.js';
 
 /**
- * Wrap a PDU with its event id (computed unless the caller has it, e.g. from `finalizePdu`)
- * and room id. A room version 12 create event has no `room_id`: its room id is derived from
+ * Wrap a PDU with its event id (computed unless the caller has it, e.g. from `finalizePdu`; in
+ * room versions 1 and 2 the one the PDU carries) and room id. A room version 12 create event has no `room_id`: its room id is derived from
  * its event id (rooms/v12 auth rule 1.2). Throws if any other event lacks `room_id`.
  */
 export function toRoomEvent(pdu: Pdu, rules: RoomVersionRules, eventId = computeEventId(pdu, rules)): RoomEvent {

@@ -58,7 +58,7 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
   // 1. The right to send the tombstone (also implies membership: the power check needs a join).
   if (!(await engine.isJoined(req.userId, req.roomId))) throw forbidden('You are not in this room');
   const userLevel = getUserPowerLevel(req.userId, state, oldRules);
-  if (userLevel < getRequiredPowerForEvent('m.room.tombstone', true, state)) {
+  if (userLevel < getRequiredPowerForEvent('m.room.tombstone', true, state, oldRules)) {
     throw forbidden('You do not have the power to upgrade this room (m.room.tombstone)');
   }
   if (req.additionalCreators !== undefined && !newRules.additionalCreators) {
@@ -67,7 +67,7 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
 
   // 2. The create event.
   const oldCreate = state.get(stateKey('m.room.create', ''));
-  const createContent: JsonObject = { predecessor: { room_id: req.roomId, event_id: lastEventIdOf(engine, oldRoom.short) } };
+  const createContent: JsonObject = { predecessor: { room_id: req.roomId, event_id: lastEventIdOf(engine, req.roomId) } };
   for (const field of ['type', 'm.federate']) {
     const value = oldCreate?.pdu.content[field];
     if (value !== undefined) createContent[field] = value;
@@ -134,8 +134,8 @@ function numberOr(value: unknown, fallback: number): number {
   return isPowerLevelValue(value as never) ? (value as number) : fallback;
 }
 
-function lastEventIdOf(engine: RoomEngine, roomShort: number): string {
-  const head = engine.rooms.head(roomShort);
+function lastEventIdOf(engine: RoomEngine, roomId: string): string {
+  const head = engine.headOf(roomId);
   if (!head?.extremities[0]) throw new Error('room without a head');
   return head.extremities[0];
 }

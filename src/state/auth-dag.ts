@@ -4,13 +4,15 @@
  * is old, far deeper than the JavaScript stack.
  */
 import type { RoomEvent } from '../core/types.js';
+import { authEventIds } from '../core/event-references.js';
 
 /** Looks an event up by id; undefined when the caller does not have it. */
 export type EventLookup = (eventId: string) => RoomEvent | undefined;
 
 /** The ids of the events named in `auth_events` of an event (none when the event is unknown). */
 function authParents(eventId: string, getEvent: EventLookup): readonly string[] {
-  return getEvent(eventId)?.pdu.auth_events ?? [];
+  const event = getEvent(eventId);
+  return event ? authEventIds(event.pdu) : [];
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Which state an event is authorised against: server-server "Auth events selection", and the
- * checks the auth rules make on an event's `auth_events` list (v10/v11 rule 2, v12 rule 3).
+ * checks the auth rules make on an event's `auth_events` list (v1-v11 rule 2, v12 rule 3).
  */
 import type { JsonObject, RoomEvent, StateEventMap, StateKey } from '../core/types.js';
 import { stateKey } from '../core/types.js';
@@ -52,10 +52,10 @@ export function authEventKeys(
       const signed = thirdParty.signed;
       if (isJsonObject(signed) && typeof signed.token === 'string') keys.push(stateKey(THIRD_PARTY_INVITE, signed.token));
     }
-    // 4.4 For a restricted join: the authorising user's member event (all of v10-v12 support
-    // restricted rooms, rooms/_index "Feature matrix").
+    // 4.4 For a restricted join: the authorising user's member event (room versions with
+    // restricted rooms, v8+: rooms/_index "Feature matrix").
     const authoriser = content.join_authorised_via_users_server;
-    if (membership === 'join' && typeof authoriser === 'string') keys.push(memberKey(authoriser));
+    if (membership === 'join' && typeof authoriser === 'string' && rules.restrictedJoinRule) keys.push(memberKey(authoriser));
   }
   return [...new Set(keys)];
 }
@@ -78,7 +78,7 @@ export function selectAuthEvents(
 }
 
 /**
- * The checks the auth rules make on the `auth_events` list itself (v10/v11 rule 2, v12 rule 3).
+ * The checks the auth rules make on the `auth_events` list itself (v1-v11 rule 2, v12 rule 3).
  * `authEvents` are the events the event's `auth_events` name. Rule 2.3 (an auth event that was
  * itself rejected) needs stored rejection status, so the caller checks it.
  */
@@ -98,7 +98,7 @@ export function checkAuthEventsList(event: RoomEvent, authEvents: readonly RoomE
     // 2.5 An auth event from another room: reject.
     if (authEvent.room_id !== event.room_id) return reject(`auth event ${authEvent.event_id} is from another room`);
   }
-  // 2.4 (v10/v11) No create event among the entries: reject.
+  // 2.4 (v1-v11) No create event among the entries: reject.
   if (rules.createEventInAuthEvents && !seen.has(CREATE_KEY)) return reject('no m.room.create among auth events');
   return allow();
 }

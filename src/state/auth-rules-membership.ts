@@ -1,10 +1,13 @@
 /**
- * The `m.room.member` authorisation rules: rooms/v10 and v11 rule 4, rooms/v12 rule 5 (the
- * sub-steps are numbered the same in all three; only the top-level number moved in v12).
+ * The `m.room.member` authorisation rules: rooms/v1 (fragment v1-auth-rules) rule 5, rooms/v3-v11
+ * rule 4 (v6 drops the aliases rule before it), rooms/v12 rule 5. Comments carry the v8+
+ * sub-step numbers; v7 adds knocking (sub-step 7), v8 the restricted join rule and sub-step 2,
+ * shifting the later ones; v1-v7 numbers are one lower from "join" on.
  */
 import type { RoomEvent, StateEventMap } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
 import { serverNameOf } from '../core/identifiers.js';
+import { prevEventIds } from '../core/event-references.js';
 import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
 import { canUserDo, getActionLevel, getUserPowerLevel } from './power-levels.js';
@@ -19,12 +22,12 @@ export function checkMembershipEvent(event: RoomEvent, authState: StateEventMap,
   // 1. If there is no state_key, or no membership in content, reject.
   if (target === undefined || typeof membership !== 'string') return reject('member event without state_key or membership');
 
-  // 2. If content has join_authorised_via_users_server, the event must be validly signed by that
-  // user's homeserver. Here: a signature by that server must be present. Verifying signatures
+  // 2. (v8+) If content has join_authorised_via_users_server, the event must be validly signed by
+  // that user's homeserver. Here: a signature by that server must be present. Verifying signatures
   // cryptographically needs server keys (I/O), so the caller's signature check covers every
-  // server in `signatures` before the auth rules run.
+  // server in `signatures` before the auth rules run. Before v8 the property means nothing.
   const authoriser = pdu.content.join_authorised_via_users_server;
-  if (authoriser !== undefined) {
+  if (authoriser !== undefined && rules.restrictedJoinRule) {
     const server = typeof authoriser === 'string' ? serverNameOf(authoriser) : undefined;
     const byServer = server === undefined ? undefined : pdu.signatures[server];
     if (!byServer || Object.keys(byServer).length === 0) return reject('join not signed by the authorising server');
@@ -40,6 +43,8 @@ export function checkMembershipEvent(event: RoomEvent, authState: StateEventMap,
     case 'ban':
       return checkBan(event, target, authState, rules);
     case 'knock':
+      // rooms/v7 adds the knock membership; before it, `knock` is an unknown membership (rule 8).
+      if (!rules.knocking) return reject('knocking needs room version 7 or later');
       return checkKnock(event, target, authState, rules);
     default:
       // 8. Otherwise, the membership is unknown. Reject.
@@ -54,7 +59,8 @@ function checkJoin(event: RoomEvent, target: string, authState: StateEventMap, r
   // "The creator" is content.creator in v10 and the create event's sender from v11; in v12 the
   // additional creators do not count here (they join like anyone else).
   const create = getCreateEvent(authState);
-  if (create && pdu.prev_events.length === 1 && pdu.prev_events[0] === create.event_id) {
+  const prevIds = prevEventIds(pdu);
+  if (create && prevIds.length === 1 && prevIds[0] === create.event_id) {
     const creator = rules.createContentHasCreator ? create.pdu.content.creator : create.pdu.sender;
     if (target === creator) return allow();
   }
@@ -68,12 +74,13 @@ function checkJoin(event: RoomEvent, target: string, authState: StateEventMap, r
   // (3.7 would reject even invited users); Synapse treats it as `invite`, and state resolution
   // only converges if servers agree, so we do the same.
   const joinRule = getJoinRule(authState) ?? 'invite';
-  // 3.4 If the join rule is invite or knock, allow if the membership is invite or join.
-  if (joinRule === 'invite' || joinRule === 'knock') {
+  // 3.4 If the join rule is invite or knock, allow if the membership is invite or join. (v1-v6:
+  // invite only; a `knock` join rule there is unknown and rejects at 3.7.)
+  if (joinRule === 'invite' || (joinRule === 'knock' && rules.knocking)) {
     return alreadyInvitedOrJoined ? allow() : reject(`join rule is ${joinRule} and the user is not invited`);
   }
-  // 3.5 If the join rule is restricted or knock_restricted:
-  if (joinRule === 'restricted' || (joinRule === 'knock_restricted' && rules.knockRestrictedJoinRule)) {
+  // 3.5 (v8+) If the join rule is restricted or (v10+) knock_restricted:
+  if ((joinRule === 'restricted' && rules.restrictedJoinRule) || (joinRule === 'knock_restricted' && rules.knockRestrictedJoinRule)) {
     // 3.5.1 If membership is join or invite, allow.
     if (alreadyInvitedOrJoined) return allow();
     // 3.5.2 If join_authorised_via_users_server is not a joined user able to invite, reject.
@@ -110,18 +117,18 @@ function checkInvite(event: RoomEvent, target: string, authState: StateEventMap,
 function checkLeave(event: RoomEvent, target: string, authState: StateEventMap, rules: RoomVersionRules): AuthResult {
   const sender = event.pdu.sender;
   const targetMembership = getMembership(authState, target);
-  // 5.1 If the sender is the target, allow iff their membership is invite, join or knock.
+  // 5.1 If the sender is the target, allow iff their membership is invite, join or (v7+) knock.
   if (sender === target) {
-    const canLeave = targetMembership === 'invite' || targetMembership === 'join' || targetMembership === 'knock';
+    const canLeave = targetMembership === 'invite' || targetMembership === 'join' || (targetMembership === 'knock' && rules.knocking);
     return canLeave ? allow() : reject(`cannot leave from membership ${targetMembership ?? 'none'}`);
   }
   // 5.2 If the sender's membership is not join, reject.
   if (getMembership(authState, sender) !== 'join') return reject('sender is not joined');
   const senderLevel = getUserPowerLevel(sender, authState, rules);
   // 5.3 If the target is banned and the sender is below the ban level, reject.
-  if (targetMembership === 'ban' && senderLevel < getActionLevel('ban', authState)) return reject('sender lacks the ban level to unban');
+  if (targetMembership === 'ban' && senderLevel < getActionLevel('ban', authState, rules)) return reject('sender lacks the ban level to unban');
   // 5.4 If the sender reaches the kick level and outranks the target, allow.
-  if (senderLevel >= getActionLevel('kick', authState) && getUserPowerLevel(target, authState, rules) < senderLevel) return allow();
+  if (senderLevel >= getActionLevel('kick', authState, rules) && getUserPowerLevel(target, authState, rules) < senderLevel) return allow();
   // 5.5 Otherwise, reject.
   return reject('sender lacks the kick level or does not outrank the target');
 }
@@ -133,7 +140,7 @@ function checkBan(event: RoomEvent, target: string, authState: StateEventMap, ru
   if (getMembership(authState, sender) !== 'join') return reject('sender is not joined');
   // 6.2 If the sender reaches the ban level and outranks the target, allow.
   const senderLevel = getUserPowerLevel(sender, authState, rules);
-  if (senderLevel >= getActionLevel('ban', authState) && getUserPowerLevel(target, authState, rules) < senderLevel) return allow();
+  if (senderLevel >= getActionLevel('ban', authState, rules) && getUserPowerLevel(target, authState, rules) < senderLevel) return allow();
   // 6.3 Otherwise, reject.
   return reject('sender lacks the ban level or does not outrank the target');
 }

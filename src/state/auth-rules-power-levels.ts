@@ -1,13 +1,16 @@
 /**
- * The `m.room.power_levels` authorisation rules: rooms/v10 and v11 rule 9, rooms/v12 rule 10
- * (v12 inserts 10.4, so its later sub-steps are one higher; comments give the v10 number and
- * the v12 one in brackets where they differ).
+ * The `m.room.power_levels` authorisation rules: rooms/v1-v5 rule 10, rooms/v6-v11 rule 9,
+ * rooms/v12 rule 10. Comments give the v10 numbers; v12 inserts 10.4, so its later sub-steps are
+ * one higher (in brackets). Before v10 only `users` is validated (v1 10.1: "integers (or a string
+ * that is an integer)", floats too before v6), so v10's 9.1-9.3 are one step 10.1 there, and
+ * later numbers are two lower. Values are compared as the room version reads them
+ * (power-levels.ts `powerLevelOf`).
  */
 import type { Json, JsonObject, RoomEvent, StateEventMap } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
 import type { AuthResult } from './auth-result.js';
 import { allow, reject } from './auth-result.js';
-import { getRoomCreators, getUserPowerLevel, isPowerLevelValue } from './power-levels.js';
+import { getRoomCreators, getUserPowerLevel, isPowerLevelValue, powerLevelOf } from './power-levels.js';
 import { getCreateEvent, getPowerLevelsEvent } from './room-state.js';
 import { isJsonObject } from '../core/json-object.js';
 import { isValidUserId } from '../core/identifiers.js';
@@ -18,18 +21,20 @@ const TOP_LEVEL_LEVELS = ['users_default', 'events_default', 'state_default', 'b
 export function checkPowerLevelsEvent(event: RoomEvent, authState: StateEventMap, rules: RoomVersionRules): AuthResult {
   const { content, sender } = event.pdu;
 
-  // 9.1 Top-level levels that are present must be integers (v10+: never strings).
-  for (const name of TOP_LEVEL_LEVELS) {
-    if (content[name] !== undefined && !isPowerLevelValue(content[name])) return reject(`${name} is not an integer`);
+  if (rules.integerPowerLevels) {
+    // 9.1 (v10+) Top-level levels that are present must be integers (never strings).
+    for (const name of TOP_LEVEL_LEVELS) {
+      if (content[name] !== undefined && !isPowerLevelValue(content[name])) return reject(`${name} is not an integer`);
+    }
+    // 9.2 (v10+) `events` and `notifications`, when present, must map to integers.
+    for (const name of ['events', 'notifications'] as const) {
+      if (content[name] !== undefined && !isLevelMap(content[name], rules)) return reject(`${name} is not an object of integers`);
+    }
   }
-  // 9.2 `events` and `notifications`, when present, must map to integers.
-  for (const name of ['events', 'notifications'] as const) {
-    if (content[name] !== undefined && !isIntegerMap(content[name])) return reject(`${name} is not an object of integers`);
-  }
-  // 9.3 `users` must map valid user ids to integers.
+  // 9.3 [v1 10.1] `users` must map valid user ids to integers (before v10: or integer strings).
   const users = content.users;
   if (users !== undefined) {
-    if (!isIntegerMap(users)) return reject('users is not an object of integers');
+    if (!isLevelMap(users, rules)) return reject('users is not an object of integers');
     const invalid = Object.keys(users).find((userId) => !isValidUserId(userId));
     if (invalid !== undefined) return reject(`users has an invalid user id ${invalid}`);
   }
@@ -45,19 +50,21 @@ export function checkPowerLevelsEvent(event: RoomEvent, authState: StateEventMap
   if (!previous) return allow();
   const old = previous.pdu.content;
   const senderLevel = getUserPowerLevel(sender, authState, rules);
+  const level = (value: Json | undefined) => powerLevelOf(value, rules);
 
   // 9.5 [10.6] Each top-level level added, changed or removed: neither the current nor the new
   // value may exceed the sender's level.
   for (const name of TOP_LEVEL_LEVELS) {
-    const verdict = checkChange(name, old[name], content[name], senderLevel);
+    const verdict = checkChange(name, level(old[name]), level(content[name]), senderLevel);
     if (verdict) return verdict;
   }
-  // 9.6-9.7 [10.7-10.8] The same for each entry of `events` and `notifications`.
-  for (const name of ['events', 'notifications'] as const) {
+  // 9.6-9.7 [10.7-10.8] The same for each entry of `events` and (rooms/v6+) `notifications`.
+  const maps = rules.notificationsPowerLevels ? (['events', 'notifications'] as const) : (['events'] as const);
+  for (const name of maps) {
     const before = objectOrEmpty(old[name]);
     const after = objectOrEmpty(content[name]);
     for (const key of unionKeys(before, after)) {
-      const verdict = checkChange(`${name}.${key}`, before[key], after[key], senderLevel);
+      const verdict = checkChange(`${name}.${key}`, level(before[key]), level(after[key]), senderLevel);
       if (verdict) return verdict;
     }
   }
@@ -66,28 +73,29 @@ export function checkPowerLevelsEvent(event: RoomEvent, authState: StateEventMap
   const usersBefore = objectOrEmpty(old.users);
   const usersAfter = objectOrEmpty(content.users);
   for (const userId of unionKeys(usersBefore, usersAfter)) {
-    const before = usersBefore[userId];
-    const after = usersAfter[userId];
+    const before = level(usersBefore[userId]);
+    const after = level(usersAfter[userId]);
     if (before === after) continue;
-    if (userId !== sender && isPowerLevelValue(before) && before >= senderLevel) {
+    if (userId !== sender && before !== undefined && before >= senderLevel) {
       return reject(`cannot change the level of ${userId}, who is not below the sender`);
     }
-    if (isPowerLevelValue(after) && after > senderLevel) return reject(`cannot raise ${userId} above the sender's level`);
+    if (after !== undefined && after > senderLevel) return reject(`cannot raise ${userId} above the sender's level`);
   }
   // 9.10 [10.11] Otherwise, allow.
   return allow();
 }
 
 /** 9.5.1-9.5.2 / 9.6.1 / 9.7.1: a changed level must not exceed the sender's, before or after. */
-function checkChange(name: string, before: Json | undefined, after: Json | undefined, senderLevel: number): AuthResult | undefined {
+function checkChange(name: string, before: number | undefined, after: number | undefined, senderLevel: number): AuthResult | undefined {
   if (before === after) return undefined;
-  if (isPowerLevelValue(before) && before > senderLevel) return reject(`cannot change ${name}: its current value exceeds the sender's level`);
-  if (isPowerLevelValue(after) && after > senderLevel) return reject(`cannot set ${name} above the sender's level`);
+  if (before !== undefined && before > senderLevel) return reject(`cannot change ${name}: its current value exceeds the sender's level`);
+  if (after !== undefined && after > senderLevel) return reject(`cannot set ${name} above the sender's level`);
   return undefined;
 }
 
-function isIntegerMap(value: Json | undefined): value is JsonObject {
-  return isJsonObject(value) && Object.values(value).every(isPowerLevelValue);
+/** An object whose every value is a power level in this room version. */
+function isLevelMap(value: Json | undefined, rules: RoomVersionRules): value is JsonObject {
+  return isJsonObject(value) && Object.values(value).every((entry) => powerLevelOf(entry, rules) !== undefined);
 }
 
 function objectOrEmpty(value: Json | undefined): JsonObject {

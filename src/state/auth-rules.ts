@@ -1,7 +1,10 @@
 /**
- * The authorisation rules of room versions 10, 11 and 12 (rooms/v10.md, v11.md, v12.md
- * "Authorisation rules"). Comments carry the v10/v11 step numbers; v12 inserts a rule 2 (the
- * room id names the create event), so its later top-level steps are one higher, shown as [v12 n].
+ * The authorisation rules of every room version (rooms/v1.md .. v12.md "Authorisation rules",
+ * fragments v1-auth-rules, v3-auth-rules, v8-auth-rules). Comments carry the v6-v11 step numbers;
+ * v1-v5 have an extra rule 4 (`m.room.aliases`), so their later steps are one higher, and v1/v2
+ * end with rule 11 (`m.room.redaction`); v12 inserts a rule 2 (the room id names the create
+ * event), so its later top-level steps are one higher, shown as [v12 n]. Differences between
+ * versions are fields of {@link RoomVersionRules}, never version comparisons.
  *
  * `authState` is the state the event is checked against: the state before the event, the current
  * state (soft-fail check), or the state formed by its `auth_events` (server-server "Checks
@@ -19,7 +22,7 @@ import { allow, reject } from './auth-result.js';
 import { checkMembershipEvent } from './auth-rules-membership.js';
 import { checkPowerLevelsEvent } from './auth-rules-power-levels.js';
 import { canUserDo, getRequiredPowerForEvent, getUserPowerLevel } from './power-levels.js';
-import { CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE, getCreateEvent, getMembership } from './room-state.js';
+import { ALIASES, CREATE, MEMBER, POWER_LEVELS, REDACTION, THIRD_PARTY_INVITE, getCreateEvent, getMembership } from './room-state.js';
 
 export type { AuthResult } from './auth-result.js';
 // The auth events an event is checked against live in auth-events.ts; re-exported so the whole
@@ -46,6 +49,14 @@ export function checkEventAuth(event: RoomEvent, authState: StateEventMap, rules
     return reject('room is not federated');
   }
 
+  // [v1-v5 4] m.room.aliases: the state_key must be the sender's domain; then allow. (Removed by
+  // rooms/v6 "Authorisation rules": from v6 aliases events are checked like any state event.)
+  if (rules.aliasesAuthRule && pdu.type === ALIASES) {
+    if (pdu.state_key === undefined) return reject('m.room.aliases without a state_key');
+    if (pdu.state_key !== serverNameOf(pdu.sender)) return reject("m.room.aliases state_key is not the sender's domain");
+    return allow();
+  }
+
   // 4. [v12 5] Membership events have their own rules.
   if (pdu.type === MEMBER) return checkMembershipEvent(event, authState, rules);
 
@@ -58,7 +69,7 @@ export function checkEventAuth(event: RoomEvent, authState: StateEventMap, rules
   }
 
   // 7. [v12 8] The sender must reach the event type's required power level.
-  const required = getRequiredPowerForEvent(pdu.type, pdu.state_key !== undefined, authState);
+  const required = getRequiredPowerForEvent(pdu.type, pdu.state_key !== undefined, authState, rules);
   if (getUserPowerLevel(pdu.sender, authState, rules) < required) {
     return reject(`sender's power level is below the ${required} required for ${pdu.type}`);
   }
@@ -70,6 +81,18 @@ export function checkEventAuth(event: RoomEvent, authState: StateEventMap, rules
 
   // 9. [v12 10] m.room.power_levels has its own rules.
   if (pdu.type === POWER_LEVELS) return checkPowerLevelsEvent(event, authState, rules);
+
+  // [v1/v2 11] m.room.redaction: allowed at the redact level, or when the redacted event's id
+  // has the redaction's own event id domain. From v3 ("Handling redactions") the auth rules
+  // allow every redaction and the check moves to when the redaction is applied.
+  if (rules.redactionAuthRule && pdu.type === REDACTION) {
+    if (canUserDo('redact', pdu.sender, authState, rules)) return allow();
+    const redacted = pdu.redacts;
+    if (typeof redacted === 'string' && serverNameOf(redacted) !== undefined && serverNameOf(redacted) === serverNameOf(event.event_id)) {
+      return allow();
+    }
+    return reject('sender lacks the redact level and the redacted event is from another server');
+  }
 
   // 10. [v12 11] Otherwise, allow.
   return allow();
@@ -92,7 +115,7 @@ function checkCreateEvent(event: RoomEvent, rules: RoomVersionRules): AuthResult
   if (roomVersion !== undefined && !(typeof roomVersion === 'string' && isSupportedRoomVersion(roomVersion))) {
     return reject('unrecognised room_version');
   }
-  // 1.4 (v10) If content has no `creator`, reject.
+  // 1.4 (v1-v10) If content has no `creator`, reject.
   if (rules.createContentHasCreator && pdu.content.creator === undefined) return reject('create event has no creator');
   // [v12 1.4] additional_creators, if present, must be an array of valid user ids.
   if (rules.additionalCreators && pdu.content.additional_creators !== undefined) {

@@ -11,6 +11,10 @@ export const MEMBER = 'm.room.member';
 export const JOIN_RULES = 'm.room.join_rules';
 export const POWER_LEVELS = 'm.room.power_levels';
 export const THIRD_PARTY_INVITE = 'm.room.third_party_invite';
+/** Not auth state, but with a rule of its own in room versions 1-5 (rooms/v1 auth rule 4). */
+export const ALIASES = 'm.room.aliases';
+/** With a rule of its own in room versions 1 and 2 (rooms/v1 auth rule 11). */
+export const REDACTION = 'm.room.redaction';
 
 export const CREATE_KEY = stateKey(CREATE, '');
 export const JOIN_RULES_KEY = stateKey(JOIN_RULES, '');

@@ -5,6 +5,7 @@
  */
 import type { RoomEvent, StateEventMap } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
+import { authEventIds } from '../core/event-references.js';
 import type { EventLookup } from './auth-dag.js';
 import { CREATE_KEY, stateMapOf } from './room-state.js';
 
@@ -28,7 +29,7 @@ export function requireEvent(eventId: string, ctx: ResolutionContext): RoomEvent
  */
 export function authStateOfEvent(event: RoomEvent, ctx: ResolutionContext): StateEventMap {
   const authEvents: RoomEvent[] = [];
-  for (const id of event.pdu.auth_events) {
+  for (const id of authEventIds(event.pdu)) {
     const authEvent = ctx.getEvent(id);
     if (authEvent && !ctx.isRejected(id)) authEvents.push(authEvent);
   }

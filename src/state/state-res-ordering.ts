@@ -3,6 +3,7 @@
  * topological power ordering and the mainline ordering.
  */
 import type { RoomEvent } from '../core/types.js';
+import { authEventIds } from '../core/event-references.js';
 import { foldAuthAncestry } from './auth-dag.js';
 import { getUserPowerLevel } from './power-levels.js';
 import { JOIN_RULES, MEMBER, POWER_LEVELS } from './room-state.js';
@@ -45,7 +46,7 @@ export function powerEventsWithAuthEdges(fullConflicted: ReadonlySet<string>, ct
     const id = pending.pop() as string;
     if (graph.has(id)) continue;
     const parents = new Set<string>();
-    for (const authId of requireEvent(id, ctx).pdu.auth_events) {
+    for (const authId of authEventIds(requireEvent(id, ctx).pdu)) {
       for (const member of membersAtOrAbove(authId)) parents.add(member);
     }
     graph.set(id, parents);
@@ -143,7 +144,8 @@ export function mainlineOrder(eventIds: Iterable<string>, powerLevelsId: string 
 
 /** The id of the `m.room.power_levels` event among an event's auth events, if any. */
 function powerLevelsAuthEvent(eventId: string, ctx: ResolutionContext): string | undefined {
-  for (const authId of ctx.getEvent(eventId)?.pdu.auth_events ?? []) {
+  const event = ctx.getEvent(eventId);
+  for (const authId of event ? authEventIds(event.pdu) : []) {
     const authEvent = ctx.getEvent(authId);
     if (authEvent?.pdu.type === POWER_LEVELS && authEvent.pdu.state_key === '') return authId;
   }

@@ -16,7 +16,8 @@ test('versions, well-known and capabilities advertise what the server does', asy
   t.is((await h.call('GET', '/_matrix/client/v3/capabilities')).status, 401);
   const alice = await h.user('alice');
   const caps = await h.call('GET', '/_matrix/client/v3/capabilities', { token: alice.token });
-  t.deepEqual(caps.body.capabilities['m.room_versions'], { default: '11', available: { '10': 'stable', '11': 'stable', '12': 'stable' } });
+  const everyVersion = Object.fromEntries(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12'].map((v) => [v, 'stable']));
+  t.deepEqual(caps.body.capabilities['m.room_versions'], { default: '12', available: everyVersion });
   t.deepEqual(caps.body.capabilities['m.change_password'], { enabled: true });
   t.deepEqual(caps.body.capabilities['m.3pid_changes'], { enabled: false });
 });
