@@ -3,8 +3,8 @@
  * manage accounts and MQTT devices (directly on the database, or through the running gateway's
  * admin socket, since LevelDB admits one process).
  */
-import { readFileSync } from 'node:fs';
 import { PRIVATE_UMASK } from '../app/data-dir-permissions.js';
+import { hearthVersion } from '../app/version.js';
 
 const USAGE = `Usage: hearth <command>
 
@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'version':
     case '--version':
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${hearthVersion()}\n`);
       return 0;
     case undefined:
     case 'help':
@@ -50,18 +50,6 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`hearth: unknown command "${command}"\n\n${USAGE}`);
       return 2;
-  }
-}
-
-function version(): string {
-  // Bundles (dist/hearth.mjs, the single executable) have the version defined at build time: their
-  // location says nothing about where package.json is.
-  if (process.env.HEARTH_VERSION) return process.env.HEARTH_VERSION;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
   }
 }
 

@@ -3,10 +3,10 @@ import { splitStateKey } from '../core/types.js';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { MembershipView } from './device-lists.js';
 
-export function engineMembershipView(engine: Pick<RoomEngine, 'rooms' | 'currentState'>): MembershipView {
+export function engineMembershipView(engine: Pick<RoomEngine, 'roomsOf' | 'currentState'>): MembershipView {
   return {
     async roomsOf(userId) {
-      return (await engine.rooms.roomsOf(userId)).map((entry) => ({
+      return (await engine.roomsOf(userId)).map((entry) => ({
         roomId: entry.roomId,
         membership: entry.membership,
         stream: entry.stream,

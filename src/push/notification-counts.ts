@@ -181,7 +181,7 @@ export class NotificationCounts {
     const { engine } = this.deps;
     const position = engine.notifier.position;
     // 1.
-    const membership = await engine.rooms.membership(userId, roomId);
+    const membership = await engine.membershipEntry(userId, roomId);
     let readUpTo = membership?.membership === 'join' ? membership.stream : position;
     const threadReadUpTo = new Map<string, number>();
     for (const receipt of await this.deps.readReceipts(userId, roomId)) {

@@ -42,7 +42,7 @@ export class NotificationList {
   async list(userId: string, opts: { before?: number; limit: number; onlyHighlight: boolean }): Promise<NotificationPage> {
     const { engine } = this.deps;
     const rooms = new Set<number>();
-    for (const m of await engine.rooms.roomsOf(userId)) {
+    for (const m of await engine.roomsOf(userId)) {
       const room = engine.room(m.roomId);
       // Rooms left still hold notifications from before the leave; the join check below decides.
       if (room) rooms.add(room.short);

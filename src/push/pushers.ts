@@ -297,7 +297,7 @@ class PusherWorker {
     while (!this.stopped) {
       const to = engine.notifier.position;
       if (record.pushedUpTo >= to) break;
-      const entries = await engine.events.streamRange(record.pushedUpTo, to, STREAM_BATCH);
+      const entries = await engine.streamRange(record.pushedUpTo, to, STREAM_BATCH);
       if (entries.length === 0) {
         record.pushedUpTo = to;
         break;
@@ -346,10 +346,10 @@ class PusherWorker {
   private async deliver(eventShort: number): Promise<'sent' | 'skip' | 'retry'> {
     const { engine } = this.service;
     const { record } = this;
-    const event = await engine.events.getByShort(eventShort);
+    const event = await engine.eventByShort(eventShort);
     if (!event) return 'skip';
     // Rooms the user never had a membership in cost one point read.
-    if (!(await engine.rooms.membership(record.userId, event.room_id))) return 'skip';
+    if (!(await engine.membershipEntry(record.userId, event.room_id))) return 'skip';
     if (this.service.now() - event.pdu.origin_server_ts > MAX_NOTIFICATION_AGE_MS) return 'skip';
     const body = await this.service.notificationFor(record.userId, event, record);
     if (!body) return 'skip';

@@ -97,7 +97,7 @@ export class MembershipService {
 
   /** Sends an updated member event into every room the user is joined to (client-server "Profiles"). */
   async propagateProfile(userId: string, profile: { displayname?: string; avatar_url?: string }): Promise<void> {
-    const rooms = await this.deps.engine.rooms.roomsOf(userId);
+    const rooms = await this.deps.engine.roomsOf(userId);
     for (const entry of rooms) {
       if (entry.membership !== 'join') continue;
       const current = await this.deps.engine.stateEvent(entry.roomId, 'm.room.member', userId);

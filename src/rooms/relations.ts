@@ -5,8 +5,7 @@
  * not see (history visibility) count for nothing anywhere.
  */
 import { REL_REFERENCE, REL_REPLACE, REL_THREAD, isValidReplacement, newerReplacement, relationOf } from '../core/relations.js';
-import type { RelationEntry, ThreadEntry } from '../storage/relations.js';
-import type { RoomEngine, StoredEvent } from './engine.js';
+import type { RelationEntry, RoomEngine, StoredEvent, ThreadEntry } from './engine.js';
 import type { RoomReader } from './visibility.js';
 
 export type { RelationEntry, ThreadEntry };
@@ -43,7 +42,7 @@ export class RelationReader {
     let threadCount = 0;
     let participated = parent.pdu.sender === userId;
     let latest: StoredEvent | undefined;
-    for (const entry of await this.engine.relations.children(parent.short, { dir: 'f', limit: MAX_CHILDREN_SCANNED })) {
+    for (const entry of await this.engine.relationChildren(parent.short, { dir: 'f', limit: MAX_CHILDREN_SCANNED })) {
       if (entry.relType !== REL_THREAD && entry.relType !== REL_REPLACE && entry.relType !== REL_REFERENCE) continue;
       const child = await this.visibleChild(entry, reader);
       if (!child) continue;
@@ -77,8 +76,8 @@ export class RelationReader {
       const next: number[] = [];
       for (const short of level) {
         // Only parents with children have entries; the mark saves a read per leaf.
-        if (short !== parent.short && !(await this.engine.events.getByShort(short))?.meta.related) continue;
-        for (const entry of await this.engine.relations.children(short, { dir: 'f', limit: MAX_CHILDREN_SCANNED })) {
+        if (short !== parent.short && !(await this.engine.eventByShort(short))?.meta.related) continue;
+        for (const entry of await this.engine.relationChildren(short, { dir: 'f', limit: MAX_CHILDREN_SCANNED })) {
           if (query.relType !== undefined && entry.relType !== query.relType) continue;
           if (query.eventType !== undefined && entry.type !== query.eventType) continue;
           if (seen.has(entry.childShort)) continue;
@@ -96,7 +95,7 @@ export class RelationReader {
   /** Whether `userId` took part in the thread rooted at `root` (its sender, or a reply's). */
   async participated(root: StoredEvent, userId: string): Promise<boolean> {
     if (root.pdu.sender === userId) return true;
-    for (const entry of await this.engine.relations.children(root.short, { dir: 'f', limit: MAX_CHILDREN_SCANNED })) {
+    for (const entry of await this.engine.relationChildren(root.short, { dir: 'f', limit: MAX_CHILDREN_SCANNED })) {
       if (entry.relType === REL_THREAD && entry.sender === userId) return true;
     }
     return false;
@@ -104,12 +103,12 @@ export class RelationReader {
 
   /** A room's threads, most recently active first, after the thread-list position `before`. */
   threads(roomShort: number, opts: { before?: ThreadEntry; limit: number }): Promise<ThreadEntry[]> {
-    return this.engine.relations.threads(roomShort, opts);
+    return this.engine.threads(roomShort, opts);
   }
 
   /** The child of an index entry, unless redacted or hidden from the reader. */
   async visibleChild(entry: RelationEntry, reader: RoomReader | undefined): Promise<StoredEvent | undefined> {
-    const child = await this.engine.events.getByShort(entry.childShort);
+    const child = await this.engine.eventByShort(entry.childShort);
     if (!child || child.meta.redactedBy) return undefined;
     if (reader && !(await reader.canSee(child))) return undefined;
     return child;

@@ -65,7 +65,7 @@ export class SearchService {
 
     // The rooms, and how far into each the user may read.
     const readableUpTo = new Map<number, { roomId: string; upTo: number }>();
-    for (const m of await this.engine.rooms.roomsOf(userId)) {
+    for (const m of await this.engine.roomsOf(userId)) {
       if (m.membership !== 'join' && m.membership !== 'leave' && m.membership !== 'ban') continue;
       const room = this.engine.room(m.roomId);
       if (!room || (req.filter && !matchesEventFilter({ rooms: req.filter.rooms, not_rooms: req.filter.not_rooms }, { type: '', sender: '', room_id: m.roomId }))) continue;

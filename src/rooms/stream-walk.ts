@@ -26,7 +26,7 @@ export class BackwardStreamWalk {
     let examined = 0;
     let iterated = 0;
     for (;;) {
-      const entries = await this.engine.events.streamBefore(this.before, STREAM_BATCH);
+      const entries = await this.engine.streamBefore(this.before, STREAM_BATCH);
       if (entries.length === 0) {
         this.resumeBefore = undefined;
         return;
@@ -40,7 +40,7 @@ export class BackwardStreamWalk {
         }
         this.before = entry.stream;
         if (!ours) continue;
-        const event = await this.engine.events.getByShort(entry.eventShort);
+        const event = await this.engine.eventByShort(entry.eventShort);
         if (event) yield event;
       }
     }

@@ -43,7 +43,7 @@ export class TimelineReader {
     const batch = Math.max(opts.limit, 1);
     for (;;) {
       // Timeline keys are exclusive bounds: backwards from "after P" means stream < P + 1.
-      const entries = await this.engine.events.timeline(room.short, {
+      const entries = await this.engine.timeline(room.short, {
         from: opts.dir === 'b' ? cursor + 1 : cursor,
         dir: opts.dir,
         limit: batch,
@@ -52,7 +52,7 @@ export class TimelineReader {
       for (const entry of entries) {
         scanned++;
         cursor = opts.dir === 'b' ? entry.stream - 1 : entry.stream;
-        const ev = await this.engine.events.getByShort(entry.eventShort);
+        const ev = await this.engine.eventByShort(entry.eventShort);
         if (!ev) continue;
         if (!matchesEventFilter(opts.filter, { type: ev.pdu.type, sender: ev.pdu.sender, content: ev.pdu.content })) continue;
         // History visibility: events the user may not see are skipped like filtered ones.
@@ -74,16 +74,16 @@ export class TimelineReader {
    */
   async eventNearTimestamp(roomId: string, ts: number, dir: 'f' | 'b', reader: RoomReader, upTo: number): Promise<StoredEvent | undefined> {
     const room = this.engine.requireRoom(roomId);
-    const at = async (entry: { eventShort: number } | undefined) => (entry ? this.engine.events.getByShort(entry.eventShort) : undefined);
-    const [first] = await this.engine.events.timeline(room.short, { from: Number.MIN_SAFE_INTEGER, dir: 'f', limit: 1 });
-    const [last] = await this.engine.events.timeline(room.short, { from: Math.min(upTo, Number.MAX_SAFE_INTEGER - 1) + 1, dir: 'b', limit: 1 });
+    const at = async (entry: { eventShort: number } | undefined) => (entry ? this.engine.eventByShort(entry.eventShort) : undefined);
+    const [first] = await this.engine.timeline(room.short, { from: Number.MIN_SAFE_INTEGER, dir: 'f', limit: 1 });
+    const [last] = await this.engine.timeline(room.short, { from: Math.min(upTo, Number.MAX_SAFE_INTEGER - 1) + 1, dir: 'b', limit: 1 });
     if (!first || !last) return undefined;
     // Smallest position whose event is at or after ts (assuming order), within [lo, hi].
     let lo = first.stream;
     let hi = last.stream;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
-      const [entry] = await this.engine.events.timeline(room.short, { from: mid - 1, dir: 'f', limit: 1, to: hi + 1 });
+      const [entry] = await this.engine.timeline(room.short, { from: mid - 1, dir: 'f', limit: 1, to: hi + 1 });
       const event = await at(entry);
       if (!entry || !event) break;
       // Positions are shared by all rooms, so this room's are sparse: the first entry at or after
@@ -93,9 +93,9 @@ export class TimelineReader {
       else lo = entry.stream + 1;
     }
     // The entry the bound stands for (at `hi` or after it, past a gap): a backwards walk must include it.
-    const [atBoundary] = await this.engine.events.timeline(room.short, { from: hi - 1, dir: 'f', limit: 1 });
+    const [atBoundary] = await this.engine.timeline(room.short, { from: hi - 1, dir: 'f', limit: 1 });
     const boundary = atBoundary ? Math.max(hi, Math.min(atBoundary.stream, last.stream)) : hi;
-    const walk = await this.engine.events.timeline(room.short, {
+    const walk = await this.engine.timeline(room.short, {
       from: dir === 'f' ? boundary - 1 : Math.min(boundary, upTo) + 1,
       dir,
       limit: MAX_TIMESTAMP_WALK,
@@ -113,9 +113,9 @@ export class TimelineReader {
   /** The room state just after position `pos` (the state after the last event at or before it). */
   async stateAtPosition(roomId: string, pos: number): Promise<StoredStateMap> {
     const room = this.engine.requireRoom(roomId);
-    const [entry] = await this.engine.events.timeline(room.short, { from: pos + 1, dir: 'b', limit: 1 });
+    const [entry] = await this.engine.timeline(room.short, { from: pos + 1, dir: 'b', limit: 1 });
     if (!entry) return new Map();
-    const ev = await this.engine.events.getByShort(entry.eventShort);
+    const ev = await this.engine.eventByShort(entry.eventShort);
     return ev ? this.engine.stateAt(ev, 'after') : new Map();
   }
 
@@ -127,7 +127,7 @@ export class TimelineReader {
    */
   async readableUpTo(userId: string, roomId: string): Promise<number> {
     this.engine.requireRoom(roomId);
-    const entry = await this.engine.rooms.membership(userId, roomId);
+    const entry = await this.engine.membershipEntry(userId, roomId);
     if (entry && (entry.membership === 'leave' || entry.membership === 'ban')) return entry.stream;
     if (entry) return Number.MAX_SAFE_INTEGER;
     const visibility = (await this.engine.stateEvent(roomId, 'm.room.history_visibility', ''))?.pdu.content;

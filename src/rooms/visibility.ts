@@ -29,25 +29,18 @@ const NOBODY: ReadonlySet<string> = new Set();
  * sent by that user, with the exception of state events").
  */
 export async function roomReaderFor(engine: RoomEngine, userId: string, roomId: string, ignored: ReadonlySet<string> = NOBODY): Promise<RoomReader> {
-  const entry = await engine.rooms.membership(userId, roomId);
+  const entry = await engine.membershipEntry(userId, roomId);
   // While the user is joined, everything after their join they saw as a member (step 2).
   const joinedSince = entry?.membership === 'join' ? entry.stream : undefined;
   const lastJoin = await lastJoinStream(engine, entry);
-  const historyKey = engine.snapshots.lookupStateKeyShort('m.room.history_visibility', '');
-  const memberKey = engine.snapshots.lookupStateKeyShort('m.room.member', userId);
+  const keys = [['m.room.history_visibility', ''], ['m.room.member', userId]] as const;
   const states = new Map<number, Promise<VisibilityState>>();
 
   const stateAt = (snapshot: number): Promise<VisibilityState> => {
     let state = states.get(snapshot);
     if (!state) {
       state = (async () => {
-        const shorts = await engine.snapshots.load(snapshot);
-        const history = historyKey === undefined ? undefined : shorts.get(historyKey);
-        const member = memberKey === undefined ? undefined : shorts.get(memberKey);
-        const [historyEvent, memberEvent] = await Promise.all([
-          history ? engine.events.getByShort(history) : undefined,
-          member ? engine.events.getByShort(member) : undefined,
-        ]);
+        const [historyEvent, memberEvent] = await engine.stateEventsAt(snapshot, keys);
         const membership = memberEvent?.pdu.content.membership;
         return { visibility: historyVisibilityOf(historyEvent?.pdu.content), membership: typeof membership === 'string' ? membership : undefined };
       })();
@@ -78,7 +71,7 @@ async function lastJoinStream(engine: RoomEngine, entry: { membership: string; e
   if (entry.membership === 'join') return entry.stream;
   let eventId: string | undefined = entry.eventId;
   for (let step = 0; eventId !== undefined && step < MAX_MEMBERSHIP_STEPS; step++) {
-    const event = await engine.events.get(eventId);
+    const event = await engine.getEvent(eventId);
     if (!event) return undefined;
     if (event.pdu.content.membership === 'join') return event.meta.stream;
     eventId = event.meta.replaces;

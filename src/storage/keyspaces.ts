@@ -2,11 +2,11 @@
  * The catalog of key spaces: every LevelDB sublevel Hearth uses, with its key and value layout.
  * Nobody else builds keys by hand; keys come from `codec.ts`. Kept in step with `docs/storage.md`.
  *
- * Notation: `str` is a UTF-8 string followed by 0x00, `raw` a UTF-8 string filling the whole key
+ * Notation: `str` is a UTF-8 string, escaped (0x00 -> 0x01 0x01, 0x01 -> 0x01 0x02), followed by 0x00, `raw` a UTF-8 string filling the whole key
  * (no terminator), `u8`/`u32`/`u64` fixed-width big-endian, `pos` a biased signed 64-bit position
  * (see codec.position), `json`/`cbor` the value encoding.
  */
-export const STORAGE_VERSION = 2;
+export const STORAGE_VERSION = 3;
 
 export const KEYSPACES = {
   /**
@@ -40,7 +40,7 @@ export const KEYSPACES = {
   roomHead: 'room_head',
   /** `str user_id ‖ str room_id` -> json { roomId, membership, eventId, stream, forgotten? }. A user's rooms. */
   userRooms: 'user_rooms',
-  /** `str user_id ‖ str device_id ‖ str txn_id` -> raw event_id. Idempotency of PUT /send. */
+  /** `str user_id ‖ str device_id ‖ str endpoint… ‖ str txn_id` -> raw event_id; endpoint `send ‖ room_id ‖ type` or `redact ‖ room_id ‖ event_id` (since storage version 3). Idempotency of PUT /send and /redact. */
   txnIds: 'txn_ids',
   /** `u64 parent short ‖ pos child stream ‖ u64 child short` -> json { rel, type, sender, key? }. Child events of a parent (since storage version 2). */
   relations: 'relations',
@@ -98,6 +98,10 @@ export const KEYSPACES = {
   e2eRoomKeys: 'e2e_room_keys',
   /** `u64 stream` -> json { userId }. Users whose device list changed, for `device_lists.changed`. */
   e2eDeviceListStream: 'e2e_device_list_stream',
+
+  // ---- federation (src/federation/) ----
+  /** `str origin ‖ str txn_id` -> json { ts, results }. Transactions received with `PUT /send`, answered once (server-server "Transactions"). */
+  federationTxns: 'federation_txns',
 
   // ---- MQTT broker and bridge (src/mqtt/) ----
   /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. The device name is the MQTT username. */

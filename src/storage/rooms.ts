@@ -1,6 +1,6 @@
 /**
  * Room records, room heads (current state snapshot and forward extremities), each user's room
- * memberships, send transaction ids, aliases and the public directory.
+ * memberships and send transaction ids. Aliases and the public directory are rooms/room-directory.ts.
  */
 import type { RoomVersionId } from '../core/types.js';
 import type { BatchOp, Database } from './db.js';
@@ -129,43 +129,6 @@ export class RoomStore {
 
   setTxnTxn(ops: BatchOp[], userId: string, deviceId: string, txnId: string, eventId: string): void {
     ops.push(this.db.put('txnIds', tuple(userId, deviceId, txnId), Buffer.from(eventId)));
-  }
-
-  // ---- aliases and the room directory ----
-
-  async aliasTarget(alias: string): Promise<{ roomId: string; creator: string } | undefined> {
-    return this.db.getJson('aliases', Buffer.from(alias));
-  }
-
-  async setAlias(alias: string, roomId: string, creator: string): Promise<void> {
-    await this.db.write([this.db.putJson('aliases', Buffer.from(alias), { roomId, creator })]);
-  }
-
-  async deleteAlias(alias: string): Promise<void> {
-    await this.db.write([this.db.del('aliases', Buffer.from(alias))]);
-  }
-
-  async aliasesOf(roomId: string): Promise<string[]> {
-    const out: string[] = [];
-    for await (const [key, value] of this.db.space('aliases').iterator()) {
-      if (decodeJson<{ roomId: string }>(value).roomId === roomId) out.push(key.toString('utf8'));
-    }
-    return out;
-  }
-
-  async setVisibility(roomId: string, visibility: 'public' | 'private'): Promise<void> {
-    const key = Buffer.from(roomId);
-    await this.db.write([visibility === 'public' ? this.db.putJson('directory', key, { visibility }) : this.db.del('directory', key)]);
-  }
-
-  async visibility(roomId: string): Promise<'public' | 'private'> {
-    return (await this.db.space('directory').get(Buffer.from(roomId))) ? 'public' : 'private';
-  }
-
-  async publicRooms(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const key of this.db.space('directory').keys()) out.push(key.toString('utf8'));
-    return out;
   }
 }
 

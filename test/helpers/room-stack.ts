@@ -16,6 +16,7 @@ import { RoomEngine } from '../../src/rooms/engine.js';
 import { lastStreamPosition } from '../../src/storage/stream-position.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { buildRoomApi } from '../../src/app/room-api.js';
+import { RoomDirectory } from '../../src/rooms/room-directory.js';
 import type { SyncService, SyncSources } from '../../src/rooms/sync.js';
 import { ErrCode, MatrixError } from '../../src/core/errors.js';
 
@@ -57,6 +58,7 @@ export async function openRoomStack(
   const extra = extend?.({ db, engine, app, requireUser }) ?? {};
   const roomApi = buildRoomApi(app, {
     engine,
+    directory: new RoomDirectory(db),
     serverName: SERVER,
     requireUser,
     profileOf: async () => ({}),

@@ -12,7 +12,7 @@ import { publicRoomChunk } from '../../../rooms/room-summary.js';
 import { intQuery, requireObjectBody, requireString } from './params.js';
 
 export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
-  const rooms = deps.engine.rooms;
+  const rooms = deps.directory;
 
   const checkAlias = (alias: string) => {
     if (!isValidRoomAlias(alias)) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'Invalid room alias');

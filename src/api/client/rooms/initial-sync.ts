@@ -31,7 +31,7 @@ export function registerInitialSyncRoutes(app: FastifyInstance, deps: RoomApiDep
         end: formatPaginationToken(upTo),
       },
       state: await deps.formatter.formatAll([...state.values()], viewer),
-      visibility: await deps.engine.rooms.visibility(roomId),
+      visibility: await deps.directory.visibility(roomId),
       account_data: await deps.sync.roomAccountData(user.userId, roomId),
     };
     if (membership && membership !== 'knock') body.membership = membership;

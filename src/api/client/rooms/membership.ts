@@ -52,7 +52,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: RoomApiDeps
       return { errcode: ErrCode.UNKNOWN, error: 'Leave the room before forgetting it' };
     }
     if (membership === undefined) throw forbidden('You were never in this room');
-    await deps.engine.rooms.forget(user.userId, req.params.roomId);
+    await deps.engine.forget(user.userId, req.params.roomId);
     return {};
   });
 
@@ -71,7 +71,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: RoomApiDeps
   /** GET /_matrix/client/v3/joined_rooms */
   app.get('/_matrix/client/v3/joined_rooms', async (req) => {
     const user = await deps.requireUser(req);
-    const rooms = await deps.engine.rooms.roomsOf(user.userId);
+    const rooms = await deps.engine.roomsOf(user.userId);
     return { joined_rooms: rooms.filter((r) => r.membership === 'join').map((r) => r.roomId) };
   });
 }

@@ -102,7 +102,7 @@ export function registerRelationRoutes(app: FastifyInstance, deps: RoomApiDeps):
       const batch = await deps.formatter.relations.threads(room.short, { before, limit });
       for (const entry of batch) {
         before = entry;
-        const root = await deps.engine.events.getByShort(entry.rootShort);
+        const root = await deps.engine.eventByShort(entry.rootShort);
         if (!root || root.meta.stream > upTo || !(await reader.canSee(root))) continue;
         if (include === 'participated' && !(await deps.formatter.relations.participated(root, user.userId))) continue;
         roots.push(root);

@@ -38,8 +38,8 @@ export function registerUserDirectoryRoutes(app: FastifyInstance, deps: RoomApiD
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) throw new MatrixError(400, ErrCode.BAD_JSON, 'limit must be a non-negative integer');
     const termWords = wordsOf(term);
 
-    const joined = (await deps.engine.rooms.roomsOf(user.userId)).filter((m) => m.membership === 'join').map((m) => m.roomId);
-    const rooms = new Set([...joined, ...(await deps.engine.rooms.publicRooms())]);
+    const joined = (await deps.engine.roomsOf(user.userId)).filter((m) => m.membership === 'join').map((m) => m.roomId);
+    const rooms = new Set([...joined, ...(await deps.directory.publicRooms())]);
     const entries = new Map<string, DirectoryEntry>();
     for (const roomId of rooms) {
       if (!deps.engine.room(roomId)) continue;
