@@ -1,6 +1,7 @@
 /**
- * State resolution v2 (rooms/v2 "State resolution", used unchanged by room versions 10 and 11)
- * and v2.1 (rooms/v12 "State resolution"). Pure: every event it touches, auth chains included,
+ * State resolution v2 (rooms/v2 "State resolution", used unchanged by room versions 2 to 11)
+ * and v2.1 (rooms/v12 "State resolution"); room version 1's algorithm is state-resolution-v1.ts,
+ * which `resolveState` hands v1 rooms to. Pure: every event it touches, auth chains included,
  * comes from `getEvent`, which the caller fills beforehand.
  */
 import type { StateIdMap } from '../core/types.js';
@@ -11,6 +12,7 @@ import { POWER_LEVELS_KEY } from './room-state.js';
 import type { ResolutionContext } from './state-res-context.js';
 import { mainlineOrder, powerEventsWithAuthEdges, reverseTopologicalPowerOrder } from './state-res-ordering.js';
 import { authDifference, conflictedStateSubgraph, partitionStateSets } from './state-res-sets.js';
+import { resolveStateV1 } from './state-resolution-v1.js';
 
 export { authChain } from './auth-dag.js';
 export type { EventLookup } from './auth-dag.js';
@@ -27,6 +29,7 @@ export function resolveState(
   rules: RoomVersionRules,
   options: ResolveStateOptions = {},
 ): StateIdMap {
+  if (rules.stateResolution === 'v1') return resolveStateV1(stateSets, getEvent, rules);
   const ctx: ResolutionContext = { getEvent, rules, isRejected: options.isRejected ?? (() => false) };
 
   // Definitions: the unconflicted state map and the conflicted state set.

@@ -1,8 +1,9 @@
 /**
  * Hand-built room DAGs for the auth rules and state resolution tests. Event ids are readable
- * fakes (`$ban`); nothing here hashes or signs, because the code under test does neither.
+ * fakes (`$ban`); nothing here hashes or signs, because the code under test does neither. Depth
+ * is one more than the deepest prev event (state resolution v1 orders by it).
  */
-import type { JsonObject, RoomEvent, StateEventMap, StateIdMap } from '../../src/core/types.js';
+import type { EventReference, JsonObject, RoomEvent, StateEventMap, StateIdMap } from '../../src/core/types.js';
 import { stateKey } from '../../src/core/types.js';
 import type { RoomVersionId } from '../../src/core/types.js';
 import type { RoomVersionRules } from '../../src/core/room-versions.js';
@@ -59,16 +60,21 @@ export class TestRoom {
       ? []
       : selectAuthEvents(spec.type, spec.stateKey, spec.sender, spec.content, this.stateEvents(branch), this.rules);
     this.clock = spec.ts ?? this.clock + 1;
+    // rooms/v1 "Event format": v1/v2 events name their prev and auth events with hashes (fake
+    // ones here: nothing checks them); from v3 bare ids.
+    const references = (ids: readonly string[]): EventReference[] =>
+      this.rules.eventIdFormat === 'server-generated' ? ids.map((ref): EventReference => [ref, { sha256: 'fake' }]) : [...ids];
+    const depth = Math.max(0, ...branch.head.map((ref) => this.events.get(ref)?.pdu.depth ?? 0)) + 1;
     const event: RoomEvent = {
       event_id: id,
       room_id: this.roomId,
       pdu: {
-        auth_events: authEvents,
+        auth_events: references(authEvents),
         content: spec.content,
-        depth: 1,
+        depth,
         hashes: { sha256: '' },
         origin_server_ts: this.clock,
-        prev_events: [...branch.head],
+        prev_events: references(branch.head),
         ...(isCreate && this.rules.roomIdIsCreateEventHash ? {} : { room_id: this.roomId }),
         sender: spec.sender,
         signatures: {},
