@@ -59,6 +59,7 @@ import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateSigningKey } from './signing-key-file.js';
 import { buildRoomApi } from './room-api.js';
+import { RoomDirectory } from '../rooms/room-directory.js';
 import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
@@ -139,7 +140,7 @@ export class Gateway {
       pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
       unreadRooms: async (userId) => {
         let rooms = 0;
-        for (const m of await engine.rooms.roomsOf(userId)) {
+        for (const m of await engine.roomsOf(userId)) {
           if (m.membership === 'join' && (await notificationCounts.unreadCounts(userId, m.roomId)).notification_count > 0) rooms++;
         }
         return rooms;
@@ -198,7 +199,7 @@ export class Gateway {
       // Called at request time, once the room API below exists.
       onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
       leaveAllRooms: async (userId) => {
-        for (const m of await engine.rooms.roomsOf(userId)) {
+        for (const m of await engine.roomsOf(userId)) {
           if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await roomApi.membership.leave(m.roomId, userId);
         }
       },
@@ -236,6 +237,7 @@ export class Gateway {
     const roomApi = buildRoomApi(app, {
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       engine,
+      directory: new RoomDirectory(db),
       serverName,
       requireUser: (req) => auth.requireUser(req),
       profileOf,

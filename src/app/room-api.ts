@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RoomEngine } from '../rooms/engine.js';
+import type { RoomDirectory } from '../rooms/room-directory.js';
 import { MembershipService } from '../rooms/membership.js';
 import { EventFormatter } from '../rooms/client-event.js';
 import { TimelineReader } from '../rooms/timeline.js';
@@ -16,6 +17,8 @@ import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.
 
 export interface RoomApiOptions {
   engine: RoomEngine;
+  /** Aliases and the public room list (not events: written beside the engine). */
+  directory: RoomDirectory;
   serverName: string;
   requireUser(req: FastifyRequest): Promise<{ userId: string; deviceId: string }>;
   profileOf(userId: string): Promise<{ displayname?: string; avatar_url?: string }>;
@@ -37,8 +40,8 @@ export interface RoomApi {
 }
 
 export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomApi {
-  const { engine } = opts;
-  const resolveAlias = async (alias: string) => (await engine.rooms.aliasTarget(alias))?.roomId;
+  const { engine, directory } = opts;
+  const resolveAlias = async (alias: string) => (await directory.aliasTarget(alias))?.roomId;
   const membership = new MembershipService({ engine, serverName: opts.serverName, profileOf: opts.profileOf, resolveAlias });
   const formatter = new EventFormatter(engine, opts.ignoredUsersOf, opts.erasedUsers);
   const sync = new SyncService(engine, formatter, engine.notifier, opts.sources, opts.ignoredUsersOf);
@@ -47,6 +50,7 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
     serverName: opts.serverName,
     requireUser: opts.requireUser,
     engine,
+    directory,
     membership,
     formatter,
     timeline,
@@ -58,11 +62,11 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
       engine,
       serverName: opts.serverName,
       profileOf: opts.profileOf,
-      aliasTaken: async (alias) => (await engine.rooms.aliasTarget(alias)) !== undefined,
-      setAlias: (alias, roomId, creator) => engine.rooms.setAlias(alias, roomId, creator),
-      setVisibility: (roomId, visibility) => engine.rooms.setVisibility(roomId, visibility),
-      aliasesOf: (roomId) => engine.rooms.aliasesOf(roomId),
-      visibilityOf: (roomId) => engine.rooms.visibility(roomId),
+      aliasTaken: async (alias) => (await directory.aliasTarget(alias)) !== undefined,
+      setAlias: (alias, roomId, creator) => directory.setAlias(alias, roomId, creator),
+      setVisibility: (roomId, visibility) => directory.setVisibility(roomId, visibility),
+      aliasesOf: (roomId) => directory.aliasesOf(roomId),
+      visibilityOf: (roomId) => directory.visibility(roomId),
     },
   };
   registerRoomRoutes(app, deps);

@@ -8,6 +8,7 @@ import type { SyncService } from '../../../rooms/sync.js';
 import type { UpgradeRoomDeps } from '../../../rooms/upgrade-room.js';
 import type { SyncFilter } from '../../../rooms/filter.js';
 import type { SearchService } from '../../../rooms/search.js';
+import type { RoomDirectory } from '../../../rooms/room-directory.js';
 
 export interface Requester {
   userId: string;
@@ -18,6 +19,8 @@ export interface RoomApiDeps {
   serverName: string;
   requireUser(req: FastifyRequest): Promise<Requester>;
   engine: RoomEngine;
+  /** Aliases and the public room list. */
+  directory: RoomDirectory;
   membership: MembershipService;
   formatter: EventFormatter;
   timeline: TimelineReader;
