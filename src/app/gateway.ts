@@ -57,9 +57,9 @@ import { createDefaultAclPolicy, deviceMayReceiveCommands } from '../mqtt/identi
 import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
-import { loadOrCreateSigningKey } from './signing-key-file.js';
+import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
+import { assembleFederation } from './federation.js';
 import { buildRoomApi } from './room-api.js';
-import { RoomDirectory } from '../rooms/room-directory.js';
 import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
@@ -95,7 +95,8 @@ export class Gateway {
     // ---- storage and the core services
     const db = await Database.open(join(config.dataDir, 'db'), config.storage);
     this.closables.push({ name: 'database', close: () => db.close() });
-    const signingKey = loadOrCreateSigningKey(config.dataDir);
+    const keyring = loadOrCreateKeyring(config.dataDir, serverName);
+    const signingKey = keyring.current;
     const notifier = new StreamNotifier(await lastStreamPosition(db));
     const engine = new RoomEngine({ db, notifier, serverName, signingKey, log: log.child({ component: 'rooms' }) });
     await engine.open();
@@ -140,7 +141,7 @@ export class Gateway {
       pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
       unreadRooms: async (userId) => {
         let rooms = 0;
-        for (const m of await engine.roomsOf(userId)) {
+        for (const m of await engine.rooms.roomsOf(userId)) {
           if (m.membership === 'join' && (await notificationCounts.unreadCounts(userId, m.roomId)).notification_count > 0) rooms++;
         }
         return rooms;
@@ -199,7 +200,7 @@ export class Gateway {
       // Called at request time, once the room API below exists.
       onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
       leaveAllRooms: async (userId) => {
-        for (const m of await engine.roomsOf(userId)) {
+        for (const m of await engine.rooms.roomsOf(userId)) {
           if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await roomApi.membership.leave(m.roomId, userId);
         }
       },
@@ -237,7 +238,6 @@ export class Gateway {
     const roomApi = buildRoomApi(app, {
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       engine,
-      directory: new RoomDirectory(db),
       serverName,
       requireUser: (req) => auth.requireUser(req),
       profileOf,
@@ -338,6 +338,9 @@ export class Gateway {
     }
     this.closables.push({ name: 'mqtt', close: () => transport.stop() });
 
+    // ---- federation (src/app/federation.ts)
+    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), keyring });
+
     // ---- listeners
     try {
       await app.listen({ host: config.client.bindAddress, port: config.client.port });
@@ -346,6 +349,8 @@ export class Gateway {
       throw describeListenError(err, { what: 'the Client-Server API', host, port, setting: 'client.port', env: 'HEARTH_CLIENT_PORT' });
     }
     this.closables.push({ name: 'http', close: () => app.close() });
+    await federation.listen();
+    this.closables.push({ name: 'federation-http', close: () => federation.close() });
     if (this.broker) {
       const detach = this.broker.attachWebSocket(app.server, config.mqtt.websocketPath);
       this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });

@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
 import { DEFAULT_CONFIG_TEMPLATE } from './template.js';
+import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion } from '../core/room-versions.js';
+import type { RoomVersionId } from '../core/types.js';
 
 export type RegistrationMode = 'closed' | 'token' | 'open';
 
@@ -85,11 +87,38 @@ export interface RawRule {
   commandTopic?: string;
 }
 
+/** A notary (server-server "Querying Keys Through Another Server") and, optionally, its keys. */
+export interface TrustedKeyServer {
+  serverName: string;
+  /** Key id -> unpadded base64 public key. Empty: the notary's keys are fetched from it directly. */
+  verifyKeys: Record<string, string>;
+}
+
 export interface HearthConfig {
   serverName: string;
   dataDir: string;
+  /**
+   * The version of rooms created without one (`default_room_version`; the `m.room_versions`
+   * capability's default). The spec recommends 12 (rooms/_index); any of 1-12 is accepted.
+   */
+  defaultRoomVersion: RoomVersionId;
   client: { bindAddress: string; port: number; publicBaseUrl: string };
-  federation: { port: number };
+  federation: {
+    port: number;
+    bindAddress: string;
+    /**
+     * Serve TLS on the federation port (server-server "TLS"). False: plain HTTP, for a reverse proxy
+     * that terminates TLS in front of it (docs/federation.md).
+     */
+    tls: boolean;
+    /** PEM certificate (chain) and key; empty: a self-signed pair generated into the data directory. */
+    tlsCertificatePath: string;
+    tlsPrivateKeyPath: string;
+    /** Check other servers' certificates (Synapse's `federation_verify_certificates`); false for test setups only. */
+    verifyTls: boolean;
+    /** Notaries asked for other servers' keys (Synapse's `trusted_key_servers`); empty: ask each server itself. */
+    trustedKeyServers: TrustedKeyServer[];
+  };
   registration: { mode: RegistrationMode; tokens: string[]; sharedSecret: string };
   mqtt: {
     /** `embedded` runs aedes in-process; `external` connects to `externalUrl` as a client. */
@@ -152,8 +181,17 @@ export function defaultConfig(dataDir: string): HearthConfig {
   return {
     serverName: 'localhost:8008',
     dataDir,
+    defaultRoomVersion: DEFAULT_ROOM_VERSION,
     client: { bindAddress: '127.0.0.1', port: 8008, publicBaseUrl: '' },
-    federation: { port: 8448 },
+    federation: {
+      port: 8448,
+      bindAddress: '0.0.0.0',
+      tls: true,
+      tlsCertificatePath: '',
+      tlsPrivateKeyPath: '',
+      verifyTls: true,
+      trustedKeyServers: [],
+    },
     registration: { mode: 'closed', tokens: [], sharedSecret: '' },
     mqtt: {
       mode: 'embedded',
@@ -248,6 +286,12 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
   if (fedPort !== undefined) config.federation.port = fedPort;
   const mqttPort = intFromEnv('HEARTH_MQTT_PORT');
   if (mqttPort !== undefined) config.mqtt.port = mqttPort;
+  config.federation.trustedKeyServers = trustedKeyServersOf(fromFile);
+  const verifyTls = env.HEARTH_FEDERATION_VERIFY_TLS;
+  if (verifyTls !== undefined && verifyTls !== '') {
+    if (!['true', 'false', '1', '0'].includes(verifyTls)) throw new Error(`HEARTH_FEDERATION_VERIFY_TLS must be true or false, got "${verifyTls}"`);
+    config.federation.verifyTls = verifyTls === 'true' || verifyTls === '1';
+  }
   if (env.HEARTH_SERVER_NAME) config.serverName = env.HEARTH_SERVER_NAME;
   else if (!hasKey(fromFile, 'server_name')) config.serverName = `localhost:${config.client.port}`;
   const reg = env.HEARTH_REGISTRATION;
@@ -269,9 +313,19 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
     config.rateLimits.enabled = env.HEARTH_RATE_LIMITS === 'on';
   }
   checkLimits(config);
+  config.defaultRoomVersion = roomVersionSetting(config.defaultRoomVersion);
   if (!config.client.publicBaseUrl) config.client.publicBaseUrl = `http://${config.client.bindAddress}:${config.client.port}`;
   config = Object.freeze(config);
   return config;
+}
+
+/** `default_room_version`: YAML reads `12` as a number; anything but a supported version stops the start. */
+function roomVersionSetting(value: unknown): RoomVersionId {
+  const version = typeof value === 'number' ? String(value) : value;
+  if (typeof version !== 'string' || !isSupportedRoomVersion(version)) {
+    throw new Error(`default_room_version must be one of ${SUPPORTED_ROOM_VERSIONS.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return version;
 }
 
 /** Settings a typo would turn into a crash or a silent "no limit" are refused at start. */
