@@ -154,6 +154,13 @@ export async function createRoom(deps: CreateRoomDeps, req: CreateRoomRequest): 
     notifications: { room: 50 },
     ...(req.powerLevelContentOverride ?? {}),
   };
+  // rooms/v12: creators have infinite power and the auth rules refuse a `users` entry naming one,
+  // so an override written for any version (the MQTT bridge gives its device users 100) drops them.
+  if (rules.creatorsHaveInfinitePower && powerLevels.users !== null && typeof powerLevels.users === 'object' && !Array.isArray(powerLevels.users)) {
+    const named = { ...(powerLevels.users as JsonObject) };
+    for (const creator of [req.creator, ...((createContent.additional_creators as string[] | undefined) ?? [])]) delete named[creator];
+    powerLevels.users = named;
+  }
   drafts.push(state('m.room.power_levels', powerLevels));
 
   // 4. Canonical alias.
