@@ -36,6 +36,8 @@ export interface CreateRoomDeps {
   aliasTaken(alias: string): Promise<boolean>;
   setAlias(alias: string, roomId: string, creator: string): Promise<void>;
   setVisibility(roomId: string, visibility: 'public' | 'private'): Promise<void>;
+  /** The version of rooms created without one (hearth.yaml `default_room_version`); else the spec's recommendation. */
+  defaultRoomVersion?: RoomVersionId;
 }
 
 const PRESET_STATE: Record<Preset, { joinRule: string; historyVisibility: string; guestAccess: string }> = {
@@ -97,7 +99,7 @@ export function parseCreateRoomBody(creator: string, body: unknown): CreateRoomR
 }
 
 export async function createRoom(deps: CreateRoomDeps, req: CreateRoomRequest): Promise<{ roomId: string; alias?: string }> {
-  const version = (req.roomVersion ?? DEFAULT_ROOM_VERSION) as RoomVersionId;
+  const version = (req.roomVersion ?? deps.defaultRoomVersion ?? DEFAULT_ROOM_VERSION) as RoomVersionId;
   if (!isSupportedRoomVersion(version)) {
     throw new MatrixError(400, ErrCode.UNSUPPORTED_ROOM_VERSION, `Room version ${req.roomVersion} is not supported`);
   }
