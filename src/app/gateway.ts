@@ -64,6 +64,7 @@ import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
 import { ClientRateLimits, ConnectRateLimits } from '../limits/client-limits.js';
+import { LongPollGate } from '../limits/long-polls.js';
 
 interface Closable {
   name: string;
@@ -236,8 +237,8 @@ export class Gateway {
       checkPassword: (userId, password) => accounts.checkPassword(userId, password),
     });
     const roomApi = buildRoomApi(app, {
-      defaultRoomVersion: config.defaultRoomVersion,
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
+      longPolls: new LongPollGate(config.sync),
       engine,
       serverName,
       requireUser: (req) => auth.requireUser(req),

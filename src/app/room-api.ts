@@ -4,7 +4,6 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RoomEngine } from '../rooms/engine.js';
-import type { RoomVersionId } from '../core/types.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import { MembershipService } from '../rooms/membership.js';
 import { EventFormatter } from '../rooms/client-event.js';
@@ -15,11 +14,10 @@ import type { SyncFilter } from '../rooms/filter.js';
 import type { UpgradeRoomDeps } from '../rooms/upgrade-room.js';
 import type { IgnoredUsersLookup } from '../rooms/visibility.js';
 import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.js';
+import type { LongPollGate } from '../limits/long-polls.js';
 
 export interface RoomApiOptions {
   engine: RoomEngine;
-  /** `default_room_version` of hearth.yaml: the version of rooms created without one. */
-  defaultRoomVersion?: RoomVersionId;
   /** Aliases and the public room list (not events: written beside the engine). */
   directory: RoomDirectory;
   serverName: string;
@@ -33,6 +31,8 @@ export interface RoomApiOptions {
   erasedUsers?: () => Promise<ReadonlyMap<string, number>>;
   /** rc_message (limits/client-limits.ts); absent: unlimited. */
   limitSend?(userId: string): void;
+  /** Caps on parked /sync long-polls; absent: uncapped. */
+  longPolls?: LongPollGate;
 }
 
 export interface RoomApi {
@@ -61,10 +61,10 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
     search: new SearchService(engine, formatter, timeline),
     getFilter: opts.getFilter,
     ...(opts.limitSend ? { limitSend: opts.limitSend } : {}),
+    ...(opts.longPolls ? { longPolls: opts.longPolls } : {}),
     createRoomDeps: {
       engine,
       serverName: opts.serverName,
-      ...(opts.defaultRoomVersion ? { defaultRoomVersion: opts.defaultRoomVersion } : {}),
       profileOf: opts.profileOf,
       aliasTaken: async (alias) => (await directory.aliasTarget(alias)) !== undefined,
       setAlias: (alias, roomId, creator) => directory.setAlias(alias, roomId, creator),

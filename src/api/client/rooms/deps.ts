@@ -8,6 +8,7 @@ import type { SyncService } from '../../../rooms/sync.js';
 import type { UpgradeRoomDeps } from '../../../rooms/upgrade-room.js';
 import type { SyncFilter } from '../../../rooms/filter.js';
 import type { SearchService } from '../../../rooms/search.js';
+import type { LongPollGate } from '../../../limits/long-polls.js';
 import type { RoomDirectory } from '../../../rooms/room-directory.js';
 
 export interface Requester {
@@ -32,4 +33,6 @@ export interface RoomApiDeps {
   getFilter(userId: string, filterId: string): Promise<SyncFilter | undefined>;
   /** rc_message: throws 429 M_LIMIT_EXCEEDED when `userId` sends too fast; absent: unlimited. */
   limitSend?(userId: string): void;
+  /** Caps on parked /sync long-polls (limits/long-polls.ts); absent: uncapped. */
+  longPolls?: LongPollGate;
 }

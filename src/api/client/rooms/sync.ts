@@ -5,6 +5,8 @@ import { parseSyncToken } from '../../../rooms/tokens.js';
 import { isPresenceState } from '../../../presence/presence.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery, resolveFilter } from './params.js';
+import { limitExceeded } from '../../../limits/client-limits.js';
+import { LONG_POLL_RETRY_AFTER_MS } from '../../../limits/long-polls.js';
 
 /** Long-polls are capped so a stuck client cannot hold a connection forever. */
 const MAX_TIMEOUT_MS = 5 * 60 * 1000;
@@ -26,15 +28,23 @@ export function registerSyncRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
     // Stop waiting when the client goes away ('close' on the response: the connection ended early).
     const abort = new AbortController();
     reply.raw.once('close', () => abort.abort());
-    return deps.sync.sync({
-      userId: user.userId,
-      deviceId: user.deviceId,
-      since,
-      timeoutMs,
-      fullState: q.full_state === 'true',
-      filter,
-      signal: abort.signal,
-      setPresence,
-    });
+    // A long-poll (a since token and a timeout) parks: it takes one of the capped slots (sync.max_long_polls).
+    const parks = since !== undefined && timeoutMs > 0 && deps.longPolls !== undefined;
+    const release = parks ? deps.longPolls!.enter(user.userId) : undefined;
+    if (parks && !release) throw limitExceeded(LONG_POLL_RETRY_AFTER_MS, 'long-polling /sync requests');
+    try {
+      return await deps.sync.sync({
+        userId: user.userId,
+        deviceId: user.deviceId,
+        since,
+        timeoutMs,
+        fullState: q.full_state === 'true',
+        filter,
+        signal: abort.signal,
+        setPresence,
+      });
+    } finally {
+      release?.();
+    }
   });
 }
