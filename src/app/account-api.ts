@@ -38,7 +38,7 @@ import { RoomTagsService } from '../accounts/room-tags.js';
 import type { ClientRateLimits } from '../limits/client-limits.js';
 
 export interface AccountApiDeps {
-  config: Pick<HearthConfig, 'client' | 'registration' | 'turn'>;
+  config: Pick<HearthConfig, 'client' | 'registration' | 'turn' | 'defaultRoomVersion'>;
   auth: Authenticator;
   accounts: AccountService;
   uia: UserInteractiveAuth;
@@ -62,7 +62,7 @@ export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): 
   const { config, auth, accounts, uia, accountData, receipts, isJoined } = deps;
   registerVersionsRoutes(app);
   registerWellKnownRoutes(app, { publicBaseUrl: config.client.publicBaseUrl });
-  registerCapabilitiesRoutes(app, { auth });
+  registerCapabilitiesRoutes(app, { auth, defaultRoomVersion: config.defaultRoomVersion });
   const limits = deps.limits ? { limits: deps.limits } : {};
   registerLoginRoutes(app, { accounts, publicBaseUrl: config.client.publicBaseUrl, ...limits });
   registerLogoutRoutes(app, { auth, accounts });

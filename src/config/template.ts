@@ -8,6 +8,12 @@ export const DEFAULT_CONFIG_TEMPLATE = `# Hearth gateway configuration.
 # Default: localhost:<client port>.
 # server_name: home.example.org
 
+# The room version of new rooms when the client asks for none (clients may ask for any of 1-12).
+# Default: "12", as the spec recommends. Some clients mis-read the create event of v11 and later
+# rooms, which no longer carries "creator": nheko 0.11, for one, takes such rooms for version 1.
+# "10" suits those clients and still has knocking and restricted rooms.
+# default_room_version: "12"
+
 client:
   # Where the Client-Server API listens (also serves MQTT over WebSocket, see mqtt.websocket_path).
   bind_address: 127.0.0.1

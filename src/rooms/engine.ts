@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey } from '../core/types.js';
 import { splitStateKey, stateKey, type StateIdMap, type StateKey } from '../core/types.js';
 import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
+import { prevEventIds } from '../core/event-references.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
 import { eventIdentifiersRefusal } from '../core/identifiers.js';
 import { txnEndpoint } from '../storage/rooms.js';
@@ -34,7 +35,7 @@ import { RoomStore, type Membership, type RoomHead, type RoomRecord, type UserRo
 import { LruCache } from '../storage/lru.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { ErrCode, MatrixError, forbidden, notFound } from '../core/errors.js';
-import type { StreamNotifier } from './notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 
 /** What a caller asks the engine to send. */
 export interface EventDraft {
@@ -752,11 +753,6 @@ export class RoomEngine {
       }
     }
   }
-}
-
-/** The ids of an event's prev_events (v1/v2 events list `[id, hashes]` pairs, later versions ids). */
-function prevEventIds(pdu: Pdu): string[] {
-  return (pdu.prev_events as unknown[]).map((ref) => (Array.isArray(ref) ? String(ref[0]) : String(ref)));
 }
 
 function withEvent(state: StoredStateMap, key: StateKey | undefined, event: StoredEvent): StoredStateMap {

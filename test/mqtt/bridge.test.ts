@@ -44,6 +44,11 @@ class FakeRooms implements BridgeRoomPort {
   async getUserPowerLevel(roomId: string, userId: string) {
     return this.powerLevels.get(roomId)?.users[userId] ?? 0;
   }
+  /** The owners invited at creation count as joined (the engine's membership, simplified). */
+  async isJoined(userId: string, roomId: string) {
+    const room = this.created.find((r) => r.roomId === roomId);
+    return room !== undefined && (room.creator === userId || (room.invite ?? []).includes(userId));
+  }
   /** A person's event, as the engine would announce it after persisting. */
   emit(roomId: string, sender: string, type: string, content: object, eventId = `$p${Math.random()}`) {
     for (const l of this.listeners) l({ event_id: eventId, room_id: roomId, pdu: { type, sender, content } });
@@ -87,7 +92,16 @@ async function setup(t: { teardown(fn: () => void): void }, bridgeConfig: Partia
     await bridge.handleInbound(msg);
     await bridge.idle();
   };
-  return { bridge, rooms, published, recorded, clock, send, logs };
+  /** A message from MQTT login `publisher`: the bridge's refusal, or undefined once it is handled. */
+  const sendAs = async (publisher: string, topic: string, payload: string) => {
+    const msg: InboundMessage = { topic, payload: Buffer.from(payload), qos: 1, retain: false, clientId: publisher, publisher };
+    const outcome = bridge.handleInbound(msg);
+    if (!(outcome instanceof Promise)) return outcome;
+    await outcome;
+    await bridge.idle();
+    return undefined;
+  };
+  return { bridge, rooms, published, recorded, clock, send, sendAs, logs };
 }
 
 const gardenDiscovery = JSON.stringify({
@@ -265,4 +279,106 @@ test('CBOR payloads on a raw rule; per-area rooms share one room', async (t) => 
   t.is(areaRooms[0]!.creator, '@area.living_room:test');
   await send('a/state', '5');
   t.like(rooms.ofType('org.hearth.sensor').at(-1)!, { roomId: areaRooms[0]!.roomId, state_key: 'ha.a/t', sender: '@area.living_room:test' });
+});
+
+// ---- device identity: a device belongs to the MQTT login that first spoke for it (ownership.ts)
+
+const GARDEN = 'device:garden';
+const INTRUDER = 'device:intruder';
+
+test('a login announcing another login\'s device (copied HA identifiers) is refused; the owner\'s room, values and history are untouched', async (t) => {
+  const { rooms, recorded, sendAs, bridge, logs } = await setup(t, { throttle: { minIntervalSeconds: 0, discreteMinIntervalSeconds: 0, refreshSeconds: 900, deadband: 0 } });
+  t.is(await sendAs(GARDEN, 'homeassistant/sensor/garden/temperature/config', gardenDiscovery), undefined);
+  t.is(await sendAs(GARDEN, 'garden/state', '{"temperature": 21.5}'), undefined);
+  const eventsBefore = rooms.events.length;
+
+  // The intruder copies the identifiers, renames the device and binds its own topic as the state topic.
+  const forged = JSON.stringify({ name: 'Temperature', stat_t: 'intruder/state', unit_of_meas: '°C', dev: { ids: 'garden01', name: 'Hacked' } });
+  t.deepEqual(await sendAs(INTRUDER, 'homeassistant/sensor/intruder/temperature/config', forged), { refused: 'the device belongs to another MQTT login' });
+  t.is(await sendAs(INTRUDER, 'intruder/state', '{"temperature": 99}'), undefined);
+  // Its availability and values on the owner's topics are refused too (a broker ACL would stop them first).
+  t.deepEqual(await sendAs(INTRUDER, 'garden/state', '{"temperature": 98}'), undefined);
+  t.is(await sendAs(GARDEN, 'garden/state', '{"temperature": 22}'), undefined);
+
+  t.deepEqual(recorded.map((r) => [r.stream, r.value]), [['ha.garden01/temperature', 21.5], ['ha.garden01/temperature', 22]]);
+  const after = rooms.events.slice(eventsBefore);
+  t.deepEqual(after.map((e) => [e.type, (e.content as { value?: unknown }).value]), [['org.hearth.sensor', 22]], 'only the owner\'s new value reached the room');
+  t.is(rooms.created.length, 1);
+  t.is(rooms.created[0]!.name, 'Garden sensor');
+  t.is(bridge.stats.foreignClaims, 1);
+  t.true(logs.some((l) => l.startsWith('mqtt message for a device another login owns refused')));
+});
+
+test('first come first served: a new device claimed in one burst by two logins belongs to the first; Z2M coordinator and a direct device share nothing', async (t) => {
+  const { rooms, recorded, bridge } = await setup(t);
+  const msg = (publisher: string, topic: string, payload: string): InboundMessage => ({ topic, payload: Buffer.from(payload), qos: 1, retain: false, clientId: publisher, publisher });
+  const first = bridge.handleInbound(msg('device:zigbee2mqtt', 'zigbee2mqtt/lamp', '{"state":"ON","brightness":10}'));
+  const second = bridge.handleInbound(msg('device:lamp', 'zigbee2mqtt/lamp', '{"state":"OFF","brightness":99}'));
+  t.true(first instanceof Promise);
+  t.deepEqual(second, { refused: 'the device belongs to another MQTT login' });
+  await first;
+  await bridge.idle();
+  t.deepEqual(recorded.map((r) => [r.stream, r.value]), [['z2m.lamp/state', 'ON'], ['z2m.lamp/brightness', 10]]);
+  t.is(rooms.created.length, 1);
+
+  // The coordinator's device list: the devices it owns are announced, one owned elsewhere is not.
+  const desk = bridge.handleInbound(msg('device:lamp', 'zigbee2mqtt/desk', '{"temperature":20}'));
+  t.true(desk instanceof Promise);
+  await desk;
+  await bridge.idle();
+  const list = JSON.stringify([
+    { friendly_name: 'lamp', definition: { model: 'L1', vendor: 'IKEA', exposes: [] } },
+    { friendly_name: 'desk', definition: { model: 'D1', vendor: 'Acme', exposes: [] } },
+  ]);
+  const outcome = bridge.handleInbound(msg('device:zigbee2mqtt', 'zigbee2mqtt/bridge/devices', list));
+  t.true(outcome instanceof Promise, 'partly its own: handled, the foreign part dropped');
+  await outcome;
+  await bridge.idle();
+  const devices = rooms.ofType('org.hearth.device').map((e) => (e.content as { key: string; model?: string }));
+  t.true(devices.some((d) => d.key === 'z2m.lamp' && d.model === 'L1'));
+  t.false(devices.some((d) => d.key === 'z2m.desk' && d.model === 'D1'), 'the desk belongs to the lamp login');
+  t.is(bridge.stats.foreignClaims, 2);
+});
+
+test('a device cannot bind another device\'s topics: its HA state topic on a foreign topic reads nothing, foreign command topics are dropped', async (t) => {
+  const allowed: string[] = [];
+  const { recorded, sendAs, bridge } = await setup(t);
+  (bridge as unknown as { deps: { mayReceiveCommands: (p: string, topic: string) => boolean } }).deps.mayReceiveCommands = (publisher, topic) => {
+    allowed.push(`${publisher} ${topic}`);
+    return topic.startsWith(`${publisher.slice('device:'.length)}/`);
+  };
+  await sendAs(GARDEN, 'homeassistant/sensor/garden/temperature/config', gardenDiscovery);
+  // The intruder's own device, reading the garden's state topic and commanding the garden's switch.
+  await sendAs(
+    INTRUDER,
+    'homeassistant/switch/intruder/relay/config',
+    JSON.stringify({ name: 'Relay', stat_t: 'garden/state', cmd_t: 'garden/relay/set', dev: { ids: 'intruder01', name: 'Intruder' } }),
+  );
+  await sendAs(GARDEN, 'garden/state', '{"temperature": 23}');
+  t.deepEqual(recorded.map((r) => r.stream), ['ha.garden01/temperature'], 'nothing recorded for the intruder\'s device');
+  t.deepEqual(allowed, ['device:intruder garden/relay/set']);
+  t.false(await bridge.mayCommand(OWNER, 'garden/relay/set'), 'the dropped command topic commands nothing');
+});
+
+test('a Matrix user may publish a command over MQTT only on an announced command topic, joined with the power the room requires', async (t) => {
+  const { bridge, rooms, sendAs } = await setup(t);
+  await sendAs('device:lamp', 'zigbee2mqtt/bridge/devices', JSON.stringify([
+    { friendly_name: 'lamp', definition: { exposes: [{ type: 'binary', property: 'state', access: 7, value_on: 'ON', value_off: 'OFF' }] } },
+  ]));
+  t.is(rooms.created.length, 1);
+  t.true(await bridge.mayCommand(OWNER, 'zigbee2mqtt/lamp/set'), 'an owner has 50, commands need 50');
+  t.false(await bridge.mayCommand(STRANGER, 'zigbee2mqtt/lamp/set'), 'not in the room');
+  t.false(await bridge.mayCommand(OWNER, 'zigbee2mqtt/lamp/set/state'), 'not a topic the device announced');
+  t.false(await bridge.mayCommand(OWNER, 'cmnd/lamp/POWER'));
+});
+
+test('a record older than owners is adopted by the first login speaking for it, then kept', async (t) => {
+  const { bridge, sendAs, recorded } = await setup(t);
+  await bridge.handleInbound({ topic: 'tele/plug/STATE', payload: Buffer.from('{"POWER":"ON"}'), qos: 1, retain: false, clientId: 'x' });
+  await bridge.idle();
+  t.is(await sendAs('device:plug', 'tele/plug/STATE', '{"POWER":"OFF"}'), undefined);
+  t.deepEqual(await sendAs('device:other', 'tele/plug/STATE', '{"POWER":"ON"}'), { refused: 'the device belongs to another MQTT login' });
+  t.deepEqual(recorded.map((r) => r.value), [true, false]);
+  await bridge.releaseOwner('device:plug');
+  t.is(await sendAs('device:other', 'tele/plug/STATE', '{"POWER":"ON"}'), undefined, 'a removed login\'s devices are claimable again');
 });

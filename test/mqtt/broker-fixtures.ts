@@ -45,6 +45,8 @@ export interface HarnessOptions {
   mqtt?: Partial<HearthConfig['mqtt']>;
   /** Runs before a message is recorded as received; may delay or throw. */
   handler?: (msg: InboundMessage) => Promise<void>;
+  /** The bridge's answer to a Matrix user's command publish (EmbeddedBrokerDeps.authorizeUserCommand). */
+  authorizeUserCommand?: (userId: string, topic: string) => Promise<boolean>;
 }
 
 /** A started broker on 127.0.0.1 with a fresh (or the given) data directory. */
@@ -61,7 +63,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       authenticateAccessToken: async (token) => (token === ALICE_TOKEN ? { userId: ALICE } : undefined),
       allowAnonymous: config.allowAnonymous,
     }),
-    acl: createDefaultAclPolicy({ isDevice: (name) => registry.isDevice(name) }),
+    acl: createDefaultAclPolicy(),
+    ...(opts.authorizeUserCommand ? { authorizeUserCommand: opts.authorizeUserCommand } : {}),
     logger: { warn: () => undefined },
     persistFlushMs: 50,
   });

@@ -107,10 +107,16 @@ test('a subscription outside the ACL gets SUBACK 0x80, allowed ones their QoS', 
   t.is(h.broker.stats().refusedSubscriptions, 2);
 });
 
-test('a Matrix access token logs in as that user: subscribe anywhere, publish only commands', async (t) => {
-  const h = await startHarness();
+test('a Matrix access token logs in as that user: subscribe anywhere, publish only the commands the bridge allows, never retained', async (t) => {
+  const asked: string[] = [];
+  const h = await startHarness({
+    authorizeUserCommand: async (userId, topic) => {
+      asked.push(`${userId} ${topic}`);
+      return topic === 'cmnd/lamp/POWER';
+    },
+  });
   t.teardown(() => h.stop());
-  await h.registry.addDevice('lamp');
+  const lamp = await h.registry.addDevice('lamp');
   const bad = await t.throwsAsync(connect(h.url, { username: 'bob', password: ALICE_TOKEN }));
   t.is((bad as ErrorWithReasonCode).code, 4);
 
@@ -119,12 +125,28 @@ test('a Matrix access token logs in as that user: subscribe anywhere, publish on
   const granted = await alice.subscribeAsync('#', { qos: 1 });
   t.is(granted[0]?.qos, 1);
   await alice.publishAsync('tele/lamp/SENSOR', '{"forged":true}', { qos: 1 });
-  await alice.publishAsync('cmnd/lamp/POWER', 'ON', { qos: 1 });
+  await alice.publishAsync('cmnd/lamp/POWER', 'ON', { qos: 1, retain: true });
   await alice.publishAsync('lamp/switch/set', 'ON', { qos: 1 });
+  await alice.publishAsync('$SYS/x', 'ON', { qos: 1 });
   t.deepEqual(
-    h.received.map((m) => m.topic),
-    ['cmnd/lamp/POWER', 'lamp/switch/set'],
+    h.received.map((m) => [m.topic, m.retain, m.publisher]),
+    [['cmnd/lamp/POWER', false, 'user:@alice:hearth.test']],
   );
+  t.deepEqual(asked, ['@alice:hearth.test tele/lamp/SENSOR', '@alice:hearth.test cmnd/lamp/POWER', '@alice:hearth.test lamp/switch/set']);
+  t.is(h.broker.stats().refusedPublishes, 3);
+
+  // The command was not retained: a later subscriber gets only the device's retained marker,
+  // which the broker streams after the retained messages of the filters before it.
+  const device = await connect(h.url, { username: lamp.username, password: lamp.password });
+  await device.publishAsync('lamp/marker', 'here', { qos: 1, retain: true });
+  await device.endAsync();
+  const late = await connect(h.url, { username: '@alice:hearth.test', password: ALICE_TOKEN });
+  t.teardown(() => late.end(true));
+  const retained: string[] = [];
+  late.on('message', (topic) => retained.push(topic));
+  await late.subscribeAsync(['cmnd/#', 'lamp/marker'], { qos: 1 });
+  await until(() => retained.length > 0, 5000, 'the marker');
+  t.deepEqual(retained, ['lamp/marker']);
 });
 
 test('QoS 1: the PUBACK is sent only after the inbound handler resolved', async (t) => {

@@ -1,6 +1,6 @@
 /** Device registry, password hashing, CONNECT authentication and the default ACL policy. */
 import test from 'ava';
-import { createDefaultAclPolicy, filterWithin } from '../../src/mqtt/identity/acl.js';
+import { createDefaultAclPolicy, deviceMayReceiveCommands, filterWithin } from '../../src/mqtt/identity/acl.js';
 import { createAuthenticator } from '../../src/mqtt/identity/authenticate.js';
 import { hashPassword, verifyPassword } from '../../src/accounts/password.js';
 import { DeviceRegistryError } from '../../src/mqtt/identity/registry.js';
@@ -9,7 +9,7 @@ import { openDb, openRegistry, tempDir } from './broker-fixtures.js';
 
 const kitchen: MqttIdentity = { kind: 'device', deviceName: 'kitchen', userId: '@kitchen:hearth.test' };
 const alice: MqttIdentity = { kind: 'user', userId: '@alice:hearth.test' };
-const acl = createDefaultAclPolicy({ isDevice: (n) => n === 'kitchen' || n === 'lamp' });
+const acl = createDefaultAclPolicy();
 
 test('password hashes verify only the right password and never contain it', async (t) => {
   const hash = await hashPassword('correct horse');
@@ -161,14 +161,11 @@ test('default ACL: a device subscribes only to its command topics', (t) => {
   for (const filter of refused) t.false(acl.canSubscribe(kitchen, filter), filter);
 });
 
-test('default ACL: Matrix users read everything and only send commands; anonymous is open; extra rules add', (t) => {
+test('default ACL: Matrix users read everything and publish nothing by topic alone (commands need the room); anonymous is open; extra rules add', (t) => {
   t.true(acl.canSubscribe(alice, '#'));
   t.true(acl.canSubscribe(alice, 'tele/+/SENSOR'));
   t.false(acl.canSubscribe(alice, '$hearth/#'));
-  for (const topic of ['zigbee2mqtt/lamp/set', 'zigbee2mqtt/lamp/set/state', 'homie/5/lamp/light/power/set', 'cmnd/lamp/POWER', 'lamp/switch/set']) {
-    t.true(acl.canPublish(alice, topic), topic);
-  }
-  for (const topic of ['tele/lamp/SENSOR', 'zigbee2mqtt/lamp', 'homie/5/lamp/$state', 'unknown/switch/set', 'lamp', 'homeassistant/status']) {
+  for (const topic of ['zigbee2mqtt/lamp/set', 'zigbee2mqtt/lamp/set/state', 'homie/5/lamp/light/power/set', 'cmnd/lamp/POWER', 'lamp/switch/set', 'tele/lamp/SENSOR', 'zigbee2mqtt/lamp', 'homie/5/lamp/$state', 'lamp', 'homeassistant/status']) {
     t.false(acl.canPublish(alice, topic), topic);
   }
   t.true(acl.canPublish({ kind: 'anonymous' }, 'anything/goes'));
@@ -179,4 +176,14 @@ test('default ACL: Matrix users read everything and only send commands; anonymou
   });
   t.true(extended.canPublish(kitchen, 'sensors/kitchen/t'));
   t.false(extended.canPublish(kitchen, 'sensors/garage/t'));
+});
+
+test('command topics a device may be sent commands on: its own command filters only', (t) => {
+  for (const topic of ['kitchen/switch/set', 'cmnd/kitchen/POWER', 'zigbee2mqtt/kitchen/set', 'homie/5/kitchen/light/power/set']) {
+    t.true(deviceMayReceiveCommands('kitchen', topic), topic);
+  }
+  for (const topic of ['garage/switch/set', 'cmnd/garage/POWER', 'zigbee2mqtt/garage/set', 'kitchenette/set', 'homie/5/garage/light/power/set']) {
+    t.false(deviceMayReceiveCommands('kitchen', topic), topic);
+  }
+  t.true(deviceMayReceiveCommands('zigbee2mqtt', 'zigbee2mqtt/lamp/set'), 'a coordinator commands the devices under its base topic');
 });

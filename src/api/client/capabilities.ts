@@ -1,10 +1,13 @@
 /** Server capabilities (client-server-api "Capabilities negotiation"). */
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from '../../core/room-versions.js';
+import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, getRoomVersionRules } from '../../core/room-versions.js';
+import type { RoomVersionId } from '../../core/types.js';
 import type { Authenticator } from '../../http/auth.js';
 
 export interface CapabilitiesDeps {
   auth: Authenticator;
+  /** `default_room_version` of hearth.yaml; the spec's recommendation when absent. */
+  defaultRoomVersion?: RoomVersionId;
 }
 
 export function registerCapabilitiesRoutes(app: FastifyInstance, deps: CapabilitiesDeps): void {
@@ -14,9 +17,10 @@ export function registerCapabilitiesRoutes(app: FastifyInstance, deps: Capabilit
     return {
       capabilities: {
         'm.change_password': { enabled: true },
+        // Every version createRoom and the engine accept, with the stability of the rule table.
         'm.room_versions': {
-          default: DEFAULT_ROOM_VERSION,
-          available: Object.fromEntries(SUPPORTED_ROOM_VERSIONS.map((v) => [v, 'stable'])),
+          default: deps.defaultRoomVersion ?? DEFAULT_ROOM_VERSION,
+          available: Object.fromEntries(SUPPORTED_ROOM_VERSIONS.map((v) => [v, getRoomVersionRules(v)!.stability])),
         },
         'm.set_displayname': { enabled: true },
         'm.set_avatar_url': { enabled: true },

@@ -17,7 +17,7 @@ import { getRoomVersionRules, SUPPORTED_ROOM_VERSIONS, type RoomVersionRules } f
 import { stateKey, type JsonObject, type Pdu, type RoomEvent, type RoomVersionId, type SigningKey, type StateIdMap } from '../../core/types.js';
 import type { RoomEngine } from '../../rooms/engine.js';
 import type { RoomRecord } from '../../storage/rooms.js';
-import { referencedIds } from '../receive/pdu-format.js';
+import { referencedEventIds as referencedIds } from '../../core/event-references.js';
 import type { PduHandler } from '../receive/pdu-handler.js';
 import { seg, type FederationRequests } from '../requests.js';
 

@@ -21,11 +21,6 @@ const MAX_ID_BYTES = 255;
 
 export type PduVerdict = { ok: true; pdu: Pdu } | { ok: false; reason: string };
 
-/** The ids an event's `prev_events` or `auth_events` name: v1/v2 list `[id, {sha256}]` pairs, later versions ids. */
-export function referencedIds(refs: readonly unknown[]): string[] {
-  return refs.map((ref) => (Array.isArray(ref) ? String(ref[0]) : String(ref)));
-}
-
 function isIdList(value: unknown, max: number): boolean {
   if (!Array.isArray(value) || value.length > max) return false;
   return value.every((ref) => {
@@ -80,7 +75,7 @@ export function checkPduFormat(raw: unknown, roomId: string | undefined, rules: 
 export function requiredSigners(pdu: Pdu, eventId: string, rules: RoomVersionRules): string[] {
   const servers = new Set<string>([serverNameOf(pdu.sender)!]);
   // rooms/v1, rooms/v2 "Event IDs": the only versions whose event ids name a server.
-  if (rules.id === ('1' as string) || rules.id === ('2' as string)) {
+  if (rules.eventIdFormat === 'server-generated') {
     const minted = serverNameOf(eventId);
     if (minted) servers.add(minted);
   }

@@ -28,7 +28,8 @@ import { CREATE_KEY, stateMapOf } from '../../state/room-state.js';
 import { resolveState } from '../../state/state-resolution.js';
 import type { RoomEngine, StateInput, StoredEvent } from '../../rooms/engine.js';
 import type { RoomRecord } from '../../storage/rooms.js';
-import { checkPduFormat, referencedIds } from './pdu-format.js';
+import { checkPduFormat } from './pdu-format.js';
+import { referencedEventIds as referencedIds } from '../../core/event-references.js';
 import { checkEventSignatures, type ServerKeyLookup } from './event-signatures.js';
 
 /** The pulls a receiving server makes of the server that sent it an event. */
@@ -133,7 +134,7 @@ export class PduHandler {
     }
 
     // 5. Prev events: fetch the gap, then the state at whatever is still missing.
-    const prevIds = referencedIds(event.pdu.prev_events);
+    const prevIds = [...referencedIds(event.pdu.prev_events)];
     let missing = await this.missingWithState(prevIds);
     if (missing.length > 0 && fetchGaps) {
       await this.fetchMissingEvents(origin, room, rules, event, budget);
@@ -328,7 +329,7 @@ export class PduHandler {
 /** The event with its id: v1/v2 events carry it, later versions derive it (rooms/v3, rooms/v4 "Event IDs"). */
 export function eventOf(pdu: Pdu, rules: RoomVersionRules): RoomEvent {
   const carried = (pdu as unknown as { event_id?: unknown }).event_id;
-  if (rules.id === ('1' as string) || rules.id === ('2' as string)) {
+  if (rules.eventIdFormat === 'server-generated') {
     if (typeof carried !== 'string') throw new Error('a v1/v2 event carries its event_id');
     return toRoomEvent(pdu, rules, carried);
   }

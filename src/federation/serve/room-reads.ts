@@ -11,7 +11,7 @@ import { ErrCode, MatrixError, forbidden, notFound } from '../../core/errors.js'
 import { serverNameOf } from '../../core/identifiers.js';
 import { stateKey, type JsonObject } from '../../core/types.js';
 import type { RoomEngine, StoredEvent } from '../../rooms/engine.js';
-import { referencedIds } from '../receive/pdu-format.js';
+import { referencedEventIds as referencedIds } from '../../core/event-references.js';
 
 /** Bounds on what one pull may make us read. */
 const MAX_BACKFILL = 100;

@@ -3,6 +3,9 @@
  *   1. observe   - Home Assistant bindings for the topic, else the first convention adapter that
  *                  claims it; unknown topics are counted and ignored, malformed payloads counted and
  *                  logged at debug (never thrown: the device would only resend them);
+ *   1b. own      - every device the message speaks for must belong to the publishing login
+ *                  (ownership.ts); a message only about other logins' devices is refused before the
+ *                  broker routes or retains it, and announced command topics must be the login's;
  *   2. register  - announcements and retractions update the device registry (durable);
  *   3. record    - every reading goes to the telemetry store; the returned promise resolves when
  *                  its batch is written, which is what the QoS 1 PUBACK waits for [MQTT-4.3.2-1];
@@ -24,6 +27,7 @@ import { DeviceRegistry, type BridgedDevice } from './registry.js';
 import { DeviceRooms } from './rooms.js';
 import type { BridgeIdentityPort, BridgeLogger, BridgeRoomPort } from './room-port.js';
 import { decideSensorEvent, throttleFor, type ResolvedThrottle, type ThrottleState } from './throttle.js';
+import { DeviceOwnership, type ClaimOutcome } from './ownership.js';
 
 export interface MqttBridgeDeps {
   db: Database;
@@ -36,6 +40,11 @@ export interface MqttBridgeDeps {
   throttleOverrides?: Record<string, Partial<SensorThrottle>>;
   /** Per-device `m.federate` overrides. */
   federateDevices?: Record<string, boolean>;
+  /**
+   * Whether the MQTT login `publisher` may receive commands on `topic` (the ACL's command topics
+   * of a device login): announced command topics outside them are not kept. Absent: all are kept.
+   */
+  mayReceiveCommands?: (publisher: string, topic: string) => boolean;
   logger: BridgeLogger;
   now?: () => number;
 }
@@ -48,10 +57,14 @@ export interface BridgeStats {
   failures: number;
   commandsPublished: number;
   commandsRefused: number;
+  /** Messages refused because they spoke for a device another MQTT login owns. */
+  foreignClaims: number;
 }
 
 /** Devices whose availability is remembered before their announcement. */
 const EARLY_AVAILABILITY_LIMIT = 1024;
+/** (publisher, device) pairs whose refusal was logged: one line per pair, not one per message. */
+const LOGGED_REFUSALS_LIMIT = 1024;
 
 interface SensorThrottleState {
   /** The resolved rule, kept per sensor: resolving allocates, and it runs for every reading. */
@@ -64,8 +77,10 @@ interface SensorThrottleState {
 }
 
 export class MqttBridge {
-  readonly stats: BridgeStats = { messages: 0, unknownTopics: 0, malformed: 0, readings: 0, failures: 0, commandsPublished: 0, commandsRefused: 0 };
+  readonly stats: BridgeStats = { messages: 0, unknownTopics: 0, malformed: 0, readings: 0, failures: 0, commandsPublished: 0, commandsRefused: 0, foreignClaims: 0 };
   private readonly registry: DeviceRegistry;
+  private readonly ownership: DeviceOwnership;
+  private readonly loggedRefusals = new Set<string>();
   private readonly deviceRooms: DeviceRooms;
   private readonly commands: CommandHandler;
   private readonly adapters: TopicAdapter[];
@@ -91,6 +106,7 @@ export class MqttBridge {
   constructor(private readonly deps: MqttBridgeDeps) {
     this.now = deps.now ?? Date.now;
     this.registry = new DeviceRegistry(deps.db);
+    this.ownership = new DeviceOwnership((key) => this.registry.get(key));
     this.deviceRooms = new DeviceRooms(deps.rooms, deps.identity, this.registry, {
       roomPer: deps.config.roomPer,
       federate: deps.config.federateDeviceRooms,
@@ -122,23 +138,37 @@ export class MqttBridge {
     }
   }
 
-  /** The transport's inbound handler (see the steps above). */
-  readonly handleInbound: InboundHandler = async (msg: InboundMessage) => {
+  /**
+   * The transport's inbound handler (see the steps above). Steps 1 and 1b run synchronously, so a
+   * refusal is known before the broker routes the message, whatever its QoS.
+   */
+  readonly handleInbound: InboundHandler = (msg: InboundMessage) => {
     this.stats.messages++;
     let observations: Observation[] | undefined;
     try {
-      observations = this.observe(msg.topic, msg.payload);
-      if (observations === undefined && this.creating.size > 0) {
-        // A device announced in the same burst (HA discovery, then availability and state at once,
-        // handled concurrently) may be about to bind this topic: look again once it is registered.
-        await Promise.allSettled([...this.creating]);
-        observations = this.observe(msg.topic, msg.payload);
-      }
+      observations = this.observe(msg.topic, msg.payload, msg.publisher);
     } catch (err) {
-      if (!(err instanceof MalformedPayload)) throw err;
-      this.stats.malformed++;
-      this.deps.logger.debug({ topic: msg.topic, clientId: msg.clientId, reason: err.message }, 'malformed payload ignored');
-      return;
+      return Promise.resolve(this.malformed(err, msg));
+    }
+    if (observations !== undefined && msg.publisher !== undefined) {
+      observations = this.owned(observations, msg.publisher, msg.topic);
+      if (observations === undefined) return { refused: 'the device belongs to another MQTT login' };
+    }
+    return this.handleObservations(msg, observations);
+  };
+
+  private async handleObservations(msg: InboundMessage, observations: Observation[] | undefined): Promise<void> {
+    if (observations === undefined && this.creating.size > 0) {
+      // A device announced in the same burst (HA discovery, then availability and state at once,
+      // handled concurrently) may be about to bind this topic: look again once it is registered.
+      await Promise.allSettled([...this.creating]);
+      try {
+        observations = this.observe(msg.topic, msg.payload, msg.publisher);
+      } catch (err) {
+        return this.malformed(err, msg);
+      }
+      // Too late to stop the routing: what belongs to another login is only kept from the bridge.
+      if (observations !== undefined && msg.publisher !== undefined) observations = this.owned(observations, msg.publisher, msg.topic) ?? [];
     }
     if (observations === undefined) {
       this.stats.unknownTopics++;
@@ -157,7 +187,108 @@ export class MqttBridge {
     }
     if (more) await Promise.all([durable, ...more]);
     else await durable;
-  };
+  }
+
+  private malformed(err: unknown, msg: InboundMessage): void {
+    if (!(err instanceof MalformedPayload)) throw err;
+    this.stats.malformed++;
+    this.deps.logger.debug({ topic: msg.topic, clientId: msg.clientId, reason: err.message }, 'malformed payload ignored');
+  }
+
+  // ---- 1b. own ----
+
+  /**
+   * The observations `publisher` may make (ownership.ts): those about devices it owns or now
+   * claims. `undefined` when the message spoke only of other logins' devices: refused. Announced
+   * command topics outside the publisher's own are dropped from its sensors.
+   */
+  private owned(observations: Observation[], publisher: string, topic: string): Observation[] | undefined {
+    let refused: { key: string; owner: string } | undefined;
+    let kept: Observation[] | undefined;
+    for (let i = 0; i < observations.length; i++) {
+      const o = observations[i]!;
+      const key = this.deviceOf(o);
+      const outcome: ClaimOutcome = key === undefined ? { ok: true } : this.ownership.claim(key, publisher);
+      if (outcome.ok) {
+        if (outcome.adopted) this.adopt(outcome.adopted as BridgedDevice, publisher);
+        if (o.kind === 'announce') this.keepOwnCommandTopics(o.device, publisher);
+        kept?.push(o);
+        continue;
+      }
+      refused ??= { key: key!, owner: outcome.owner };
+      kept ??= observations.slice(0, i);
+    }
+    if (!refused) return observations;
+    this.stats.foreignClaims++;
+    const pair = `${publisher}\u0000${refused.key}`;
+    if (!this.loggedRefusals.has(pair)) {
+      if (this.loggedRefusals.size >= LOGGED_REFUSALS_LIMIT) this.loggedRefusals.clear();
+      this.loggedRefusals.add(pair);
+      this.deps.logger.warn({ publisher, topic, device: refused.key, owner: refused.owner }, 'mqtt message for a device another login owns refused');
+    }
+    return kept!.some((o) => this.deviceOf(o) !== undefined) ? kept : undefined;
+  }
+
+  /** The device an observation speaks for (a retraction: the device its topic announced). */
+  private deviceOf(o: Observation): string | undefined {
+    switch (o.kind) {
+      case 'announce':
+        return o.device.key;
+      case 'reading':
+        return o.reading.deviceKey;
+      case 'availability':
+        return o.availability.deviceKey;
+      case 'command-result':
+        return o.result.deviceKey;
+      case 'retract':
+        return this.registry.bySource(o.sourceTopic)?.key;
+    }
+  }
+
+  /** A record without an owner (older than owners) just got one: keep it. */
+  private adopt(d: BridgedDevice, publisher: string): void {
+    this.deps.logger.warn({ device: d.key, owner: publisher }, 'bridged device without an owner claimed by the login publishing for it');
+    void this.inOrder(d.key, () => this.registry.save(d)).catch((err: unknown) => this.deps.logger.warn({ err, device: d.key }, 'saving the owner failed'));
+  }
+
+  /**
+   * A device may only have commands published where it listens itself (`mayReceiveCommands`):
+   * otherwise a person commanding its room would make the gateway publish onto another device's
+   * topics. Raw rules' command topics come from the administrator's configuration, not a device.
+   */
+  private keepOwnCommandTopics(a: DeviceAnnouncement, publisher: string): void {
+    const allowed = this.deps.mayReceiveCommands;
+    if (!allowed || a.convention === 'raw') return;
+    for (const sensor of a.sensors) {
+      if (!sensor.command || allowed(publisher, sensor.command.topic)) continue;
+      this.deps.logger.warn({ publisher, device: a.key, sensor: sensor.key, commandTopic: sensor.command.topic }, 'announced command topic is not the publisher\'s: the sensor is read-only');
+      delete sensor.command;
+    }
+  }
+
+  /**
+   * Whether Matrix user `userId` may publish `topic` over MQTT as a command: it must be a command
+   * topic a bridged device announced, and the user must be joined to that device's room with the
+   * power level the room requires for `org.hearth.command` (what a command from the room needs).
+   */
+  async mayCommand(userId: string, topic: string): Promise<boolean> {
+    for (const d of this.registry.commandedOn(topic)) {
+      if (!d.roomId || !(await this.deps.rooms.isJoined(userId, d.roomId))) continue;
+      if ((await this.deps.rooms.getUserPowerLevel(d.roomId, userId)) >= (await this.commands.requiredPowerLevel(d.roomId))) return true;
+    }
+    return false;
+  }
+
+  /** A removed MQTT login no longer owns devices: the next login to speak for them does. */
+  async releaseOwner(publisher: string): Promise<void> {
+    this.ownership.releasePending(publisher);
+    for (const d of this.registry.ownedBy(publisher)) {
+      await this.inOrder(d.key, async () => {
+        delete d.owner;
+        await this.registry.save(d);
+      });
+    }
+  }
 
   /**
    * The steady state of a known device, without queueing: a re-announcement that changes nothing is
@@ -185,10 +316,24 @@ export class MqttBridge {
 
   // ---- 1. observe ----
 
-  private observe(topic: string, payload: Buffer): Observation[] | undefined {
+  /**
+   * Home Assistant bindings count only for the devices `publisher` owns: a device announcing
+   * another device's topic as its state topic reads nothing from it.
+   */
+  private observe(topic: string, payload: Buffer, publisher?: string): Observation[] | undefined {
     const now = this.now();
-    const states = this.registry.stateBindings(topic);
-    const avails = this.registry.availabilityBindings(topic);
+    let states = this.registry.stateBindings(topic);
+    let avails = this.registry.availabilityBindings(topic);
+    if (publisher !== undefined && (states || avails)) {
+      const mine = (b: { deviceKey: string }) => {
+        const owner = this.ownership.ownerOf(b.deviceKey);
+        return owner === undefined || owner === publisher;
+      };
+      if (states && !states.every(mine)) states = states.filter(mine);
+      if (avails && !avails.every(mine)) avails = avails.filter(mine);
+      if (states?.length === 0) states = undefined;
+      if (avails?.length === 0) avails = undefined;
+    }
     if (states || avails) {
       return [
         ...(states ?? []).flatMap((b) => readHomeAssistantState(b, payload, now)),
@@ -232,10 +377,14 @@ export class MqttBridge {
     let d = this.registry.get(a.key);
     if (!d) {
       d = this.registry.create(a, await this.deps.identity.ensureDeviceUser(a.key));
+      const owner = this.ownership.ownerOf(a.key);
+      if (owner !== undefined) d.owner = owner;
       const early = this.earlyAvailability.get(a.key);
       this.earlyAvailability.delete(a.key);
       if (early) d.online = this.combinedAvailability(d, early);
       await this.registry.save(d);
+      // The record holds the claim from now on.
+      this.ownership.takeClaim(a.key);
       const created = d;
       this.mirror(d, () => this.deviceRooms.ensureRoom(created).then(() => undefined));
       return;

@@ -153,7 +153,7 @@ export class CommandHandler {
   }
 
   /** The room's `events["org.hearth.command"]` power level (client-server-api "m.room.power_levels"). */
-  private async requiredPowerLevel(roomId: string): Promise<number> {
+  async requiredPowerLevel(roomId: string): Promise<number> {
     const pl = await this.rooms.getStateEvent(roomId, 'm.room.power_levels', '');
     const content = (pl?.pdu.content ?? {}) as { events?: Record<string, unknown>; events_default?: unknown };
     const level = content.events?.[EventType.Command];

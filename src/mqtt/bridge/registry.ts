@@ -25,6 +25,8 @@ export interface BridgedDevice {
   stateBindings: StateBinding[];
   availability?: { mode: 'all' | 'any' | 'latest'; bindings: AvailabilityBinding[] };
   online?: boolean;
+  /** The MQTT login that speaks for the device (ownership.ts); absent until one has. */
+  owner?: string;
 }
 
 /** A room shared by the devices of one area, written by the area's bridge user. */
@@ -45,6 +47,8 @@ export class DeviceRegistry {
   private readonly byRoom = new Map<string, Set<string>>();
   private readonly stateTopics = new Map<string, StateBinding[]>();
   private readonly availabilityTopics = new Map<string, AvailabilityBinding[]>();
+  /** Announced command topics -> the devices with a sensor commanded there. */
+  private readonly commandTopics = new Map<string, Set<string>>();
 
   constructor(private readonly db: Database) {}
 
@@ -85,6 +89,16 @@ export class DeviceRegistry {
 
   availabilityBindings(topic: string): AvailabilityBinding[] | undefined {
     return this.availabilityTopics.get(topic);
+  }
+
+  /** The devices with a sensor whose announced command topic is `topic`. */
+  commandedOn(topic: string): BridgedDevice[] {
+    return [...(this.commandTopics.get(topic) ?? [])].flatMap((k) => this.devices.get(k) ?? []);
+  }
+
+  /** The devices `owner` speaks for. */
+  ownedBy(owner: string): BridgedDevice[] {
+    return [...this.devices.values()].filter((d) => d.owner === owner);
   }
 
   /** The device whose sensors `sourceTopic` announced. */
@@ -168,10 +182,19 @@ export class DeviceRegistry {
     }
     for (const b of d.stateBindings) push(this.stateTopics, b.topic, b);
     for (const b of d.availability?.bindings ?? []) push(this.availabilityTopics, b.topic, b);
+    for (const sensor of Object.values(d.sensors)) {
+      if (!sensor.command) continue;
+      let keys = this.commandTopics.get(sensor.command.topic);
+      if (!keys) this.commandTopics.set(sensor.command.topic, (keys = new Set()));
+      keys.add(d.key);
+    }
   }
 
   private unindex(key: string): void {
     for (const set of this.byRoom.values()) set.delete(key);
+    for (const [topic, keys] of this.commandTopics) {
+      if (keys.delete(key) && keys.size === 0) this.commandTopics.delete(topic);
+    }
     for (const map of [this.stateTopics, this.availabilityTopics] as Map<string, { deviceKey: string }[]>[]) {
       for (const [topic, list] of map) {
         const rest = list.filter((b) => b.deviceKey !== key);

@@ -35,6 +35,7 @@ export interface BridgeRoomPort {
   /** Called after each event is persisted; returns an unsubscribe function. */
   onEvent(listener: (ev: PersistedEvent) => void): () => void;
   getUserPowerLevel(roomId: string, userId: string): Promise<number>;
+  isJoined(userId: string, roomId: string): Promise<boolean>;
 }
 
 /** The gateway's identity side: a Matrix user per device, and who owns the devices. */

@@ -17,7 +17,7 @@ import { RESERVED_TOPIC_PREFIX } from '../identity/acl.js';
 import type { Authenticator } from '../identity/authenticate.js';
 import type { MqttIdentity } from '../identity/identity.js';
 import { LevelMirroredPersistence } from './persistence.js';
-import { ClientIdOwnership, CONNACK_IDENTIFIER_REJECTED } from '../identity/client-ids.js';
+import { ClientIdOwnership, CONNACK_IDENTIFIER_REJECTED, principalOf } from '../identity/client-ids.js';
 import { MqttWebSocketEndpoint } from './websocket.js';
 import { createBrokerStats, type BrokerStats } from './stats.js';
 import { deliverInbound, type BrokerLogger } from './inbound.js';
@@ -32,6 +32,12 @@ export interface EmbeddedBrokerDeps {
   authenticate: Authenticator;
   acl: AclPolicy;
   logger: BrokerLogger;
+  /**
+   * Whether Matrix user `userId` may publish `topic` as a command (a device's announced command
+   * topic, with the power the device's room requires for commands): the bridge answers. Absent:
+   * users publish only what the ACL allows.
+   */
+  authorizeUserCommand?: (userId: string, topic: string) => Promise<boolean>;
   /** Write-behind window for retained messages and offline queues (default 1000 ms). */
   persistFlushMs?: number;
   /** Wrong credentials per address and username (rc_mqtt_connect); absent: unlimited. */
@@ -271,10 +277,11 @@ export class EmbeddedBroker implements MqttTransport {
    * The inbound path of one PUBLISH, as named steps:
    * 1. size: payloads over `max_payload_bytes` close the connection (MQTT 3.1.1 cannot say why;
    *    [MQTT-3.3.5-2] allows closing instead of acknowledging) and are counted;
-   * 2. ACL: refused topics are acknowledged per QoS but dropped [MQTT-3.3.5-2]: aedes has no
-   *    "drop" answer here, so the packet is re-addressed to `$hearth/refused`, which no client may
-   *    subscribe to, and its retain flag cleared so nothing is stored;
-   * 3. hand to the bridge, and call back only when its promise settled.
+   * 2. ACL: refused topics are acknowledged per QoS but dropped (`refusePublish`); a Matrix user's
+   *    command is allowed by the device room's power levels (`authorizeUserCommand`);
+   * 3. hand to the bridge, and call back only when its promise settled; a message the bridge
+   *    refuses outright (a device speaking for another login's device) is dropped like in step 2;
+   * 4. QoS 0 is not held back (see below).
    *
    * Why this hook: aedes (lib/handlers/publish.js) runs `authorizePublish` and only then
    * `enqueuePublish`, which writes the PUBACK for QoS 1 (and stores/PUBRECs QoS 2) before
@@ -294,23 +301,53 @@ export class EmbeddedBroker implements MqttTransport {
     }
     // `client` is null for a will published after the connection's broker is gone: no identity.
     const identity = client ? this.identities.get(client) : undefined;
-    if (!identity || !this.deps.acl.canPublish(identity, packet.topic)) {
-      this.counters.refusedPublishes++;
-      packet.topic = REFUSED_TOPIC;
-      packet.retain = false;
-      done(null);
-      return;
-    }
+    if (!client || !identity) return this.refusePublish(packet, done);
+    if (this.deps.acl.canPublish(identity, packet.topic)) return this.acceptPublish(client, identity, packet, done);
+    // A Matrix user may command a device over MQTT only where the device's room lets them
+    // (docs/mqtt.md "ACL"); the answer needs the room's power levels, hence a promise.
+    const authorizeCommand = this.deps.authorizeUserCommand;
+    if (identity.kind !== 'user' || !authorizeCommand || packet.topic.startsWith('$')) return this.refusePublish(packet, done);
+    authorizeCommand(identity.userId, packet.topic).then(
+      (allowed) => {
+        if (!allowed) return this.refusePublish(packet, done);
+        // A retained command would replay at every reconnect [MQTT-3.3.1-5] ("ghost switching").
+        packet.retain = false;
+        this.acceptPublish(client, identity, packet, done);
+      },
+      (err: unknown) => {
+        this.deps.logger.warn({ err, topic: packet.topic }, 'mqtt command authorization failed');
+        this.refusePublish(packet, done);
+      },
+    );
+  }
+
+  /**
+   * Acknowledged per its QoS but dropped [MQTT-3.3.5-2]: aedes has no "drop" answer here, so the
+   * packet is re-addressed to `$hearth/refused`, which no client may subscribe to, and its retain
+   * flag cleared so nothing is stored.
+   */
+  private refusePublish(packet: PublishPacket, done: (err?: Error | null) => void, counted = false): void {
+    if (!counted) this.counters.refusedPublishes++;
+    packet.topic = REFUSED_TOPIC;
+    packet.retain = false;
+    done(null);
+  }
+
+  /** Hands an allowed PUBLISH to the bridge (steps 3 and 4 of `authorizePublish`). */
+  private acceptPublish(client: Client, identity: MqttIdentity, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const message: InboundMessage = {
       topic: packet.topic,
       payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
       qos: packet.qos,
       retain: packet.retain,
-      clientId: client?.id ?? '',
+      clientId: client.id,
+      publisher: principalOf(identity),
     };
     if (identity.kind === 'device') message.deviceName = identity.deviceName;
     const handled = deliverInbound(this.handler, message, this.counters, this.deps.logger);
-    if (packet.qos === 0 && client) {
+    // The bridge refused it outright (a device speaking for a device another login owns).
+    if (!(handled instanceof Promise)) return this.refusePublish(packet, done, true);
+    if (packet.qos === 0) {
       const inFlight = this.qos0InFlight.get(client) ?? 0;
       this.qos0InFlight.set(client, inFlight + 1);
       void handled.then(() => this.qos0InFlight.set(client, (this.qos0InFlight.get(client) ?? 1) - 1));
@@ -321,7 +358,6 @@ export class EmbeddedBroker implements MqttTransport {
     }
     void handled.then(() => done(null));
   }
-
 
   /** SUBSCRIBE: a refused filter gets return code 0x80 in the SUBACK [MQTT-3.9.3-2]. */
   private authorizeSubscribe(

@@ -152,7 +152,8 @@ export class ExternalBroker implements MqttTransport {
     }
     const message: InboundMessage = { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: '' };
     const handled = deliverInbound(this.handler, message, this.counters, this.opts.logger);
-    if (packet.qos === 0) {
+    // A refusal is acknowledged too: the external broker has routed the message already.
+    if (packet.qos === 0 || !(handled instanceof Promise)) {
       done();
       return;
     }

@@ -1,5 +1,5 @@
 /** The last step of the inbound path, shared by both broker modes: hand a message to the bridge. */
-import type { InboundHandler, InboundMessage } from '../transport.js';
+import type { InboundHandler, InboundMessage, InboundRefusal } from '../transport.js';
 import type { BrokerStats } from './stats.js';
 
 export interface BrokerLogger {
@@ -7,21 +7,33 @@ export interface BrokerLogger {
 }
 
 /**
- * Runs the bridge handler and counts the outcome. Never rejects: a refusal (bad payload) is
- * counted and logged, and the message is still acknowledged by the caller per its QoS.
+ * Runs the bridge handler and counts the outcome: `{ refused }` when the handler refused the message
+ * outright (the caller drops it: not routed, not retained), otherwise a promise that settles when the
+ * handler is done with it. That promise never rejects: a failure (bad payload) is counted and
+ * logged, and the message is still acknowledged by the caller per its QoS.
  */
-export async function deliverInbound(
+export function deliverInbound(
   handler: InboundHandler | undefined,
   message: InboundMessage,
   counters: BrokerStats,
   logger: BrokerLogger,
-): Promise<void> {
-  if (!handler) return;
+): Promise<void> | InboundRefusal {
+  if (!handler) return Promise.resolve();
+  let outcome: Promise<void> | InboundRefusal;
   try {
-    await handler(message);
-    counters.accepted++;
+    outcome = handler(message);
   } catch (err) {
-    counters.malformed++;
-    logger.warn({ topic: message.topic, clientId: message.clientId, err }, 'mqtt message refused by the bridge');
+    outcome = Promise.reject(err);
   }
+  if (!(outcome instanceof Promise)) {
+    counters.refusedPublishes++;
+    return outcome;
+  }
+  return outcome.then(
+    () => void counters.accepted++,
+    (err: unknown) => {
+      counters.malformed++;
+      logger.warn({ topic: message.topic, clientId: message.clientId, err }, 'mqtt message refused by the bridge');
+    },
+  );
 }

@@ -13,8 +13,6 @@ export interface AclPolicy {
 }
 
 export interface DefaultAclOptions {
-  /** Whether a name is a registered device: users may publish to its HA command topics `<name>/...`. */
-  isDevice?: (name: string) => boolean;
   /** More permissions granted on top of the default rules (e.g. topics the bridge learns). */
   extra?: AclPolicy;
 }
@@ -60,9 +58,6 @@ function deviceCommandFilters(n: string): string[] {
     'homeassistant/status',
   ];
 }
-
-/** Command topics of any device, for Matrix users: they command, they never report state. */
-const USER_COMMAND_FILTERS = ['zigbee2mqtt/+/set', 'zigbee2mqtt/+/set/#', 'homie/5/+/+/+/set', 'cmnd/+/#'];
 
 /**
  * An HA discovery object or node id belongs to device `n` when it is `n` or starts with `n_`
@@ -114,14 +109,25 @@ function levelEnd(topic: string, from: number): number {
 }
 
 /**
+ * Whether device `n` may receive commands on `topic`, i.e. a topic within its command filters: the
+ * bridge keeps only such command topics from what `n` announces, so a device cannot make the
+ * gateway publish people's commands onto another device's topics.
+ */
+export function deviceMayReceiveCommands(n: string, topic: string): boolean {
+  return deviceCommandFilters(n).some((f) => filterWithin(topic, f));
+}
+
+/**
  * The default policy:
  * - devices publish their own topics (devicePublishAllowed) and subscribe to their command topics;
- * - Matrix users (access-token login) subscribe to anything and publish only commands;
+ * - Matrix users (access-token login) subscribe to anything and publish nothing here: they command
+ *   devices through rooms, or on a device's command topic when its room's power levels let them,
+ *   which the broker asks the bridge (`EmbeddedBrokerDeps.authorizeUserCommand`);
  * - anonymous clients exist only when the admin allowed them, for an open LAN broker: everything;
  * - nobody touches the broker's reserved `$hearth/` topics.
  */
 export function createDefaultAclPolicy(opts: DefaultAclOptions = {}): AclPolicy {
-  const { isDevice, extra } = opts;
+  const { extra } = opts;
   return {
     canPublish(identity, topic) {
       if (topic.startsWith('$')) return false;
@@ -129,11 +135,8 @@ export function createDefaultAclPolicy(opts: DefaultAclOptions = {}): AclPolicy 
       switch (identity.kind) {
         case 'device':
           return devicePublishAllowed(identity.deviceName, topic);
-        case 'user': {
-          if (USER_COMMAND_FILTERS.some((f) => filterWithin(topic, f))) return true;
-          const base = topic.split('/')[0]!;
-          return isDevice?.(base) === true && topic.length > base.length;
-        }
+        case 'user':
+          return false;
         case 'anonymous':
           return true;
       }
