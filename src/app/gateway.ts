@@ -237,6 +237,7 @@ export class Gateway {
       checkPassword: (userId, password) => accounts.checkPassword(userId, password),
     });
     const roomApi = buildRoomApi(app, {
+      defaultRoomVersion: config.defaultRoomVersion,
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       longPolls: new LongPollGate(config.sync),
       engine,

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RoomEngine } from '../rooms/engine.js';
+import type { RoomVersionId } from '../core/types.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import { MembershipService } from '../rooms/membership.js';
 import { EventFormatter } from '../rooms/client-event.js';
@@ -18,6 +19,8 @@ import type { LongPollGate } from '../limits/long-polls.js';
 
 export interface RoomApiOptions {
   engine: RoomEngine;
+  /** `default_room_version` of hearth.yaml: the version of rooms created without one. */
+  defaultRoomVersion?: RoomVersionId;
   /** Aliases and the public room list (not events: written beside the engine). */
   directory: RoomDirectory;
   serverName: string;
@@ -65,6 +68,7 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
     createRoomDeps: {
       engine,
       serverName: opts.serverName,
+      ...(opts.defaultRoomVersion ? { defaultRoomVersion: opts.defaultRoomVersion } : {}),
       profileOf: opts.profileOf,
       aliasTaken: async (alias) => (await directory.aliasTarget(alias)) !== undefined,
       setAlias: (alias, roomId, creator) => directory.setAlias(alias, roomId, creator),
