@@ -4,10 +4,10 @@
  * a token finds exactly what changed. `m.push_rules` is served from the push rules service.
  */
 import type { JsonObject } from '../core/types.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 import { AccountDataStore } from '../storage/client-data.js';
 import type { BatchOp, Database } from '../storage/db.js';
-import { SideStreamStore } from '../storage/side-stream.js';
+import { SideStreamStore } from '../stream/side-stream.js';
 import type { PushRulesService } from './push-rules.js';
 
 /** An event of the `account_data` sections of `/sync`. */

@@ -8,11 +8,11 @@
 import type { HearthConfig } from '../config/config.js';
 import { isValidNewLocalpart, parseUserId } from '../core/identifiers.js';
 import { ErrCode, MatrixError, forbidden, notFound } from '../core/errors.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 import { AccountStore, type AccountKind, type DeviceRecord, type UserRecord } from '../storage/accounts.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { LruCache } from '../storage/lru.js';
-import { SideStreamStore } from '../storage/side-stream.js';
+import { SideStreamStore } from '../stream/side-stream.js';
 import { ToDeviceStore } from '../storage/to-device.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { hashPassword, verifyPassword, verifyPasswordOfNobody } from './password.js';

@@ -6,10 +6,10 @@
 import type { JsonObject } from '../core/types.js';
 import { parseUserId } from '../core/identifiers.js';
 import { ErrCode, MatrixError, badJson, notFound } from '../core/errors.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { PushRuleStore, type PushRuleKind, type PushRuleOverrides, type UserPushRule } from '../storage/push-rules.js';
-import { SideStreamStore } from '../storage/side-stream.js';
+import { SideStreamStore } from '../stream/side-stream.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { defaultPushRules, type PushRule, type PushRuleset } from './push-rules-defaults.js';
 

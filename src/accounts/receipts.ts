@@ -3,10 +3,10 @@
  * clients in the `m.receipt` EDU shape. Private receipts (`m.read.private`) reach only their owner.
  */
 import type { JsonObject } from '../core/types.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { ReceiptStore, type ReceiptRecord } from '../storage/receipts.js';
-import { SideStreamStore } from '../storage/side-stream.js';
+import { SideStreamStore } from '../stream/side-stream.js';
 
 export type ReceiptType = 'm.read' | 'm.read.private';
 export const RECEIPT_TYPES: readonly ReceiptType[] = ['m.read', 'm.read.private'];

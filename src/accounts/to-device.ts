@@ -8,7 +8,7 @@
  * delivered; pending messages are read from the oldest undeleted one, whatever the `since`.
  */
 import type { JsonObject } from '../core/types.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { LruCache } from '../storage/lru.js';
 import { ToDeviceStore } from '../storage/to-device.js';

@@ -2,7 +2,7 @@
  * Typing notifications (modules/typing_notifications.md): kept in memory only, as they are
  * ephemeral. Each change wakes `/sync` through the notifier without taking a stream position.
  */
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 
 /** Clients usually ask for 30 s; a longer request is capped so a crashed client does not type forever. */
 const MAX_TIMEOUT_MS = 120_000;

@@ -9,7 +9,7 @@ import { AccountService } from '../accounts/accounts.js';
 import { loadConfig, type HearthConfig } from '../config/config.js';
 import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
 import { DeviceRegistry, DeviceRegistryError, type DeviceSummary, type NewDeviceCredentials } from '../mqtt/identity/registry.js';
-import { StreamNotifier } from '../rooms/notifier.js';
+import { StreamNotifier } from '../stream/notifier.js';
 import { Database } from '../storage/db.js';
 import { adminSocketPath, callAdminSocket } from './admin-socket.js';
 

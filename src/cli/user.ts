@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AccountService } from '../accounts/accounts.js';
 import { loadConfig, type HearthConfig } from '../config/config.js';
-import { StreamNotifier } from '../rooms/notifier.js';
+import { StreamNotifier } from '../stream/notifier.js';
 import { Database } from '../storage/db.js';
 import { adminSocketPath, callAdminSocket } from './admin-socket.js';
 

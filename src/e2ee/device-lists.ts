@@ -5,7 +5,7 @@
  */
 import type { BatchOp, Database } from '../storage/db.js';
 import type { E2eeKeyStore } from '../storage/e2ee.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 
 /** One membership of one user in one room, with the stream position of the event that set it. */
 export interface MembershipEntry {

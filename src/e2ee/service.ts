@@ -7,7 +7,7 @@ import type { JsonObject } from '../core/types.js';
 import { parseUserId } from '../core/identifiers.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { E2eeKeyStore } from '../storage/e2ee.js';
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { ErrCode, MatrixError, invalidParam, missingParam } from '../core/errors.js';
 import { CrossSigning, type SignatureFailure } from './cross-signing.js';

@@ -13,7 +13,7 @@
  *  - no sync running and none for `syncGoneMs` (30 s) after the last one ended: -> offline;
  *  - activity (sending an event, setting `online`) brings an unavailable user back online.
  */
-import type { StreamNotifier } from '../rooms/notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 
 export type PresenceState = 'online' | 'unavailable' | 'offline';
 export const PRESENCE_STATES: readonly PresenceState[] = ['online', 'unavailable', 'offline'];

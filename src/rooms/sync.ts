@@ -17,7 +17,7 @@ import { splitStateKey, stateKey } from '../core/types.js';
 import type { RoomEngine, StoredEvent, StoredStateMap, UserRoomEntry } from './engine.js';
 import type { ClientEvent, EventFormatter, Viewer } from './client-event.js';
 import { matchesEventFilter, projectFields, roomAllowed, type SyncFilter } from './filter.js';
-import type { StreamNotifier } from './notifier.js';
+import type { StreamNotifier } from '../stream/notifier.js';
 import { TimelineReader } from './timeline.js';
 import type { IgnoredUsersLookup } from './visibility.js';
 import { formatPaginationToken, formatSyncToken, type SyncToken } from './tokens.js';

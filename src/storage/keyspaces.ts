@@ -49,7 +49,7 @@ export const KEYSPACES = {
   /** `u64 root short` -> pos latest reply stream. Where a thread sits in `threads`. */
   threadRoots: 'thread_roots',
 
-  // ---- accounts and client data (src/storage/accounts.ts, client-data.ts, push-rules.ts, receipts.ts, to-device.ts, side-stream.ts) ----
+  // ---- accounts and client data (src/storage/accounts.ts, client-data.ts, push-rules.ts, receipts.ts, to-device.ts; src/stream/side-stream.ts) ----
   /** `str user_id` -> json UserRecord { userId, passwordHash?, admin, kind, createdAt, displayname?, avatarUrl?, deactivated? }. */
   users: 'users',
   /** 32-byte `sha256(access token)` -> json { userId, deviceId, createdAt }. Tokens are hashed at rest. */

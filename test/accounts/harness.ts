@@ -19,7 +19,7 @@ import { defaultConfig, type HearthConfig, type RegistrationMode } from '../../s
 import { createAuthenticator } from '../../src/http/auth.js';
 import { registerAccountApi } from '../../src/app/account-api.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { StreamNotifier } from '../../src/rooms/notifier.js';
+import { StreamNotifier } from '../../src/stream/notifier.js';
 import { Database } from '../../src/storage/db.js';
 
 export const SERVER_NAME = 'hearth.test';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { StreamNotifier } from '../../src/rooms/notifier.js';
+import { StreamNotifier } from '../../src/stream/notifier.js';
 import { TypingManager } from '../../src/accounts/typing.js';
 
 test('typing changes are tracked per room, so a sync sends m.typing only where it changed', (t) => {

@@ -6,7 +6,7 @@ import { AccountService } from '../../src/accounts/accounts.js';
 import { adminSocketPath, callAdminSocket, startAdminSocket } from '../../src/cli/admin-socket.js';
 import { runUserCommand, userAdminHandlers } from '../../src/cli/user.js';
 import { defaultConfig, type HearthConfig } from '../../src/config/config.js';
-import { StreamNotifier } from '../../src/rooms/notifier.js';
+import { StreamNotifier } from '../../src/stream/notifier.js';
 import { Database } from '../../src/storage/db.js';
 
 async function tempConfig(): Promise<HearthConfig> {

@@ -1,7 +1,7 @@
 /** Device lists over the real room engine (engineMembershipView), sharing the engine's stream positions. */
 import test from 'ava';
 import { openRoomStack } from '../helpers/room-stack.js';
-import type { StreamNotifier } from '../../src/rooms/notifier.js';
+import type { StreamNotifier } from '../../src/stream/notifier.js';
 import { E2eeService } from '../../src/e2ee/service.js';
 import { engineMembershipView } from '../../src/e2ee/membership-view.js';
 import { SERVER, makeDevice } from './stack.js';

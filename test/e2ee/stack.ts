@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Database } from '../../src/storage/db.js';
-import { StreamNotifier } from '../../src/rooms/notifier.js';
+import { StreamNotifier } from '../../src/stream/notifier.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { ErrCode, MatrixError } from '../../src/core/errors.js';
 import { E2eeService } from '../../src/e2ee/service.js';

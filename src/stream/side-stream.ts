@@ -1,11 +1,11 @@
 /**
  * The side stream: the change log of non-event streams whose own stores are keyed by identity rather
  * than by position (account data, receipts, profiles). Each change takes one global stream position
- * (rooms/notifier.ts), so `/sync` can ask "what changed in (since, now]" with one ranged read.
+ * (stream/notifier.ts), so `/sync` can ask "what changed in (since, now]" with one ranged read.
  * To-device messages need no entry: their store is already ordered by position per device.
  */
-import type { BatchOp, Database } from './db.js';
-import { decodeJson, readU64, u64 } from './codec.js';
+import type { BatchOp, Database } from '../storage/db.js';
+import { decodeJson, readU64, u64 } from '../storage/codec.js';
 
 export type SideStreamEntry =
   /** `roomId` is '' for global account data. */

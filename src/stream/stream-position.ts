@@ -2,9 +2,9 @@
  * The persisted global stream position: the highest position any stream-ordered key space holds.
  * Read once at start to seed the notifier, so positions keep growing across restarts.
  */
-import type { Database } from './db.js';
-import type { KeyspaceName } from './keyspaces.js';
-import { readU64 } from './codec.js';
+import type { Database } from '../storage/db.js';
+import type { KeyspaceName } from '../storage/keyspaces.js';
+import { readU64 } from '../storage/codec.js';
 
 /** Key spaces whose keys start with a u64 global stream position. */
 const STREAM_KEYED: KeyspaceName[] = ['stream', 'sideStream', 'e2eDeviceListStream'];
