@@ -4,17 +4,34 @@
  * its keys over its TLS federation listener, and two of them federate with each other, which proves
  * the loopback settings (self-signed certificates accepted, 127.0.0.1 not blocked, no notary).
  */
-import test from 'ava';
+import anyTest, { type TestFn } from 'ava';
 import { request } from '../integration/helpers/http.js';
 import { sleep } from '../integration/helpers/server.js';
-import { getInsecureTls, startSynapse } from '../integration/helpers/synapse.js';
+import { getInsecureTls, startSynapse, type SynapsePeer } from '../integration/helpers/synapse.js';
+
+// Two Synapses for the whole file: each start costs seconds of CPU on a shared machine.
+const test = anyTest as TestFn<{ a: SynapsePeer; b: SynapsePeer }>;
+
+test.before(async (t) => {
+  const [a, b] = await Promise.allSettled([startSynapse(), startSynapse()]);
+  if (a.status === 'rejected' || b.status === 'rejected') {
+    if (a.status === 'fulfilled') await a.value.stop();
+    if (b.status === 'fulfilled') await b.value.stop();
+    throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason;
+  }
+  t.context = { a: a.value, b: b.value };
+});
+
+test.after.always(async (t) => {
+  await Promise.all([t.context.a?.stop(), t.context.b?.stop()]);
+});
 
 function stateOf(state: any[], type: string, stateKey = ''): any {
   return state.find((event) => event.type === type && event.state_key === stateKey);
 }
 
 test('a Synapse peer registers users, creates a room and serves its keys over TLS', async (t) => {
-  const synapse = await startSynapse({ t });
+  const synapse = t.context.a;
   t.regex(synapse.serverName, /^127\.0\.0\.1:\d+$/);
   t.is(synapse.serverName, `127.0.0.1:${synapse.federationPort}`);
 
@@ -56,12 +73,12 @@ test('a Synapse peer registers users, creates a room and serves its keys over TL
 });
 
 test('two Synapse peers federate on loopback: an invite, a join and a message cross', async (t) => {
-  const [a, b] = await Promise.all([startSynapse({ t }), startSynapse({ t })]);
-  const alice = await a.registerUser('alice');
+  const { a, b } = t.context;
+  const carol = await a.registerUser('carol');
   const bob = await b.registerUser('bob');
 
   const created = await request(a.clientUrl, 'POST', '/_matrix/client/v3/createRoom', {
-    token: alice.accessToken,
+    token: carol.accessToken,
     json: { room_version: '11', preset: 'private_chat', name: 'Across', invite: [bob.userId] },
   });
   t.is(created.status, 200, created.text);
@@ -76,7 +93,7 @@ test('two Synapse peers federate on loopback: an invite, a join and a message cr
   t.is(joined.status, 200, `${joined.text}\n${b.log()}`);
 
   const sent = await request(a.clientUrl, 'PUT', `${roomPath}/send/m.room.message/txn1`, {
-    token: alice.accessToken,
+    token: carol.accessToken,
     json: { msgtype: 'm.text', body: 'hello from a' },
   });
   t.is(sent.status, 200, sent.text);
@@ -95,11 +112,11 @@ test('two Synapse peers federate on loopback: an invite, a join and a message cr
   t.is(stateOnB.status, 200, stateOnB.text);
   t.deepEqual(stateOf(stateOnB.body, 'm.room.name').content, { name: 'Across' });
   t.is(stateOf(stateOnB.body, 'm.room.create').content.room_version, '11');
-  t.is(stateOf(stateOnB.body, 'm.room.member', alice.userId).content.membership, 'join');
+  t.is(stateOf(stateOnB.body, 'm.room.member', carol.userId).content.membership, 'join');
   t.is(stateOf(stateOnB.body, 'm.room.member', bob.userId).content.membership, 'join');
   // And a sees bob's join that came back over federation.
   const bobOnA = await request(a.clientUrl, 'GET', `${roomPath}/state/m.room.member/${encodeURIComponent(bob.userId)}`, {
-    token: alice.accessToken,
+    token: carol.accessToken,
   });
   t.is(bobOnA.status, 200, bobOnA.text);
   t.is(bobOnA.body.membership, 'join');
