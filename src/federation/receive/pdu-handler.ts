@@ -26,8 +26,7 @@ import { stateKey, type Pdu, type RoomEvent, type StateEventMap, type StateIdMap
 import { checkAuthEventsList, checkEventAuth } from '../../state/auth-rules.js';
 import { CREATE_KEY, stateMapOf } from '../../state/room-state.js';
 import { resolveState } from '../../state/state-resolution.js';
-import type { RoomEngine, StateInput, StoredEvent } from '../../rooms/engine.js';
-import type { RoomRecord } from '../../storage/rooms.js';
+import type { RoomEngine, RoomRecord, StateInput, StoredEvent } from '../../rooms/engine.js';
 import { checkPduFormat } from './pdu-format.js';
 import { referencedEventIds as referencedIds } from '../../core/event-references.js';
 import { checkEventSignatures, type ServerKeyLookup } from './event-signatures.js';
