@@ -72,17 +72,19 @@ function encodeNumber(value: number): string {
 }
 
 /**
- * Room versions 1-5: integers of any size as digits, other finite numbers as Python's `repr`
+ * Room versions 1-5: safe integers as digits, other finite numbers as Python's float `repr`
  * (the shortest round-tripping digits, in exponent form below 1e-4 and from 1e16, the exponent
- * signed and at least two digits: `1e-05`, `1.5e+16`).
+ * signed and at least two digits: `1e-05`, `1.25e+300`; integral values below 1e16 end in `.0`).
+ * JSON.parse has already merged `50.0` into `50`, so an integral float within the safe range is
+ * written as an integer: the one case where a v1-v5 event cannot be re-hashed exactly.
  */
 function encodeLaxNumber(value: number): string {
   if (!Number.isFinite(value)) throw new CanonicalJsonError(`${value} is not a JSON number`);
-  if (Number.isInteger(value)) return BigInt(value).toString();
+  if (Number.isSafeInteger(value)) return String(value);
   const exponential = value.toExponential();
   const e = exponential.indexOf('e');
   const exponent = Number(exponential.slice(e + 1));
-  if (exponent >= -4 && exponent < 16) return String(value);
+  if (exponent >= -4 && exponent < 16) return Number.isInteger(value) ? `${String(value)}.0` : String(value);
   const sign = exponent < 0 ? '-' : '+';
   return `${exponential.slice(0, e)}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
 }

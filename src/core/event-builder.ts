@@ -61,12 +61,11 @@ function withV1Identity(
   const lookup = referenceHashOf ?? (() => undefined);
   const pairs = (references: readonly EventReference[]): EventReference[] =>
     references.map((reference) => (typeof reference === 'string' ? toEventReferences([reference], rules, lookup)[0]! : reference));
-  return {
-    ...template,
-    event_id: template.event_id ?? newServerEventId(serverName),
-    prev_events: pairs(template.prev_events),
-    auth_events: pairs(template.auth_events),
-  };
+  const complete: PduTemplate = { ...template, event_id: template.event_id ?? newServerEventId(serverName) };
+  // (The appendix test events have neither list; a template without one is signed as given.)
+  if (Array.isArray(template.prev_events)) complete.prev_events = pairs(template.prev_events);
+  if (Array.isArray(template.auth_events)) complete.auth_events = pairs(template.auth_events);
+  return complete;
 }
 
 const OPAQUE_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
