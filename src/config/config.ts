@@ -134,6 +134,14 @@ export interface HearthConfig {
     maxPayloadBytes: number;
     /** Offline messages kept per persistent session (aedes does not cap these itself, issue #1087). */
     offlineQueueLimit: number;
+    /** Offline payload bytes kept per persistent session, and over all sessions together. */
+    offlineQueueBytes: number;
+    offlineQueueTotalBytes: number;
+    /**
+     * Retained messages kept, per MQTT login and in total, counted in messages and in bytes (topic
+     * plus payload); beyond them a message is delivered but not retained (docs/mqtt.md "Limits").
+     */
+    retained: { maxMessages: number; maxBytes: number; maxMessagesPerClient: number; maxBytesPerClient: number };
   };
   bridge: {
     /** Matrix users invited to every device room and allowed to command devices. Empty: all admins. */
@@ -142,6 +150,11 @@ export interface HearthConfig {
     roomPer: 'device' | 'area';
     federateDeviceRooms: boolean;
     commandTimeoutSeconds: number;
+    /**
+     * Sensors a bridged device may have: keys beyond it in a payload or announcement are ignored
+     * (one log line per device), so one message cannot create thousands of state events.
+     */
+    maxSensorsPerDevice: number;
     throttle: SensorThrottle;
     rawRules: RawRule[];
   };
@@ -204,12 +217,17 @@ export function defaultConfig(dataDir: string): HearthConfig {
       allowAnonymous: false,
       maxPayloadBytes: 65536,
       offlineQueueLimit: 1000,
+      offlineQueueBytes: 4 * 1024 * 1024,
+      offlineQueueTotalBytes: 32 * 1024 * 1024,
+      // A 1 GB gateway: at most 32 MB of retained payloads on disk, ~1.5 MB of index in memory.
+      retained: { maxMessages: 10_000, maxBytes: 32 * 1024 * 1024, maxMessagesPerClient: 1000, maxBytesPerClient: 4 * 1024 * 1024 },
     },
     bridge: {
       owners: [],
       roomPer: 'device',
       federateDeviceRooms: false,
       commandTimeoutSeconds: 10,
+      maxSensorsPerDevice: 64,
       // Every reading is kept in history; the room's state shows meaningful changes. Sensor state
       // events are the costliest writes of the gateway (a signed event, its indexes, and later
       // compactions: ~2-4 KB each on the SD card), so a busy sensor updates its room at most once

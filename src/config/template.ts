@@ -57,7 +57,17 @@ mqtt:
   # external_password: secret
   allow_anonymous: false
   max_payload_bytes: 65536
+  # Persistent sessions' queues: packets and bytes per session, bytes over all sessions.
   offline_queue_limit: 1000
+  offline_queue_bytes: 4194304
+  offline_queue_total_bytes: 33554432
+  # Retained messages, per MQTT login and in total; beyond these a message is delivered to
+  # subscribers but not retained (logged). Payloads are kept on disk, not in memory.
+  retained:
+    max_messages: 10000
+    max_bytes: 33554432
+    max_messages_per_client: 1000
+    max_bytes_per_client: 4194304
 
 bridge:
   # Matrix users invited to every device room and allowed to command devices.
@@ -68,6 +78,8 @@ bridge:
   # Device rooms are created with m.federate: false unless this is true.
   federate_device_rooms: false
   command_timeout_seconds: 10
+  # Sensors per device: more keys in one payload (or announcement) are ignored, with one log line.
+  max_sensors_per_device: 64
   # A sensor's latest value becomes a state event on a change beyond the deadband, at most every
   # min_interval_seconds for numbers (measurements) or discrete_min_interval_seconds for booleans
   # and strings (switches, contacts), and is refreshed after refresh_seconds of silence. Every

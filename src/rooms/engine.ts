@@ -522,13 +522,15 @@ export class RoomEngine {
   }
 
   /**
-   * An invite from another server to one of our users, in a room we are not in (server-server
-   * "Inviting to a room", receiving side): the invite event is kept as an outlier with the
-   * stripped state the inviting server sent, and the invitee's membership becomes `invite` at a
-   * new stream position, so their /sync shows it.
+   * A membership of one of our users in a room we are not in (server-server "Inviting to a room"
+   * and "Leaving Rooms (Rejecting Invites)"): an invite another server sent, or our rejection of
+   * it, or a knock we sent. The event is kept as an outlier (with the stripped state the inviting
+   * server sent, for invites) and the user's membership changes at a new stream position, so
+   * their /sync shows it.
    */
-  async recordRemoteInvite(room: RoomRecord, event: RoomEvent, inviteState: JsonObject[]): Promise<void> {
-    const invitee = event.pdu.state_key!;
+  async recordOutsiderMembership(room: RoomRecord, event: RoomEvent, inviteState?: JsonObject[]): Promise<void> {
+    const userId = event.pdu.state_key!;
+    const membership = event.pdu.content.membership as Membership;
     await this.roomLocks.run(room.short, async () => {
       const stream = this.deps.notifier.reserve();
       try {
@@ -537,16 +539,28 @@ export class RoomEngine {
         if (!known) {
           const meta: EventMeta = {
             eventId: event.event_id, roomShort: room.short, stream: 0, depth: event.pdu.depth,
-            stateBefore: 0, stateAfter: 0, status: 'outlier', inviteState,
+            stateBefore: 0, stateAfter: 0, status: 'outlier', ...(inviteState ? { inviteState } : {}),
           };
           this.events.persistEventTxn(ops, event, this.events.allocateShort(), meta);
         }
-        this.rooms.setMembershipTxn(ops, invitee, { roomId: room.roomId, membership: 'invite', eventId: event.event_id, stream });
+        this.rooms.setMembershipTxn(ops, userId, { roomId: room.roomId, membership, eventId: event.event_id, stream });
         await this.deps.db.write(ops);
       } finally {
         this.deps.notifier.settle(stream);
       }
     });
+  }
+
+  /** Whether this server takes part in the room now: it created it, or one of our users is joined. */
+  async participates(roomId: string): Promise<boolean> {
+    const room = this.rooms.get(roomId);
+    const head = room ? this.rooms.head(room.short) : undefined;
+    if (!room || !head || head.extremities.length === 0) return false;
+    const state = await this.currentState(roomId);
+    for (const event of state.values()) {
+      if (event.pdu.type === 'm.room.member' && event.pdu.content.membership === 'join' && event.pdu.state_key?.endsWith(`:${this.deps.serverName}`)) return true;
+    }
+    return false;
   }
 
   /** The forward edge of a room: extremities, depth and the current state's snapshot. */

@@ -79,13 +79,13 @@ export class RemoteMembershipMaker {
    * Rejects a remote invite or leaves a room we never joined (server-server "Leaving Rooms
    * (Rejecting Invites)"): make_leave + send_leave through the inviting server.
    */
-  async leave(userId: string, roomId: string, servers: string[]): Promise<void> {
+  async leave(userId: string, roomId: string, servers: string[]): Promise<RoomEvent> {
     let lastFault: Error | undefined;
     for (const server of candidates(servers, this.deps.serverName)) {
       try {
         const { pdu, eventId } = await this.makeAndSign(server, 'leave', userId, roomId, {});
         await this.deps.requests.put(server, `/_matrix/federation/v2/send_leave/${seg(roomId)}/${seg(eventId)}`, pdu);
-        return;
+        return { event_id: eventId, room_id: roomId, pdu };
       } catch (err) {
         lastFault = err as Error;
       }
@@ -94,13 +94,14 @@ export class RemoteMembershipMaker {
   }
 
   /** Knocks on a remote room (server-server "Knocking upon a room"); returns the knock's event id. */
-  async knock(userId: string, roomId: string, servers: string[], content: JsonObject): Promise<string> {
+  async knock(userId: string, roomId: string, servers: string[], content: JsonObject): Promise<{ event: RoomEvent; version: RoomVersionId; state: JsonObject[] }> {
     let lastFault: Error | undefined;
     for (const server of candidates(servers, this.deps.serverName)) {
       try {
-        const { pdu, eventId } = await this.makeAndSign(server, 'knock', userId, roomId, content);
-        await this.deps.requests.put(server, `/_matrix/federation/v1/send_knock/${seg(roomId)}/${seg(eventId)}`, pdu);
-        return eventId;
+        const { pdu, eventId, version } = await this.makeAndSign(server, 'knock', userId, roomId, content);
+        const answer = await this.deps.requests.put(server, `/_matrix/federation/v1/send_knock/${seg(roomId)}/${seg(eventId)}`, pdu);
+        const state = isJsonObject(answer) && Array.isArray(answer.knock_room_state) ? answer.knock_room_state.filter(isJsonObject).slice(0, 64) : [];
+        return { event: { event_id: eventId, room_id: roomId, pdu }, version, state };
       } catch (err) {
         if (err instanceof MatrixError && err.status === 403) throw err;
         lastFault = err as Error;

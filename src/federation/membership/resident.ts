@@ -136,7 +136,7 @@ export class ResidentMembership {
     const event: RoomEvent = { event_id: eventId, room_id: roomId, pdu: signed };
     const joinedHere = (await this.deps.engine.membershipOf(invitee, roomId)) === 'join';
     if (!joinedHere) {
-      await this.deps.engine.recordRemoteInvite(room, event, [...(inviteState as JsonObject[]), strippedInvite]);
+      await this.deps.engine.recordOutsiderMembership(room, event, [...(inviteState as JsonObject[]), strippedInvite]);
     }
     return { event: signed as unknown as JsonObject };
   }

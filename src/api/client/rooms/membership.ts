@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ErrCode, forbidden } from '../../../core/errors.js';
+import { isValidServerName } from '../../../core/identifiers.js';
 import type { RoomApiDeps } from './deps.js';
 import { optionalString, requireObjectBody, requireString } from './params.js';
 
@@ -15,7 +16,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: RoomApiDeps
   app.post<{ Params: { roomIdOrAlias: string } }>('/_matrix/client/v3/join/:roomIdOrAlias', async (req) => {
     const user = await deps.requireUser(req);
     const body = req.body === undefined ? {} : requireObjectBody(req.body);
-    const roomId = await deps.membership.join(req.params.roomIdOrAlias, user.userId, optionalString(body, 'reason'));
+    const roomId = await deps.membership.join(req.params.roomIdOrAlias, user.userId, optionalString(body, 'reason'), viaServers(req.query));
     return { room_id: roomId };
   });
 
@@ -23,7 +24,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: RoomApiDeps
   app.post<{ Params: { roomIdOrAlias: string } }>('/_matrix/client/v3/knock/:roomIdOrAlias', async (req) => {
     const user = await deps.requireUser(req);
     const body = req.body === undefined ? {} : requireObjectBody(req.body);
-    const roomId = await deps.membership.knock(req.params.roomIdOrAlias, user.userId, optionalString(body, 'reason'));
+    const roomId = await deps.membership.knock(req.params.roomIdOrAlias, user.userId, optionalString(body, 'reason'), viaServers(req.query));
     return { room_id: roomId };
   });
 
@@ -74,4 +75,20 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: RoomApiDeps
     const rooms = await deps.engine.roomsOf(user.userId);
     return { joined_rooms: rooms.filter((r) => r.membership === 'join').map((r) => r.roomId) };
   });
+}
+
+/**
+ * The servers a client names for joining or knocking through: `via` (client-server v1.12) and the
+ * older `server_name`, each repeatable; at most 20, and only valid server names.
+ */
+function viaServers(query: unknown): string[] {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const out: string[] = [];
+  for (const name of ['via', 'server_name']) {
+    const value = q[name];
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+      if (typeof v === 'string' && isValidServerName(v)) out.push(v);
+    }
+  }
+  return [...new Set(out)].slice(0, 20);
 }
