@@ -168,3 +168,68 @@ function splitSigilled(identifier: string, sigil: string): UserId | undefined {
   if (!isValidServerName(serverName)) return undefined;
   return { localpart: identifier.slice(sigil.length, colon), serverName };
 }
+
+/** A lone surrogate: a string that cannot be encoded as UTF-8 (and so cannot be hashed or signed). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Whether a string is valid Unicode text: no lone UTF-16 surrogates. */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * What every identifier-like string of an event must satisfy: at most 255 bytes of UTF-8
+ * (client-server "Size limits": `type`, `state_key`, ids), valid Unicode, and no NUL. NUL is
+ * excluded by the identifier grammar (appendices "Identifier Grammar", "Historical User IDs") and
+ * cannot be sent to or stored by other servers (Synapse on PostgreSQL refuses it).
+ */
+function isSafeIdentifierText(text: string): boolean {
+  return !text.includes('\u0000') && isWellFormedText(text) && Buffer.byteLength(text, 'utf8') <= MAX_IDENTIFIER_BYTES;
+}
+
+/**
+ * An event type (client-server "Types of room events", "Size limits"): a non-empty string of at
+ * most 255 bytes, without NUL or lone surrogates. The spec gives no narrower grammar (namespacing
+ * is a SHOULD), so other characters are allowed.
+ */
+export function isValidEventType(type: unknown): type is string {
+  return typeof type === 'string' && type !== '' && isSafeIdentifierText(type);
+}
+
+/** A state key: any string (the empty one included) of at most 255 bytes, without NUL or lone surrogates. */
+export function isValidStateKey(stateKey: unknown): stateKey is string {
+  return typeof stateKey === 'string' && isSafeIdentifierText(stateKey);
+}
+
+/**
+ * An event id of any room version, as it may appear in a path or a reference: `$` then at least
+ * one character, at most 255 bytes, without NUL or lone surrogates. Versions 1-3 use
+ * `$opaque:server`, later ones the reference hash (`isValidEventId`).
+ */
+export function isPlausibleEventId(eventId: unknown): eventId is string {
+  return typeof eventId === 'string' && eventId.length > 1 && eventId.startsWith('$') && isSafeIdentifierText(eventId);
+}
+
+/** What `eventRefusal` checks: the identifier fields of an event about to be created. */
+export interface EventIdentifiers {
+  type: unknown;
+  sender: unknown;
+  state_key?: unknown;
+  redacts?: unknown;
+  room_id?: unknown;
+}
+
+/**
+ * Why an event's identifiers break the grammar (the first problem found), or undefined when they are
+ * fine. For every event the server creates or accepts: client sends, the MQTT bridge, federation.
+ */
+export function eventIdentifiersRefusal(event: EventIdentifiers): string | undefined {
+  if (!isValidEventType(event.type)) return 'Invalid event type: a non-empty string of at most 255 bytes without NUL';
+  if (event.state_key !== undefined && !isValidStateKey(event.state_key)) {
+    return 'Invalid state key: a string of at most 255 bytes without NUL';
+  }
+  if (typeof event.sender !== 'string' || !isValidUserId(event.sender)) return 'Invalid sender user id';
+  if (event.room_id !== undefined && (typeof event.room_id !== 'string' || !isValidRoomId(event.room_id))) return 'Invalid room id';
+  if (event.redacts !== undefined && !isPlausibleEventId(event.redacts)) return 'Invalid event id in redacts';
+  return undefined;
+}

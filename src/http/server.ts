@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { installIdentifierParamChecks } from './identifier-params.js';
 import { createBaseServer } from './base-server.js';
 
 /** Largest request body accepted; single events are further capped at 65536 bytes by the room engine. */
@@ -41,5 +42,6 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     done();
   });
+  installIdentifierParamChecks(app);
   return app;
 }

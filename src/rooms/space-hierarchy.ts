@@ -8,7 +8,7 @@
  * rooms were already returned (with the walk's `max_depth` and `suggested_only`, which may not
  * change between pages), and the next page walks again and skips those.
  */
-import { splitStateKey, type JsonObject } from '../core/types.js';
+import { splitStateKey, stateKey, type JsonObject } from '../core/types.js';
 import { historyVisibilityOf } from '../state/history-visibility.js';
 import { isValidSpaceChild, orderSpaceChildren, type SpaceChild } from '../state/space-children.js';
 import type { RoomEngine, StoredStateMap } from './engine.js';
@@ -39,13 +39,13 @@ const MAX_VISITED = 2000;
 export async function mayPreviewInHierarchy(engine: RoomEngine, userId: string, roomId: string, state: StoredStateMap): Promise<boolean> {
   const membership = await engine.membershipOf(userId, roomId);
   if (membership === 'join' || membership === 'invite') return true;
-  const joinRules = state.get('m.room.join_rules\u0000')?.pdu.content;
+  const joinRules = state.get(stateKey('m.room.join_rules', ''))?.pdu.content;
   const rule = joinRules?.join_rule;
   if (rule === 'public' || rule === 'knock' || rule === 'knock_restricted') return true;
   for (const allowed of allowedRoomIds(joinRules)) {
     if (engine.room(allowed) && (await engine.isJoined(userId, allowed))) return true;
   }
-  return historyVisibilityOf(state.get('m.room.history_visibility\u0000')?.pdu.content) === 'world_readable';
+  return historyVisibilityOf(state.get(stateKey('m.room.history_visibility', ''))?.pdu.content) === 'world_readable';
 }
 
 export async function spaceHierarchy(engine: RoomEngine, userId: string, rootId: string, query: HierarchyQuery): Promise<HierarchyPage> {

@@ -1,7 +1,13 @@
 /**
  * The one key codec. Every key in the store is built here, so byte order equals the intended order:
- * integers are fixed-width big-endian, strings are UTF-8 terminated by 0x00 inside tuples (Matrix ids
- * never contain NUL), and signed stream positions are biased so negative positions sort first.
+ * integers are fixed-width big-endian, strings inside tuples are escaped UTF-8 terminated by 0x00,
+ * and signed stream positions are biased so negative positions sort first.
+ *
+ * Tuple strings are unambiguous by construction, whatever they contain (storage version 3): inside a
+ * string 0x00 is written 0x01 0x01 and 0x01 is written 0x01 0x02, so the only 0x00 byte of an
+ * encoded string is its terminator. No two different tuples share a key, no tuple is a prefix of
+ * another's string part, and byte order is still string order (0x00 < 0x01 0x01 < 0x01 0x02 < 0x02).
+ * Strings without 0x00 and 0x01 bytes (every Matrix id) encode exactly as in versions 1 and 2.
  */
 
 const BIAS = 2n ** 63n;
@@ -43,21 +49,50 @@ export function readPosition(b: Uint8Array, offset = 0): number {
 
 export type KeyPart = string | Buffer;
 
-/** Joins key parts; string parts are followed by a 0x00 separator, binary parts are fixed width. */
+/** Joins key parts; string parts are escaped and terminated by 0x00, binary parts are fixed width. */
 export function tuple(...parts: KeyPart[]): Buffer {
   const chunks: Buffer[] = [];
   for (const p of parts) {
     if (typeof p === 'string') {
-      chunks.push(Buffer.from(p, 'utf8'), SEP);
+      chunks.push(escapeString(Buffer.from(p, 'utf8')), TERMINATOR);
     } else {
       chunks.push(p);
     }
   }
   return Buffer.concat(chunks);
 }
-const SEP = Buffer.from([0]);
+const TERMINATOR = Buffer.from([0]);
+const ESCAPE = 0x01;
 
-/** Splits the leading NUL-terminated strings off a tuple key. */
+function escapeString(bytes: Buffer): Buffer {
+  if (!bytes.includes(0) && !bytes.includes(ESCAPE)) return bytes;
+  const out: number[] = [];
+  for (const b of bytes) {
+    if (b === 0) out.push(ESCAPE, 0x01);
+    else if (b === ESCAPE) out.push(ESCAPE, 0x02);
+    else out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+function unescapeString(bytes: Buffer): Buffer {
+  if (!bytes.includes(ESCAPE)) return bytes;
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b !== ESCAPE) {
+      out.push(b);
+      continue;
+    }
+    const next = bytes[++i];
+    if (next === 0x01) out.push(0);
+    else if (next === 0x02) out.push(ESCAPE);
+    else throw new Error('malformed tuple key: bad escape');
+  }
+  return Buffer.from(out);
+}
+
+/** Splits the leading strings off a tuple key (the inverse of `tuple` for its string parts). */
 export function splitStrings(key: Uint8Array, count: number): { strings: string[]; rest: Buffer } {
   const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
   const strings: string[] = [];
@@ -65,7 +100,7 @@ export function splitStrings(key: Uint8Array, count: number): { strings: string[
   for (let i = 0; i < count; i++) {
     const end = buf.indexOf(0, start);
     if (end < 0) throw new Error('malformed tuple key');
-    strings.push(buf.toString('utf8', start, end));
+    strings.push(unescapeString(buf.subarray(start, end)).toString('utf8'));
     start = end + 1;
   }
   return { strings, rest: buf.subarray(start) };

@@ -123,12 +123,25 @@ export class RoomStore {
   // ---- transaction ids (client-server "Transaction identifiers") ----
 
   /** Read (twice) on every send, nearly always a miss the bloom filter answers: a synchronous read. */
-  async txnEvent(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
-    return this.db.getSync('txnIds', tuple(userId, deviceId, txnId))?.toString('utf8');
+  async txnEvent(userId: string, deviceId: string, endpoint: readonly string[], txnId: string): Promise<string | undefined> {
+    return this.db.getSync('txnIds', txnKey(userId, deviceId, endpoint, txnId))?.toString('utf8');
   }
 
-  setTxnTxn(ops: BatchOp[], userId: string, deviceId: string, txnId: string, eventId: string): void {
-    ops.push(this.db.put('txnIds', tuple(userId, deviceId, txnId), Buffer.from(eventId)));
+  setTxnTxn(ops: BatchOp[], userId: string, deviceId: string, endpoint: readonly string[], txnId: string, eventId: string): void {
+    ops.push(this.db.put('txnIds', txnKey(userId, deviceId, endpoint, txnId), Buffer.from(eventId)));
   }
 }
 
+/**
+ * The key of a transaction id. Its scope is one device and one endpoint (client-server "Transaction
+ * identifiers"), and the endpoint's path names the room and the event type (or the redacted event):
+ * the same txnId in another room or for another type is another request.
+ */
+export function txnKey(userId: string, deviceId: string, endpoint: readonly string[], txnId: string): Buffer {
+  return tuple(userId, deviceId, ...endpoint, txnId);
+}
+
+/** The endpoint that sent an event: `send ‖ room ‖ type`, or `redact ‖ room ‖ event` for PUT /redact. */
+export function txnEndpoint(roomId: string, draft: { type: string; redacts?: string | undefined }): string[] {
+  return draft.redacts !== undefined ? ['redact', roomId, draft.redacts] : ['send', roomId, draft.type];
+}

@@ -7,6 +7,7 @@
 import type { BatchOp, Database } from './db.js';
 import { encodeJson, readU32, readU64, splitStrings, tuple, u32, u64 } from './codec.js';
 import { LruCache } from './lru.js';
+import { stateKey } from '../core/types.js';
 
 /** short state key -> short event id. */
 export type ShortStateMap = Map<number, number>;
@@ -24,6 +25,7 @@ const MAX_CHAIN = 24;
 export class StateSnapshotStore {
   private readonly snapshots = new LruCache<number, ShortStateMap>(128);
   private readonly chainLengths = new LruCache<number, number>(4096);
+  /** `stateKey(type, state_key)` (unambiguous: core/types.ts) -> short. */
   private readonly keyShorts = new Map<string, number>();
   private readonly keysByShort = new Map<number, [string, string]>();
   private nextSnapshot = 1;
@@ -39,28 +41,28 @@ export class StateSnapshotStore {
     for await (const [key, value] of this.db.space('stateKeyShort').iterator()) {
       const { strings } = splitStrings(key, 2);
       const short = readU32(value);
-      this.keyShorts.set(`${strings[0]}\u0000${strings[1]}`, short);
+      this.keyShorts.set(stateKey(strings[0]!, strings[1]!), short);
       this.keysByShort.set(short, [strings[0]!, strings[1]!]);
       if (short >= this.nextStateKey) this.nextStateKey = short + 1;
     }
   }
 
   /** The short id of a `(type, state_key)`, interning it within `ops` if new. */
-  stateKeyShortTxn(ops: BatchOp[], type: string, stateKey: string): number {
-    const joined = `${type}\u0000${stateKey}`;
+  stateKeyShortTxn(ops: BatchOp[], type: string, key: string): number {
+    const joined = stateKey(type, key);
     let short = this.keyShorts.get(joined);
     if (short === undefined) {
       short = this.nextStateKey++;
       this.keyShorts.set(joined, short);
-      this.keysByShort.set(short, [type, stateKey]);
-      ops.push(this.db.put('stateKeyShort', tuple(type, stateKey), u32(short)));
-      ops.push(this.db.put('stateKeyByShort', u32(short), tuple(type, stateKey)));
+      this.keysByShort.set(short, [type, key]);
+      ops.push(this.db.put('stateKeyShort', tuple(type, key), u32(short)));
+      ops.push(this.db.put('stateKeyByShort', u32(short), tuple(type, key)));
     }
     return short;
   }
 
-  lookupStateKeyShort(type: string, stateKey: string): number | undefined {
-    return this.keyShorts.get(`${type}\u0000${stateKey}`);
+  lookupStateKeyShort(type: string, key: string): number | undefined {
+    return this.keyShorts.get(stateKey(type, key));
   }
 
   stateKeyOf(short: number): [type: string, stateKey: string] {

@@ -20,7 +20,7 @@
  */
 import type { Database } from '../storage/db.js';
 import type { BatchOp } from '../storage/db.js';
-import { tuple } from '../storage/codec.js';
+import { splitStrings, tuple } from '../storage/codec.js';
 import { decodeChunk, decodeJournal, encodeChunk, encodeJournal, type Series } from './chunk-codec.js';
 import { JournalFile } from './journal-file.js';
 import { JOURNAL_STREAM, rawKey, readRawKey, readRollupKey, rollupKey } from './keys.js';
@@ -367,7 +367,7 @@ export class TelemetryStore {
 
   private async load(): Promise<void> {
     for await (const [k, v] of this.db.space('telemetryStreams').iterator()) {
-      const key = Buffer.from(k).subarray(0, k.length - 1).toString('utf8');
+      const key = splitStrings(k, 1).strings[0]!;
       this.addStream(key, JSON.parse(Buffer.from(v).toString('utf8')) as StreamRecord);
     }
     const raw = this.db.space('telemetryRaw');

@@ -76,6 +76,8 @@ export class EmbeddedBroker implements MqttTransport {
   /** Registered (authenticated) clients, for `disconnectDevice`. */
   private readonly connected = new Set<Client>();
   private readonly counters: BrokerStats = createBrokerStats();
+  /** Logins whose retained refusal was logged (one line until they retain again). */
+  private readonly retainedRefusalLogged = new Set<string>();
   private handler: InboundHandler | undefined;
   private owners: ClientIdOwnership | undefined;
 
@@ -106,6 +108,10 @@ export class EmbeddedBroker implements MqttTransport {
     this.persistence = new LevelMirroredPersistence({
       db,
       offlineQueueLimit: mqtt.offlineQueueLimit,
+      offlineQueueBytes: mqtt.offlineQueueBytes,
+      offlineQueueTotalBytes: mqtt.offlineQueueTotalBytes,
+      retained: mqtt.retained,
+      onRetainedTrimmed: (count) => logger.warn({ count, limits: mqtt.retained }, 'retained messages beyond mqtt.retained deleted at start'),
       flushIntervalMs: this.deps.persistFlushMs ?? 1000,
       onOfflineDrop: () => void this.counters.offlineDropped++,
       onError: (err) => logger.warn({ err }, 'mqtt persistence write failed'),
@@ -347,6 +353,7 @@ export class EmbeddedBroker implements MqttTransport {
     const handled = deliverInbound(this.handler, message, this.counters, this.deps.logger);
     // The bridge refused it outright (a device speaking for a device another login owns).
     if (!(handled instanceof Promise)) return this.refusePublish(packet, done, true);
+    if (packet.retain) this.admitRetained(message.publisher!, packet);
     if (packet.qos === 0) {
       const inFlight = this.qos0InFlight.get(client) ?? 0;
       this.qos0InFlight.set(client, inFlight + 1);
@@ -357,6 +364,31 @@ export class EmbeddedBroker implements MqttTransport {
       }
     }
     void handled.then(() => done(null));
+  }
+
+  /**
+   * Beyond the `mqtt.retained` caps a message is delivered and acknowledged but not retained
+   * (retained-store.ts); logged once per login until it retains again.
+   */
+  private admitRetained(publisher: string, packet: PublishPacket): void {
+    const admission = this.persistence!.retained.admit(publisher, packet.topic, packet.payload.length, packet.qos);
+    if (admission.ok) {
+      this.retainedRefusalLogged.delete(publisher);
+      return;
+    }
+    packet.retain = false;
+    this.counters.retainedRefused++;
+    if (this.retainedRefusalLogged.has(publisher)) return;
+    if (this.retainedRefusalLogged.size >= 1024) this.retainedRefusalLogged.clear();
+    this.retainedRefusalLogged.add(publisher);
+    this.deps.logger.warn({ publisher, topic: packet.topic, limit: admission.reason }, 'retained message over the limit: delivered, not retained');
+  }
+
+  /** Retained messages kept: count and bytes, in total and of one login (`principalOf`). */
+  retainedUsage(publisher?: string): { count: number; bytes: number } {
+    const retained = this.persistence?.retained;
+    if (!retained) return { count: 0, bytes: 0 };
+    return publisher === undefined ? { count: retained.size, bytes: retained.bytes } : retained.usageOf(publisher);
   }
 
   /** SUBSCRIBE: a refused filter gets return code 0x80 in the SUBACK [MQTT-3.9.3-2]. */

@@ -6,6 +6,7 @@
 import type { Database } from '../db.js';
 import { STORAGE_VERSION } from '../keyspaces.js';
 import { indexRelations } from './0002-relations.js';
+import { unambiguousKeys } from './0003-unambiguous-keys.js';
 
 interface Migration {
   from: number;
@@ -15,6 +16,8 @@ interface Migration {
 const MIGRATIONS: Migration[] = [
   // 2: the relations index (client-server "Relationships API", threads).
   { from: 1, run: indexRelations },
+  // 3: tuple keys unambiguous by construction; transaction ids scoped per endpoint.
+  { from: 2, run: unambiguousKeys },
 ];
 
 export async function runMigrations(db: Database, current: number): Promise<void> {

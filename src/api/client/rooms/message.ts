@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ErrCode, MatrixError, forbidden } from '../../../core/errors.js';
+import { stateKey } from '../../../core/types.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { EventFilter } from '../../../rooms/filter.js';
 import type { RoomApiDeps } from './deps.js';
@@ -74,7 +75,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
       if ((filter as EventFilter).lazy_load_members) {
         const senders = new Set(page.events.map((e) => e.pdu.sender));
         const state = await deps.engine.currentState(roomId);
-        const members = [...senders].map((s) => state.get(`m.room.member\u0000${s}`)).filter((e) => e !== undefined);
+        const members = [...senders].map((s) => state.get(stateKey('m.room.member', s))).filter((e) => e !== undefined);
         body.state = await deps.formatter.formatAll(members as never, viewer);
       }
       return body;

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { forbidden, notFound } from '../../../core/errors.js';
+import { stateKey } from '../../../core/types.js';
 import type { RoomApiDeps } from './deps.js';
 import { requireObjectBody } from './params.js';
 
@@ -22,7 +23,7 @@ export function registerStateRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
     const { roomId, eventType } = req.params;
     const key = req.params.stateKey ?? '';
     const state = await readableState(deps, user.userId, roomId);
-    const event = state.get(`${eventType}\u0000${key}`);
+    const event = state.get(stateKey(eventType, key));
     if (!event) throw notFound('Event not found');
     if (req.query.format === 'event') return deps.formatter.format(event , { userId: user.userId, deviceId: user.deviceId });
     return event.meta.redactedBy ? (await deps.formatter.format(event)).content : event.pdu.content;
