@@ -1,11 +1,13 @@
 /**
- * aedes persistence that survives restarts: aedes' own in-memory persistence serves every lookup
- * (its topic trie, retained-message matching and queues are well tested), and this subclass mirrors
- * the three things a restart must keep into our LevelDB, restoring them in `setup`:
- * - retained messages (`mqtt_retained`), batched through a write-behind buffer;
+ * aedes persistence that survives restarts: aedes' own in-memory persistence serves subscriptions
+ * and queues (its topic trie and queue handling are well tested), and this subclass mirrors what a
+ * restart must keep into our LevelDB, restoring it in `setup`:
+ * - retained messages (`mqtt_retained`): not in memory at all; `RetainedStore` keeps an index and
+ *   the caps, payloads stay on disk (written through the write-behind buffer);
  * - persistent sessions' subscriptions (`mqtt_sessions`), written before the SUBACK;
- * - persistent sessions' QoS 1/2 queue (`mqtt_offline`), capped per client (aedes issue #1087:
- *   `queueLimit` does not apply to offline sessions), batched too.
+ * - persistent sessions' QoS 1/2 queue (`mqtt_offline`), capped per client in packets and bytes and
+ *   in bytes over all sessions (aedes issue #1087: `queueLimit` does not apply to offline
+ *   sessions), batched too.
  * Not mirrored, by choice: wills (re-sent by the device on its next CONNECT) and inbound QoS 2
  * state (the publisher retransmits). docs/mqtt.md "Persistence" explains the choice.
  */
@@ -15,6 +17,7 @@ import type { AedesPublishPacket as AedesPacket, Client, Subscription } from 'ae
 import type { Database } from '../../storage/db.js';
 import { decodeJson, encodeJson, readU64, splitStrings, tuple, u64 } from '../../storage/codec.js';
 import { WriteBehind } from './write-behind.js';
+import { RetainedStore, type RetainedLimits } from './retained-store.js';
 
 // aedes-persistence ships its in-memory class as CommonJS without a typed subpath export.
 const require = createRequire(import.meta.url);
@@ -39,6 +42,12 @@ export interface LevelPersistenceOptions {
   db: Database;
   /** Queued packets kept per persistent session; newer packets beyond it are dropped. */
   offlineQueueLimit: number;
+  /** Queued payload bytes kept per persistent session, and over all sessions. */
+  offlineQueueBytes: number;
+  offlineQueueTotalBytes: number;
+  retained: RetainedLimits;
+  /** Told how many retained records beyond the caps (written before there were caps) were deleted at start. */
+  onRetainedTrimmed?: (count: number) => void;
   /** Write-behind window for retained messages and queue entries. */
   flushIntervalMs: number;
   onOfflineDrop: (clientId: string) => void;
@@ -49,21 +58,35 @@ type ClientRef = Pick<Client, 'id'>;
 /** What identifies a packet inside one broker run. */
 type PacketIdentity = Pick<AedesPacket, 'brokerId' | 'brokerCounter'>;
 
+/** One queued packet of a client: its `mqtt_offline` sequence number and payload size. */
+interface QueuedEntry {
+  seq: number;
+  bytes: number;
+}
+
 export class LevelMirroredPersistence extends MemoryPersistence {
   private readonly writes: WriteBehind;
-  /** Per client: `brokerId:brokerCounter` of each queued packet -> its `mqtt_offline` sequence numbers. */
-  private readonly queued = new Map<string, Map<string, number[]>>();
-  private readonly queueLength = new Map<string, number>();
+  readonly retained: RetainedStore;
+  /** Per client: `brokerId:brokerCounter` of each queued packet -> its queue entries. */
+  private readonly queued = new Map<string, Map<string, QueuedEntry[]>>();
+  private readonly queueUsage = new Map<string, { count: number; bytes: number }>();
+  private queuedBytes = 0;
   private nextSeq = 1;
 
   constructor(private readonly opts: LevelPersistenceOptions) {
     super();
     this.writes = new WriteBehind(opts.db, opts.flushIntervalMs, opts.onError);
+    this.retained = new RetainedStore(opts.db, this.writes, opts.retained);
   }
 
   override async setup(broker: unknown): Promise<void> {
     await super.setup(broker);
     await this.restore();
+  }
+
+  /** Payload bytes queued for persistent sessions, all clients together. */
+  get offlineQueuedBytes(): number {
+    return this.queuedBytes;
   }
 
   /** Writes everything still buffered; call before closing the database. */
@@ -73,12 +96,17 @@ export class LevelMirroredPersistence extends MemoryPersistence {
 
   // ---- retained messages ----
 
-  /** An empty payload deletes the retained message [MQTT-3.3.1-10]; the memory store does so too. */
+  /** Kept by `RetainedStore`, never in aedes' memory store (see the file comment). */
   override async storeRetained(packet: AedesPacket): Promise<void> {
-    await super.storeRetained(packet);
-    const key = Buffer.from(packet.topic, 'utf8');
-    if (packet.payload.length === 0) this.writes.del('mqttRetained', key);
-    else this.writes.put('mqttRetained', key, encodeRetained(packet));
+    this.retained.store(packet);
+  }
+
+  override createRetainedStream(pattern: string) {
+    return this.retained.stream([pattern]);
+  }
+
+  override createRetainedStreamCombi(patterns: string[]) {
+    return this.retained.stream(patterns);
   }
 
   // ---- persistent sessions' subscriptions ----
@@ -121,8 +149,19 @@ export class LevelMirroredPersistence extends MemoryPersistence {
     for (const sub of subs) await this.enqueueCapped(sub.clientId, packet);
   }
 
+  /**
+   * Newer packets beyond a cap are dropped (as Mosquitto's `max_queued_messages`): the session's
+   * packet count, its bytes, or the bytes queued over all sessions, which a stranger with many
+   * client ids could otherwise fill.
+   */
   private async enqueueCapped(clientId: string, packet: AedesPacket): Promise<void> {
-    if ((this.queueLength.get(clientId) ?? 0) >= this.opts.offlineQueueLimit) {
+    const usage = this.queueUsage.get(clientId);
+    const bytes = packet.payload.length;
+    if (
+      (usage?.count ?? 0) >= this.opts.offlineQueueLimit ||
+      (usage?.bytes ?? 0) + bytes > this.opts.offlineQueueBytes ||
+      this.queuedBytes + bytes > this.opts.offlineQueueTotalBytes
+    ) {
       this.opts.onOfflineDrop(clientId);
       return;
     }
@@ -150,25 +189,34 @@ export class LevelMirroredPersistence extends MemoryPersistence {
     let byPacket = this.queued.get(clientId);
     if (!byPacket) this.queued.set(clientId, (byPacket = new Map()));
     const id = packetKey(packet);
-    const seqs = byPacket.get(id);
+    const entries = byPacket.get(id);
+    const entry = { seq, bytes: packet.payload.length };
     // One packet is queued twice when two of the client's subscriptions match it.
-    if (seqs) seqs.push(seq);
-    else byPacket.set(id, [seq]);
-    this.queueLength.set(clientId, (this.queueLength.get(clientId) ?? 0) + 1);
+    if (entries) entries.push(entry);
+    else byPacket.set(id, [entry]);
+    const usage = this.queueUsage.get(clientId) ?? { count: 0, bytes: 0 };
+    usage.count++;
+    usage.bytes += entry.bytes;
+    this.queueUsage.set(clientId, usage);
+    this.queuedBytes += entry.bytes;
   }
 
   private untrack(clientId: string, packet: PacketIdentity): number | undefined {
     const byPacket = this.queued.get(clientId);
     const id = packetKey(packet);
-    const seqs = byPacket?.get(id);
-    if (!byPacket || !seqs) return undefined;
-    const seq = seqs.shift();
-    if (seqs.length === 0) byPacket.delete(id);
+    const entries = byPacket?.get(id);
+    if (!byPacket || !entries) return undefined;
+    const entry = entries.shift()!;
+    if (entries.length === 0) byPacket.delete(id);
     if (byPacket.size === 0) this.queued.delete(clientId);
-    const left = (this.queueLength.get(clientId) ?? 1) - 1;
-    if (left > 0) this.queueLength.set(clientId, left);
-    else this.queueLength.delete(clientId);
-    return seq;
+    const usage = this.queueUsage.get(clientId);
+    if (usage) {
+      usage.count--;
+      usage.bytes -= entry.bytes;
+      if (usage.count <= 0) this.queueUsage.delete(clientId);
+    }
+    this.queuedBytes -= entry.bytes;
+    return entry.seq;
   }
 
   // ---- restart ----
@@ -176,9 +224,8 @@ export class LevelMirroredPersistence extends MemoryPersistence {
   /** Loads the mirror back into the memory store (the writes are not re-mirrored). */
   private async restore(): Promise<void> {
     const { db } = this.opts;
-    for await (const [key, value] of db.space('mqttRetained').iterator()) {
-      await super.storeRetained(decodeRetained(Buffer.from(key).toString('utf8'), value));
-    }
+    const trimmed = await this.retained.load();
+    if (trimmed > 0) this.opts.onRetainedTrimmed?.(trimmed);
     for await (const [key, value] of db.space('mqttSessions').iterator()) {
       const clientId = splitStrings(key, 1).strings[0]!;
       const record = decodeJson<SessionRecord>(value);
@@ -198,24 +245,6 @@ export class LevelMirroredPersistence extends MemoryPersistence {
 
 function packetKey(packet: PacketIdentity): string {
   return `${packet.brokerId}:${packet.brokerCounter}`;
-}
-
-/** `mqtt_retained` value: `u8 qos ‖ payload`. */
-function encodeRetained(packet: AedesPacket): Buffer {
-  return Buffer.concat([Buffer.from([packet.qos]), packet.payload as Buffer]);
-}
-
-function decodeRetained(topic: string, value: Buffer): AedesPacket {
-  return {
-    cmd: 'publish',
-    topic,
-    qos: value[0] as 0 | 1 | 2,
-    payload: value.subarray(1),
-    retain: true,
-    dup: false,
-    brokerId: '',
-    brokerCounter: 0,
-  } as AedesPacket;
 }
 
 function toOfflineRecord(packet: AedesPacket): OfflineRecord {

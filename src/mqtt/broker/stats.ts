@@ -18,6 +18,8 @@ export interface BrokerStats {
   offlineDropped: number;
   /** Packets with NUL or ill-formed UTF-8 in a string (topic, client id, ...): connection closed. */
   invalidStrings: number;
+  /** Retained publishes over the `mqtt.retained` caps: delivered, not retained. */
+  retainedRefused: number;
 }
 
 export function createBrokerStats(): BrokerStats {
@@ -31,5 +33,6 @@ export function createBrokerStats(): BrokerStats {
     clientIdRefused: 0,
     offlineDropped: 0,
     invalidStrings: 0,
+    retainedRefused: 0,
   };
 }

@@ -48,6 +48,15 @@ export class WriteBehind {
     return true;
   }
 
+  /**
+   * What a read of `key` must see before the window is written: the pending value, `null` for a
+   * pending delete, `undefined` when nothing is pending (read LevelDB).
+   */
+  peek(space: KeyspaceName, key: Buffer): Buffer | null | undefined {
+    const op = this.pending.get(mapKey(space, key));
+    return op === undefined ? undefined : (op.value ?? null);
+  }
+
   /** Writes everything pending now; resolves when it is in LevelDB's log. */
   flush(): Promise<void> {
     if (this.timer) {
