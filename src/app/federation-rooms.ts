@@ -1,0 +1,182 @@
+/**
+ * The federation event pipeline, assembled: receiving PDUs and transactions, answering pulls,
+ * membership both ways, and the sender. Built before the client room API (which joins and
+ * invites through `membership`), with routes registered on the federation listener.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ErrCode, MatrixError } from '../core/errors.js';
+import { serverNameOf } from '../core/identifiers.js';
+import { isJsonObject } from '../core/json-object.js';
+import { getRoomVersionRules } from '../core/room-versions.js';
+import { stateKey, type JsonObject, type Pdu, type RoomEvent, type RoomVersionId, type SigningKey } from '../core/types.js';
+import { checkEventSignatures, type ServerKeyLookup } from '../federation/receive/event-signatures.js';
+import { eventOf, PduHandler } from '../federation/receive/pdu-handler.js';
+import { TransactionReceiver } from '../federation/receive/transactions.js';
+import { RemoteMembershipMaker } from '../federation/membership/remote-join.js';
+import { ResidentMembership } from '../federation/membership/resident.js';
+import { seg, type FederationRequests } from '../federation/requests.js';
+import { registerRoomRoutes } from '../federation/routes/room-routes.js';
+import { FederationSender } from '../federation/send/sender.js';
+import { RoomReads } from '../federation/serve/room-reads.js';
+import type { RoomEngine } from '../rooms/engine.js';
+import type { FederatedMembership } from '../rooms/membership.js';
+import type { Database } from '../storage/db.js';
+
+export interface FederationRoomsDeps {
+  engine: RoomEngine;
+  db: Database;
+  serverName: string;
+  signingKey: SigningKey;
+  requests: FederationRequests;
+  keys: ServerKeyLookup;
+  userExists: (userId: string) => Promise<boolean>;
+  log: Logger;
+}
+
+/** State event types an invitee is shown before joining (client-server "Stripped state"). */
+const STRIPPED_TYPES = ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic'];
+
+export class FederationRooms {
+  readonly pdus: PduHandler;
+  readonly transactions: TransactionReceiver;
+  readonly sender: FederationSender;
+  readonly reads: RoomReads;
+  readonly resident: ResidentMembership;
+  readonly membership: FederatedMembership;
+  private readonly maker: RemoteMembershipMaker;
+
+  constructor(private readonly deps: FederationRoomsDeps) {
+    const log = deps.log;
+    this.pdus = new PduHandler({
+      engine: deps.engine,
+      keys: deps.keys,
+      log,
+      remote: {
+        event: async (origin, eventId) => {
+          const answer = await deps.requests.get(origin, `/_matrix/federation/v1/event/${seg(eventId)}`);
+          if (!isJsonObject(answer) || !Array.isArray(answer.pdus) || answer.pdus.length !== 1) throw new Error('malformed event answer');
+          return answer.pdus[0];
+        },
+        missingEvents: async (origin, roomId, earliest, latest, limit, minDepth) => {
+          const answer = await deps.requests.post(origin, `/_matrix/federation/v1/get_missing_events/${seg(roomId)}`, {
+            earliest_events: earliest,
+            latest_events: latest,
+            limit,
+            min_depth: minDepth,
+          });
+          return isJsonObject(answer) && Array.isArray(answer.events) ? answer.events : [];
+        },
+        stateIds: async (origin, roomId, eventId) => {
+          const answer = await deps.requests.get(origin, `/_matrix/federation/v1/state_ids/${seg(roomId)}`, { event_id: eventId });
+          if (!isJsonObject(answer)) throw new Error('malformed state_ids answer');
+          return answer as unknown as { pdu_ids: string[]; auth_chain_ids: string[] };
+        },
+      },
+    });
+    this.transactions = new TransactionReceiver({ db: deps.db, pdus: this.pdus, log });
+    this.sender = new FederationSender({ engine: deps.engine, requests: deps.requests, serverName: deps.serverName, log });
+    this.reads = new RoomReads(deps.engine, deps.serverName);
+    this.resident = new ResidentMembership({
+      engine: deps.engine,
+      pdus: this.pdus,
+      serverName: deps.serverName,
+      signingKey: deps.signingKey,
+      userExists: deps.userExists,
+      relay: (event) => this.sender.relay(event),
+      log,
+    });
+    this.maker = new RemoteMembershipMaker({
+      engine: deps.engine,
+      requests: deps.requests,
+      pdus: this.pdus,
+      serverName: deps.serverName,
+      signingKey: deps.signingKey,
+      log,
+    });
+    this.membership = {
+      join: (userId, roomId, servers, content) => this.maker.join(userId, roomId, servers, content),
+      leave: (userId, roomId, servers) => this.maker.leave(userId, roomId, servers),
+      knock: (userId, roomId, servers, content) => this.maker.knock(userId, roomId, servers, content),
+      countersignInvite: (event, version) => this.countersignInvite(event, version),
+      resolveAlias: (alias) => this.resolveRemoteAlias(alias),
+    };
+  }
+
+  start(): void {
+    this.sender.start();
+  }
+
+  stop(): void {
+    this.sender.stop();
+  }
+
+  /** Registers the room routes on the federation listener; `originOf` authenticates (X-Matrix). */
+  registerRoutes(app: FastifyInstance, originOf: (request: FastifyRequest) => Promise<string>): void {
+    registerRoomRoutes(app, { originOf, transactions: this.transactions, reads: this.reads, resident: this.resident });
+  }
+
+  /** Any validly signed request from a server: it is reachable again, so retry what we owe it. */
+  onServerContact(origin: string): void {
+    this.sender.wake(origin);
+  }
+
+  /**
+   * server-server "Inviting to a room", sending side: the invitee's server checks and signs our
+   * invite. What comes back must be our event (same id) with a valid signature of that server.
+   */
+  private async countersignInvite(event: RoomEvent, version: RoomVersionId): Promise<Pdu> {
+    const invitee = event.pdu.state_key ?? '';
+    const server = serverNameOf(invitee);
+    if (!server) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'Invalid invitee');
+    const rules = getRoomVersionRules(version)!;
+    const state = await this.deps.engine.currentState(event.room_id);
+    const stripped: JsonObject[] = [];
+    for (const type of STRIPPED_TYPES) {
+      const e = state.get(stateKey(type, ''));
+      if (e) stripped.push({ type, state_key: '', sender: e.pdu.sender, content: e.pdu.content });
+    }
+    const inviter = state.get(stateKey('m.room.member', event.pdu.sender));
+    if (inviter) stripped.push({ type: 'm.room.member', state_key: event.pdu.sender, sender: inviter.pdu.sender, content: inviter.pdu.content });
+    let answer: unknown;
+    try {
+      answer = await this.deps.requests.put(server, `/_matrix/federation/v2/invite/${seg(event.room_id)}/${seg(event.event_id)}`, {
+        event: event.pdu,
+        room_version: version,
+        invite_room_state: stripped,
+      });
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 403 || status === 404) throw new MatrixError(403, ErrCode.FORBIDDEN, `${server} refused the invite: ${(err as Error).message}`);
+      throw new MatrixError(502, ErrCode.UNKNOWN, `Could not reach ${server} to invite ${invitee}: ${(err as Error).message}`);
+    }
+    const returned = isJsonObject(answer) && isJsonObject(answer.event) ? (answer.event as unknown as Pdu) : undefined;
+    if (!returned || !isJsonObject(returned.signatures)) throw new MatrixError(502, ErrCode.UNKNOWN, `${server} answered the invite without the event`);
+    const signed: Pdu = { ...event.pdu, signatures: { ...returned.signatures, ...event.pdu.signatures } };
+    let same: RoomEvent;
+    try {
+      same = eventOf(signed, rules);
+    } catch {
+      throw new MatrixError(502, ErrCode.UNKNOWN, `${server} answered the invite with another event`);
+    }
+    if (same.event_id !== event.event_id) throw new MatrixError(502, ErrCode.UNKNOWN, `${server} answered the invite with another event`);
+    const fault = await checkEventSignatures({ ...signed, sender: invitee }, event.event_id, rules, this.deps.keys);
+    if (fault) throw new MatrixError(502, ErrCode.UNKNOWN, `${server} did not sign the invite: ${fault}`);
+    return signed;
+  }
+
+  /** `GET query/directory` of the alias's server (server-server "Querying for information"). */
+  private async resolveRemoteAlias(alias: string): Promise<{ roomId: string; servers: string[] } | undefined> {
+    const server = serverNameOf(alias);
+    if (!server) return undefined;
+    try {
+      const answer = await this.deps.requests.get(server, '/_matrix/federation/v1/query/directory', { room_alias: alias });
+      if (!isJsonObject(answer) || typeof answer.room_id !== 'string') return undefined;
+      const servers = Array.isArray(answer.servers) ? answer.servers.filter((s): s is string => typeof s === 'string').slice(0, 20) : [];
+      return { roomId: answer.room_id, servers };
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return undefined;
+      throw new MatrixError(502, ErrCode.UNKNOWN, `Could not ask ${server} about ${alias}: ${(err as Error).message}`);
+    }
+  }
+}
