@@ -65,6 +65,8 @@ import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
 import { ClientRateLimits, ConnectRateLimits } from '../limits/client-limits.js';
 import { LongPollGate } from '../limits/long-polls.js';
+import { ConnectionGate, connectionBudget } from '../limits/connections.js';
+import { registerHealthRoutes } from '../api/client/health.js';
 
 interface Closable {
   name: string;
@@ -74,6 +76,7 @@ interface Closable {
 export class Gateway {
   private readonly closables: Closable[] = [];
   private broker: EmbeddedBroker | undefined;
+  private connections!: ConnectionGate;
 
   constructor(
     private readonly config: HearthConfig,
@@ -94,8 +97,15 @@ export class Gateway {
     const serverName = config.serverName;
 
     // ---- storage and the core services
-    const db = await Database.open(join(config.dataDir, 'db'), config.storage);
+    const db = await Database.open(join(config.dataDir, 'db'), { ...config.storage, logger: log.child({ component: 'storage' }) });
     this.closables.push({ name: 'database', close: () => db.close() });
+    if (db.droppedAtOpen.length > 0) {
+      // Lost before this start (a log cut by a crash or a copy): nothing to repair, but never silent.
+      log.error({ dropped: db.droppedAtOpen }, 'LevelDB dropped damaged records of its log at open: writes acknowledged before the damage may be lost');
+      process.stderr.write(`hearth: the database log was damaged and LevelDB dropped part of it:\n  ${db.droppedAtOpen.join('\n  ')}\n`);
+    }
+    // Sockets and LevelDB's files share the descriptor limit: client connections stop below it.
+    this.connections = new ConnectionGate(connectionBudget(config.connections.max), log.child({ component: 'connections' }));
     const keyring = loadOrCreateKeyring(config.dataDir, serverName);
     const signingKey = keyring.current;
     const notifier = new StreamNotifier(await lastStreamPosition(db));
@@ -174,6 +184,13 @@ export class Gateway {
     // ---- the Client-Server API
     // Closing the HTTP server answers parked /sync long-polls first, or it would wait for them.
     const app = createHttpServer({ logger: log.child({ component: 'http' }), onClosing: () => notifier.close() });
+    this.connections.attach(app.server);
+    registerHealthRoutes(app, {
+      problem: () => {
+        const fault = db.health.current;
+        return fault ? `storage is failing since ${new Date(fault.since).toISOString()}: ${fault.reason}` : undefined;
+      },
+    });
     const auth = createAuthenticator(accounts);
     const isJoined = (userId: string, roomId: string) => engine.isJoined(userId, roomId);
     const profileOf = async (userId: string) => {
@@ -417,6 +434,7 @@ export class Gateway {
       acl: createDefaultAclPolicy(),
       authorizeUserCommand,
       ...(config.rateLimits.enabled ? { connectLimits: new ConnectRateLimits(config.rateLimits.rcMqttConnect) } : {}),
+      admitConnection: (socket) => this.connections.admit(socket),
     });
     return this.broker;
   }

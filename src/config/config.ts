@@ -159,7 +159,7 @@ export interface HearthConfig {
     rawRules: RawRule[];
   };
   telemetry: { rawRetentionDays: number; rollupRetentionDays: number; flushIntervalMs: number };
-  storage: { cacheSizeBytes: number; writeBufferSizeBytes: number; sync: StorageSyncMode; syncIntervalMs: number };
+  storage: { cacheSizeBytes: number; writeBufferSizeBytes: number; sync: StorageSyncMode; syncIntervalMs: number; minFreeBytes: number };
   /**
    * Rate limits, Synapse's `rc_*` settings with Synapse's defaults (429 M_LIMIT_EXCEEDED); MQTT
    * CONNECTs with wrong credentials per client address and per username (refused with CONNACK 3).
@@ -236,7 +236,9 @@ export function defaultConfig(dataDir: string): HearthConfig {
       rawRules: [],
     },
     telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },
-    storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024, sync: 'batch', syncIntervalMs: 1000 },
+    // Writes stop while the disk has less than 64 MB free: LevelDB's compactions need room to
+    // finish, and a full disk latched errors until a restart (docs/storage.md).
+    storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024, sync: 'batch', syncIntervalMs: 1000, minFreeBytes: 64 * 1024 * 1024 },
     rateLimits: {
       enabled: true,
       rcMessage: { perSecond: 0.2, burstCount: 10 },
@@ -368,6 +370,7 @@ function checkLimits(config: HearthConfig): void {
     'sync.max_long_polls': config.sync.maxLongPolls,
     'sync.max_long_polls_per_user': config.sync.maxLongPollsPerUser,
     'storage.sync_interval_ms': config.storage.syncIntervalMs,
+    'storage.min_free_bytes': config.storage.minFreeBytes,
   };
   for (const [name, n] of Object.entries(counts)) {
     if (!Number.isInteger(n) || (n as number) < 0) throw new Error(`${name} must be a whole number >= 0, got ${String(n)}`);

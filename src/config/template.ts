@@ -115,6 +115,9 @@ storage:
   #   none:   whatever the OS had not written back yet (up to ~30 s).
   sync: batch
   sync_interval_ms: 1000
+  # Writes are refused (503, and GET /health says why) while the disk has less free space than
+  # this: LevelDB needs room to compact, and a disk filled to the last byte stops it.
+  min_free_bytes: 67108864
 
 # Rate limits (Synapse's rc_* settings and defaults): a bucket of burst_count actions per key,
 # refilled at per_second. Over the limit: 429 M_LIMIT_EXCEEDED with retry_after_ms.

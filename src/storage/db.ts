@@ -2,15 +2,23 @@
  * The LevelDB store: opens the database, hands out the sublevels of the catalog (keyspaces.ts),
  * checks the schema version, and writes multi-keyspace atomic batches.
  *
- * Durability: writes are not fsync'd one by one. LevelDB appends each batch to its log with write(2)
- * before the promise resolves, so a SIGKILL of the process loses nothing acknowledged; only a power
- * cut can lose the last moments. That trade keeps SD-card wear low (see docs/storage.md).
+ * Durability (`storage.sync`, docs/storage.md "Durability"): LevelDB appends each batch to its log
+ * with write(2) before the promise resolves, so a SIGKILL of the process loses nothing acknowledged
+ * in any mode; what a power cut may lose depends on when the log is fsync'd: `always` (every batch),
+ * `batch` (at most one fsync per `syncIntervalMs`, and a last one that interval after a burst), `none`.
+ *
+ * Faults (storage-health.ts): a write that fails with an I/O error (ENOSPC, EMFILE) marks storage
+ * failing; writes are then refused with 503 until a probe succeeds. LevelDB latches its first
+ * background error and fails every later write with it, so recovery closes and reopens the database.
+ * Free space below `minFreeBytes` refuses writes before the disk is full.
  */
 import { Level } from 'level';
 import type { AbstractSublevel, AbstractBatchOperation } from 'abstract-level';
 import { KEYSPACES, STORAGE_VERSION, type KeyspaceName } from './keyspaces.js';
 import { decodeJson, encodeJson } from './codec.js';
 import { runMigrations } from './migrations/index.js';
+import { StorageFailingError, StorageHealth, freeBytes, storageFaultOf, type StorageLogger } from './storage-health.js';
+import { damagedTables, droppedAtOpen } from './db-files.js';
 
 export type Keyspace = AbstractSublevel<Level<Buffer, Buffer>, string | Buffer | Uint8Array, Buffer, Buffer>;
 export type BatchOp = AbstractBatchOperation<Level<Buffer, Buffer>, Buffer, Buffer>;
@@ -18,12 +26,65 @@ export type BatchOp = AbstractBatchOperation<Level<Buffer, Buffer>, Buffer, Buff
 export interface DatabaseOptions {
   cacheSizeBytes: number;
   writeBufferSizeBytes: number;
+  /** When the log is fsync'd (see above); default `batch`. */
+  sync?: 'always' | 'batch' | 'none';
+  /** `batch`: the longest a write stays without an fsync. Default 1000 ms. */
+  syncIntervalMs?: number;
+  /** Writes are refused while the disk has less free space than this. Default 0 (no check). */
+  minFreeBytes?: number;
+  /** Where faults and recoveries are logged (once per episode). */
+  logger?: StorageLogger;
+  /** How often a failing database is probed for recovery. Default 2000 ms. */
+  recoveryIntervalMs?: number;
+}
+
+/** LevelDB's own limit on open table files; each is a file descriptor (see connection caps in app/). */
+export const MAX_OPEN_TABLE_FILES = 64;
+/** How often free disk space is looked at while healthy. */
+const FREE_SPACE_CHECK_MS = 5000;
+
+/** A damaged database found at open: the gateway must not run on it (docs/storage.md "Damaged database files"). */
+export class DatabaseDamagedError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problems: string[],
+  ) {
+    super(
+      `the database at ${path} is damaged:\n  ${problems.join('\n  ')}\n` +
+        `Stop the gateway, back up the data directory, then run "hearth doctor --repair" (docs/storage.md "Damaged database files").`,
+    );
+    this.name = 'DatabaseDamagedError';
+  }
 }
 
 export class Database {
   private readonly spaces = new Map<KeyspaceName, Keyspace>();
+  readonly health: StorageHealth;
+  /** Lines of LevelDB's info log saying what it dropped from a damaged log at this open (data lost before we ran). */
+  readonly droppedAtOpen: string[];
+  private readonly syncMode: 'always' | 'batch' | 'none';
+  private readonly syncIntervalMs: number;
+  private lastSyncAt = 0;
+  private unsyncedWrites = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private spaceTimer: NodeJS.Timeout | undefined;
+  /** A LevelDB error was latched: only a reopen clears it. */
+  private needsReopen = false;
+  private recovering = false;
+  private closed = false;
 
-  private constructor(readonly root: Level<Buffer, Buffer>) {}
+  private constructor(
+    readonly root: Level<Buffer, Buffer>,
+    readonly path: string,
+    private readonly opts: DatabaseOptions,
+    dropped: string[],
+  ) {
+    this.health = new StorageHealth(opts.logger);
+    this.droppedAtOpen = dropped;
+    this.syncMode = opts.sync ?? 'batch';
+    this.syncIntervalMs = opts.syncIntervalMs ?? 1000;
+  }
 
   static async open(path: string, opts: DatabaseOptions): Promise<Database> {
     const root = new Level<Buffer, Buffer>(path, {
@@ -32,8 +93,9 @@ export class Database {
       cacheSize: opts.cacheSizeBytes,
       writeBufferSize: opts.writeBufferSizeBytes,
       // Fewer open table files keeps RSS and file handles down on small gateways.
-      maxOpenFiles: 64,
+      maxOpenFiles: MAX_OPEN_TABLE_FILES,
     });
+    const openedAt = Date.now();
     try {
       await root.open();
     } catch (err) {
@@ -41,14 +103,30 @@ export class Database {
       if (cause?.message?.includes('lock')) {
         throw new Error(`the database at ${path} is in use by another process (is the gateway running?)`);
       }
+      if (cause?.code === 'LEVEL_CORRUPTION' || /corrupt/i.test(cause?.message ?? '')) {
+        throw new DatabaseDamagedError(path, [cause?.message ?? String(err)]);
+      }
       throw err;
     }
-    const db = new Database(root);
+    // Tables LevelDB still references after its open (it deletes unreferenced leftovers of a
+    // crash while opening); one written since the open belongs to a compaction under way.
+    const damaged = damagedTables(path, openedAt);
+    if (damaged.length > 0) {
+      await root.close();
+      throw new DatabaseDamagedError(path, damaged.map((d) => `table ${d.file}: ${d.problem}`));
+    }
+    const db = new Database(root, path, opts, droppedAtOpen(path));
     // A sublevel opens asynchronously after it is created, and getSync() refuses one still opening:
     // open the whole catalog now so synchronous reads work from the first request.
-    await Promise.all((Object.keys(KEYSPACES) as KeyspaceName[]).map((name) => db.space(name).open()));
+    await db.openSpaces();
+    db.checkFreeSpace();
     await db.checkSchema();
+    db.spaceTimer = setInterval(() => db.checkFreeSpace(), FREE_SPACE_CHECK_MS).unref();
     return db;
+  }
+
+  private async openSpaces(): Promise<void> {
+    await Promise.all((Object.keys(KEYSPACES) as KeyspaceName[]).map((name) => this.space(name).open()));
   }
 
   /** The sublevel for one key space of the catalog. */
@@ -70,9 +148,112 @@ export class Database {
     return { type: 'del', sublevel: this.space(name), key } as unknown as BatchOp;
   }
 
-  /** Writes all operations atomically. */
+  /**
+   * Writes all operations atomically; refused with `StorageFailingError` (503) while storage is
+   * failing, and an I/O error here makes it fail (and start probing for recovery).
+   */
   async write(ops: BatchOp[]): Promise<void> {
-    if (ops.length > 0) await this.root.batch(ops);
+    if (ops.length === 0) return;
+    this.health.assertWritable();
+    const sync = this.syncNow();
+    try {
+      await this.root.batch(ops, { sync });
+    } catch (err) {
+      throw this.faulted(err);
+    }
+    if (sync) this.lastSyncAt = Date.now();
+    else this.noteUnsynced();
+  }
+
+  /** The fault an I/O error means (storage now failing), or the error itself for anything else. */
+  private faulted(err: unknown): unknown {
+    const fault = storageFaultOf(err);
+    if (!fault) return err;
+    this.needsReopen = true;
+    const current = this.health.fail(fault);
+    this.scheduleRecovery();
+    return new StorageFailingError(current);
+  }
+
+  private syncNow(): boolean {
+    if (this.syncMode === 'always') return true;
+    if (this.syncMode === 'none') return false;
+    return Date.now() - this.lastSyncAt >= this.syncIntervalMs;
+  }
+
+  /** `batch`: an unsynced write gets its fsync at most `syncIntervalMs` later, even if nothing follows it. */
+  private noteUnsynced(): void {
+    if (this.syncMode !== 'batch') return;
+    this.unsyncedWrites = true;
+    if (this.syncTimer || this.closed) return;
+    const wait = Math.max(0, this.lastSyncAt + this.syncIntervalMs - Date.now());
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      void this.syncLog().catch(() => undefined);
+    }, wait);
+    this.syncTimer.unref();
+  }
+
+  /** fsyncs the log: a tiny synced write makes everything before it durable. */
+  private async syncLog(): Promise<void> {
+    if (!this.unsyncedWrites || this.health.current || this.root.status !== 'open') return;
+    this.unsyncedWrites = false;
+    try {
+      await this.root.batch([this.putMeta('last_sync', Date.now())], { sync: true });
+      this.lastSyncAt = Date.now();
+    } catch (err) {
+      this.faulted(err);
+    }
+  }
+
+  private checkFreeSpace(): void {
+    const min = this.opts.minFreeBytes ?? 0;
+    if (min <= 0) return;
+    const free = freeBytes(this.path);
+    if (free === undefined || free >= min) return;
+    const mb = (n: number) => `${Math.floor(n / (1024 * 1024))} MB`;
+    this.health.fail({ code: 'LOW_SPACE', reason: `free disk space ${mb(free)} is below storage.min_free_bytes (${mb(min)})` });
+    this.scheduleRecovery();
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recoveryTimer || this.closed) return;
+    this.recoveryTimer = setInterval(() => void this.tryRecover(), this.opts.recoveryIntervalMs ?? 2000);
+    this.recoveryTimer.unref();
+  }
+
+  /**
+   * One recovery attempt: enough free space, then (after a latched LevelDB error) close and reopen,
+   * then a synced probe write. Success ends the fault; anything else waits for the next attempt.
+   */
+  async tryRecover(): Promise<boolean> {
+    if (!this.health.current) return true;
+    if (this.recovering || this.closed) return false;
+    this.recovering = true;
+    try {
+      const min = this.opts.minFreeBytes ?? 0;
+      const free = min > 0 ? freeBytes(this.path) : undefined;
+      if (free !== undefined && free < min) return false;
+      if (this.needsReopen) {
+        // Reads running now fail while closed; the window is one reopen (milliseconds).
+        await this.root.close();
+        await this.root.open();
+        await this.openSpaces();
+        this.needsReopen = false;
+      }
+      await this.root.batch([this.putMeta('storage_probe', Date.now())], { sync: true });
+      this.lastSyncAt = Date.now();
+      this.health.recovered();
+      if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+      this.recoveryTimer = undefined;
+      return true;
+    } catch (err) {
+      if (storageFaultOf(err)) this.needsReopen = true;
+      else if (this.root.status !== 'open') this.needsReopen = true;
+      return false;
+    } finally {
+      this.recovering = false;
+    }
   }
 
   /**
@@ -120,6 +301,11 @@ export class Database {
   }
 
   async close(): Promise<void> {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    // The last writes of a graceful stop are made durable before the files close.
+    await this.syncLog().catch(() => undefined);
+    this.closed = true;
+    for (const timer of [this.recoveryTimer, this.spaceTimer]) if (timer) clearInterval(timer);
     await this.root.close();
   }
 }

@@ -42,6 +42,8 @@ export interface EmbeddedBrokerDeps {
   persistFlushMs?: number;
   /** Wrong credentials per address and username (rc_mqtt_connect); absent: unlimited. */
   connectLimits?: ConnectRateLimits;
+  /** Counts a new TCP connection against the gateway's cap (limits/connections.ts); false: it was closed. */
+  admitConnection?: (socket: NetSocket) => boolean;
 }
 
 // mqtt-packet (aedes' encoder) otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet ids
@@ -207,6 +209,8 @@ export class EmbeddedBroker implements MqttTransport {
       stream.destroy();
       return;
     }
+    // WebSocket connections were counted by the HTTP server they came through.
+    if (stream instanceof NetSocket && this.deps.admitConnection && !this.deps.admitConnection(stream)) return;
     const client = aedes.handle(stream, req) as Client & { _parser: unknown };
     // NUL or ill-formed UTF-8 in a topic, client id or user name closes the connection [MQTT-1.5.3-1/2].
     strictStrings(client._parser, (violation) => {
