@@ -2,19 +2,21 @@
  * Pushers (client-server "Push Notifications", push gateway API): the phones' registrations and
  * the delivery of their notifications to push gateways.
  *
- * Each pusher walks the global stream on its own, from `pushedUpTo` on: every room event of a room
- * its user is joined in, sent by someone else, goes through the user's push rules against the state
- * before it; an event that notifies is POSTed to the gateway, in stream order. A failure (gateway
- * down, uplink gone, timeout, non-2xx) stops the walk at that event and retries it with a growing
- * backoff, so nothing is skipped and nothing overtakes; `pushedUpTo` is persisted after each
- * delivery, so a restart resumes where delivery stopped (a crash between the POST and the write
- * repeats one push, which gateways drop by event id). Notifications older than a day are passed
- * over: after a long outage, yesterday's doorbell is noise.
+ * Each pusher walks the global stream on its own with a stream cursor (stream/stream-cursor.ts),
+ * from `pushedUpTo` on: every room event of a room its user is joined in, sent by someone else,
+ * goes through the user's push rules against the state before it; an event that notifies is POSTed
+ * to the gateway, in stream order. A failure (gateway down, uplink gone, timeout, non-2xx) stops
+ * the walk at that event and the cursor retries it with a growing backoff, so nothing is skipped
+ * and nothing overtakes; `pushedUpTo` is persisted after each delivery, so a restart resumes where
+ * delivery stopped (a crash between the POST and the write repeats one push, which gateways drop by
+ * event id). Notifications older than a day are passed over: after a long outage, yesterday's
+ * doorbell is noise.
  */
 import type { Logger } from 'pino';
 import type { JsonObject } from '../core/types.js';
 import type { PushRuleset } from '../accounts/push-rules-defaults.js';
-import type { RoomEngine, StoredEvent } from '../rooms/engine.js';
+import type { RoomEngine, StoredEvent, StreamEntry } from '../rooms/engine.js';
+import { StreamCursor, type CursorProgress } from '../stream/stream-cursor.js';
 import type { PusherRecord, PusherStore } from '../storage/pushers.js';
 import { StateBeforeCache } from './state-before-cache.js';
 import { getMembership, memberKey } from '../state/room-state.js';
@@ -72,22 +74,17 @@ export class PusherService {
   /** user id -> `app_id \0 pushkey` -> worker. */
   private readonly workers = new Map<string, Map<string, PusherWorker>>();
   private readonly states: StateBeforeCache;
-  private stopped = false;
-  /** The stream position of the last wake-up (to tell a timeout from a change). */
-  private lastFollowed = -1;
 
   constructor(private readonly deps: PusherServiceDeps) {
     this.states = new StateBeforeCache(deps.engine, 16);
   }
 
-  /** Loads the pushers and follows the stream until {@link stop}. */
+  /** Loads the pushers; each follows the stream until {@link stop}. */
   async start(): Promise<void> {
     for (const record of await this.deps.store.all()) this.add(record);
-    void this.follow();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     const all = [...this.workers.values()].flatMap((m) => [...m.values()]);
     await Promise.all(all.map((w) => w.stop()));
   }
@@ -128,7 +125,7 @@ export class PusherService {
       pushkeyTs: Math.floor(this.now() / 1000),
       deviceId,
       // A new pusher pushes what happens from now on, not the history.
-      pushedUpTo: existing?.record.pushedUpTo ?? this.deps.engine.notifier.position,
+      pushedUpTo: existing?.position ?? this.deps.engine.notifier.position,
     };
     await this.deps.store.put(record);
     this.add(record);
@@ -164,19 +161,7 @@ export class PusherService {
     if (!byKey) this.workers.set(record.userId, (byKey = new Map()));
     const worker = new PusherWorker(record, this);
     byKey.set(workerKey(record.appId, record.pushkey), worker);
-    worker.poke();
-  }
-
-  /** Wakes every pusher whenever the stream moves. */
-  private async follow(): Promise<void> {
-    while (!this.stopped) {
-      const changed = await this.deps.engine.notifier.waitForChange(60_000);
-      if (this.stopped) return;
-      // The notifier answers at once after close (shutdown); don't spin meanwhile.
-      if (!changed && this.deps.engine.notifier.position === this.lastFollowed) await new Promise((r) => setTimeout(r, 1000).unref());
-      this.lastFollowed = this.deps.engine.notifier.position;
-      for (const byKey of this.workers.values()) for (const worker of byKey.values()) worker.poke();
-    }
+    void worker.start();
   }
 
   // ---- what workers need
@@ -248,12 +233,13 @@ export class PusherService {
 
 }
 
-/** One pusher's walk along the stream. */
+/** A push gateway did not take a notification (down, unreachable, timeout, non-2xx). */
+class PushFailed extends Error {}
+
+/** One pusher's walk along the stream: a stream cursor whose position is the record's `pushedUpTo`. */
 class PusherWorker {
-  private running: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private backoffMs = 0;
-  private persistedUpTo: number;
+  private readonly cursor: StreamCursor<StreamEntry>;
+  /** Set when the gateway rejected the pushkey (the pusher is being removed) or on stop. */
   private stopped = false;
   /** A badge update is due (sent after the event pushes before it). */
   private badgePending = false;
@@ -262,114 +248,98 @@ class PusherWorker {
     readonly record: PusherRecord,
     private readonly service: PusherService,
   ) {
-    this.persistedUpTo = record.pushedUpTo;
+    const { engine, log } = service;
+    this.cursor = new StreamCursor<StreamEntry>({
+      position: { load: async () => record.pushedUpTo, save: (position) => this.save(position) },
+      notifier: engine.notifier,
+      read: (after, upTo, limit) => engine.streamRange(after, upTo, limit),
+      process: (batch, progress) => this.deliverAll(batch, progress),
+      // Not persisted: after a restart the next push carries the badge anyway.
+      caughtUp: () => this.sendBadge(),
+      onError: (err, retryInMs) => {
+        const where = { userId: record.userId, appId: record.appId, retryInMs };
+        if (err instanceof PushFailed) log.warn({ ...where, err: err.message }, 'push failed; will retry');
+        else log.error({ ...where, err }, 'pusher failed; will retry');
+      },
+      batchSize: STREAM_BATCH,
+      backoff: { firstMs: FIRST_RETRY_MS, maxMs: LAST_RETRY_MS },
+      persistEvery: PERSIST_EVERY_POSITIONS,
+    });
+  }
+
+  start(): Promise<void> {
+    return this.cursor.start();
+  }
+
+  /** Every event up to here has been pushed or passed over (saved or not yet). */
+  get position(): number {
+    return this.cursor.position;
   }
 
   badge(): void {
     this.badgePending = true;
-    this.poke();
-  }
-
-  poke(): void {
-    if (this.stopped || this.running || this.retryTimer) return;
-    if (this.record.pushedUpTo >= this.service.engine.notifier.position && !this.badgePending) return;
-    this.running = this.walk()
-      .catch((err: unknown) => {
-        this.service.log.error({ err, userId: this.record.userId }, 'pusher failed');
-        this.scheduleRetry();
-      })
-      .finally(() => {
-        this.running = undefined;
-      });
+    this.cursor.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    await this.running;
-    if (this.record.pushedUpTo !== this.persistedUpTo) await this.save();
+    await this.cursor.stop();
   }
 
-  private async walk(): Promise<void> {
-    const { engine } = this.service;
-    const { record } = this;
-    while (!this.stopped) {
-      const to = engine.notifier.position;
-      if (record.pushedUpTo >= to) break;
-      const entries = await engine.streamRange(record.pushedUpTo, to, STREAM_BATCH);
-      if (entries.length === 0) {
-        record.pushedUpTo = to;
-        break;
-      }
-      for (const entry of entries) {
-        if (this.stopped) return;
-        const delivered = await this.deliver(entry.eventShort);
-        if (delivered === 'retry') {
-          this.scheduleRetry();
-          return;
-        }
-        record.pushedUpTo = entry.stream;
-        if (delivered === 'sent') await this.save();
-        if (this.stopped) return;
-      }
-    }
-    if (record.pushedUpTo - this.persistedUpTo >= PERSIST_EVERY_POSITIONS) await this.save();
-    if (this.badgePending && !this.stopped) {
-      // Not persisted: after a restart the next push carries the badge anyway.
-      this.badgePending = false;
-      if (!(await this.post(badgeBody(await this.service.unreadRooms(record.userId), record)))) {
-        this.badgePending = true;
-        this.scheduleRetry();
-      }
+  private async deliverAll(batch: readonly StreamEntry[], progress: CursorProgress): Promise<void> {
+    for (const entry of batch) {
+      if (this.stopped || progress.stopping) return;
+      const sent = await this.deliver(entry.eventShort);
+      // A push that went out is saved at once: a restart must not send it again.
+      await progress.reached(entry.stream, { durable: sent });
     }
   }
 
-  /** POSTs to the gateway; false on failure (logged). A rejected pushkey removes the pusher. */
-  private async post(body: JsonObject): Promise<boolean> {
-    const { record } = this;
+  private async sendBadge(): Promise<void> {
+    if (!this.badgePending || this.stopped) return;
+    this.badgePending = false;
     try {
-      const answer = await this.service.post(record.data.url as string, body);
-      this.backoffMs = 0;
-      if (rejectedPushkeys(answer).includes(record.pushkey)) {
-        this.stopped = true;
-        void this.service.rejected(record);
-      }
-      return true;
+      await this.post(badgeBody(await this.service.unreadRooms(this.record.userId), this.record));
     } catch (err) {
-      this.service.log.warn({ err: (err as Error).message, userId: record.userId, appId: record.appId }, 'push failed; will retry');
-      return false;
+      this.badgePending = true;
+      throw err;
     }
   }
 
-  /** 'sent' after a push, 'skip' when the event is not for this pusher, 'retry' when delivery failed. */
-  private async deliver(eventShort: number): Promise<'sent' | 'skip' | 'retry'> {
+  /** POSTs to the gateway; throws PushFailed on failure. A rejected pushkey removes the pusher. */
+  private async post(body: JsonObject): Promise<void> {
+    const { record } = this;
+    let answer: unknown;
+    try {
+      answer = await this.service.post(record.data.url as string, body);
+    } catch (err) {
+      throw new PushFailed((err as Error).message);
+    }
+    if (rejectedPushkeys(answer).includes(record.pushkey)) {
+      this.stopped = true;
+      void this.service.rejected(record);
+    }
+  }
+
+  /** True after a push; false when the event is not for this pusher. Throws when delivery failed. */
+  private async deliver(eventShort: number): Promise<boolean> {
     const { engine } = this.service;
     const { record } = this;
     const event = await engine.eventByShort(eventShort);
-    if (!event) return 'skip';
+    if (!event) return false;
     // Rooms the user never had a membership in cost one point read.
-    if (!(await engine.membershipEntry(record.userId, event.room_id))) return 'skip';
-    if (this.service.now() - event.pdu.origin_server_ts > MAX_NOTIFICATION_AGE_MS) return 'skip';
+    if (!(await engine.membershipEntry(record.userId, event.room_id))) return false;
+    if (this.service.now() - event.pdu.origin_server_ts > MAX_NOTIFICATION_AGE_MS) return false;
     const body = await this.service.notificationFor(record.userId, event, record);
-    if (!body) return 'skip';
-    return (await this.post(body)) ? 'sent' : 'retry';
-  }
-
-  private scheduleRetry(): void {
-    if (this.stopped) return;
-    this.backoffMs = Math.min(LAST_RETRY_MS, this.backoffMs === 0 ? FIRST_RETRY_MS : this.backoffMs * 2);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.poke();
-    }, this.backoffMs);
-    this.retryTimer.unref();
+    if (!body) return false;
+    await this.post(body);
+    return true;
   }
 
   /** Persists the walk's position, unless the pusher was removed or replaced meanwhile. */
-  private async save(): Promise<void> {
+  private async save(position: number): Promise<void> {
+    this.record.pushedUpTo = position;
     if (!this.service.list(this.record.userId).includes(this.record)) return;
-    this.persistedUpTo = this.record.pushedUpTo;
     await this.service.persist(this.record);
   }
 }

@@ -74,6 +74,8 @@ export const KEYSPACES = {
   pushers: 'pushers',
   /** `u64 stream` -> json SideStreamEntry { kind: account_data | receipt | profile, ... }. Non-event stream entries (to-device needs none). */
   sideStream: 'side_stream',
+  /** `raw consumer key` -> u64 stream position. Saved stream cursor positions (src/stream/cursor-positions.ts) of consumers without a record of their own. */
+  streamCursors: 'stream_cursors',
 
   // ---- moderation (src/moderation/) ----
   /** `u64 report id` -> json ReportRecord { id, kind: event|room|user, reporter, reason, receivedTs, roomId?, eventId?, userId?, score? }. */

@@ -13,7 +13,7 @@ export class StreamNotifier {
   private readonly pending = new Set<number>();
   private waiters = new Set<() => void>();
   /** Set on shutdown: long-polls answer at once so the server can close its connections. */
-  private closed = false;
+  private shutDown = false;
   /** Ephemeral changes (typing) that need a wake-up but no stream position. */
   private ephemeralSerial = 0;
 
@@ -45,6 +45,11 @@ export class StreamNotifier {
     return this.settled;
   }
 
+  /** True once the gateway is stopping: waits answer at once, so followers of the stream end. */
+  get closed(): boolean {
+    return this.shutDown;
+  }
+
   get ephemeral(): number {
     return this.ephemeralSerial;
   }
@@ -60,7 +65,7 @@ export class StreamNotifier {
    * Returns true when woken by a change.
    */
   waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
+    if (this.shutDown) return Promise.resolve(false);
     return new Promise((resolve) => {
       let done = false;
       const finish = (changed: boolean) => {
@@ -81,7 +86,7 @@ export class StreamNotifier {
 
   /** Ends every pending wait (as "no change") and all future ones: the gateway is stopping. */
   close(): void {
-    this.closed = true;
+    this.shutDown = true;
     const current = this.waiters;
     this.waiters = new Set();
     for (const w of current) w();
