@@ -61,7 +61,12 @@ function withV1Identity(
   const lookup = referenceHashOf ?? (() => undefined);
   const pairs = (references: readonly EventReference[]): EventReference[] =>
     references.map((reference) => (typeof reference === 'string' ? toEventReferences([reference], rules, lookup)[0]! : reference));
-  const complete: PduTemplate = { ...template, event_id: template.event_id ?? newServerEventId(serverName) };
+  // The id is ours to choose and must name our server (rooms/v3 preamble: v1/v2 events need a
+  // signature from the event id's server). A template from elsewhere (a remote `make_join`) may
+  // carry the other server's id: it is replaced.
+  const carried = template.event_id;
+  const ours = typeof carried === 'string' && carried.slice(carried.indexOf(':') + 1) === serverName && carried.includes(':');
+  const complete: PduTemplate = { ...template, event_id: ours ? carried : newServerEventId(serverName) };
   // (The appendix test events have neither list; a template without one is signed as given.)
   if (Array.isArray(template.prev_events)) complete.prev_events = pairs(template.prev_events);
   if (Array.isArray(template.auth_events)) complete.auth_events = pairs(template.auth_events);

@@ -5,7 +5,7 @@
 import type { JsonObject, StateEventMap } from '../core/types.js';
 import { splitStateKey } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
-import { getUserPowerLevel, isPowerLevelValue } from '../state/power-levels.js';
+import { getUserPowerLevel, powerLevelOf } from '../state/power-levels.js';
 import { isJsonObject } from '../core/json-object.js';
 import { MEMBER, getMembership, getPowerLevelsEvent, memberKey } from '../state/room-state.js';
 import type { PushConditionContext } from './conditions.js';
@@ -35,7 +35,8 @@ export function roomPushFacts(state: StateEventMap, rules: RoomVersionRules, sen
     notificationLevel(key: string): number {
       const level = isJsonObject(notifications) ? notifications[key] : undefined;
       // Keys without a level and without a default cannot be reached by anyone.
-      return isPowerLevelValue(level) ? level : (DEFAULT_NOTIFICATION_LEVELS[key] ?? Infinity);
+      // Read as the room version reads levels (strings before v10: fragment v1-stringy-power-levels).
+      return powerLevelOf(level, rules) ?? DEFAULT_NOTIFICATION_LEVELS[key] ?? Infinity;
     },
   };
 }

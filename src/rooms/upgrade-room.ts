@@ -12,8 +12,9 @@
  */
 import type { JsonObject, RoomVersionId } from '../core/types.js';
 import { stateKey } from '../core/types.js';
-import { getRoomVersionRules, isSupportedRoomVersion } from '../core/room-versions.js';
-import { getRequiredPowerForEvent, getRoomCreators, getUserPowerLevel, isPowerLevelValue } from '../state/power-levels.js';
+import { getRoomVersionRules, isSupportedRoomVersion, type RoomVersionRules } from '../core/room-versions.js';
+import { isJsonObject } from '../core/json-object.js';
+import { getRequiredPowerForEvent, getRoomCreators, getUserPowerLevel, isPowerLevelValue, powerLevelOf } from '../state/power-levels.js';
 import { ErrCode, MatrixError, forbidden } from '../core/errors.js';
 import type { EventDraft, RoomEngine } from './engine.js';
 import type { CreateRoomDeps } from './create-room.js';
@@ -78,7 +79,7 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
   // 3. State: power levels first (the user must be able to send the rest), then the others.
   const state0 = (type: string, content: JsonObject, key = ''): EventDraft => ({ type, sender: req.userId, content, state_key: key });
   const drafts: EventDraft[] = [state0('m.room.member', { membership: 'join', ...(await deps.profileOf(req.userId)) }, req.userId)];
-  const oldPowerLevels = state.get(stateKey('m.room.power_levels', ''))?.pdu.content ?? {};
+  const oldPowerLevels = normalisedPowerLevels(state.get(stateKey('m.room.power_levels', ''))?.pdu.content ?? {}, oldRules);
   const finalPowerLevels = transferPowerLevels(oldPowerLevels, {
     oldCreators: oldRules.creatorsHaveInfinitePower ? getRoomCreators(oldCreate, oldRules) : new Set(),
     newCreators: newRules.creatorsHaveInfinitePower ? newCreators : new Set(),
@@ -128,6 +129,34 @@ function transferPowerLevels(content: JsonObject, { oldCreators, newCreators }: 
   for (const creator of oldCreators) if (!newCreators.has(creator)) users[creator] = 100;
   for (const creator of newCreators) delete users[creator];
   return { ...content, users };
+}
+
+/**
+ * Power levels as integers: a room before v10 may hold strings ("50", fragment
+ * v1-stringy-power-levels) and, before v6, floats; the new room's auth rules (v10 9.1-9.3) take
+ * integers only. Each value becomes the level the old room read it as; values it read as none go.
+ */
+function normalisedPowerLevels(content: JsonObject, oldRules: RoomVersionRules): JsonObject {
+  const out: JsonObject = { ...content };
+  for (const key of ['ban', 'events_default', 'invite', 'kick', 'redact', 'state_default', 'users_default']) {
+    if (out[key] === undefined) continue;
+    const level = powerLevelOf(out[key], oldRules);
+    if (level === undefined) delete out[key];
+    else out[key] = level;
+  }
+  for (const key of ['events', 'notifications', 'users']) {
+    const map = out[key];
+    if (map === undefined) continue;
+    const levels: JsonObject = {};
+    if (isJsonObject(map)) {
+      for (const [name, value] of Object.entries(map)) {
+        const level = powerLevelOf(value, oldRules);
+        if (level !== undefined) levels[name] = level;
+      }
+    }
+    out[key] = levels;
+  }
+  return out;
 }
 
 function numberOr(value: unknown, fallback: number): number {

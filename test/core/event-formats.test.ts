@@ -106,6 +106,17 @@ test('v1/v2 authoring: a server-generated $opaque:server id, prev/auth events as
   t.false('event_id' in v3.pdu);
 });
 
+test('v1/v2: a template carrying another server\'s event id (a remote make_join) gets one of ours', (t) => {
+  const template = {
+    auth_events: [], content: { membership: 'join' }, depth: 3, event_id: '$resident:synapse.example', origin_server_ts: 1,
+    prev_events: [], room_id: '!r:synapse.example', sender: '@alice:hearth.local', state_key: '@alice:hearth.local', type: 'm.room.member',
+  } as PduTemplate;
+  const { eventId } = finalizePdu(template, { rules: rules('1'), serverName: 'hearth.local', key: KEY });
+  t.regex(eventId, /^\$[A-Za-z]{18}:hearth\.local$/);
+  const own = finalizePdu({ ...template, event_id: '$mine:hearth.local' }, { rules: rules('1'), serverName: 'hearth.local', key: KEY });
+  t.is(own.eventId, '$mine:hearth.local');
+});
+
 test('newServerEventId: $ + 18 letters + : + server name', (t) => {
   t.regex(newServerEventId('example.org:8448'), /^\$[A-Za-z]{18}:example\.org:8448$/);
 });

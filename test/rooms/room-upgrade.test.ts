@@ -108,3 +108,23 @@ test('refusals: no power to tombstone, unknown version, bad body, additional cre
   }
   t.is((await call(s, 'GET', `${room(oldId)}/state/m.room.tombstone/`, ALICE)).status, 404, 'nothing was upgraded');
 });
+
+test('v1 -> v11: string power levels (rooms fragment v1-stringy-power-levels) arrive as the integers the old room read', async (t) => {
+  const s = await openRoomStack();
+  t.teardown(() => s.close());
+  const oldId = await publicRoomWithBob(s, '1');
+  t.is((await state(s, oldId, 'm.room.create')).creator, ALICE);
+  const stringy = { users: { [ALICE]: '100', [BOB]: ' +050 ' }, kick: '40', events: { 'm.room.topic': '10' }, state_default: 50, ban: 'not a level' };
+  const set = await call(s, 'PUT', `${room(oldId)}/state/m.room.power_levels/`, ALICE, stringy);
+  t.is(set.status, 200, JSON.stringify(set.body));
+  // The old room applies them: Bob (" +050 ") reaches the topic level ("10").
+  t.is((await call(s, 'PUT', `${room(oldId)}/state/m.room.topic/`, BOB, { topic: 'by bob' })).status, 200);
+
+  const upgraded = await call(s, 'POST', `${room(oldId)}/upgrade`, ALICE, { new_version: '11' });
+  t.is(upgraded.status, 200, JSON.stringify(upgraded.body));
+  const levels = await state(s, upgraded.body.replacement_room as string, 'm.room.power_levels');
+  t.deepEqual(levels.users, { [ALICE]: 100, [BOB]: 50 });
+  t.is(levels.kick, 40);
+  t.deepEqual(levels.events, { 'm.room.topic': 10 });
+  t.false('ban' in levels, 'a value the old room read as no level is dropped');
+});
