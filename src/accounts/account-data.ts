@@ -3,7 +3,7 @@
  * delivered by `/sync`. Each write takes a stream position and a side-stream entry, so a sync after
  * a token finds exactly what changed. `m.push_rules` is served from the push rules service.
  */
-import type { JsonObject } from '../core/types.js';
+import { compositeKey, type JsonObject } from '../core/types.js';
 import type { StreamNotifier } from '../stream/notifier.js';
 import { AccountDataStore } from '../storage/client-data.js';
 import type { BatchOp, Database } from '../storage/db.js';
@@ -86,7 +86,7 @@ export class AccountDataService {
     const changed = new Map<string, { roomId: string; type: string }>();
     for await (const { entry } of this.sideStream.range(from, to)) {
       if (entry.kind === 'account_data' && entry.userId === userId) {
-        changed.set(`${entry.roomId}\u0000${entry.type}`, { roomId: entry.roomId, type: entry.type });
+        changed.set(compositeKey(entry.roomId, entry.type), { roomId: entry.roomId, type: entry.type });
       }
     }
     const changes: AccountDataChanges = { global: [], rooms: new Map() };

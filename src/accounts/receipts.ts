@@ -2,7 +2,7 @@
  * Read receipts (modules/receipts.md): the latest receipt per user, room, type and thread, sent to
  * clients in the `m.receipt` EDU shape. Private receipts (`m.read.private`) reach only their owner.
  */
-import type { JsonObject } from '../core/types.js';
+import { compositeKey, type JsonObject } from '../core/types.js';
 import type { StreamNotifier } from '../stream/notifier.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { ReceiptStore, type ReceiptRecord } from '../storage/receipts.js';
@@ -58,7 +58,7 @@ export class ReceiptService {
       const seen = new Set<string>();
       for await (const { entry } of this.sideStream.range(from, to)) {
         if (entry.kind !== 'receipt' || !wanted.has(entry.roomId)) continue;
-        const id = [entry.roomId, entry.receiptType, entry.userId, entry.threadId].join('\u0000');
+        const id = compositeKey(entry.roomId, entry.receiptType, entry.userId, entry.threadId);
         if (seen.has(id)) continue;
         seen.add(id);
         const r = await this.store.get(entry.roomId, entry.receiptType, entry.userId, entry.threadId);

@@ -7,7 +7,7 @@
  * response did not carry, each device remembers, for its last few tokens, the last message actually
  * delivered; pending messages are read from the oldest undeleted one, whatever the `since`.
  */
-import type { JsonObject } from '../core/types.js';
+import { compositeKey, type JsonObject } from '../core/types.js';
 import type { StreamNotifier } from '../stream/notifier.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { LruCache } from '../storage/lru.js';
@@ -53,7 +53,8 @@ export class ToDeviceService {
    */
   async send(sender: { userId: string; deviceId: string }, type: string, txnId: string, messages: ToDeviceMessages): Promise<void> {
     // 1.
-    const txnKey = `${sender.userId}\u0000${sender.deviceId}\u0000${txnId}`;
+    // Scoped per device and endpoint (client-server "Transaction identifiers"): the event type is in the path.
+    const txnKey = compositeKey(sender.userId, sender.deviceId, type, txnId);
     if (this.seenTxns.get(txnKey)) return;
     // 2.
     const deliveries: Array<{ userId: string; deviceId: string; content: JsonObject }> = [];

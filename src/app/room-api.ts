@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { RoomVersionId } from '../core/types.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
-import { MembershipService } from '../rooms/membership.js';
+import { MembershipService, type FederatedMembership } from '../rooms/membership.js';
 import { EventFormatter } from '../rooms/client-event.js';
 import { TimelineReader } from '../rooms/timeline.js';
 import { SyncService, type SyncSources } from '../rooms/sync.js';
@@ -36,6 +36,8 @@ export interface RoomApiOptions {
   limitSend?(userId: string): void;
   /** Caps on parked /sync long-polls; absent: uncapped. */
   longPolls?: LongPollGate;
+  /** Joins, invites and knocks that cross to other servers; absent: local rooms and users only. */
+  federation?: FederatedMembership;
 }
 
 export interface RoomApi {
@@ -48,7 +50,13 @@ export interface RoomApi {
 export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomApi {
   const { engine, directory } = opts;
   const resolveAlias = async (alias: string) => (await directory.aliasTarget(alias))?.roomId;
-  const membership = new MembershipService({ engine, serverName: opts.serverName, profileOf: opts.profileOf, resolveAlias });
+  const membership = new MembershipService({
+    engine,
+    serverName: opts.serverName,
+    profileOf: opts.profileOf,
+    resolveAlias,
+    ...(opts.federation ? { federation: opts.federation } : {}),
+  });
   const formatter = new EventFormatter(engine, opts.ignoredUsersOf, opts.erasedUsers);
   const sync = new SyncService(engine, formatter, engine.notifier, opts.sources, opts.ignoredUsersOf);
   const timeline = new TimelineReader(engine, opts.ignoredUsersOf);

@@ -24,6 +24,11 @@ export interface StartHearthOptions {
   env?: Record<string, string>;
   /** How long to wait for `/versions` to answer 200. */
   readyTimeoutMs?: number;
+  /**
+   * A federating server: named `127.0.0.1:<federation port>` (an IP literal other servers reach
+   * directly, no .well-known or SRV) and accepting self-signed peers, like the Synapse peer.
+   */
+  federated?: boolean;
 }
 
 export interface ProcessExit {
@@ -75,7 +80,7 @@ process.once('exit', () => {
 export async function startHearth(opts: StartHearthOptions = {}): Promise<HearthServer> {
   const [port, mqttPort, federationPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-it-'));
-  const serverName = `localhost:${port}`;
+  const serverName = opts.federated ? `127.0.0.1:${federationPort}` : `localhost:${port}`;
   const baseUrl = `http://127.0.0.1:${port}`;
   const env = {
     ...process.env,
@@ -88,6 +93,7 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
     // Tests register and log in many users from one address in seconds: Synapse's rate limits
     // would refuse them. Tests of the limits themselves pass HEARTH_RATE_LIMITS: 'on'.
     HEARTH_RATE_LIMITS: 'off',
+    ...(opts.federated ? { HEARTH_FEDERATION_VERIFY_TLS: 'false' } : {}),
     ...opts.env,
   };
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000; // generous: a loaded 2-core CI machine starts several gateways at once
