@@ -1,16 +1,22 @@
 /**
  * The federation surface, assembled: the server's keyring, the TLS (or plain, behind a proxy)
- * listener on the federation port, and the key and version endpoints. The event pipeline registers
- * its routes on `app` before `listen()`.
+ * listener on the federation port with the key and version endpoints, the X-Matrix guard, the
+ * outgoing client with server-name resolution, and the remote key store. The event pipeline
+ * registers its routes on `app` (guarded by `auth.requireServer`) before `listen()`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HearthConfig } from '../config/config.js';
-import type { JsonObject } from '../core/types.js';
+import type { Database } from '../storage/db.js';
+import { ServerKeyStore } from '../storage/server-keys.js';
 import { registerKeyRoutes } from '../api/federation/keys.js';
 import { registerFederationVersionRoute } from '../api/federation/version.js';
 import type { ServerKeyring } from '../federation/keys/keyring.js';
+import { RemoteKeyService } from '../federation/keys/remote-keys.js';
+import { FederationClient, systemResolverPorts } from '../federation/transport/client.js';
 import { createFederationServer } from '../federation/transport/listener.js';
+import { createServerAuthenticator, type ServerAuthenticator } from '../federation/transport/request-auth.js';
+import { ServerResolver, type ResolverPorts } from '../federation/transport/resolver.js';
 import { loadOrCreateTlsCertificate } from '../federation/transport/tls-certificate.js';
 import { describeListenError } from './listen-error.js';
 import { hearthVersion } from './version.js';
@@ -19,6 +25,14 @@ export interface FederationSurface {
   /** The federation listener's fastify instance: routes go here before `listen()`. */
   readonly app: FastifyInstance;
   readonly keyring: ServerKeyring;
+  /** `auth.requireServer(req)`: the request's authenticated origin, or 401 M_UNAUTHORIZED. */
+  readonly auth: ServerAuthenticator;
+  /** Signed requests to other servers (`FederationRequests`). */
+  readonly client: FederationClient;
+  /** Other servers' keys: `publicKey(server, keyId, atTs, rules)` for events (`ServerKeyLookup`). */
+  readonly keys: RemoteKeyService;
+  /** Calls `listener(origin)` for every validly signed request; returns the unsubscribe. */
+  onServerContact(listener: (origin: string) => void): () => void;
   /** Binds the federation port (a taken port becomes a ListenError naming the setting). */
   listen(): Promise<void>;
   close(): Promise<void>;
@@ -27,7 +41,10 @@ export interface FederationSurface {
 export interface FederationAssemblyDeps {
   config: HearthConfig;
   log: Logger;
+  db: Database;
   keyring: ServerKeyring;
+  /** DNS and well-known lookups; tests inject their own. Default: the system's. */
+  resolverPorts?: ResolverPorts;
 }
 
 export async function assembleFederation(deps: FederationAssemblyDeps): Promise<FederationSurface> {
@@ -44,17 +61,51 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
     if (certificate.source === 'generated') log.info('federation: generated a self-signed TLS certificate in the data directory');
     tls = certificate;
   }
-  const app = createFederationServer({ logger: log.child({ component: 'federation-http' }), ...(tls ? { tls } : {}) });
-  registerFederationVersionRoute(app, { version: hearthVersion() });
-  registerKeyRoutes(app, {
-    ownKeys: () => keyring.publishedKeys(Date.now()),
-    notary: {
-      query: async (serverName) => (serverName === config.serverName ? [keyring.publishedKeys(Date.now()) as JsonObject] : []),
+  if (!fed.verifyTls) log.warn('federation: other servers\' TLS certificates are not checked (federation.verify_tls: false)');
+
+  const resolver = new ServerResolver(deps.resolverPorts ?? systemResolverPorts({ verifyTls: fed.verifyTls }));
+  const client = new FederationClient({
+    serverName: config.serverName,
+    signingKey: () => keyring.current,
+    resolver,
+    verifyTls: fed.verifyTls,
+    userAgent: `Hearth/${hearthVersion()}`,
+  });
+  const keys = new RemoteKeyService({
+    keyring,
+    store: new ServerKeyStore(deps.db),
+    client,
+    trustedKeyServers: fed.trustedKeyServers,
+    log: log.child({ component: 'server-keys' }),
+  });
+  const contactListeners = new Set<(origin: string) => void>();
+  const auth = createServerAuthenticator({
+    serverName: config.serverName,
+    requestKey: (origin, keyId) => keys.requestKey(origin, keyId),
+    onServerContact: (origin) => {
+      for (const listener of contactListeners) {
+        try {
+          listener(origin);
+        } catch (err) {
+          log.error({ err, origin }, 'server contact listener failed');
+        }
+      }
     },
   });
+
+  const app = createFederationServer({ logger: log.child({ component: 'federation-http' }), ...(tls ? { tls } : {}) });
+  registerFederationVersionRoute(app, { version: hearthVersion() });
+  registerKeyRoutes(app, { ownKeys: () => keyring.publishedKeys(Date.now()), notary: keys });
   return {
     app,
     keyring,
+    auth,
+    client,
+    keys,
+    onServerContact(listener) {
+      contactListeners.add(listener);
+      return () => contactListeners.delete(listener);
+    },
     async listen() {
       try {
         await app.listen({ host: fed.bindAddress, port: fed.port });
@@ -62,6 +113,9 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
         throw describeListenError(err, { what: 'the federation API', host: fed.bindAddress, port: fed.port, setting: 'federation.port', env: 'HEARTH_FEDERATION_PORT' });
       }
     },
-    close: () => app.close(),
+    async close() {
+      await app.close();
+      client.close();
+    },
   };
 }

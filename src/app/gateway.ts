@@ -60,7 +60,6 @@ import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
 import { assembleFederation } from './federation.js';
 import { buildRoomApi } from './room-api.js';
-import { RoomDirectory } from '../rooms/room-directory.js';
 import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
@@ -153,7 +152,7 @@ export class Gateway {
       pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
       unreadRooms: async (userId) => {
         let rooms = 0;
-        for (const m of await engine.roomsOf(userId)) {
+        for (const m of await engine.rooms.roomsOf(userId)) {
           if (m.membership === 'join' && (await notificationCounts.unreadCounts(userId, m.roomId)).notification_count > 0) rooms++;
         }
         return rooms;
@@ -219,7 +218,7 @@ export class Gateway {
       // Called at request time, once the room API below exists.
       onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
       leaveAllRooms: async (userId) => {
-        for (const m of await engine.roomsOf(userId)) {
+        for (const m of await engine.rooms.roomsOf(userId)) {
           if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await roomApi.membership.leave(m.roomId, userId);
         }
       },
@@ -259,7 +258,6 @@ export class Gateway {
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       longPolls: new LongPollGate(config.sync),
       engine,
-      directory: new RoomDirectory(db),
       serverName,
       requireUser: (req) => auth.requireUser(req),
       profileOf,
@@ -361,7 +359,7 @@ export class Gateway {
     this.closables.push({ name: 'mqtt', close: () => transport.stop() });
 
     // ---- federation (src/app/federation.ts)
-    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), keyring });
+    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring });
 
     // ---- listeners
     try {

@@ -104,6 +104,10 @@ export const KEYSPACES = {
   // ---- federation (src/federation/) ----
   /** `str origin ‖ str txn_id` -> json { ts, results }. Transactions received with `PUT /send`, answered once (server-server "Transactions"). */
   federationTxns: 'federation_txns',
+  /** `str server_name ‖ str key_id` -> json ServerKeyRecord { key, validUntilTs?, expiredTs?, fetchedTs }. Other servers' signing keys (src/storage/server-keys.ts). */
+  serverKeys: 'server_keys',
+  /** `str server_name` -> json { fetchedTs, response }: the latest key set the server signed, as received, for notary answers. */
+  serverKeyResponses: 'server_key_responses',
 
   // ---- MQTT broker and bridge (src/mqtt/) ----
   /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. The device name is the MQTT username. */
