@@ -14,6 +14,7 @@ Commands:
   device add NAME [--json]             create an MQTT device (a Matrix user) and print its credentials
   device list [--json]                 list devices
   device remove NAME                   remove a device
+  doctor [--repair]                    check the database of a stopped gateway; --repair repairs it
   version                              print the version
 
 Environment: HEARTH_DATA_DIR (default ./data), HEARTH_SERVER_NAME, HEARTH_CLIENT_PORT,
@@ -36,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
     case 'device': {
       const { runDeviceCommand } = await import('./device.js');
       return runDeviceCommand(rest);
+    }
+    case 'doctor': {
+      const { runDoctorCommand } = await import('./doctor.js');
+      return runDoctorCommand(rest);
     }
     case 'version':
     case '--version':

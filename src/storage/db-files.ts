@@ -57,16 +57,17 @@ export function damagedTables(dbPath: string, writtenBefore = Infinity): TableDa
 /**
  * What LevelDB dropped while replaying its log at the last open, from its info log: one line per
  * damaged stretch ("... dropping 4096 bytes; corruption: ..."). Empty when nothing was dropped.
+ * Each open moves the previous info log to `LOG.old`: the doctor reads both.
  */
-export function droppedAtOpen(dbPath: string): string[] {
+export function droppedAtOpen(dbPath: string, infoLog = 'LOG'): string[] {
   let text: string;
   try {
-    text = readFileSync(join(dbPath, 'LOG'), 'utf8');
+    text = readFileSync(join(dbPath, infoLog), 'utf8');
   } catch {
     return [];
   }
   return text
     .split('\n')
-    .filter((line) => /dropping \d+ bytes/i.test(line) || /\bcorruption\b/i.test(line))
+    .filter((line) => /dropping \d+ bytes/i.test(line))
     .map((line) => line.replace(/^\S+ \S+ /, '').trim());
 }
