@@ -59,7 +59,9 @@ import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
 import { assembleFederation } from './federation.js';
+import { FederationRooms } from './federation-rooms.js';
 import { buildRoomApi } from './room-api.js';
+import { RoomDirectory } from '../rooms/room-directory.js';
 import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
@@ -152,7 +154,7 @@ export class Gateway {
       pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
       unreadRooms: async (userId) => {
         let rooms = 0;
-        for (const m of await engine.rooms.roomsOf(userId)) {
+        for (const m of await engine.roomsOf(userId)) {
           if (m.membership === 'join' && (await notificationCounts.unreadCounts(userId, m.roomId)).notification_count > 0) rooms++;
         }
         return rooms;
@@ -218,7 +220,7 @@ export class Gateway {
       // Called at request time, once the room API below exists.
       onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
       leaveAllRooms: async (userId) => {
-        for (const m of await engine.rooms.roomsOf(userId)) {
+        for (const m of await engine.roomsOf(userId)) {
           if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await roomApi.membership.leave(m.roomId, userId);
         }
       },
@@ -253,11 +255,34 @@ export class Gateway {
       requireUser: (req) => auth.requireUser(req),
       checkPassword: (userId, password) => accounts.checkPassword(userId, password),
     });
+    // ---- federation (src/app/federation.ts: listener, keys, client; federation-rooms.ts: the event
+    // pipeline). Assembled before the room API, which joins and invites through it; bound below.
+    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring });
+    const federationRooms = new FederationRooms({
+      engine,
+      db,
+      serverName,
+      signingKey,
+      requests: federation.client,
+      keys: federation.keys,
+      userExists: async (userId) => {
+        const user = await accounts.getUser(userId);
+        return user !== undefined && !user.deactivated;
+      },
+      log: log.child({ component: 'federation' }),
+    });
+    federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
+    federation.onServerContact((origin) => federationRooms.onServerContact(origin));
+    federationRooms.start();
+    this.closables.push({ name: 'federation-sender', close: async () => federationRooms.stop() });
+
     const roomApi = buildRoomApi(app, {
+      federation: federationRooms.membership,
       defaultRoomVersion: config.defaultRoomVersion,
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       longPolls: new LongPollGate(config.sync),
       engine,
+      directory: new RoomDirectory(db),
       serverName,
       requireUser: (req) => auth.requireUser(req),
       profileOf,
@@ -358,8 +383,6 @@ export class Gateway {
     }
     this.closables.push({ name: 'mqtt', close: () => transport.stop() });
 
-    // ---- federation (src/app/federation.ts)
-    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring });
 
     // ---- listeners
     try {
