@@ -101,6 +101,8 @@ export class StreamCursor<E extends { stream: number }> {
   async start(): Promise<void> {
     if (this.started) return;
     this.pos = this.saved = await this.opts.position.load();
+    // Stopped while loading: nothing to follow, nothing to save.
+    if (this.stopped) return;
     this.started = true;
     this.following = this.follow();
     this.wake();
