@@ -337,9 +337,12 @@ export function eventOf(pdu: Pdu, rules: RoomVersionRules): RoomEvent {
 
 /** Step 4's verdict: the auth_events list itself, then the auth rules against the state it forms. */
 function authCheck(event: RoomEvent, authEvents: RoomEvent[], rules: RoomVersionRules): string | undefined {
-  const listed = rules.createEventInAuthEvents ? authEvents : authEvents.filter((e) => e.pdu.type !== 'm.room.create');
-  const list = checkAuthEventsList(event, listed, rules);
-  if (!list.allowed) return list.reason;
+  // The create event has no auth events; auth rule 1 judges it alone.
+  if (event.pdu.type !== 'm.room.create') {
+    const listed = rules.createEventInAuthEvents ? authEvents : authEvents.filter((e) => e.pdu.type !== 'm.room.create');
+    const list = checkAuthEventsList(event, listed, rules);
+    if (!list.allowed) return list.reason;
+  }
   const verdict = checkEventAuth(event, withCreate(stateMapOf(authEvents), authEvents, rules), rules);
   return verdict.allowed ? undefined : verdict.reason;
 }
