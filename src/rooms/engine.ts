@@ -20,6 +20,8 @@ import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
 import { prevEventIds } from '../core/event-references.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
 import { eventIdentifiersRefusal } from '../core/identifiers.js';
+import { jsonValueRefusal } from '../core/json-text.js';
+import { wellKnownContentRefusal } from '../core/event-content.js';
 import { txnEndpoint } from '../storage/rooms.js';
 import { toRoomEvent } from '../core/room-event.js';
 import { withEventReferences } from './event-references.js';
@@ -413,7 +415,7 @@ export class RoomEngine {
   async templateForRemote(roomId: string, draft: EventDraft): Promise<{ template: PduTemplate; version: RoomVersionId }> {
     const room = this.requireRoom(roomId);
     const rules = this.rulesOf(room);
-    validateDraft(draft);
+    validateDraft(draft, rules);
     return this.roomLocks.run(room.short, async () => {
       const head = this.rooms.head(room.short);
       if (!head) throw new Error(`room ${room.roomId} has no head`);
@@ -427,7 +429,7 @@ export class RoomEngine {
   }
 
   private async sendLocked(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, opts: SendOptions): Promise<SentEvent> {
-    validateDraft(draft);
+    validateDraft(draft, rules);
     const head = this.rooms.head(room.short);
     if (!head) throw new Error(`room ${room.roomId} has no head`);
     const state = await this.currentState(room.roomId);
@@ -781,12 +783,18 @@ function dedupe(ids: string[]): string[] {
 }
 
 /**
- * The identifier grammar of an event's type, state key, sender and redacts (core/identifiers.ts),
- * for every draft whatever its origin (client API, MQTT bridge): a NUL in a type or state key could
- * otherwise pose as another state key.
+ * What every event this server creates must satisfy, whatever its origin (client API, room
+ * creation, MQTT bridge), as 400 M_BAD_JSON: the identifier grammar of its type, state key, sender
+ * and redacts (core/identifiers.ts: a NUL in a type or state key could pose as another state key);
+ * content that is canonical JSON in this room version (core/json-text.ts: integers only, bounded
+ * depth, valid Unicode; a float in power levels was a 500); and the shapes of well-known state
+ * contents (core/event-content.ts: `join_rule: 5` is refused).
  */
-function validateDraft(draft: EventDraft): void {
-  const refusal = eventIdentifiersRefusal(draft);
+function validateDraft(draft: EventDraft, rules: RoomVersionRules): void {
+  const refusal =
+    eventIdentifiersRefusal(draft) ??
+    jsonValueRefusal(draft.content, { integersOnly: rules.strictCanonicalJson }) ??
+    (draft.state_key !== undefined ? wellKnownContentRefusal(draft.type, draft.content, rules) : undefined);
   if (refusal !== undefined) throw new MatrixError(400, ErrCode.BAD_JSON, refusal);
 }
 

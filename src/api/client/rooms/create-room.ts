@@ -7,7 +7,7 @@ import { ErrCode, MatrixError } from '../../../core/errors.js';
 import { createRoom, parseCreateRoomBody } from '../../../rooms/create-room.js';
 import { upgradeRoom } from '../../../rooms/upgrade-room.js';
 import type { RoomApiDeps } from './deps.js';
-import { requireObjectBody } from './params.js';
+import { requireEventContentBody } from './params.js';
 
 export function registerCreateRoomRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
   app.post('/_matrix/client/v3/createRoom', async (req) => {
@@ -19,7 +19,7 @@ export function registerCreateRoomRoutes(app: FastifyInstance, deps: RoomApiDeps
 
   app.post<{ Params: { roomId: string } }>('/_matrix/client/v3/rooms/:roomId/upgrade', async (req) => {
     const user = await deps.requireUser(req);
-    const body = requireObjectBody(req.body);
+    const body = requireEventContentBody(req.body);
     if (typeof body.new_version !== 'string') throw new MatrixError(400, ErrCode.BAD_JSON, 'new_version must be a string');
     const creators = body.additional_creators;
     if (creators !== undefined && (!Array.isArray(creators) || !creators.every((c) => typeof c === 'string' && /^@[^:]+:.+$/.test(c)))) {

@@ -9,7 +9,7 @@ import { stateKey } from '../../../core/types.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { EventFilter } from '../../../rooms/filter.js';
 import type { RoomApiDeps } from './deps.js';
-import { intQuery, optionalString, requireObjectBody, resolveFilter } from './params.js';
+import { intQuery, optionalString, requireEventContentBody, requireObjectBody, resolveFilter } from './params.js';
 
 export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
@@ -17,7 +17,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
     '/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId',
     async (req) => {
       const user = await deps.requireUser(req);
-      const content = requireObjectBody(req.body);
+      const content = requireEventContentBody(req.body);
       const { roomId, eventType, txnId } = req.params;
       deps.limitSend?.(user.userId);
       await requireJoinedToSend(deps, user.userId, roomId);

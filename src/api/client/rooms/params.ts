@@ -2,12 +2,25 @@
 import type { JsonObject } from '../../../core/types.js';
 import { ErrCode, MatrixError, badJson } from '../../../core/errors.js';
 import { validateFilter, type SyncFilter } from '../../../rooms/filter.js';
+import { hadNonIntegerLiteral } from '../../../http/json-body.js';
 
 export function requireObjectBody(body: unknown): JsonObject {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badJson('Body must be a JSON object');
   }
   return body as JsonObject;
+}
+
+/**
+ * A body that becomes event content (PUT /send, PUT /state, POST /createRoom): an object whose text
+ * wrote no number as a float. Canonical JSON has integers only (rooms fragment v6-canonical-json:
+ * 400 M_BAD_JSON on the Client-Server API), and `1.0` parses as 1, so the text decides
+ * (http/json-body.ts); the engine checks the rest of canonical JSON on the content itself.
+ */
+export function requireEventContentBody(body: unknown): JsonObject {
+  const object = requireObjectBody(body);
+  if (hadNonIntegerLiteral(body)) throw badJson('Bad JSON value: float (event content allows integers only)');
+  return object;
 }
 
 export function optionalString(body: JsonObject, key: string): string | undefined {

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { forbidden, notFound } from '../../../core/errors.js';
 import { stateKey } from '../../../core/types.js';
 import type { RoomApiDeps } from './deps.js';
-import { requireObjectBody } from './params.js';
+import { requireEventContentBody } from './params.js';
 
 type StateParams = { Params: { roomId: string; eventType: string; stateKey?: string }; Querystring: { format?: string } };
 
@@ -34,7 +34,7 @@ export function registerStateRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
 
   const putOne = async (req: FastifyRequest<StateParams>) => {
     const user = await deps.requireUser(req);
-    const content = requireObjectBody(req.body);
+    const content = requireEventContentBody(req.body);
     const { roomId, eventType } = req.params;
     deps.limitSend?.(user.userId);
     deps.engine.requireRoom(roomId);
