@@ -19,7 +19,6 @@ export {
   computeEventId,
   computeReferenceHash,
   computeRoomIdFromCreateEvent,
-  eventCanonicalJson,
   eventIdFromReferenceHash,
   hasValidContentHash,
   referenceHashBase64,

@@ -106,6 +106,9 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof MatrixError) {
+      // RFC 9110 Retry-After beside a 429's retry_after_ms, for clients and proxies that read headers.
+      const retryAfterMs = err.extra.retry_after_ms;
+      if (typeof retryAfterMs === 'number') reply.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
       reply.code(err.status).send(err.toJSON());
       return;
     }
