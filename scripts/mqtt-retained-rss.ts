@@ -3,13 +3,15 @@
  * x 60 KB, QoS 1) on distinct topics; the gateway's RSS is read before, after, and right after a
  * restart on the same data directory, and a subscriber counts what is retained.
  *
- *   npx tsx scripts/mqtt-retained-rss.ts [count] [bytes]
+ *   npx tsx scripts/mqtt-retained-rss.ts [count] [bytes] [--uncapped]
  *
+ * `--uncapped` raises the `mqtt.retained` caps above what is sent (every message is retained), to
+ * measure what retaining costs rather than what the caps refuse.
  * The gateway runs as `make run` runs it (GATEWAY_ALLOCATOR_ENV, the Makefile's node flags), from
  * the sources through tsx.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,7 @@ const COUNT = Number(process.argv[2] ?? 5000);
 const BYTES = Number(process.argv[3] ?? 60_000);
 /** PUBLISHes in flight at once: enough to keep the socket busy, few enough not to measure the client. */
 const WINDOW = 32;
+const UNCAPPED = process.argv.includes('--uncapped');
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -87,6 +90,14 @@ async function main(): Promise<void> {
     HEARTH_RATE_LIMITS: 'off',
   };
   const url = `mqtt://127.0.0.1:${mqttPort}`;
+  if (UNCAPPED) {
+    const total = COUNT * (BYTES + 64);
+    writeFileSync(
+      join(dataDir, 'hearth.yaml'),
+      `mqtt:\n  retained:\n    max_messages: ${COUNT}\n    max_bytes: ${total}\n    max_messages_per_client: ${COUNT}\n    max_bytes_per_client: ${total}\n`,
+      { mode: 0o600 },
+    );
+  }
   try {
     let gateway = await startGateway(dataDir, env);
     const { stdout } = await promisify(execFile)(process.execPath, ['bin/hearth.js', 'device', 'add', 'flooder', '--json'], {
@@ -119,7 +130,7 @@ async function main(): Promise<void> {
     const retainedAfter = await countRetained(url, creds, 'flooder/retained/#');
     await stopGateway(gateway);
 
-    console.log(`${COUNT} retained messages of ${BYTES} bytes from one device, QoS 1, in ${seconds.toFixed(1)} s`);
+    console.log(`${COUNT} retained messages of ${BYTES} bytes from one device, QoS 1, in ${seconds.toFixed(1)} s${UNCAPPED ? ' (caps raised above them)' : ''}`);
     console.log(`RSS idle ${mb(idle)} -> after the publishes ${mb(loaded)} -> right after a restart ${mb(restarted)}`);
     console.log(`retained: ${retainedBefore.count} (${mb(retainedBefore.bytes)}) before the restart, ${retainedAfter.count} (${mb(retainedAfter.bytes)}) after`);
   } finally {

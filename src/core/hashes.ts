@@ -15,8 +15,12 @@ export function sha256(data: string | Uint8Array): Buffer {
   return hash('sha256', data, 'buffer');
 }
 
-/** Canonical JSON as the room version encodes its events (lax numbers in v1-v5, rooms/v6 "Canonical JSON"). */
-function eventJson(value: unknown, rules: RoomVersionRules | undefined): string {
+/**
+ * Canonical JSON as the room version encodes its events: strict from v6 (rooms/v6 "Canonical
+ * JSON"), lax numbers in v1-v5. What a received PDU of a v1-v5 room must be measured and hashed
+ * with, since the spec forbids refusing its floats there.
+ */
+export function eventCanonicalJson(value: unknown, rules: RoomVersionRules | undefined): string {
   return rules === undefined || rules.strictCanonicalJson ? canonicalJson(value) : canonicalJson(value, { strict: false });
 }
 
@@ -31,7 +35,7 @@ export function computeContentHash(pdu: object, rules?: RoomVersionRules): strin
 
 function contentHashBytes(pdu: object, rules: RoomVersionRules | undefined): Buffer {
   const { unsigned: _unsigned, signatures: _signatures, hashes: _hashes, ...hashed } = pdu as Record<string, unknown>;
-  return sha256(eventJson(hashed, rules));
+  return sha256(eventCanonicalJson(hashed, rules));
 }
 
 /** A copy of the event with `hashes.sha256` set to its content hash. */
@@ -60,7 +64,7 @@ export function hasValidContentHash(pdu: object, rules?: RoomVersionRules): bool
  */
 export function referenceJson(pdu: Pdu | JsonObject, rules: RoomVersionRules): string {
   const { signatures: _signatures, unsigned: _unsigned, ...essential } = redactPdu(pdu as JsonObject, rules);
-  return eventJson(essential, rules);
+  return eventCanonicalJson(essential, rules);
 }
 
 /** The reference hash (step 4: sha256 of {@link referenceJson}), raw bytes. */

@@ -19,6 +19,7 @@ export {
   computeEventId,
   computeReferenceHash,
   computeRoomIdFromCreateEvent,
+  eventCanonicalJson,
   eventIdFromReferenceHash,
   hasValidContentHash,
   referenceHashBase64,

@@ -382,3 +382,32 @@ test('a record older than owners is adopted by the first login speaking for it, 
   await bridge.releaseOwner('device:plug');
   t.is(await sendAs('device:other', 'tele/plug/STATE', '{"POWER":"ON"}'), undefined, 'a removed login\'s devices are claimable again');
 });
+
+// ---- sensors per device (issue 10 finding 6): one payload of 3,000 keys must not make 3,000 state events
+
+test('a payload with 3,000 keys: the first 64 become sensors, the rest are ignored with one log line, twice over', async (t) => {
+  const { rooms, recorded, send, bridge, logs } = await setup(t, { throttle: { minIntervalSeconds: 0, discreteMinIntervalSeconds: 0, refreshSeconds: 900, deadband: 0 } });
+  const payload = JSON.stringify(Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, i])));
+  await send('zigbee2mqtt/flood', payload);
+  await send('zigbee2mqtt/flood', payload.replace('"k0":0', '"k0":-1'));
+
+  const expected = Array.from({ length: 64 }, (_, i) => `k${i}`);
+  t.is(rooms.created.length, 1);
+  const device = rooms.created[0]!.initialState!.find((e) => e.type === 'org.hearth.device')!.content as { sensors: Record<string, unknown> };
+  t.is(rooms.ofType('org.hearth.device').length, 0, 'the second message changed nothing of the device');
+  t.deepEqual(Object.keys(device.sensors).sort(), [...expected].sort());
+  t.is(recorded.length, 128, '64 readings per message');
+  t.deepEqual([...new Set(recorded.map((r) => r.stream))].sort(), expected.map((k) => `z2m.flood/${k}`).sort());
+  const sensorEvents = rooms.ofType('org.hearth.sensor');
+  t.is(new Set(sensorEvents.map((e) => e.state_key)).size, 64);
+  t.is(sensorEvents.length, 65, 'one per sensor, then k0 changed');
+  t.is(logs.filter((l) => l.startsWith('device has more sensors than bridge.max_sensors_per_device')).length, 1);
+  t.is(bridge.stats.valuesIgnored, 2 * 2936);
+});
+
+test('values of sensors never announced count against the cap too (Homie values before $description)', async (t) => {
+  const { recorded, send } = await setup(t, { maxSensorsPerDevice: 3 });
+  for (let i = 0; i < 5; i++) await send(`homie/5/boiler/node/p${i}`, String(i));
+  await send('homie/5/boiler/node/p1', '11');
+  t.deepEqual(recorded.map((r) => [r.stream, r.value]), [['homie.boiler/node.p0', 0], ['homie.boiler/node.p1', 1], ['homie.boiler/node.p2', 2], ['homie.boiler/node.p1', 11]]);
+});

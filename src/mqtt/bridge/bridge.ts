@@ -59,12 +59,18 @@ export interface BridgeStats {
   commandsRefused: number;
   /** Messages refused because they spoke for a device another MQTT login owns. */
   foreignClaims: number;
+  /** Values ignored because their sensor would be beyond `bridge.max_sensors_per_device`. */
+  valuesIgnored: number;
 }
 
 /** Devices whose availability is remembered before their announcement. */
 const EARLY_AVAILABILITY_LIMIT = 1024;
 /** (publisher, device) pairs whose refusal was logged: one line per pair, not one per message. */
 const LOGGED_REFUSALS_LIMIT = 1024;
+/** What a reading that is ignored resolves to: nothing to write. */
+const NOTHING_TO_WAIT_FOR: Promise<void> = Promise.resolve();
+/** Devices whose unannounced sensors are tracked, and whose sensor overflow was logged. */
+const DEVICES_TRACKED_LIMIT = 4096;
 
 interface SensorThrottleState {
   /** The resolved rule, kept per sensor: resolving allocates, and it runs for every reading. */
@@ -77,10 +83,16 @@ interface SensorThrottleState {
 }
 
 export class MqttBridge {
-  readonly stats: BridgeStats = { messages: 0, unknownTopics: 0, malformed: 0, readings: 0, failures: 0, commandsPublished: 0, commandsRefused: 0, foreignClaims: 0 };
+  readonly stats: BridgeStats = { messages: 0, unknownTopics: 0, malformed: 0, readings: 0, failures: 0, commandsPublished: 0, commandsRefused: 0, foreignClaims: 0, valuesIgnored: 0 };
   private readonly registry: DeviceRegistry;
   private readonly ownership: DeviceOwnership;
   private readonly loggedRefusals = new Set<string>();
+  /**
+   * Sensors with values but no announcement (a Homie value before `$description`, a device not
+   * registered yet): they count against `max_sensors_per_device` like announced ones.
+   */
+  private readonly unannounced = new Map<string, Set<string>>();
+  private readonly overflowLogged = new Set<string>();
   private readonly deviceRooms: DeviceRooms;
   private readonly commands: CommandHandler;
   private readonly adapters: TopicAdapter[];
@@ -105,7 +117,7 @@ export class MqttBridge {
 
   constructor(private readonly deps: MqttBridgeDeps) {
     this.now = deps.now ?? Date.now;
-    this.registry = new DeviceRegistry(deps.db);
+    this.registry = new DeviceRegistry(deps.db, deps.config.maxSensorsPerDevice, (d, ignored) => this.sensorsIgnored(d.key, ignored));
     this.ownership = new DeviceOwnership((key) => this.registry.get(key));
     this.deviceRooms = new DeviceRooms(deps.rooms, deps.identity, this.registry, {
       roomPer: deps.config.roomPer,
@@ -433,9 +445,10 @@ export class MqttBridge {
   // ---- 3. record ----
 
   private record(r: Reading): Promise<void> {
-    this.stats.readings++;
     const d = this.registry.get(r.deviceKey);
     const info = d?.sensors[r.sensor];
+    if (!info && !this.mayAddSensor(r.deviceKey, d, r.sensor)) return NOTHING_TO_WAIT_FOR;
+    this.stats.readings++;
     const value = normaliseValue(info, r.value);
     const stream = info ? this.streamKeyOf(info, r.deviceKey, r.sensor) : `${r.deviceKey}/${r.sensor}`;
     const durable = this.deps.telemetry.record({ stream, ts: r.ts, value });
@@ -444,6 +457,38 @@ export class MqttBridge {
       this.throttledSensorEvent(d, r.sensor, stream, value, r.ts);
     }
     return durable;
+  }
+
+  /**
+   * Whether a value for `sensor`, which the device never announced, may become a sensor: only
+   * while the device has fewer than `max_sensors_per_device` (announced and unannounced together).
+   */
+  private mayAddSensor(deviceKey: string, d: BridgedDevice | undefined, sensor: string): boolean {
+    let extra = this.unannounced.get(deviceKey);
+    if (extra?.has(sensor)) return true;
+    const announced = d ? Object.keys(d.sensors).length : 0;
+    if (announced + (extra?.size ?? 0) >= this.deps.config.maxSensorsPerDevice) {
+      this.stats.valuesIgnored++;
+      this.sensorsIgnored(deviceKey, [sensor]);
+      return false;
+    }
+    if (!extra) {
+      if (this.unannounced.size >= DEVICES_TRACKED_LIMIT) this.unannounced.delete(this.unannounced.keys().next().value!);
+      this.unannounced.set(deviceKey, (extra = new Set()));
+    }
+    extra.add(sensor);
+    return true;
+  }
+
+  /** One log line per device the first time its sensors overflow the cap (a payload of 3,000 keys is one line). */
+  private sensorsIgnored(deviceKey: string, ignored: string[]): void {
+    if (this.overflowLogged.has(deviceKey)) return;
+    if (this.overflowLogged.size >= DEVICES_TRACKED_LIMIT) this.overflowLogged.clear();
+    this.overflowLogged.add(deviceKey);
+    this.deps.logger.warn(
+      { device: deviceKey, limit: this.deps.config.maxSensorsPerDevice, ignored: ignored.slice(0, 5), more: Math.max(0, ignored.length - 5) },
+      'device has more sensors than bridge.max_sensors_per_device: the rest are ignored',
+    );
   }
 
   /**

@@ -50,7 +50,20 @@ export class DeviceRegistry {
   /** Announced command topics -> the devices with a sensor commanded there. */
   private readonly commandTopics = new Map<string, Set<string>>();
 
-  constructor(private readonly db: Database) {}
+  /**
+   * `maxSensors`: sensors a device may have (`bridge.max_sensors_per_device`); announced sensors
+   * beyond it are not added, and `onOverflow` hears which (the bridge logs it once per device).
+   */
+  constructor(
+    private readonly db: Database,
+    private readonly maxSensors = Infinity,
+    private readonly onOverflow: (d: BridgedDevice, ignored: string[]) => void = () => undefined,
+  ) {}
+
+  /** Whether device `d` may have one more sensor. */
+  hasRoomForSensor(d: BridgedDevice, extra = 0): boolean {
+    return Object.keys(d.sensors).length + extra < this.maxSensors;
+  }
 
   async load(): Promise<void> {
     for await (const [k, v] of this.db.space('bridgeDevices').iterator()) {
@@ -123,7 +136,9 @@ export class DeviceRegistry {
    */
   mergeChangesNothing(d: BridgedDevice, a: DeviceAnnouncement): boolean {
     if (a.stateBindings || a.availability || a.sensors.length === 0) return false;
-    return a.sensors.every((s) => s.inferred && d.sensors[s.key] !== undefined);
+    // A device at its sensor cap gains none: unknown keys change nothing either.
+    const full = !this.hasRoomForSensor(d);
+    return a.sensors.every((s) => s.inferred && (full || d.sensors[s.key] !== undefined));
   }
 
   /** Merges an announcement into a device; returns whether anything a room shows changed. */
@@ -137,17 +152,24 @@ export class DeviceRegistry {
       if (a.swVersion) d.swVersion = a.swVersion;
       if (a.area) d.area = a.area;
     }
+    let ignored: string[] | undefined;
     for (const s of a.sensors) {
       const known = d.sensors[s.key];
       if (s.inferred && known) continue;
+      if (!known && !this.hasRoomForSensor(d)) {
+        (ignored ??= []).push(s.key);
+        continue;
+      }
       d.sensors[s.key] = s;
     }
+    if (ignored) this.onOverflow(d, ignored);
     if (!inferredOnly) {
-      d.sources[a.sourceTopic] = [...new Set([...(d.sources[a.sourceTopic] ?? []), ...a.sensors.map((s) => s.key)])];
+      d.sources[a.sourceTopic] = [...new Set([...(d.sources[a.sourceTopic] ?? []), ...a.sensors.filter((s) => d.sensors[s.key]).map((s) => s.key)])];
     }
     if (a.stateBindings) {
       const announcedKeys = new Set(a.stateBindings.map((b) => b.sensor));
-      d.stateBindings = [...d.stateBindings.filter((b) => !announcedKeys.has(b.sensor)), ...a.stateBindings];
+      const kept = a.stateBindings.filter((b) => d.sensors[b.sensor]);
+      d.stateBindings = [...d.stateBindings.filter((b) => !announcedKeys.has(b.sensor)), ...kept];
     }
     if (a.availability) d.availability = a.availability;
     return before !== JSON.stringify([d.name, d.model, d.manufacturer, d.swVersion, d.area, d.sensors]);
