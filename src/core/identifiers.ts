@@ -210,7 +210,7 @@ export function isPlausibleEventId(eventId: unknown): eventId is string {
   return typeof eventId === 'string' && eventId.length > 1 && eventId.startsWith('$') && isSafeIdentifierText(eventId);
 }
 
-/** What `eventRefusal` checks: the identifier fields of an event about to be created. */
+/** What `eventIdentifiersRefusal` checks: the identifier fields of an event about to be created. */
 export interface EventIdentifiers {
   type: unknown;
   sender: unknown;
@@ -229,6 +229,10 @@ export function eventIdentifiersRefusal(event: EventIdentifiers): string | undef
     return 'Invalid state key: a string of at most 255 bytes without NUL';
   }
   if (typeof event.sender !== 'string' || !isValidUserId(event.sender)) return 'Invalid sender user id';
+  // A membership's state key is the user id it is about (client-server "m.room.member").
+  if (event.type === 'm.room.member' && (typeof event.state_key !== 'string' || !isValidUserId(event.state_key))) {
+    return 'Invalid state key: m.room.member needs a user id';
+  }
   if (event.room_id !== undefined && (typeof event.room_id !== 'string' || !isValidRoomId(event.room_id))) return 'Invalid room id';
   if (event.redacts !== undefined && !isPlausibleEventId(event.redacts)) return 'Invalid event id in redacts';
   return undefined;

@@ -6,7 +6,7 @@
 import type { JsonObject, RoomVersionId } from '../core/types.js';
 import { isJsonObject } from '../core/json-object.js';
 import { DEFAULT_ROOM_VERSION, getRoomVersionRules, isSupportedRoomVersion } from '../core/room-versions.js';
-import { isValidUserId } from '../core/identifiers.js';
+import { isValidRoomAlias, isValidUserId } from '../core/identifiers.js';
 import { ErrCode, MatrixError, badJson } from '../core/errors.js';
 import type { EventDraft, RoomEngine } from './engine.js';
 
@@ -109,8 +109,9 @@ export async function createRoom(deps: CreateRoomDeps, req: CreateRoomRequest): 
 
   let alias: string | undefined;
   if (req.roomAliasName !== undefined) {
-    if (!/^[^\s:#]+$/.test(req.roomAliasName)) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'Invalid room_alias_name');
     alias = `#${req.roomAliasName}:${deps.serverName}`;
+    // The alias grammar (no NUL, 255 bytes with the server name), and no whitespace or '#' of our own.
+    if (!/^[^\s:#]+$/.test(req.roomAliasName) || !isValidRoomAlias(alias)) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'Invalid room_alias_name');
     if (await deps.aliasTaken(alias)) throw new MatrixError(400, ErrCode.ROOM_IN_USE, 'Room alias already taken');
   }
 

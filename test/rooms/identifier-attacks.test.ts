@@ -97,3 +97,19 @@ test('a transaction id is scoped to its room and event type: the same txnId else
   t.is(redaction.status, 200);
   t.not(redaction.body.event_id, first.body.event_id);
 });
+
+test('ids in bodies: a membership for a non-user id and an alias name with NUL or past 255 bytes are refused', async (t) => {
+  const s = await openRoomStack();
+  t.teardown(() => s.close());
+  const roomId = (await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, {})).body.room_id as string;
+  const invite = await call(s, 'POST', `${room(roomId)}/invite`, ALICE, { user_id: '@bo\u0000b:test.local' });
+  t.is(invite.status, 400);
+  const member = await call(s, 'PUT', `${room(roomId)}/state/m.room.member/not-a-user`, ALICE, { membership: 'invite' });
+  t.is(member.status, 400);
+  t.is(member.body.errcode, 'M_BAD_JSON');
+  for (const name of ['a\u0000b', 'x'.repeat(250)]) {
+    const created = await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, { room_alias_name: name });
+    t.is(created.status, 400, name.slice(0, 10));
+    t.is(created.body.errcode, 'M_INVALID_PARAM');
+  }
+});
