@@ -160,7 +160,7 @@ export class FederationRooms {
       throw new MatrixError(502, ErrCode.UNKNOWN, `${server} answered the invite with another event`);
     }
     if (same.event_id !== event.event_id) throw new MatrixError(502, ErrCode.UNKNOWN, `${server} answered the invite with another event`);
-    const fault = await checkEventSignatures({ ...signed, sender: invitee }, event.event_id, rules, this.deps.keys);
+    const fault = await checkEventSignatures(signed, event.event_id, rules, this.deps.keys, [server]);
     if (fault) throw new MatrixError(502, ErrCode.UNKNOWN, `${server} did not sign the invite: ${fault}`);
     return signed;
   }

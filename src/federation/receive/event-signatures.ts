@@ -17,9 +17,12 @@ export interface ServerKeyLookup {
   publicKey(serverName: string, keyId: string, atTs: number, rules: RoomVersionRules): Promise<Uint8Array | undefined>;
 }
 
-/** Why the event's signatures do not hold, or undefined when they do. */
-export async function checkEventSignatures(pdu: Pdu, eventId: string, rules: RoomVersionRules, keys: ServerKeyLookup): Promise<string | undefined> {
-  for (const server of requiredSigners(pdu, eventId, rules)) {
+/**
+ * Why the event's signatures do not hold, or undefined when they do. `signers` defaults to the
+ * servers that must sign any event; an invite's sender also checks the invitee's server signed it.
+ */
+export async function checkEventSignatures(pdu: Pdu, eventId: string, rules: RoomVersionRules, keys: ServerKeyLookup, signers = requiredSigners(pdu, eventId, rules)): Promise<string | undefined> {
+  for (const server of signers) {
     const signatures = pdu.signatures?.[server];
     if (!signatures || typeof signatures !== 'object') return `no signature of ${server}`;
     let verified = false;
