@@ -11,9 +11,20 @@ import { SideStreamStore } from '../stream/side-stream.js';
 export type ReceiptType = 'm.read' | 'm.read.private';
 export const RECEIPT_TYPES: readonly ReceiptType[] = ['m.read', 'm.read.private'];
 
+/** A receipt as written, for listeners (federation sends local users' public ones on). */
+export interface ReceiptWritten {
+  userId: string;
+  roomId: string;
+  receiptType: ReceiptType;
+  eventId: string;
+  threadId?: string;
+  ts: number;
+}
+
 export class ReceiptService {
   private readonly store: ReceiptStore;
   private readonly sideStream: SideStreamStore;
+  private readonly listeners = new Set<(receipt: ReceiptWritten) => void>();
 
   constructor(
     private readonly db: Database,
@@ -23,11 +34,14 @@ export class ReceiptService {
     this.sideStream = new SideStreamStore(db);
   }
 
-  /** Records a receipt; `threadId` is omitted for an unthreaded receipt ("Threaded read receipts"). */
-  async setReceipt(userId: string, roomId: string, receiptType: ReceiptType, eventId: string, threadId?: string): Promise<void> {
+  /**
+   * Records a receipt; `threadId` is omitted for an unthreaded receipt ("Threaded read receipts").
+   * `ts` is now, or for a receipt another server sent, the time it gives.
+   */
+  async setReceipt(userId: string, roomId: string, receiptType: ReceiptType, eventId: string, threadId?: string, ts = Date.now()): Promise<void> {
     const position = this.notifier.reserve();
     try {
-      const record: ReceiptRecord = { roomId, receiptType, userId, threadId: threadId ?? '', eventId, ts: Date.now(), stream: position };
+      const record: ReceiptRecord = { roomId, receiptType, userId, threadId: threadId ?? '', eventId, ts, stream: position };
       const ops: BatchOp[] = [];
       this.store.putTxn(ops, record);
       this.sideStream.appendTxn(ops, position, { kind: 'receipt', roomId, userId, receiptType, threadId: record.threadId });
@@ -35,6 +49,19 @@ export class ReceiptService {
     } finally {
       this.notifier.settle(position);
     }
+    for (const listener of this.listeners) {
+      try {
+        listener({ userId, roomId, receiptType, eventId, ...(threadId === undefined ? {} : { threadId }), ts });
+      } catch {
+        // The receipt is written; a failing listener cannot undo it.
+      }
+    }
+  }
+
+  /** Calls `listener` after every receipt written. */
+  onReceipt(listener: (receipt: ReceiptWritten) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**

@@ -23,6 +23,15 @@ export interface ToDeviceEvent {
 /** `messages` of PUT /sendToDevice: user id -> device id or `*` -> content. */
 export type ToDeviceMessages = Record<string, Record<string, JsonObject>>;
 
+/**
+ * Messages for users of other servers (federation's `m.direct_to_device`): called once per
+ * accepted send with the remote recipients only.
+ */
+export type RemoteToDeviceSink = (sender: string, type: string, messages: ToDeviceMessages) => void;
+
+/** Devices one message from another server may reach (`*` expanded): a stranger cannot fill the store. */
+const MAX_REMOTE_DELIVERIES = 1000;
+
 /** Per sync response; Synapse uses the same figure. */
 const DELIVERY_LIMIT = 100;
 /** Recent send transactions remembered for idempotency (client-server-api "Transaction identifiers"). */
@@ -35,6 +44,7 @@ export class ToDeviceService {
   private readonly seenTxns = new LruCache<string, true>(TXN_CACHE_SIZE);
   /** `user ‖ device` -> [sync token position, last delivered position] of recent responses. */
   private readonly deliveries = new Map<string, Array<[token: number, deliveredUpTo: number]>>();
+  private remoteSink: RemoteToDeviceSink | undefined;
 
   constructor(
     private readonly db: Database,
@@ -49,7 +59,7 @@ export class ToDeviceService {
    * 1. A repeated transaction of the same device is acknowledged without resending.
    * 2. `*` expands to every device of a local user; a device named explicitly takes precedence.
    * 3. All messages are written in one batch at one stream position.
-   * Recipients on other servers are not reachable yet (no federation EDUs) and are skipped.
+   * 4. Recipients on other servers go to federation (`sendRemoteThrough`), or are skipped without it.
    */
   async send(sender: { userId: string; deviceId: string }, type: string, txnId: string, messages: ToDeviceMessages): Promise<void> {
     // 1.
@@ -57,30 +67,60 @@ export class ToDeviceService {
     const txnKey = compositeKey(sender.userId, sender.deviceId, type, txnId);
     if (this.seenTxns.get(txnKey)) return;
     // 2.
-    const deliveries: Array<{ userId: string; deviceId: string; content: JsonObject }> = [];
+    const remote: ToDeviceMessages = {};
+    const local: ToDeviceMessages = {};
     for (const [userId, byDevice] of Object.entries(messages)) {
-      if (!this.accounts.isLocal(userId)) continue;
-      const explicit = new Set(Object.keys(byDevice).filter((d) => d !== '*'));
-      for (const deviceId of explicit) deliveries.push({ userId, deviceId, content: byDevice[deviceId]! });
-      const wildcard = byDevice['*'];
-      if (wildcard !== undefined) {
-        for (const d of await this.accounts.listDevices(userId)) {
-          if (!explicit.has(d.deviceId)) deliveries.push({ userId, deviceId: d.deviceId, content: wildcard });
-        }
-      }
+      if (this.accounts.isLocal(userId)) local[userId] = byDevice;
+      else remote[userId] = byDevice;
     }
     // 3.
-    if (deliveries.length > 0) {
-      const position = this.notifier.reserve();
-      try {
-        const ops: BatchOp[] = [];
-        for (const d of deliveries) this.store.putTxn(ops, d.userId, d.deviceId, position, { type, sender: sender.userId, content: d.content });
-        await this.db.write(ops);
-      } finally {
-        this.notifier.settle(position);
-      }
-    }
+    await this.deliverLocally(sender.userId, type, local, Infinity, false);
+    // 4.
+    if (this.remoteSink && Object.keys(remote).length > 0) this.remoteSink(sender.userId, type, remote);
     this.seenTxns.set(txnKey, true);
+  }
+
+  /** Federation: messages for users of other servers go to `sink` from now on. */
+  sendRemoteThrough(sink: RemoteToDeviceSink): void {
+    this.remoteSink = sink;
+  }
+
+  /**
+   * Messages another server sent (`m.direct_to_device`), already checked and deduplicated by
+   * federation: delivered to the local recipients (`*` expanded) like local ones, in one batch, at
+   * most MAX_REMOTE_DELIVERIES devices. Returns how many devices were reached.
+   */
+  deliverFromRemote(sender: string, type: string, messages: ToDeviceMessages): Promise<number> {
+    const local: ToDeviceMessages = {};
+    for (const [userId, byDevice] of Object.entries(messages)) if (this.accounts.isLocal(userId)) local[userId] = byDevice;
+    // Only devices that exist: nothing is kept for device ids a stranger makes up.
+    return this.deliverLocally(sender, type, local, MAX_REMOTE_DELIVERIES, true);
+  }
+
+  private async deliverLocally(sender: string, type: string, messages: ToDeviceMessages, limit: number, existingOnly: boolean): Promise<number> {
+    const deliveries: Array<{ userId: string; deviceId: string; content: JsonObject }> = [];
+    for (const [userId, byDevice] of Object.entries(messages)) {
+      const explicit = new Set(Object.keys(byDevice).filter((d) => d !== '*'));
+      const wildcard = byDevice['*'];
+      const devices = wildcard !== undefined || existingOnly ? (await this.accounts.listDevices(userId)).map((d) => d.deviceId) : [];
+      const existing = new Set(devices);
+      for (const deviceId of explicit) if (!existingOnly || existing.has(deviceId)) deliveries.push({ userId, deviceId, content: byDevice[deviceId]! });
+      if (wildcard !== undefined) {
+        for (const deviceId of devices) if (!explicit.has(deviceId)) deliveries.push({ userId, deviceId, content: wildcard });
+      }
+      if (deliveries.length >= limit) break;
+    }
+    if (deliveries.length > limit) deliveries.length = limit;
+    if (deliveries.length === 0) return 0;
+    const position = this.notifier.reserve();
+    try {
+      const ops: BatchOp[] = [];
+      for (const d of deliveries) this.store.putTxn(ops, d.userId, d.deviceId, position, { type, sender, content: d.content });
+      await this.db.write(ops);
+    } finally {
+      this.notifier.settle(position);
+    }
+    return deliveries.length;
   }
 
   /**

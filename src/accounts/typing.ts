@@ -13,6 +13,7 @@ export class TypingManager {
   private readonly rooms = new Map<string, Map<string, NodeJS.Timeout>>();
   /** room id -> the notifier's ephemeral serial of the room's last typing change. */
   private readonly changedAt = new Map<string, number>();
+  private readonly listeners = new Set<(roomId: string, userId: string, typing: boolean) => void>();
 
   constructor(private readonly notifier: Pick<StreamNotifier, 'notifyEphemeral' | 'ephemeral'>) {}
 
@@ -21,6 +22,8 @@ export class TypingManager {
     const users = this.rooms.get(roomId) ?? new Map<string, NodeJS.Timeout>();
     const previous = users.get(userId);
     if (previous) clearTimeout(previous);
+    // Renewals too (other servers time a notice out after 60 s unless told again); a stop only if one ran.
+    if (typing || previous) this.tell(roomId, userId, typing);
     if (typing) {
       const timer = setTimeout(() => this.setTyping(roomId, userId, false), Math.min(Math.max(timeoutMs, 0), MAX_TIMEOUT_MS));
       timer.unref();
@@ -51,6 +54,22 @@ export class TypingManager {
   /** The users typing in a room now: the `user_ids` of its `m.typing` event. */
   typingFor(roomId: string): string[] {
     return [...(this.rooms.get(roomId)?.keys() ?? [])];
+  }
+
+  /** Calls `listener` for every start, renewal and end of a notice (federation sends local users' on). */
+  onChange(listener: (roomId: string, userId: string, typing: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private tell(roomId: string, userId: string, typing: boolean): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(roomId, userId, typing);
+      } catch {
+        // Typing is best effort: a failing listener changes nothing here.
+      }
+    }
   }
 
   /** Clears every timer (gateway shutdown). */

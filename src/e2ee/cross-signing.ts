@@ -96,7 +96,9 @@ export class CrossSigning {
     // 5.
     const ops: BatchOp[] = [];
     for (const [usage, key] of changed) this.store.putCrossSigningKeyTxn(ops, userId, usage, key);
-    await this.deviceLists.writeWithChange(ops, userId);
+    // Only the master and self-signing keys are public; a new user-signing key alone concerns the user's own devices.
+    const cause = changed.some(([usage]) => usage !== 'user_signing') ? ({ kind: 'cross_signing' } as const) : ({ kind: 'private' } as const);
+    await this.deviceLists.writeWithChange(ops, userId, cause);
   }
 
   /**
@@ -139,7 +141,13 @@ export class CrossSigning {
     const ops: BatchOp[] = [];
     if (target.kind === 'own_device') this.store.putDeviceKeysTxn(ops, targetUserId, keyId, updated);
     else this.store.putCrossSigningKeyTxn(ops, targetUserId, 'master', updated);
-    await this.deviceLists.writeWithChange(ops, target.kind === 'other_master' ? signerId : targetUserId);
+    const cause =
+      target.kind === 'own_device'
+        ? ({ kind: 'device', deviceId: keyId } as const)
+        : target.kind === 'other_master'
+          ? ({ kind: 'private' } as const)
+          : ({ kind: 'cross_signing' } as const);
+    await this.deviceLists.writeWithChange(ops, target.kind === 'other_master' ? signerId : targetUserId, cause);
     return undefined;
   }
 

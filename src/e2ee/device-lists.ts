@@ -6,6 +6,7 @@
 import type { BatchOp, Database } from '../storage/db.js';
 import type { E2eeKeyStore } from '../storage/e2ee.js';
 import type { StreamNotifier } from '../stream/notifier.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 
 /** One membership of one user in one room, with the stream position of the event that set it. */
 export interface MembershipEntry {
@@ -24,6 +25,25 @@ export interface MembershipView {
   membersOf(roomId: string): Promise<Array<MembershipEntry & { userId: string }>>;
 }
 
+/** What changed a user's device list: federation announces each kind differently. */
+export type DeviceListCause =
+  /** A device's keys were uploaded, signed or (with `deleted`) removed: `m.device_list_update`. */
+  | { kind: 'device'; deviceId: string; deleted?: boolean }
+  /** The user's master or self-signing key changed: `m.signing_key_update`. */
+  | { kind: 'cross_signing' }
+  /** Only the user themself sees it (their user-signing signature on another user's master key). */
+  | { kind: 'private' }
+  /** A remote user's list, as another server told us (federation's remote device list cache). */
+  | { kind: 'remote' };
+
+/** One device list change, as written: `streamId` is its stream position, `prevStreamId` the user's previous one. */
+export interface DeviceListChange {
+  userId: string;
+  streamId: number;
+  prevStreamId: number | undefined;
+  cause: DeviceListCause;
+}
+
 export interface DeviceListChanges {
   changed: string[];
   left: string[];
@@ -33,6 +53,10 @@ export interface DeviceListChanges {
 const ENDED = new Set(['leave', 'ban']);
 
 export class DeviceListTracker {
+  private readonly listeners = new Set<(change: DeviceListChange) => void>();
+  /** One change of a user at a time, so each change's `prevStreamId` is the one written just before. */
+  private readonly userLock = new KeyedLock();
+
   constructor(
     private readonly db: Database,
     private readonly keys: E2eeKeyStore,
@@ -44,14 +68,36 @@ export class DeviceListTracker {
    * Writes `ops` in one batch together with a device list change of `userId` at a fresh stream
    * position; the position is settled (waking `/sync` long-polls) whether or not the write succeeds.
    */
-  async writeWithChange(ops: BatchOp[], userId: string): Promise<void> {
-    const position = this.notifier.reserve();
-    try {
-      this.keys.appendDeviceListChangeTxn(ops, position, userId);
-      await this.db.write(ops);
-    } finally {
-      this.notifier.settle(position);
+  async writeWithChange(ops: BatchOp[], userId: string, cause: DeviceListCause): Promise<void> {
+    const change = await this.userLock.run(userId, async () => {
+      const prevStreamId = await this.keys.latestDeviceListChange(userId);
+      const position = this.notifier.reserve();
+      try {
+        this.keys.appendDeviceListChangeTxn(ops, position, userId);
+        await this.db.write(ops);
+      } finally {
+        this.notifier.settle(position);
+      }
+      return { userId, streamId: position, prevStreamId, cause };
+    });
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener (federation) must never undo or fail a change already written.
+      }
     }
+  }
+
+  /** Calls `listener` after every written change (federation sends local users' changes on). */
+  onChange(listener: (change: DeviceListChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The position of the user's latest change (the `stream_id` of `user/devices`), 0 before any. */
+  async latestStreamId(userId: string): Promise<number> {
+    return (await this.keys.latestDeviceListChange(userId)) ?? 0;
   }
 
   /**

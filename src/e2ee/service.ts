@@ -11,7 +11,7 @@ import type { StreamNotifier } from '../stream/notifier.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { ErrCode, MatrixError, invalidParam, missingParam } from '../core/errors.js';
 import { CrossSigning, type SignatureFailure } from './cross-signing.js';
-import { DeviceListTracker, type DeviceListChanges, type MembershipView } from './device-lists.js';
+import { DeviceListTracker, type DeviceListChange, type DeviceListChanges, type MembershipView } from './device-lists.js';
 import { OneTimeKeys } from './one-time-keys.js';
 import { isSelfSignedDeviceKeys, sameSignedContent, withVisibleSignatures } from './signatures.js';
 import { optionalObject, parseClaimRequest, parseDeviceKeys, parseKeyMap, parseQueryRequest } from './validation.js';
@@ -25,6 +25,36 @@ export interface E2eeServiceDeps {
   /** The user's devices from the accounts service (device lists follow it; display names come from it). */
   userDevices(userId: string): Promise<Array<{ deviceId: string; displayName?: string }>>;
 }
+
+/**
+ * Other servers' users' keys (server-server "End-to-End Encryption"), which federation fetches:
+ * users grouped by nothing in particular; the directory groups them per server, asks each with the
+ * deadline, and reports the servers it could not ask under `failures`.
+ */
+export interface RemoteKeyDirectory {
+  query(users: Map<string, string[]>, timeoutMs: number): Promise<RemoteKeysAnswer>;
+  claim(request: Map<string, Map<string, string>>, timeoutMs: number): Promise<{ one_time_keys: Record<string, JsonObject>; failures: Record<string, JsonObject> }>;
+}
+
+export interface RemoteKeysAnswer {
+  device_keys: Record<string, JsonObject>;
+  master_keys: Record<string, JsonObject>;
+  self_signing_keys: Record<string, JsonObject>;
+  failures: Record<string, JsonObject>;
+}
+
+/** What `GET /_matrix/federation/v1/user/devices/{userId}` answers for a local user. */
+export interface UserDevicesAnswer {
+  user_id: string;
+  stream_id: number;
+  devices: Array<{ device_id: string; keys?: JsonObject; device_display_name?: string }>;
+  master_key?: JsonObject;
+  self_signing_key?: JsonObject;
+}
+
+/** keys.yaml `timeout`: 10 s by default; capped so a client cannot park a request for long. */
+const DEFAULT_REMOTE_TIMEOUT_MS = 10_000;
+const MAX_REMOTE_TIMEOUT_MS = 30_000;
 
 export interface Requester {
   userId: string;
@@ -41,6 +71,8 @@ export class E2eeService {
   private readonly crossSigning: CrossSigning;
   /** Serialises the read-modify-write of one device's keys (uploads, claims, deletion). */
   private readonly lock = new KeyedLock();
+  /** Set by federation (`attachRemoteKeys`); without it other servers' users are `failures`. */
+  private remote: RemoteKeyDirectory | undefined;
 
   constructor(private readonly deps: E2eeServiceDeps) {
     this.store = new E2eeKeyStore(deps.db);
@@ -94,7 +126,7 @@ export class E2eeService {
       await this.oneTimeKeys.addTxn(ops, userId, deviceId, oneTime);
       await this.oneTimeKeys.addFallbackTxn(ops, userId, deviceId, fallback);
       // 3.
-      if (deviceListChanged) await this.deviceLists.writeWithChange(ops, userId);
+      if (deviceListChanged) await this.deviceLists.writeWithChange(ops, userId, { kind: 'device', deviceId });
       else await this.deps.db.write(ops);
       // 4.
       return { one_time_key_counts: await this.oneTimeKeys.counts(userId, deviceId) };
@@ -115,11 +147,13 @@ export class E2eeService {
     const selfSigningKeys: JsonObject = {};
     const userSigningKeys: JsonObject = {};
     const failures: JsonObject = {};
+    const remoteUsers = new Map<string, string[]>();
     for (const [userId, requestedDevices] of query) {
       const user = parseUserId(userId);
       if (!user) throw invalidParam(`${userId} is not a user id`);
       if (user.serverName !== this.deps.serverName) {
-        failures[user.serverName] = UNREACHABLE;
+        if (this.remote) remoteUsers.set(userId, requestedDevices);
+        else failures[user.serverName] = UNREACHABLE;
         continue;
       }
       const devices = new Map((await this.deps.userDevices(userId)).map((d) => [d.deviceId, d.displayName]));
@@ -136,6 +170,13 @@ export class E2eeService {
       if (crossSigning.master) masterKeys[userId] = crossSigning.master;
       if (crossSigning.selfSigning) selfSigningKeys[userId] = crossSigning.selfSigning;
       if (crossSigning.userSigning) userSigningKeys[userId] = crossSigning.userSigning;
+    }
+    if (remoteUsers.size > 0 && this.remote) {
+      const answer = await this.remote.query(remoteUsers, remoteTimeout(body.timeout));
+      Object.assign(deviceKeys, answer.device_keys);
+      Object.assign(masterKeys, answer.master_keys);
+      Object.assign(selfSigningKeys, answer.self_signing_keys);
+      Object.assign(failures, answer.failures);
     }
     return {
       device_keys: deviceKeys,
@@ -155,19 +196,125 @@ export class E2eeService {
     const request = parseClaimRequest(body.one_time_keys);
     const claimed: Record<string, Record<string, JsonObject>> = {};
     const failures: JsonObject = {};
+    const remoteRequest = new Map<string, Map<string, string>>();
     for (const [userId, devices] of request) {
       const user = parseUserId(userId);
       if (!user) throw invalidParam(`${userId} is not a user id`);
       if (user.serverName !== this.deps.serverName) {
-        failures[user.serverName] = UNREACHABLE;
+        if (this.remote) remoteRequest.set(userId, devices);
+        else failures[user.serverName] = UNREACHABLE;
         continue;
       }
-      for (const [deviceId, algorithm] of devices) {
-        const key = await this.lock.run(deviceLockKey(userId, deviceId), () => this.oneTimeKeys.claim(userId, deviceId, algorithm));
-        if (key) ((claimed[userId] ??= {})[deviceId] ??= {})[key.keyName] = key.key;
-      }
+      await this.claimLocal(claimed, userId, devices);
+    }
+    if (remoteRequest.size > 0 && this.remote) {
+      const answer = await this.remote.claim(remoteRequest, remoteTimeout(body.timeout));
+      Object.assign(claimed, answer.one_time_keys);
+      Object.assign(failures, answer.failures);
     }
     return { one_time_keys: claimed, failures };
+  }
+
+  private async claimLocal(claimed: Record<string, Record<string, JsonObject>>, userId: string, devices: Map<string, string>): Promise<void> {
+    for (const [deviceId, algorithm] of devices) {
+      const key = await this.lock.run(deviceLockKey(userId, deviceId), () => this.oneTimeKeys.claim(userId, deviceId, algorithm));
+      if (key) ((claimed[userId] ??= {})[deviceId] ??= {})[key.keyName] = key.key;
+    }
+  }
+
+  // ---- what federation needs (server-server "End-to-End Encryption", "Device Management") ----
+
+  /** Federation fetches other servers' users' keys for `/keys/query` and `/keys/claim` from now on. */
+  attachRemoteKeys(remote: RemoteKeyDirectory): void {
+    this.remote = remote;
+  }
+
+  /** Calls `listener` after every device list change written (local users' go out as EDUs). */
+  onDeviceListChange(listener: (change: DeviceListChange) => void): () => void {
+    return this.deviceLists.onChange(listener);
+  }
+
+  /** Writes `ops` with a device list change of a remote user (their list as cached changed), so `/sync` reports it. */
+  writeRemoteDeviceListChange(ops: BatchOp[], userId: string): Promise<void> {
+    return this.deviceLists.writeWithChange(ops, userId, { kind: 'remote' });
+  }
+
+  /** A local device's published keys (for `m.device_list_update`), undefined without any. */
+  publishedDeviceKeys(userId: string, deviceId: string): Promise<JsonObject | undefined> {
+    return this.store.deviceKeys(userId, deviceId);
+  }
+
+  /** A local user's public cross-signing keys (for `m.signing_key_update`): master and self-signing, as others see them. */
+  async publicCrossSigningKeys(userId: string): Promise<{ master?: JsonObject; selfSigning?: JsonObject }> {
+    const keys = await this.crossSigning.visibleKeys(userId, '');
+    const out: { master?: JsonObject; selfSigning?: JsonObject } = {};
+    if (keys.master) out.master = keys.master;
+    if (keys.selfSigning) out.selfSigning = keys.selfSigning;
+    return out;
+  }
+
+  /**
+   * `GET /user/devices/{userId}` for a local user: every device with its display name and keys
+   * (when uploaded), the public cross-signing keys, and the position of the latest change as
+   * `stream_id`, which the next `m.device_list_update` names as `prev_id`.
+   */
+  async devicesForServer(userId: string): Promise<UserDevicesAnswer> {
+    const streamId = await this.deviceLists.latestStreamId(userId);
+    const keys = await this.store.deviceKeysOfUser(userId);
+    const devices: UserDevicesAnswer['devices'] = [];
+    for (const d of await this.deps.userDevices(userId)) {
+      const device: UserDevicesAnswer['devices'][number] = { device_id: d.deviceId };
+      const k = keys.get(d.deviceId);
+      if (k) device.keys = withVisibleSignatures(k, userId, '');
+      if (d.displayName !== undefined) device.device_display_name = d.displayName;
+      devices.push(device);
+    }
+    const answer: UserDevicesAnswer = { user_id: userId, stream_id: streamId, devices };
+    const crossSigning = await this.publicCrossSigningKeys(userId);
+    if (crossSigning.master) answer.master_key = crossSigning.master;
+    if (crossSigning.selfSigning) answer.self_signing_key = crossSigning.selfSigning;
+    return answer;
+  }
+
+  /**
+   * `POST /user/keys/query` from another server: the keys of the requested local users, with the
+   * owner's signatures only (no requesting user to show their own), and no user-signing keys.
+   */
+  async queryKeysForServer(body: JsonObject): Promise<JsonObject> {
+    if (body.device_keys === undefined) throw missingParam('Missing device_keys');
+    const query = parseQueryRequest(body.device_keys);
+    const deviceKeys: JsonObject = {};
+    const masterKeys: JsonObject = {};
+    const selfSigningKeys: JsonObject = {};
+    for (const [userId, requestedDevices] of query) {
+      if (parseUserId(userId)?.serverName !== this.deps.serverName) continue;
+      const devices = new Map((await this.deps.userDevices(userId)).map((d) => [d.deviceId, d.displayName]));
+      const wanted = requestedDevices.length > 0 ? new Set(requestedDevices) : undefined;
+      const userKeys: JsonObject = {};
+      for (const [deviceId, keys] of await this.store.deviceKeysOfUser(userId)) {
+        if (!devices.has(deviceId) || (wanted && !wanted.has(deviceId))) continue;
+        const displayName = devices.get(deviceId);
+        const unsigned: JsonObject = displayName === undefined ? {} : { device_display_name: displayName };
+        userKeys[deviceId] = { ...withVisibleSignatures(keys, userId, ''), unsigned };
+      }
+      deviceKeys[userId] = userKeys;
+      const crossSigning = await this.publicCrossSigningKeys(userId);
+      if (crossSigning.master) masterKeys[userId] = crossSigning.master;
+      if (crossSigning.selfSigning) selfSigningKeys[userId] = crossSigning.selfSigning;
+    }
+    return { device_keys: deviceKeys, master_keys: masterKeys, self_signing_keys: selfSigningKeys };
+  }
+
+  /** `POST /user/keys/claim` from another server: one key per requested device of local users. */
+  async claimKeysForServer(body: JsonObject): Promise<JsonObject> {
+    if (body.one_time_keys === undefined) throw missingParam('Missing one_time_keys');
+    const request = parseClaimRequest(body.one_time_keys);
+    const claimed: Record<string, Record<string, JsonObject>> = {};
+    for (const [userId, devices] of request) {
+      if (parseUserId(userId)?.serverName !== this.deps.serverName) continue;
+      await this.claimLocal(claimed, userId, devices);
+    }
+    return { one_time_keys: claimed };
   }
 
   /**
@@ -203,9 +350,14 @@ export class E2eeService {
     await this.lock.run(deviceLockKey(userId, deviceId), async () => {
       const ops: BatchOp[] = [];
       await this.store.deleteDeviceTxn(ops, userId, deviceId);
-      await this.deviceLists.writeWithChange(ops, userId);
+      await this.deviceLists.writeWithChange(ops, userId, { kind: 'device', deviceId, deleted: true });
     });
   }
+}
+
+function remoteTimeout(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return DEFAULT_REMOTE_TIMEOUT_MS;
+  return Math.min(value, MAX_REMOTE_TIMEOUT_MS);
 }
 
 // NUL cannot occur in Matrix ids: one lock key per (user, device).

@@ -33,6 +33,11 @@ export interface PresenceTimeouts {
   checkIntervalMs: number;
 }
 
+/** Remote users kept at most (the oldest update goes first): another server cannot fill memory. */
+const MAX_REMOTE_USERS = 5_000;
+/** A remote user not heard of for this long is taken offline (Synapse's FEDERATION_TIMEOUT). */
+const REMOTE_SILENCE_MS = 30 * 60_000;
+
 const DEFAULT_PRESENCE_TIMEOUTS: PresenceTimeouts = {
   idleMs: 5 * 60_000,
   syncGoneMs: 30_000,
@@ -63,6 +68,9 @@ export interface PresenceDeps {
 }
 
 interface UserPresence {
+  userId: string;
+  /** A user of another server, as its server last told us (server-server "Presence"): no timers of ours. */
+  remote?: { currentlyActive: boolean | undefined; receivedTs: number };
   state: PresenceState;
   statusMsg: string | undefined;
   /** Last pro-active event ("Last active ago"); undefined until there was one. */
@@ -82,6 +90,9 @@ export class PresenceService {
   private readonly now: () => number;
   private readonly timeouts: PresenceTimeouts;
   private timer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<(userId: string, content: PresenceContent) => void>();
+  /** Remote users in the order of their last update (oldest first), for the bound. */
+  private readonly remoteOrder = new Set<string>();
 
   constructor(private readonly deps: PresenceDeps) {
     this.now = deps.now ?? Date.now;
@@ -112,6 +123,39 @@ export class PresenceService {
     user.state = presence;
     user.statusMsg = statusMsg;
     this.announce(user);
+  }
+
+  /**
+   * A remote user's presence as their server sent it (`m.presence` EDU). Only a visible change
+   * wakes `/sync`; the user is dropped to offline after REMOTE_SILENCE_MS without news.
+   */
+  setRemote(userId: string, content: PresenceContent): void {
+    const now = this.now();
+    let user = this.users.get(userId);
+    if (user && !user.remote) return; // never one of ours
+    if (!user) {
+      user = this.record(userId);
+      if (this.remoteOrder.size >= MAX_REMOTE_USERS) {
+        const oldest = this.remoteOrder.values().next().value as string;
+        this.remoteOrder.delete(oldest);
+        this.users.delete(oldest);
+      }
+    }
+    this.remoteOrder.delete(userId);
+    this.remoteOrder.add(userId);
+    const before = JSON.stringify(user.remote ? this.contentOf(user) : undefined);
+    user.remote = { currentlyActive: content.currently_active, receivedTs: now };
+    user.state = content.presence;
+    user.statusMsg = content.status_msg;
+    user.lastSeenTs = now;
+    user.lastActiveTs = content.last_active_ago === undefined ? undefined : now - content.last_active_ago;
+    if (JSON.stringify(this.contentOf(user)) !== before) this.announce(user);
+  }
+
+  /** Calls `listener` on every change of a local user's presence (federation sends it on). */
+  onChange(listener: (userId: string, content: PresenceContent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** The user's presence now, as GET /presence/{userId}/status returns it. */
@@ -151,8 +195,8 @@ export class PresenceService {
   /** A pro-active event of the user (they sent an event): bumps last active; idle users come back online. */
   markActive(userId: string): void {
     const user = this.users.get(userId);
-    // Users who never synced (e.g. the gateway's device users) have no presence to keep.
-    if (!user) return;
+    // Users who never synced (e.g. the gateway's device users) have no presence to keep; remote users' is their server's.
+    if (!user || user.remote) return;
     user.lastActiveTs = this.now();
     if (user.state === 'unavailable') {
       user.state = 'online';
@@ -171,6 +215,13 @@ export class PresenceService {
   checkTimeouts(): void {
     const now = this.now();
     for (const user of this.users.values()) {
+      if (user.remote) {
+        if (user.state !== 'offline' && now - user.remote.receivedTs > REMOTE_SILENCE_MS) {
+          user.state = 'offline';
+          this.announce(user);
+        }
+        continue;
+      }
       // 1.
       if (user.state !== 'offline' && user.activeSyncs === 0 && now - user.lastSeenTs > this.timeouts.syncGoneMs) {
         user.state = 'offline';
@@ -224,13 +275,14 @@ export class PresenceService {
   private record(userId: string): UserPresence {
     let user = this.users.get(userId);
     if (!user) {
-      user = { state: 'offline', statusMsg: undefined, lastActiveTs: undefined, lastSeenTs: this.now(), activeSyncs: 0, announcedActive: false, serial: 0 };
+      user = { userId, state: 'offline', statusMsg: undefined, lastActiveTs: undefined, lastSeenTs: this.now(), activeSyncs: 0, announcedActive: false, serial: 0 };
       this.users.set(userId, user);
     }
     return user;
   }
 
   private isCurrentlyActive(user: UserPresence): boolean {
+    if (user.remote) return user.state === 'online' && user.remote.currentlyActive === true;
     return user.state === 'online' && user.lastActiveTs !== undefined && this.now() - user.lastActiveTs <= this.timeouts.currentlyActiveMs;
   }
 
@@ -239,6 +291,15 @@ export class PresenceService {
     user.announcedActive = this.isCurrentlyActive(user);
     this.deps.notifier.notifyEphemeral();
     user.serial = this.deps.notifier.ephemeral;
+    if (user.remote) return;
+    const content = this.contentOf(user);
+    for (const listener of this.listeners) {
+      try {
+        listener(user.userId, content);
+      } catch {
+        // Presence is best effort: a failing listener changes nothing here.
+      }
+    }
   }
 
   private contentOf(user: UserPresence): PresenceContent {

@@ -9,7 +9,9 @@
  *                          keys are claimed in upload order and key ids do not sort that way;
  *  - `e2e_fallback_keys`   `str user ‖ str device ‖ str algorithm` -> { keyId, key, used };
  *  - `e2e_cross_signing`   `str user ‖ str usage` -> the cross-signing key with its signatures;
- *  - `e2e_device_list_stream` `u64 stream` -> { userId }: whose device list changed at a position.
+ *  - `e2e_device_list_stream` `u64 stream` -> { userId }: whose device list changed at a position;
+ *  - `e2e_device_list_latest` `str user` -> { stream }: the user's latest change position (the
+ *                          `stream_id` of federation's `m.device_list_update` and `user/devices`).
  */
 import type { Json, JsonObject } from '../core/types.js';
 import type { BatchOp, Database } from './db.js';
@@ -115,6 +117,12 @@ export class E2eeKeyStore {
 
   appendDeviceListChangeTxn(ops: BatchOp[], position: number, userId: string): void {
     ops.push(this.db.putJson('e2eDeviceListStream', u64(position), { userId }));
+    ops.push(this.db.putJson('e2eDeviceListLatest', tuple(userId), { stream: position }));
+  }
+
+  /** The position of the user's latest device list change (undefined before the first one). */
+  async latestDeviceListChange(userId: string): Promise<number | undefined> {
+    return (await this.db.getJson<{ stream: number }>('e2eDeviceListLatest', tuple(userId)))?.stream;
   }
 
   /** Users whose device list changed at a position in `(from, to]`, each once. */

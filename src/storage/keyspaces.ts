@@ -100,6 +100,8 @@ export const KEYSPACES = {
   e2eRoomKeys: 'e2e_room_keys',
   /** `u64 stream` -> json { userId }. Users whose device list changed, for `device_lists.changed`. */
   e2eDeviceListStream: 'e2e_device_list_stream',
+  /** `str user_id` -> json { stream }: the position of the user's latest device list change (the `stream_id` federation announces). */
+  e2eDeviceListLatest: 'e2e_device_list_latest',
 
   // ---- federation (src/federation/) ----
   /** `str origin ‖ str txn_id` -> json { ts, results }. Transactions received with `PUT /send`, answered once (server-server "Transactions"). */
@@ -108,6 +110,8 @@ export const KEYSPACES = {
   serverKeys: 'server_keys',
   /** `str server_name` -> json { fetchedTs, response }: the latest key set the server signed, as received, for notary answers. */
   serverKeyResponses: 'server_key_responses',
+  /** `str user_id` -> json RemoteDeviceList { streamId, stale, updatedTs, devices, masterKey?, selfSigningKey? }. Other servers' users' device lists (src/federation/e2ee/remote-device-store.ts), bounded. */
+  federationRemoteDeviceLists: 'federation_remote_device_lists',
 
   // ---- MQTT broker and bridge (src/mqtt/) ----
   /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. The device name is the MQTT username. */
