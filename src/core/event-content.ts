@@ -37,7 +37,7 @@ const REQUIRED_FIELDS: Record<string, string[]> = {
 /**
  * Why the content of a state event of a well-known type has the wrong shape, or undefined.
  * `integerPowerLevels`: the room version requires integers in power levels (rooms/v10 and later);
- * older versions also take integers written as strings.
+ * older versions leave the values to their auth rules.
  */
 export function wellKnownContentRefusal(type: string, content: JsonObject, opts: { integerPowerLevels: boolean }): string | undefined {
   for (const field of REQUIRED_FIELDS[type] ?? []) {
@@ -60,8 +60,9 @@ export function wellKnownContentRefusal(type: string, content: JsonObject, opts:
 }
 
 function powerLevelsRefusal(content: JsonObject, integersOnly: boolean): string | undefined {
-  const isLevel = (v: unknown) =>
-    (typeof v === 'number' && Number.isSafeInteger(v)) || (!integersOnly && typeof v === 'string' && /^[+-]?[0-9]+$/.test(v.trim()));
+  // Before v10 the auth rules read what they can (rooms fragment v1-stringy-power-levels: strings
+  // parsed as integers, anything else as no level), and rooms upgraded from there carry that over.
+  const isLevel = (v: unknown) => !integersOnly || (typeof v === 'number' && Number.isSafeInteger(v));
   for (const field of POWER_LEVEL_FIELDS) {
     if (content[field] !== undefined && !isLevel(content[field])) return `m.room.power_levels: ${field} must be an integer`;
   }

@@ -51,7 +51,8 @@ test('well-known state contents have their types', (t) => {
   t.is(wellKnownContentRefusal('m.room.join_rules', { join_rule: 'public' }, v11), undefined);
   t.truthy(wellKnownContentRefusal('m.room.power_levels', { ban: '50' }, v11));
   t.is(wellKnownContentRefusal('m.room.power_levels', { ban: '50' }, { integerPowerLevels: false }), undefined);
-  t.truthy(wellKnownContentRefusal('m.room.power_levels', { users: { '@a:b': 'high' } }, { integerPowerLevels: false }));
+  t.is(wellKnownContentRefusal('m.room.power_levels', { users: { '@a:b': 'high' } }, { integerPowerLevels: false }), undefined);
+  t.truthy(wellKnownContentRefusal('m.room.power_levels', { users: { '@a:b': 1.5 } }, v11));
   t.truthy(wellKnownContentRefusal('m.room.power_levels', { users: [] }, v11));
   t.truthy(wellKnownContentRefusal('m.room.member', { membership: 'owner' }, v11));
   t.is(wellKnownContentRefusal('m.room.member', { membership: 'join', displayname: null }, v11), undefined);
