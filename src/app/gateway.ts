@@ -59,6 +59,8 @@ import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
 import { assembleFederation } from './federation.js';
+import { registerFederationQueryRoutes } from '../api/federation/query.js';
+import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { FederationRooms } from './federation-rooms.js';
 import { buildRoomApi } from './room-api.js';
 import { RoomDirectory } from '../rooms/room-directory.js';
@@ -273,6 +275,17 @@ export class Gateway {
     });
     federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
     federation.onServerContact((origin) => federationRooms.onServerContact(origin));
+    const federationAliases = new RoomDirectory(db);
+    registerFederationQueryRoutes(federation.app, {
+      serverName,
+      requireServer: (req) => federation.auth.requireServer(req),
+      profileOf: async (userId) => {
+        const user = await accounts.getUser(userId);
+        return user && !user.deactivated ? profileOf(userId) : undefined;
+      },
+      resolveAlias: (alias) =>
+        resolveAliasForServers({ serverName, aliasTarget: (a) => federationAliases.aliasTarget(a), currentState: (roomId) => engine.currentState(roomId) }, alias),
+    });
     federationRooms.start();
     this.closables.push({ name: 'federation-sender', close: async () => federationRooms.stop() });
 
