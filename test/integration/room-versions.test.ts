@@ -3,11 +3,14 @@
  * written and read back (`/messages`, `/state`, `/event`), redacted; `/capabilities` lists every
  * version; `default_room_version` in hearth.yaml picks the version of rooms created without one.
  */
+import './helpers/sdk-quiet.js';
 import test from 'ava';
+import * as sdk from 'matrix-js-sdk';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerUser, request, type RegisteredUser } from './helpers/http.js';
 import { shareHearth } from './helpers/shared-hearth.js';
+import { liveMessages, startSdkClient, waitFor } from './helpers/sdk.js';
 
 const shared = shareHearth(test);
 
@@ -116,6 +119,31 @@ for (const version of ['1', '2', '3', '6', '9']) {
     t.is((await as(bob, 'GET', `/rooms/${room}/event/${encodeURIComponent(sent[0]!.id)}`)).body.content.body, 'one');
   });
 }
+
+test.serial('matrix-js-sdk in a version 1 and a version 3 room: created, joined and synced with the server\'s event ids', async (t) => {
+  const { alice, bob } = await accounts();
+  const aliceClient = await startSdkClient(shared.server.baseUrl, alice);
+  const bobClient = await startSdkClient(shared.server.baseUrl, bob);
+  shared.clients.push(aliceClient, bobClient);
+  t.teardown(() => {
+    aliceClient.stopClient();
+    bobClient.stopClient();
+  });
+  for (const version of ['1', '3']) {
+    const { room_id: roomId } = await aliceClient.createRoom({ room_version: version, preset: sdk.Preset.PublicChat, name: `sdk v${version}` });
+    await bobClient.joinRoom(roomId);
+    const sent: string[] = [];
+    for (const body of ['first', 'second']) sent.push((await aliceClient.sendTextMessage(roomId, body)).event_id);
+    await waitFor(() => {
+      const room = bobClient.getRoom(roomId);
+      return room !== null && liveMessages(room).length === 2;
+    }, `bob's client sees both messages in the v${version} room`);
+    const seen = liveMessages(bobClient.getRoom(roomId)!);
+    t.deepEqual(seen.map((e) => [e.getId(), e.getContent().body]), [[sent[0], 'first'], [sent[1], 'second']]);
+    for (const id of sent) t.regex(id, eventIdPattern(version, shared.server.serverName));
+    t.is(bobClient.getRoom(roomId)!.getVersion(), version);
+  }
+});
 
 test.serial('knocking is refused in a room version without it', async (t) => {
   const { alice } = await accounts();
