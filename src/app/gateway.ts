@@ -62,6 +62,7 @@ import { assembleFederation } from './federation.js';
 import { registerFederationQueryRoutes } from '../api/federation/query.js';
 import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { FederationRooms } from './federation-rooms.js';
+import { withRequestLog } from '../federation/requests.js';
 import { buildRoomApi } from './room-api.js';
 import { RoomDirectory } from '../rooms/room-directory.js';
 import { registerAccountApi } from './account-api.js';
@@ -265,7 +266,7 @@ export class Gateway {
       db,
       serverName,
       signingKey,
-      requests: federation.client,
+      requests: withRequestLog(federation.client, log.child({ component: 'federation-out' })),
       keys: federation.keys,
       userExists: async (userId) => {
         const user = await accounts.getUser(userId);

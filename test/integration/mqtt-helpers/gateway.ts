@@ -51,6 +51,8 @@ export interface StartMqttGatewayOptions {
   /** Contents of `hearth.yaml` (merged over the defaults by the gateway). */
   configYaml?: string;
   env?: Record<string, string>;
+  /** A federating gateway (helpers/server.ts `federated`). */
+  federated?: boolean;
 }
 
 export async function startMqttGateway(opts: StartMqttGatewayOptions = {}): Promise<MqttGateway> {
@@ -59,7 +61,7 @@ export async function startMqttGateway(opts: StartMqttGatewayOptions = {}): Prom
   let server: HearthServer;
   try {
     // HEARTH_DATA_DIR here replaces the directory startHearth made (its env is applied last).
-    server = await startHearth({ env: { ...opts.env, HEARTH_DATA_DIR: dataDir } });
+    server = await startHearth({ ...(opts.federated ? { federated: true } : {}), env: { ...opts.env, HEARTH_DATA_DIR: dataDir } });
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
