@@ -44,14 +44,17 @@ test.serial('retained messages, a persistent session with a queued QoS 1 message
   for (const voltage of readings) {
     await publish(asPlug(), 'tele/plug/SENSOR', JSON.stringify({ Time: '2025-01-02T03:04:05', ENERGY: { Voltage: voltage } }));
   }
+  // Its relay, which announces the command topic cmnd/plug/POWER.
+  await publish(asPlug(), 'tele/plug/STATE', JSON.stringify({ POWER: 'OFF' }));
   const roomId = await joinDeviceRoom(alice.client, `@tasmota.plug:${gateway.server.serverName}`);
   await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.voltage', (c) => c.value === 232);
+  await waitForState(alice.client, roomId, 'org.hearth.sensor', 'power', (c) => c.value === false);
 
   // A persistent session (clean session 0) for the plug's command topics, then the client goes away.
   const sessionId = 'plug-commands';
   const firstVisit = new MosquittoSub(asPlug(), ['cmnd/plug/#'], { id: sessionId, persistent: true, qos: 1, extra: ['-E'] });
   t.is(await firstVisit.exitCode(), 0, firstVisit.log());
-  // While it is away, alice publishes a QoS 1 command for it.
+  // While it is away, alice (joined, an owner: power 50) publishes a QoS 1 command for it.
   await publish(asAlice(), 'cmnd/plug/POWER', 'TOGGLE', { qos: 1 });
 
   await gateway.server.restart();
