@@ -6,7 +6,11 @@
  * mis-signed requests get 401 M_UNAUTHORIZED.
  */
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +20,8 @@ import { defaultConfig, type HearthConfig } from '../../src/config/config.js';
 import { encodeUnpaddedBase64 } from '../../src/core/base64.js';
 import { generateSigningKey, verifyJsonSignature } from '../../src/core/signing.js';
 import { loadOrCreateKeyring } from '../../src/federation/keys/key-files.js';
-import { FederationRequestError } from '../../src/federation/transport/client.js';
+import { FederationClient, FederationRequestError, systemResolverPorts } from '../../src/federation/transport/client.js';
+import { ServerResolver } from '../../src/federation/transport/resolver.js';
 import { formatXMatrixHeader, parseXMatrixHeader, signRequest } from '../../src/federation/transport/x-matrix.js';
 import { Database } from '../../src/storage/db.js';
 import { freePort } from './helpers/server.js';
@@ -31,12 +36,11 @@ interface Peer {
 
 const log = pino({ level: 'silent' });
 
-async function startPeer(): Promise<Peer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-fed-'));
+async function startPeer(federation: Partial<HearthConfig['federation']> = {}, dataDir = mkdtempSync(join(tmpdir(), 'hearth-fed-'))): Promise<Peer> {
   const port = await freePort();
   const name = `127.0.0.1:${port}`;
   const base = defaultConfig(dataDir);
-  const config: HearthConfig = { ...base, serverName: name, federation: { ...base.federation, bindAddress: '127.0.0.1', port, verifyTls: false } };
+  const config: HearthConfig = { ...base, serverName: name, federation: { ...base.federation, bindAddress: '127.0.0.1', port, verifyTls: false, ...federation } };
   const db = await Database.open(join(dataDir, 'db'), config.storage);
   const keyring = loadOrCreateKeyring(dataDir, name);
   const surface = await assembleFederation({ config, log, db, keyring });
@@ -192,4 +196,61 @@ test.serial('the client reports refusals and unreachable servers as typed errors
   const closed = `127.0.0.1:${await freePort()}`;
   const down = await t.throwsAsync(a.surface.client.get(closed, '/_matrix/federation/v1/version'));
   t.like(down as FederationRequestError, { kind: 'network', destination: closed });
+  // With certificate checks on (the default), a self-signed peer is refused before any request.
+  const checking = new FederationClient({
+    serverName: a.name,
+    signingKey: () => a.surface.keyring.current,
+    resolver: new ServerResolver(systemResolverPorts({ verifyTls: true })),
+    verifyTls: true,
+  });
+  t.teardown(() => checking.close());
+  const untrusted = await t.throwsAsync(checking.get(b.name, '/_matrix/federation/v1/version'));
+  t.like(untrusted as FederationRequestError, { kind: 'network', destination: b.name });
+  t.regex(untrusted!.message, /certificate/);
+});
+
+test('plain HTTP behind a reverse proxy (federation.tls: false): the same API without TLS', async (t) => {
+  const plain = await startPeer({ tls: false });
+  t.teardown(() => plain.close());
+  const res = await fetch(`http://127.0.0.1:${plain.port}/_matrix/key/v2/server`);
+  t.is(res.status, 200);
+  t.is(((await res.json()) as { server_name: string }).server_name, plain.name);
+  const refused = await fetch(`http://127.0.0.1:${plain.port}/_matrix/federation/v1/test/whoami`);
+  t.is(refused.status, 401);
+  t.is(((await refused.json()) as { errcode: string }).errcode, 'M_UNAUTHORIZED');
+});
+
+test('a certificate given in hearth.yaml is the one served', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-fed-'));
+  const cert = join(dataDir, 'given.crt');
+  const key = join(dataDir, 'given.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=given.example'], { stdio: 'ignore' });
+  const peer = await startPeer({ tlsCertificatePath: cert, tlsPrivateKeyPath: key }, dataDir);
+  t.teardown(() => peer.close());
+  const served = await new Promise<string>((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: peer.port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+  t.is(served, new X509Certificate(readFileSync(cert)).fingerprint256);
+  t.false(existsSync(join(dataDir, 'federation-tls.crt')), 'nothing generated');
+});
+
+test('a federation port in use fails the start naming federation.port', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-fed-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const base = defaultConfig(dataDir);
+  const config: HearthConfig = { ...base, serverName: `127.0.0.1:${port}`, federation: { ...base.federation, bindAddress: '127.0.0.1', port } };
+  const db = await Database.open(join(dataDir, 'db'), config.storage);
+  t.teardown(() => db.close());
+  const surface = await assembleFederation({ config, log, db, keyring: loadOrCreateKeyring(dataDir, config.serverName) });
+  const err = await t.throwsAsync(surface.listen());
+  t.regex(err!.message, new RegExp(`port ${port} \\(the federation API.*federation\\.port.*HEARTH_FEDERATION_PORT`));
+  await surface.close();
 });
