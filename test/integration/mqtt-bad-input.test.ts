@@ -139,3 +139,21 @@ test.serial('a flood of thousands of readings from one device: all recorded, few
   await publish(as('meter'), 'tele/meter/SENSOR', JSON.stringify({ ENERGY: { Power: 7 } }));
   await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.power', (c) => c.value === 7);
 });
+
+test.serial('one payload with 3,000 keys: 64 sensors at most, the rest ignored with one log line; the device keeps working', async (t) => {
+  const pid = gateway.server.pid();
+  const energy = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`K${i}`, i]));
+  await publish(as('meter'), 'tele/meter/SENSOR', JSON.stringify({ Time: '2025-01-02T03:06:05', ENERGY: energy }));
+  await publish(as('meter'), 'tele/meter/SENSOR', JSON.stringify({ Time: '2025-01-02T03:06:06', ENERGY: { ...energy, Power: 8 } }));
+  await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.power', (c) => c.value === 8);
+  await assertAlive(t, pid);
+
+  const state = await roomState(gateway.server.baseUrl, alice.accessToken, roomId);
+  const sensors = state.filter((e) => e.type === 'org.hearth.sensor').map((e) => e.state_key);
+  t.is(sensors.length, 64, 'the sensors per device cap (bridge.max_sensors_per_device)');
+  t.true(sensors.includes('energy.voltage') && sensors.includes('energy.power'), 'the sensors it had are kept');
+  const device = state.find((e) => e.type === 'org.hearth.device')!.content as { sensors: Record<string, unknown> };
+  t.is(Object.keys(device.sensors).length, 64);
+  t.is((await telemetry(gateway.server.baseUrl, alice.accessToken, roomId, 'energy.k2999', { resolution: 'raw' })).status, 404, 'no history for an ignored key');
+  t.is(gateway.server.output().split('more sensors than bridge.max_sensors_per_device').length - 1, 1, 'one log line');
+});
