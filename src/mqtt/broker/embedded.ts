@@ -73,6 +73,8 @@ export class EmbeddedBroker implements MqttTransport {
   private readonly sockets = new Set<NetSocket>();
   private readonly websocket: MqttWebSocketEndpoint;
   private readonly identities = new WeakMap<Client, MqttIdentity>();
+  /** Each client's login as one string (`principalOf`), built once per connection, not per PUBLISH. */
+  private readonly principals = new WeakMap<Client, string>();
   /** QoS 0 messages of each client still with the bridge (they have no PUBACK to wait for). */
   private readonly qos0InFlight = new WeakMap<Client, number>();
   /** Registered (authenticated) clients, for `disconnectDevice`. */
@@ -280,6 +282,7 @@ export class EmbeddedBroker implements MqttTransport {
     }
     client.conn.once('close', () => this.owners?.disconnected(client.id, client));
     this.identities.set(client, result.identity);
+    this.principals.set(client, principalOf(result.identity));
     return 'ok';
   }
 
@@ -351,7 +354,7 @@ export class EmbeddedBroker implements MqttTransport {
       qos: packet.qos,
       retain: packet.retain,
       clientId: client.id,
-      publisher: principalOf(identity),
+      publisher: this.principals.get(client) ?? principalOf(identity),
     };
     if (identity.kind === 'device') message.deviceName = identity.deviceName;
     const handled = deliverInbound(this.handler, message, this.counters, this.deps.logger);
