@@ -22,7 +22,7 @@ JEMALLOC := $(firstword $(wildcard /usr/lib/*-linux-gnu*/libjemalloc.so.2 /usr/l
 JEMALLOC_CONF := narenas:1,background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0,tcache:false
 GATEWAY_ENV := $(GLIBC_MALLOC_ENV) $(if $(JEMALLOC),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=$(JEMALLOC_CONF))
 
-.PHONY: run build test unit integration bench typecheck build-gateway clean-data deps
+.PHONY: run build test unit integration bench proof typecheck build-gateway clean-data deps
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -53,6 +53,17 @@ unit: deps
 
 bench: deps
 	node --import tsx scripts/bench.ts
+
+# `make proof`: the long parts of issue 10's harness (docs/reliability.md), each a script that exits 1
+# on a finding: >= 100k fuzz inputs, 200 SIGKILLs under load, a 30-minute soak with 200 devices on
+# the bundle. Hours of CPU on a 2-core machine; the quick versions run in `make test`.
+PROOF_FUZZ_INPUTS ?= 100000
+PROOF_KILLS ?= 200
+PROOF_SOAK_MINUTES ?= 30
+proof: deps $(BUNDLE)
+	node --import tsx scripts/proof/fuzz.ts --inputs $(PROOF_FUZZ_INPUTS)
+	node --import tsx scripts/proof/crash.ts --kills $(PROOF_KILLS)
+	node --import tsx scripts/proof/soak.ts --minutes $(PROOF_SOAK_MINUTES) --build bundle
 
 build-gateway: deps
 	bash firmware-gateway/build.sh

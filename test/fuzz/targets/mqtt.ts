@@ -208,7 +208,16 @@ export class MqttTarget implements FuzzTarget<MqttInput> {
       }
       try {
         const outcome = await conn.connectPacket(
-          { clientId: input.clientId, username: input.username, password: input.password, protocolVersion: input.protocolVersion, keepalive: input.keepalive, clean: input.clean, will: input.will && { ...input.will, qos: 1, retain: false } },
+          {
+            clientId: input.clientId,
+            username: input.username,
+            // MQTT 3.1.1 [MQTT-3.1.2-22]: no password without a user name (mqtt-packet will not write one).
+            password: input.username === undefined ? undefined : input.password,
+            protocolVersion: input.protocolVersion,
+            keepalive: input.keepalive,
+            clean: input.clean,
+            will: input.will && { topic: input.will.topic.toString('utf8'), payload: input.will.payload, qos: 1, retain: false },
+          },
           bound,
         );
         return this.verdict(outcome);
@@ -220,7 +229,8 @@ export class MqttTarget implements FuzzTarget<MqttInput> {
     const conn = await this.connection(device);
     if (!conn) return { ok: false, kind: 'connection-error', detail: `device ${device.description.id} could not connect with its own credentials` };
     if (input.kind === 'publish') return this.verdict(await conn.publish(input.topic, input.payload, { qos: input.qos, retain: input.retain }, bound));
-    if (input.kind === 'subscribe') return this.verdict(await conn.subscribe(input.filters.map((topic) => ({ topic, qos: 1 as const })), bound));
+    // mqtt-packet writes filters and will topics only from strings (ill-formed bytes: the `raw` inputs).
+    if (input.kind === 'subscribe') return this.verdict(await conn.subscribe(input.filters.map((topic) => ({ topic: topic.toString('utf8'), qos: 1 as const })), bound));
     // Damaged bytes leave the stream in an unknown state: this connection is not reused.
     device.connection = undefined;
     const outcome = await conn.writeRaw(input.bytes, bound);
