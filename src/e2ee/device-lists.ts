@@ -36,7 +36,7 @@ export type DeviceListCause =
   /** A remote user's list, as another server told us (federation's remote device list cache). */
   | { kind: 'remote' };
 
-/** One device list change, as written: `streamId` is its stream position, `prevStreamId` the user's previous one. */
+/** One device list change, as written: `streamId` is its stream position, `prevStreamId` the user's previous device change. */
 export interface DeviceListChange {
   userId: string;
   streamId: number;
@@ -73,7 +73,8 @@ export class DeviceListTracker {
       const prevStreamId = await this.keys.latestDeviceListChange(userId);
       const position = this.notifier.reserve();
       try {
-        this.keys.appendDeviceListChangeTxn(ops, position, userId);
+        // Only device changes form the chain of `prev_id`s other servers follow; they learn of cross-signing keys otherwise.
+        this.keys.appendDeviceListChangeTxn(ops, position, userId, cause.kind === 'device');
         await this.db.write(ops);
       } finally {
         this.notifier.settle(position);
@@ -95,7 +96,7 @@ export class DeviceListTracker {
     return () => this.listeners.delete(listener);
   }
 
-  /** The position of the user's latest change (the `stream_id` of `user/devices`), 0 before any. */
+  /** The position of the user's latest device change (the `stream_id` of `user/devices`), 0 before any. */
   async latestStreamId(userId: string): Promise<number> {
     return (await this.keys.latestDeviceListChange(userId)) ?? 0;
   }

@@ -10,7 +10,7 @@
  *  - `e2e_fallback_keys`   `str user ‖ str device ‖ str algorithm` -> { keyId, key, used };
  *  - `e2e_cross_signing`   `str user ‖ str usage` -> the cross-signing key with its signatures;
  *  - `e2e_device_list_stream` `u64 stream` -> { userId }: whose device list changed at a position;
- *  - `e2e_device_list_latest` `str user` -> { stream }: the user's latest change position (the
+ *  - `e2e_device_list_latest` `str user` -> { stream }: the user's latest device change position (the
  *                          `stream_id` of federation's `m.device_list_update` and `user/devices`).
  */
 import type { Json, JsonObject } from '../core/types.js';
@@ -115,12 +115,13 @@ export class E2eeKeyStore {
 
   // ---- the device list stream ----
 
-  appendDeviceListChangeTxn(ops: BatchOp[], position: number, userId: string): void {
+  /** `announced`: a change other servers hear of as `m.device_list_update` (the chain of `prev_id`s). */
+  appendDeviceListChangeTxn(ops: BatchOp[], position: number, userId: string, announced: boolean): void {
     ops.push(this.db.putJson('e2eDeviceListStream', u64(position), { userId }));
-    ops.push(this.db.putJson('e2eDeviceListLatest', tuple(userId), { stream: position }));
+    if (announced) ops.push(this.db.putJson('e2eDeviceListLatest', tuple(userId), { stream: position }));
   }
 
-  /** The position of the user's latest device list change (undefined before the first one). */
+  /** The position of the user's latest announced device list change (undefined before the first one). */
   async latestDeviceListChange(userId: string): Promise<number | undefined> {
     return (await this.db.getJson<{ stream: number }>('e2eDeviceListLatest', tuple(userId)))?.stream;
   }
