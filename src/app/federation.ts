@@ -13,6 +13,7 @@ import { registerKeyRoutes } from '../api/federation/keys.js';
 import { registerFederationVersionRoute } from '../api/federation/version.js';
 import type { ServerKeyring } from '../federation/keys/keyring.js';
 import { RemoteKeyService } from '../federation/keys/remote-keys.js';
+import { AddressPolicy, DEFAULT_IP_RANGE_BLOCKLIST } from '../federation/transport/address-policy.js';
 import { FederationClient, systemResolverPorts } from '../federation/transport/client.js';
 import { createFederationServer } from '../federation/transport/listener.js';
 import { createServerAuthenticator, type ServerAuthenticator } from '../federation/transport/request-auth.js';
@@ -63,8 +64,10 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
   }
   if (!fed.verifyTls) log.warn('federation: other servers\' TLS certificates are not checked (federation.verify_tls: false)');
 
-  const resolver = new ServerResolver(deps.resolverPorts ?? systemResolverPorts({ verifyTls: fed.verifyTls }));
+  const addressPolicy = new AddressPolicy([...DEFAULT_IP_RANGE_BLOCKLIST, ...fed.ipRangeBlocklist], fed.ipRangeAllowlist);
+  const resolver = new ServerResolver(deps.resolverPorts ?? systemResolverPorts({ verifyTls: fed.verifyTls, addressPolicy }));
   const client = new FederationClient({
+    addressPolicy,
     serverName: config.serverName,
     signingKey: () => keyring.current,
     resolver,

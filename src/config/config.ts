@@ -118,6 +118,13 @@ export interface HearthConfig {
     verifyTls: boolean;
     /** Notaries asked for other servers' keys (Synapse's `trusted_key_servers`); empty: ask each server itself. */
     trustedKeyServers: TrustedKeyServer[];
+    /**
+     * Address ranges the federation client never connects to, added to the built-in list of private,
+     * loopback, link-local and reserved ranges (federation/transport/address-policy.ts).
+     */
+    ipRangeBlocklist: string[];
+    /** Ranges reached even when blocked (a LAN peer; `127.0.0.1` for loopback tests; HEARTH_FEDERATION_IP_RANGE_ALLOWLIST). */
+    ipRangeAllowlist: string[];
   };
   registration: { mode: RegistrationMode; tokens: string[]; sharedSecret: string };
   mqtt: {
@@ -204,6 +211,8 @@ export function defaultConfig(dataDir: string): HearthConfig {
       tlsPrivateKeyPath: '',
       verifyTls: true,
       trustedKeyServers: [],
+      ipRangeBlocklist: [],
+      ipRangeAllowlist: [],
     },
     registration: { mode: 'closed', tokens: [], sharedSecret: '' },
     mqtt: {
@@ -311,6 +320,9 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
   if (verifyTls !== undefined && verifyTls !== '') {
     if (!['true', 'false', '1', '0'].includes(verifyTls)) throw new Error(`HEARTH_FEDERATION_VERIFY_TLS must be true or false, got "${verifyTls}"`);
     config.federation.verifyTls = verifyTls === 'true' || verifyTls === '1';
+  }
+  if (env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST) {
+    config.federation.ipRangeAllowlist = env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST.split(',').map((r) => r.trim()).filter((r) => r !== '');
   }
   if (env.HEARTH_SERVER_NAME) config.serverName = env.HEARTH_SERVER_NAME;
   else if (!hasKey(fromFile, 'server_name')) config.serverName = `localhost:${config.client.port}`;

@@ -37,6 +37,12 @@ federation:
   #     verify_keys:
   #       "ed25519:auto": Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw
   trusted_key_servers: []
+  # Other servers are never contacted at private, loopback, link-local or reserved addresses (a
+  # stranger names the servers we contact: the home network stays out of reach). Allow ranges here
+  # for a peer on the LAN or loopback tests (HEARTH_FEDERATION_IP_RANGE_ALLOWLIST, comma-separated);
+  # ip_range_blocklist adds ranges to the built-in ones.
+  ip_range_allowlist: []
+  ip_range_blocklist: []
 
 registration:
   # closed: accounts only via "hearth user add" or shared-secret registration;

@@ -40,7 +40,7 @@ async function startPeer(federation: Partial<HearthConfig['federation']> = {}, d
   const port = await freePort();
   const name = `127.0.0.1:${port}`;
   const base = defaultConfig(dataDir);
-  const config: HearthConfig = { ...base, serverName: name, federation: { ...base.federation, bindAddress: '127.0.0.1', port, verifyTls: false, ...federation } };
+  const config: HearthConfig = { ...base, serverName: name, federation: { ...base.federation, bindAddress: '127.0.0.1', port, verifyTls: false, ipRangeAllowlist: ['127.0.0.1'], ...federation } };
   const db = await Database.open(join(dataDir, 'db'), config.storage);
   const keyring = loadOrCreateKeyring(dataDir, name);
   const surface = await assembleFederation({ config, log, db, keyring });
@@ -253,4 +253,20 @@ test('a federation port in use fails the start naming federation.port', async (t
   const err = await t.throwsAsync(surface.listen());
   t.regex(err!.message, new RegExp(`port ${port} \\(the federation API.*federation\\.port.*HEARTH_FEDERATION_PORT`));
   await surface.close();
+});
+
+test('private addresses are refused unless allowed: an IP literal, and a hostname resolving to one', async (t) => {
+  const guarded = await startPeer({ ipRangeAllowlist: [] });
+  t.teardown(() => guarded.close());
+  const literal = await t.throwsAsync(guarded.surface.client.get(a.name, '/_matrix/federation/v1/version'));
+  t.like(literal as FederationRequestError, { kind: 'network', destination: a.name });
+  t.regex(literal!.message, /ip_range_allowlist/);
+  const named = `localhost:${a.port}`;
+  const viaDns = await t.throwsAsync(guarded.surface.client.get(named, '/_matrix/federation/v1/version'));
+  t.like(viaDns as FederationRequestError, { kind: 'network', destination: named });
+  t.regex(viaDns!.message, /ip_range_allowlist/);
+  // Its key lookups are refused the same way: no key, no request sent.
+  t.is(await guarded.surface.keys.verifyKey(a.name, a.surface.keyring.current.keyId, Date.now()), undefined);
+  // The same peer reaches 127.0.0.1 once allowed (the other tests' peers).
+  t.like(await b.surface.client.get(a.name, '/_matrix/federation/v1/version'), { server: { name: 'Hearth' } });
 });

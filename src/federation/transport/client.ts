@@ -16,6 +16,8 @@ import type { SigningKey } from '../../core/types.js';
 import type { FederationRequests } from '../requests.js';
 import { signRequest } from './x-matrix.js';
 import type { ResolverPorts, ServerResolver, WellKnownAnswer } from './resolver.js';
+import type { AddressPolicy } from './address-policy.js';
+import { isIP } from 'node:net';
 
 export type Query = Record<string, string | string[]>;
 
@@ -56,6 +58,8 @@ export interface FederationClientOptions {
   signingKey: () => SigningKey;
   resolver: ServerResolver;
   verifyTls: boolean;
+  /** Which addresses may be reached (private ranges refused by default); absent: any. */
+  addressPolicy?: AddressPolicy;
   /** Whole-request deadline. Default 60 s. */
   timeoutMs?: number;
   /** Largest response body. Default 8 MB; callers expecting more (a big room's send_join) raise it. */
@@ -163,7 +167,7 @@ export class FederationClient implements FederationRequests {
     maxBytes: number;
     destination: string;
   }): Promise<{ status: number; body: Buffer; headers: IncomingHttpHeaders }> {
-    return httpsExchange({ ...r, agent: this.agent, rejectUnauthorized: this.opts.verifyTls });
+    return httpsExchange({ ...r, agent: this.agent, rejectUnauthorized: this.opts.verifyTls, addressPolicy: this.opts.addressPolicy });
   }
 
   /** Closes idle connections (at shutdown). */
@@ -186,7 +190,11 @@ function httpsExchange(r: {
   destination: string;
   agent: Agent | undefined;
   rejectUnauthorized: boolean;
+  addressPolicy: AddressPolicy | undefined;
 }): Promise<{ status: number; body: Buffer; headers: IncomingHttpHeaders }> {
+  if (r.addressPolicy && isIP(r.host) !== 0 && !r.addressPolicy.allows(r.host)) {
+    return Promise.reject(new FederationRequestError(`${r.destination} is at ${r.host}, an address federation may not reach (federation.ip_range_allowlist)`, r.destination, 'network'));
+  }
   return new Promise((resolve, reject) => {
     const fail = (err: FederationRequestError) => {
       clearTimeout(deadline);
@@ -201,6 +209,8 @@ function httpsExchange(r: {
       headers: r.headers,
       agent: r.agent,
       rejectUnauthorized: r.rejectUnauthorized,
+      // Hostnames resolve through the policy: a name pointing into the home network is refused.
+      ...(r.addressPolicy && isIP(r.host) === 0 ? { lookup: r.addressPolicy.lookup as never } : {}),
       // SNI and the certificate name: the expected hostname; none for an IP address.
       ...(r.servername !== undefined ? { servername: r.servername } : {}),
     });
@@ -251,7 +261,7 @@ const MAX_REDIRECTS = 5;
  * The real DNS and well-known fetch for `ServerResolver`: SRV through the system's DNS servers, and
  * `GET https://<hostname>/.well-known/matrix/server` following up to 5 redirects (a loop ends there).
  */
-export function systemResolverPorts(opts: { verifyTls: boolean }): ResolverPorts {
+export function systemResolverPorts(opts: { verifyTls: boolean; addressPolicy?: AddressPolicy }): ResolverPorts {
   const dns = new Resolver({ timeout: 5000, tries: 2 });
   return {
     async resolveSrv(name) {
@@ -279,6 +289,7 @@ export function systemResolverPorts(opts: { verifyTls: boolean }): ResolverPorts
           destination: hostname,
           agent: undefined,
           rejectUnauthorized: opts.verifyTls,
+          addressPolicy: opts.addressPolicy,
         });
         const location = result.headers.location;
         if (result.status >= 300 && result.status < 400 && typeof location === 'string' && hop < MAX_REDIRECTS) {

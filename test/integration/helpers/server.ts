@@ -26,7 +26,8 @@ export interface StartHearthOptions {
   readyTimeoutMs?: number;
   /**
    * A federating server: named `127.0.0.1:<federation port>` (an IP literal other servers reach
-   * directly, no .well-known or SRV) and accepting self-signed peers, like the Synapse peer.
+   * directly, no .well-known or SRV), accepting self-signed peers and reaching 127.0.0.1, like the
+   * Synapse peer.
    */
   federated?: boolean;
 }
@@ -93,7 +94,8 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
     // Tests register and log in many users from one address in seconds: Synapse's rate limits
     // would refuse them. Tests of the limits themselves pass HEARTH_RATE_LIMITS: 'on'.
     HEARTH_RATE_LIMITS: 'off',
-    ...(opts.federated ? { HEARTH_FEDERATION_VERIFY_TLS: 'false' } : {}),
+    // Loopback peers: self-signed certificates, and 127.0.0.1 allowed (refused by default, docs/federation.md).
+    ...(opts.federated ? { HEARTH_FEDERATION_VERIFY_TLS: 'false', HEARTH_FEDERATION_IP_RANGE_ALLOWLIST: '127.0.0.1' } : {}),
     ...opts.env,
   };
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000; // generous: a loaded 2-core CI machine starts several gateways at once
