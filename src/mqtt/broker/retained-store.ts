@@ -101,10 +101,9 @@ export class RetainedStore {
       this.writes.del('mqttRetained', key);
       return;
     }
-    const admitted = this.index.get(packet.topic);
-    const owner = admitted?.owner ?? BROKER_OWNER;
-    // The broker's own retained publishes were never admitted: count them now.
-    if (!admitted) this.account(packet.topic, { qos: packet.qos, bytes: key.length + payload.length, owner });
+    // The owner admission recorded; the broker's own retained publishes were never admitted.
+    const owner = this.index.get(packet.topic)?.owner ?? BROKER_OWNER;
+    this.account(packet.topic, { qos: packet.qos, bytes: key.length + payload.length, owner });
     this.writes.put('mqttRetained', key, encodeRetained(packet.qos, owner, payload));
   }
 
@@ -115,9 +114,13 @@ export class RetainedStore {
 
   private async *matching(filters: string[]): AsyncGenerator<AedesPacket> {
     for (const filter of filters) {
-      // Wildcards at the first level do not match `$` topics [MQTT-4.7.2-1].
+      // Wildcards at the first level do not match `$` topics [MQTT-4.7.2-1]; a filter without
+      // wildcards (the usual subscription to one state topic) is one lookup, not a scan.
       const wildStart = filter.startsWith('+') || filter.startsWith('#');
-      const topics = [...this.index.keys()].filter((topic) => !(wildStart && topic.startsWith('$')) && filterWithin(topic, filter));
+      const literal = !filter.includes('+') && !filter.includes('#');
+      const topics = literal
+        ? this.index.has(filter) ? [filter] : []
+        : [...this.index.keys()].filter((topic) => !(wildStart && topic.startsWith('$')) && filterWithin(topic, filter));
       for (const topic of topics) {
         const packet = await this.read(topic);
         if (packet) yield packet;
