@@ -83,6 +83,7 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
       setVisibility: (roomId, visibility) => directory.setVisibility(roomId, visibility),
       aliasesOf: (roomId) => directory.aliasesOf(roomId),
       visibilityOf: (roomId) => directory.visibility(roomId),
+      ...(opts.federation ? { inviteRemote: (roomId: string, sender: string, invitee: string, isDirect: boolean) => membership.invite(roomId, sender, invitee, undefined, isDirect) } : {}),
     },
   };
   registerRoomRoutes(app, deps);

@@ -6,8 +6,8 @@
 import type { JsonObject, RoomVersionId } from '../core/types.js';
 import { isJsonObject } from '../core/json-object.js';
 import { DEFAULT_ROOM_VERSION, getRoomVersionRules, isSupportedRoomVersion } from '../core/room-versions.js';
-import { isValidRoomAlias, isValidUserId } from '../core/identifiers.js';
-import { ErrCode, MatrixError, badJson } from '../core/errors.js';
+import { isValidRoomAlias, isValidUserId, serverNameOf } from '../core/identifiers.js';
+import { ErrCode, MatrixError, badJson, forbidden } from '../core/errors.js';
 import type { EventDraft, RoomEngine } from './engine.js';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
@@ -38,6 +38,11 @@ export interface CreateRoomDeps {
   setVisibility(roomId: string, visibility: 'public' | 'private'): Promise<void>;
   /** The version of rooms created without one (hearth.yaml `default_room_version`); else the spec's recommendation. */
   defaultRoomVersion?: RoomVersionId;
+  /**
+   * Invites a user of another server once the room exists (their server countersigns the invite:
+   * server-server "Inviting to a room"); absent when federation is off.
+   */
+  inviteRemote?(roomId: string, sender: string, invitee: string, isDirect: boolean): Promise<void>;
 }
 
 const PRESET_STATE: Record<Preset, { joinRule: string; historyVisibility: string; guestAccess: string }> = {
@@ -190,13 +195,20 @@ export async function createRoom(deps: CreateRoomDeps, req: CreateRoomRequest): 
   }
 
   // 8. Invites.
+  // Local invitees in the room's first events; others' servers must sign theirs, so those follow.
+  const remoteInvitees = invitees.filter((u) => serverNameOf(u) !== deps.serverName);
+  if (remoteInvitees.length > 0 && (!deps.inviteRemote || createContent['m.federate'] === false)) {
+    throw forbidden('Users of other servers cannot be invited to a room that does not federate');
+  }
   for (const invitee of invitees) {
+    if (remoteInvitees.includes(invitee)) continue;
     const content: JsonObject = { membership: 'invite', ...(await deps.profileOf(invitee)) };
     if (req.isDirect) content.is_direct = true;
     drafts.push(state('m.room.member', content, invitee));
   }
 
   const roomId = await deps.engine.createRoom(version, req.creator, createContent, drafts);
+  for (const invitee of remoteInvitees) await deps.inviteRemote!(roomId, req.creator, invitee, req.isDirect === true);
   if (alias) await deps.setAlias(alias, roomId, req.creator);
   if (req.visibility === 'public') await deps.setVisibility(roomId, 'public');
   return { roomId, alias };

@@ -89,7 +89,7 @@ export class MembershipService {
     return roomId;
   }
 
-  async invite(roomId: string, sender: string, target: string, reason?: string): Promise<void> {
+  async invite(roomId: string, sender: string, target: string, reason?: string, isDirect = false): Promise<void> {
     this.requireUserId(target);
     this.deps.engine.requireRoom(roomId);
     await this.requireJoined(sender, roomId);
@@ -99,6 +99,7 @@ export class MembershipService {
     const remote = serverNameOf(target) !== this.deps.serverName;
     const content: JsonObject = { membership: 'invite', ...(remote ? {} : await this.deps.profileOf(target)) };
     if (reason) content.reason = reason;
+    if (isDirect) content.is_direct = true;
     if (!remote) return this.setMembership(roomId, sender, target, content);
     const federation = this.deps.federation;
     if (!federation) throw forbidden('This server does not federate: only its own users can be invited');
