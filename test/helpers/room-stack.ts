@@ -32,7 +32,7 @@ export interface RoomStack {
 
 /** Services a test adds to the stack: more routes on `app`, real sync sources in place of the fakes. */
 export interface RoomStackExtension {
-  (parts: { db: Database; engine: RoomEngine; app: FastifyInstance; requireUser(req: FastifyRequest): Promise<{ userId: string; deviceId: string }> }): Partial<SyncSources>;
+  (parts: { db: Database; engine: RoomEngine; notifier: StreamNotifier; app: FastifyInstance; requireUser(req: FastifyRequest): Promise<{ userId: string; deviceId: string }> }): Partial<SyncSources>;
 }
 
 export const SERVER = 'test.local';
@@ -55,7 +55,7 @@ export async function openRoomStack(
     const [userId, deviceId] = auth.replace(/^Bearer /, '').split('|');
     return { userId: userId!, deviceId: deviceId ?? 'DEV' };
   };
-  const extra = extend?.({ db, engine, app, requireUser }) ?? {};
+  const extra = extend?.({ db, engine, notifier, app, requireUser }) ?? {};
   const roomApi = buildRoomApi(app, {
     engine,
     directory: new RoomDirectory(db),
