@@ -6,7 +6,8 @@
  * A PDU failing these is dropped: it is never stored, so it cannot poison the rest of its
  * transaction or anything built on it.
  */
-import { canonicalJson, CanonicalJsonError } from '../../core/canonical-json.js';
+import { CanonicalJsonError } from '../../core/canonical-json.js';
+import { eventCanonicalJson } from '../../core/hashes.js';
 import { isJsonObject } from '../../core/json-object.js';
 import { isValidUserId, serverNameOf } from '../../core/identifiers.js';
 import type { RoomVersionRules } from '../../core/room-versions.js';
@@ -57,7 +58,8 @@ export function checkPduFormat(raw: unknown, roomId: string | undefined, rules: 
   if (pdu.redacts !== undefined && typeof pdu.redacts !== 'string') return { ok: false, reason: 'bad redacts' };
   let size: number;
   try {
-    size = Buffer.byteLength(canonicalJson(pdu), 'utf8');
+    // v1-v5 allow what strict canonical JSON refuses (floats); rooms/v6 made it strict.
+    size = Buffer.byteLength(eventCanonicalJson(pdu, rules), 'utf8');
   } catch (err) {
     // Floats, out-of-range integers, lone surrogates: canonical JSON cannot encode them (rooms/v6).
     if (err instanceof CanonicalJsonError) return { ok: false, reason: `not canonical JSON: ${err.message}` };

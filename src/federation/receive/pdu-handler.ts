@@ -108,7 +108,7 @@ export class PduHandler {
     }
     const signatureFault = await checkEventSignatures(pdu, event.event_id, rules, this.deps.keys);
     if (signatureFault) return { error: `bad signature: ${signatureFault}` };
-    if (!hasValidContentHash(pdu)) {
+    if (!hasValidContentHash(pdu, rules)) {
       // server-server "Checks performed on receipt of a PDU" step 3: keep the redacted form.
       pdu = redactPdu(pdu, rules);
       event = { ...event, pdu };
