@@ -73,12 +73,25 @@ export function scanJsonText(text: string, maxDepth = MAX_JSON_DEPTH): JsonTextF
   return facts;
 }
 
+/** Where a string scan must look: its end, an escape, or a surrogate; everything else is skipped. */
+const STRING_STOP = /["\\\ud800-\udfff]/g;
+
 /** Scans a string body from `i` (after its opening quote); returns the index after its closing quote. */
 function scanString(text: string, i: number, facts: JsonTextFacts): number {
-  const n = text.length;
   // The UTF-16 code unit before, when it was a high surrogate still waiting for its pair.
   let pendingHigh = false;
-  while (i < n) {
+  for (;;) {
+    STRING_STOP.lastIndex = i;
+    const stop = STRING_STOP.exec(text);
+    if (stop === null) {
+      if (pendingHigh) facts.loneSurrogate = true;
+      return text.length;
+    }
+    if (pendingHigh && stop.index !== i) {
+      facts.loneSurrogate = true;
+      pendingHigh = false;
+    }
+    i = stop.index;
     let c = text.charCodeAt(i);
     if (c === QUOTE) {
       if (pendingHigh) facts.loneSurrogate = true;
@@ -102,7 +115,6 @@ function scanString(text: string, i: number, facts: JsonTextFacts): number {
     }
     i += width;
   }
-  return i;
 }
 
 export interface JsonValueRules {
@@ -117,34 +129,54 @@ export interface JsonValueRules {
  */
 export function jsonValueRefusal(value: unknown, rules: JsonValueRules): string | undefined {
   const maxDepth = rules.maxDepth ?? MAX_JSON_DEPTH;
-  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value, depth: 1, path: '' }];
+  // Paths are only spelled out for the refusal: each entry points at its parent.
+  const stack: Place[] = [{ value, depth: 1, key: undefined, parent: undefined }];
   while (stack.length > 0) {
-    const { value: v, depth, path } = stack.pop()!;
+    const place = stack.pop()!;
+    const v = place.value;
     if (typeof v === 'string') {
-      if (!isWellFormed(v)) return `string with a lone surrogate at ${path || 'the top'}`;
+      if (!isWellFormed(v)) return `string with a lone surrogate at ${pathOf(place)}`;
     } else if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return `${v} at ${path || 'the top'} is not a JSON number`;
+      if (!Number.isFinite(v)) return `${v} at ${pathOf(place)} is not a JSON number`;
       if (rules.integersOnly && !Number.isSafeInteger(v)) {
-        return `${v} at ${path || 'the top'}: canonical JSON numbers are integers in [-(2^53)+1, 2^53-1]`;
+        return `${v} at ${pathOf(place)}: canonical JSON numbers are integers in [-(2^53)+1, 2^53-1]`;
       }
     } else if (v !== null && typeof v === 'object') {
-      if (depth > maxDepth) return `nested deeper than ${maxDepth} levels at ${path}`;
+      if (place.depth > maxDepth) return `nested deeper than ${maxDepth} levels at ${pathOf(place)}`;
+      const depth = place.depth + 1;
       if (Array.isArray(v)) {
-        v.forEach((item, i) => stack.push({ value: item, depth: depth + 1, path: `${path}[${i}]` }));
+        for (let i = 0; i < v.length; i++) stack.push({ value: v[i], depth, key: i, parent: place });
       } else {
-        for (const [key, item] of Object.entries(v)) {
-          if (!isWellFormed(key)) return `key with a lone surrogate in ${path || 'the top'}`;
-          stack.push({ value: item, depth: depth + 1, path: path ? `${path}.${key}` : key });
+        for (const key in v) {
+          if (!Object.hasOwn(v, key)) continue;
+          if (!isWellFormed(key)) return `key with a lone surrogate in ${pathOf(place)}`;
+          stack.push({ value: (v as Record<string, unknown>)[key], depth, key, parent: place });
         }
       }
     } else if (typeof v !== 'boolean' && v !== null) {
-      return `${typeof v} at ${path || 'the top'} is not a JSON value`;
+      return `${typeof v} at ${pathOf(place)} is not a JSON value`;
     }
   }
   return undefined;
 }
 
+interface Place {
+  value: unknown;
+  depth: number;
+  key: string | number | undefined;
+  parent: Place | undefined;
+}
+
+function pathOf(place: Place): string {
+  const keys: Array<string | number> = [];
+  for (let p: Place | undefined = place; p?.key !== undefined; p = p.parent) keys.unshift(p.key);
+  if (keys.length === 0) return 'the top';
+  return keys.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
 const LONE_SURROGATE = /\p{Cs}/u;
 function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
+  // Most strings hold no surrogate at all; only those that do need the Unicode-aware test.
+  return !SURROGATE.test(s) || !LONE_SURROGATE.test(s);
 }
