@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -49,6 +50,17 @@ async function startPeer(federation: Partial<HearthConfig['federation']> = {}, d
   // Guarded routes standing for the pipeline's: they answer with what the guard established.
   surface.app.get('/_matrix/federation/v1/test/whoami', async (req) => ({ origin: await surface.auth.requireServer(req), query: req.query }));
   surface.app.put('/_matrix/federation/v1/test/echo/:id', async (req) => ({ origin: await surface.auth.requireServer(req), body: req.body }));
+  surface.app.get('/_matrix/federation/v1/test/big', async (req) => {
+    await surface.auth.requireServer(req);
+    return { items: Array.from({ length: 5000 }, (_, i) => ({ i, pad: 'x'.repeat(50) })) };
+  });
+  // The same, chunked (no Content-Length): the size is known only as it arrives.
+  surface.app.get('/_matrix/federation/v1/test/big-chunked', async (req, reply) => {
+    await surface.auth.requireServer(req);
+    const text = JSON.stringify({ items: Array.from({ length: 5000 }, (_, i) => ({ i, pad: 'x'.repeat(50) })) });
+    reply.header('content-type', 'application/json');
+    return reply.send(Readable.from([text.slice(0, 1000), text.slice(1000)]));
+  });
   await surface.listen();
   return {
     name,
@@ -269,4 +281,29 @@ test('private addresses are refused unless allowed: an IP literal, and a hostnam
   t.is(await guarded.surface.keys.verifyKey(a.name, a.surface.keyring.current.keyId, Date.now()), undefined);
   // The same peer reaches 127.0.0.1 once allowed (the other tests' peers).
   t.like(await b.surface.client.get(a.name, '/_matrix/federation/v1/version'), { server: { name: 'Hearth' } });
+});
+
+test('stream: a big answer arrives as bytes for an incremental parser, cut past its size limit', async (t) => {
+  const read = async (stream: NodeJS.ReadableStream) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+  const whole = await read(await a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big' }));
+  const parsed = JSON.parse(whole.toString('utf8')) as { items: Array<{ i: number }> };
+  t.is(parsed.items.length, 5000);
+  t.is(parsed.items[4999]!.i, 4999);
+  const chunked = await read(await a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big-chunked' }));
+  t.deepEqual(JSON.parse(chunked.toString('utf8')), parsed);
+  // Past the limit: refused at once when Content-Length says so, mid-stream otherwise.
+  const declared = await t.throwsAsync(a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big', maxResponseBytes: 100_000 }));
+  t.like(declared as FederationRequestError, { kind: 'too-large', destination: b.name });
+  const limited = await a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big-chunked', maxResponseBytes: 100_000 });
+  const cut = await t.throwsAsync(read(limited));
+  t.like(cut as FederationRequestError, { kind: 'too-large', destination: b.name });
+  const missing = await t.throwsAsync(a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/nothing' }));
+  t.like(missing as FederationRequestError, { kind: 'http', status: 404, errcode: 'M_UNRECOGNIZED' });
+  // A buffered request of the same answer past its limit is refused the same way.
+  const buffered = await t.throwsAsync(a.surface.client.request({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big', maxResponseBytes: 100_000 }));
+  t.like(buffered as FederationRequestError, { kind: 'too-large' });
 });

@@ -11,6 +11,7 @@
 import { Agent, request as httpsRequest } from 'node:https';
 import { Resolver } from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
+import { Transform, type Readable } from 'node:stream';
 import { parseJsonBody } from '../../http/json-body.js';
 import type { SigningKey } from '../../core/types.js';
 import type { FederationRequests } from '../requests.js';
@@ -95,6 +96,37 @@ export class FederationClient implements FederationRequests {
 
   async request(req: FederationRequestOptions): Promise<unknown> {
     const { destination } = req;
+    const result = await this.send(req, false);
+    let body: unknown;
+    try {
+      body = parseJsonBody(result.body);
+    } catch {
+      if (result.status >= 200 && result.status < 300) throw new FederationRequestError(`${destination} answered ${req.method} ${req.path} with a body that is not JSON`, destination, 'not-json', result.status);
+    }
+    if (result.status < 200 || result.status >= 300) throw httpError(req, result.status, body);
+    if (body === undefined) throw new FederationRequestError(`${destination} answered ${req.method} ${req.path} with an empty body`, destination, 'not-json', result.status);
+    return body;
+  }
+
+  /**
+   * For answers too big to hold at once (a big room's `send_join`): the 2xx body as a byte stream for
+   * an incremental parser, cut with a `too-large` error past `maxResponseBytes` and a `timeout` error
+   * past `timeoutMs` (both count the whole transfer). Other statuses throw as `request` does.
+   */
+  async stream(req: FederationRequestOptions): Promise<Readable> {
+    const result = await this.send(req, true);
+    if (result.stream) return result.stream;
+    let body: unknown;
+    try {
+      body = parseJsonBody(result.body);
+    } catch {
+      body = undefined;
+    }
+    throw httpError(req, result.status, body);
+  }
+
+  private async send(req: FederationRequestOptions, stream: boolean): Promise<ExchangeResult> {
+    const { destination } = req;
     let target;
     try {
       target = await this.opts.resolver.resolve(destination);
@@ -117,7 +149,7 @@ export class FederationClient implements FederationRequests {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
-    const result = await this.exchange({
+    const result = await httpsExchange({
       host: target.connectHost,
       port: target.port,
       servername: target.tlsServerName,
@@ -128,46 +160,16 @@ export class FederationClient implements FederationRequests {
       timeoutMs: req.timeoutMs ?? this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxBytes: req.maxResponseBytes ?? this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       destination,
+      stream,
+      agent: this.agent,
+      rejectUnauthorized: this.opts.verifyTls,
+      addressPolicy: this.opts.addressPolicy,
     }).catch((err: unknown) => {
       // A peer that moved or went away: resolve afresh next time.
       if (err instanceof FederationRequestError && (err.kind === 'network' || err.kind === 'timeout')) this.opts.resolver.forget(destination);
       throw err;
     });
-    let body: unknown;
-    try {
-      body = parseJsonBody(result.body);
-    } catch {
-      if (result.status >= 200 && result.status < 300) throw new FederationRequestError(`${destination} answered ${req.method} ${req.path} with a body that is not JSON`, destination, 'not-json', result.status);
-    }
-    if (result.status < 200 || result.status >= 300) {
-      const errcode = typeof (body as { errcode?: unknown } | undefined)?.errcode === 'string' ? ((body as { errcode: string }).errcode) : undefined;
-      const error = typeof (body as { error?: unknown } | undefined)?.error === 'string' ? ((body as { error: string }).error) : '';
-      throw new FederationRequestError(
-        `${destination} answered ${req.method} ${req.path} with ${result.status}${errcode && ERRCODE.test(errcode) ? ` ${errcode}` : ''}${error ? `: ${error.slice(0, 200)}` : ''}`,
-        destination,
-        'http',
-        result.status,
-        errcode,
-        body,
-      );
-    }
-    if (body === undefined) throw new FederationRequestError(`${destination} answered ${req.method} ${req.path} with an empty body`, destination, 'not-json', result.status);
-    return body;
-  }
-
-  private exchange(r: {
-    host: string;
-    port: number;
-    servername: string | undefined;
-    method: string;
-    path: string;
-    headers: Record<string, string>;
-    payload: Buffer | undefined;
-    timeoutMs: number;
-    maxBytes: number;
-    destination: string;
-  }): Promise<{ status: number; body: Buffer; headers: IncomingHttpHeaders }> {
-    return httpsExchange({ ...r, agent: this.agent, rejectUnauthorized: this.opts.verifyTls, addressPolicy: this.opts.addressPolicy });
+    return result;
   }
 
   /** Closes idle connections (at shutdown). */
@@ -176,7 +178,34 @@ export class FederationClient implements FederationRequests {
   }
 }
 
-/** One HTTPS request with a deadline and a body limit; shared by the client and the well-known fetch. */
+/** The typed error of a non-2xx answer, with the errcode of its `{errcode, error}` body when it has one. */
+function httpError(req: FederationRequestOptions, status: number, body: unknown): FederationRequestError {
+  const errcode = typeof (body as { errcode?: unknown } | undefined)?.errcode === 'string' ? (body as { errcode: string }).errcode : undefined;
+  const error = typeof (body as { error?: unknown } | undefined)?.error === 'string' ? (body as { error: string }).error : '';
+  return new FederationRequestError(
+    `${req.destination} answered ${req.method} ${req.path} with ${status}${errcode && ERRCODE.test(errcode) ? ` ${errcode}` : ''}${error ? `: ${error.slice(0, 200)}` : ''}`,
+    req.destination,
+    'http',
+    status,
+    errcode,
+    body,
+  );
+}
+
+interface ExchangeResult {
+  status: number;
+  /** The whole body (empty when streamed). */
+  body: Buffer;
+  headers: IncomingHttpHeaders;
+  /** The 2xx body as it arrives, when a stream was asked for. */
+  stream?: Readable;
+}
+
+/**
+ * One HTTPS request with a deadline and a body limit; shared by the client and the well-known fetch.
+ * With `stream`, a 2xx body is handed over as it arrives (limit and deadline still apply); other
+ * answers are read whole, as their bodies are small errors.
+ */
 function httpsExchange(r: {
   host: string;
   port: number;
@@ -191,15 +220,19 @@ function httpsExchange(r: {
   agent: Agent | undefined;
   rejectUnauthorized: boolean;
   addressPolicy: AddressPolicy | undefined;
-}): Promise<{ status: number; body: Buffer; headers: IncomingHttpHeaders }> {
+  stream?: boolean;
+}): Promise<ExchangeResult> {
   if (r.addressPolicy && isIP(r.host) !== 0 && !r.addressPolicy.allows(r.host)) {
     return Promise.reject(new FederationRequestError(`${r.destination} is at ${r.host}, an address federation may not reach (federation.ip_range_allowlist)`, r.destination, 'network'));
   }
   return new Promise((resolve, reject) => {
+    let streaming: Transform | undefined;
     const fail = (err: FederationRequestError) => {
       clearTimeout(deadline);
       req.destroy();
-      reject(err);
+      // Once the body is handed over, its reader learns of the failure; before, the caller does.
+      if (streaming) streaming.destroy(err);
+      else reject(err);
     };
     const req = httpsRequest({
       host: r.host,
@@ -220,6 +253,23 @@ function httpsExchange(r: {
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > r.maxBytes) {
         fail(new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with ${declared} bytes (limit ${r.maxBytes})`, r.destination, 'too-large', res.statusCode));
+        return;
+      }
+      const status = res.statusCode ?? 0;
+      if (r.stream && status >= 200 && status < 300) {
+        let size = 0;
+        streaming = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            size += chunk.length;
+            if (size > r.maxBytes) return done(new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with more than ${r.maxBytes} bytes`, r.destination, 'too-large', status));
+            done(null, chunk);
+          },
+        });
+        streaming.once('close', () => clearTimeout(deadline));
+        streaming.once('error', () => req.destroy());
+        res.on('error', (err) => streaming?.destroy(new FederationRequestError(`${r.destination}: ${err.message}`, r.destination, 'network')));
+        res.pipe(streaming);
+        resolve({ status, body: Buffer.alloc(0), headers: res.headers, stream: streaming });
         return;
       }
       const chunks: Buffer[] = [];
