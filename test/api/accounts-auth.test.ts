@@ -220,3 +220,18 @@ test('deactivation: password UIA, rooms left, then no token, no login, no profil
   t.is((await h.call('GET', `/_matrix/client/v3/profile/${encodeURIComponent(me.userId)}`, { token: (await h.user('yann')).token })).status, 404);
   t.is((await h.call('GET', '/_matrix/client/v3/register/available?username=zoe')).body.errcode, 'M_USER_IN_USE');
 });
+
+test('a device id with NUL is refused at login (400 M_BAD_JSON): device ids are parts of storage keys', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  await h.user('carol', 'pw-carol-123');
+  const bad = await h.call('POST', '/_matrix/client/v3/login', {
+    body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'carol' }, password: 'pw-carol-123', device_id: 'PHONE\u0000TABLET' },
+  });
+  t.is(bad.status, 400);
+  t.is(bad.body.errcode, 'M_BAD_JSON');
+  const good = await h.call('POST', '/_matrix/client/v3/login', {
+    body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'carol' }, password: 'pw-carol-123', device_id: 'PHONE' },
+  });
+  t.is(good.body.device_id, 'PHONE');
+});

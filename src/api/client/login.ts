@@ -30,7 +30,8 @@ const loginBodySchema = {
     identifier: { type: 'object', required: ['type'], properties: { type: { type: 'string' }, user: { type: 'string' } } },
     user: { type: 'string' },
     password: { type: 'string' },
-    device_id: { type: 'string', minLength: 1, maxLength: 255 },
+    // No NUL: device ids are parts of storage keys and travel to other servers (device lists).
+    device_id: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000]*$' },
     initial_device_display_name: { type: 'string', maxLength: 1000 },
   },
 } as const;

@@ -34,7 +34,8 @@ const registerBodySchema = {
     auth: { type: 'object' },
     username: { type: 'string' },
     password: { type: 'string', maxLength: 512 },
-    device_id: { type: 'string', minLength: 1, maxLength: 255 },
+    // No NUL: device ids are parts of storage keys and travel to other servers (device lists).
+    device_id: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000]*$' },
     initial_device_display_name: { type: 'string', maxLength: 1000 },
     inhibit_login: { type: 'boolean' },
   },
