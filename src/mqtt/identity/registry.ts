@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database } from '../../storage/db.js';
 import { decodeJson, splitStrings, tuple } from '../../storage/codec.js';
-import { hashPassword, verifyPassword } from '../../accounts/password.js';
+import { hashPassword, verifyPassword, verifyPasswordOfNobody } from '../../accounts/password.js';
 import { isValidDeviceName, DEVICE_NAME_MAX_LENGTH, type DeviceIdentity } from './identity.js';
 
 /** Value layout of `mqtt_devices` (see keyspaces.ts). */
@@ -124,7 +124,9 @@ export class DeviceRegistry {
     if (cached) return cached;
     if (!isValidDeviceName(username)) return undefined;
     const record = await this.deps.db.getJson<MqttDeviceRecord>('mqttDevices', tuple(username));
-    if (!record || !(await verifyPassword(password, record.passwordHash))) return undefined;
+    // An unknown device costs the same scrypt as a wrong password, so timing does not tell which devices exist.
+    if (!record) return verifyPasswordOfNobody(password).then(() => undefined);
+    if (!(await verifyPassword(password, record.passwordHash))) return undefined;
     // Removed while scrypt ran: do not resurrect it in the cache.
     if (!this.names.has(username)) return undefined;
     const identity: DeviceIdentity = { kind: 'device', deviceName: username, userId: record.userId };
