@@ -253,6 +253,11 @@ export class RoomEngine {
   // named question; none hands out a store. Stream and timeline entries carry short ids, resolved
   // with roomByShort / eventByShort.
 
+  /** Every room this server knows (federation's sender lists the servers it shares rooms with). */
+  allRooms(): RoomRecord[] {
+    return this.rooms.all();
+  }
+
   /** A room's record by its short id. */
   roomByShort(short: number): RoomRecord | undefined {
     return this.rooms.getByShort(short);
@@ -421,7 +426,9 @@ export class RoomEngine {
       if (!head) throw new Error(`room ${room.roomId} has no head`);
       const state = await this.currentState(room.roomId);
       const template = await withEventReferences(this.templateFor(room, rules, draft, state, head, Date.now()), rules, (id) => this.events.get(id));
-      const probe = toRoomEvent({ ...template, hashes: { sha256: '' }, signatures: {} }, rules, '$probe');
+      // The probe stands for the event as it will arrive: signed by its sender's server and, for a
+      // restricted join we vouch for, by us (rooms/v8 auth rule 4.2).
+      const probe = toRoomEvent({ ...template, hashes: { sha256: '' }, signatures: { [this.deps.serverName]: { probe: 'probe' } } }, rules, '$probe');
       const verdict = checkEventAuth(probe, state, rules);
       if (!verdict.allowed) throw forbidden(verdict.reason);
       return { template, version: room.version };

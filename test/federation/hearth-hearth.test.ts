@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { startHearth, type HearthServer } from '../integration/helpers/server.js';
-import { registerUser } from '../integration/helpers/http.js';
-import { exchange, setDiagnostics } from './room-exchange.js';
+import { registerUser, request } from '../integration/helpers/http.js';
+import { call, eventually, exchange, setDiagnostics } from './room-exchange.js';
 
 let home: HearthServer;
 let cabin: HearthServer;
@@ -35,3 +35,30 @@ for (const version of ['10', '11', '12']) {
     );
   });
 }
+
+test.serial('a restricted room (v10) admits a member of the room its join rule names, vouched for by the resident server; others are refused', async (t) => {
+  const [owner, member, stranger] = await Promise.all([
+    registerUser(home.baseUrl, 'owner-r', 'secret-password-1'),
+    registerUser(cabin.baseUrl, 'member-r', 'secret-password-1'),
+    registerUser(cabin.baseUrl, 'stranger-r', 'secret-password-1'),
+  ]);
+  const o = { base: home.baseUrl, token: owner.accessToken, userId: owner.userId };
+  const m = { base: cabin.baseUrl, token: member.accessToken, userId: member.userId };
+  const lobby = (await call(o, 'POST', '/_matrix/client/v3/createRoom', { preset: 'public_chat', room_version: '10' })).room_id as string;
+  const inner = (await call(o, 'POST', '/_matrix/client/v3/createRoom', {
+    preset: 'private_chat',
+    room_version: '10',
+    initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'restricted', allow: [{ type: 'm.room_membership', room_id: lobby }] } }],
+  })).room_id as string;
+  const via = `?server_name=${encodeURIComponent(home.serverName)}`;
+  await call(m, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(lobby)}${via}`, {});
+  await call(m, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(inner)}${via}`, {});
+  const joinEvent = await eventually('the restricted join on the resident server', async () => {
+    const res = await request(home.baseUrl, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(inner)}/state/m.room.member/${encodeURIComponent(member.userId)}`, { token: owner.accessToken });
+    return res.status === 200 && res.body.membership === 'join' ? res.body : undefined;
+  });
+  t.is(joinEvent.join_authorised_via_users_server, owner.userId);
+  const refused = await request(cabin.baseUrl, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(inner)}${via}`, { token: stranger.accessToken, json: {} });
+  t.is(refused.status, 403, refused.text);
+  t.is(refused.body.errcode, 'M_FORBIDDEN');
+});

@@ -12,7 +12,10 @@ import { serverNameOf } from '../../core/identifiers.js';
 import { isJsonObject } from '../../core/json-object.js';
 import { getRoomVersionRules, isSupportedRoomVersion } from '../../core/room-versions.js';
 import { signJson } from '../../core/signing.js';
-import type { JsonObject, Pdu, RoomEvent, SigningKey } from '../../core/types.js';
+import { stateKey, type JsonObject, type Pdu, type RoomEvent, type SigningKey } from '../../core/types.js';
+import { redactPdu } from '../../core/redaction.js';
+import { canUserDo } from '../../state/power-levels.js';
+import { isServerAllowedByAcl } from '../send/server-acl.js';
 import type { RoomEngine, StoredEvent } from '../../rooms/engine.js';
 import type { PduHandler } from '../receive/pdu-handler.js';
 import { authChainOf } from '../serve/room-reads.js';
@@ -42,16 +45,21 @@ export class ResidentMembership {
   /** `GET make_join|make_leave|make_knock/{roomId}/{userId}`: an unsigned template checked against current state. */
   async make(origin: string, membership: Membership, roomId: string, userId: string, supportedVersions: string[] | undefined): Promise<JsonObject> {
     if (serverNameOf(userId) !== origin) throw forbidden(`${origin} cannot ${membership} on behalf of ${userId}`);
-    const room = await this.federatingRoom(roomId);
+    const room = await this.federatingRoom(roomId, origin);
     if (membership !== 'leave') {
       const accepted = supportedVersions && supportedVersions.length > 0 ? supportedVersions : ['1'];
       if (!accepted.includes(room.version)) throw incompatible(room.version);
+    }
+    const content: JsonObject = { membership };
+    if (membership === 'join') {
+      const authoriser = await this.restrictedJoinAuthoriser(roomId, userId);
+      if (authoriser) content.join_authorised_via_users_server = authoriser;
     }
     const { template, version } = await this.deps.engine.templateForRemote(roomId, {
       type: 'm.room.member',
       state_key: userId,
       sender: userId,
-      content: { membership },
+      content,
     });
     return { event: { ...template, origin: this.deps.serverName } as unknown as JsonObject, room_version: version };
   }
@@ -61,24 +69,34 @@ export class ResidentMembership {
    * any received PDU; once accepted we relay it to the room's other servers. send_join answers with
    * the state before the join and its auth chain.
    */
-  async send(origin: string, membership: Membership, roomId: string, eventId: string, raw: unknown): Promise<JsonObject> {
-    const room = await this.federatingRoom(roomId);
+  async send(origin: string, membership: Membership, roomId: string, eventId: string, body: unknown): Promise<JsonObject> {
+    const room = await this.federatingRoom(roomId, origin);
     const rules = getRoomVersionRules(room.version)!;
-    if (!isJsonObject(raw)) throw new MatrixError(400, ErrCode.BAD_JSON, 'The event must be an object');
+    if (!isJsonObject(body)) throw new MatrixError(400, ErrCode.BAD_JSON, 'The event must be an object');
+    let raw: JsonObject = body;
+    // rooms/v8 restricted joins: the authorising resident server (us) signs the join too.
+    const authoriser = isJsonObject(raw.content) ? raw.content.join_authorised_via_users_server : undefined;
+    if (membership === 'join' && typeof authoriser === 'string' && serverNameOf(authoriser) === this.deps.serverName && isJsonObject(raw.signatures)) {
+      const { signatures, unsigned: _unsigned, ...rest } = raw;
+      const ours = signJson(redactPdu(rest as unknown as Pdu, rules), this.deps.serverName, this.deps.signingKey).signatures;
+      raw = { ...raw, signatures: { ...(signatures as JsonObject), ...(ours as unknown as JsonObject) } };
+    }
     const content = isJsonObject(raw.content) ? raw.content : {};
     if (raw.type !== 'm.room.member' || content.membership !== membership || raw.state_key !== raw.sender) {
       throw new MatrixError(400, ErrCode.BAD_JSON, `Not a ${membership} event of its sender`);
     }
     if (typeof raw.sender !== 'string' || serverNameOf(raw.sender) !== origin) throw forbidden(`${origin} cannot send a ${membership} for ${String(raw.sender)}`);
     const checked = await this.deps.pdus.checkReceived(raw, room, rules);
+    const signedRaw = raw;
     if ('error' in checked) throw new MatrixError(400, ErrCode.BAD_JSON, checked.error);
     if (checked.event.event_id !== eventId) throw new MatrixError(400, ErrCode.BAD_JSON, `The event's id is ${checked.event.event_id}, not ${eventId}`);
-    const outcome = await this.deps.pdus.receive(origin, raw);
+    const outcome = await this.deps.pdus.receive(origin, signedRaw);
     if (outcome.status !== 'accepted' && outcome.status !== 'known') {
       throw forbidden(`The ${membership} was not accepted: ${outcome.error ?? outcome.status}`);
     }
     const stored = await this.deps.engine.getEvent(eventId);
     if (stored && outcome.status === 'accepted') this.deps.relay(stored);
+    if (membership === 'knock') return { knock_room_state: await this.strippedState(roomId) };
     if (membership !== 'join') return {};
 
     const before = stored ? await this.deps.engine.stateIdsOf(stored.meta.stateBefore) : new Map<string, string>();
@@ -141,14 +159,62 @@ export class ResidentMembership {
     return { event: signed as unknown as JsonObject };
   }
 
-  /** The room, if it exists here and federates; 404 or 403 otherwise. */
-  private async federatingRoom(roomId: string) {
+  /** The room, if it exists here, federates and admits `origin` (its server ACL); 404 or 403 otherwise. */
+  private async federatingRoom(roomId: string, origin: string) {
     const room = this.deps.engine.room(roomId);
     const head = room ? this.deps.engine.headOf(roomId) : undefined;
     if (!room || !head || head.extremities.length === 0) throw notFound(`Unknown room ${roomId}`);
-    const create = await this.deps.engine.stateEvent(roomId, 'm.room.create', '');
-    if (create?.pdu.content['m.federate'] === false) throw forbidden('This room does not federate');
+    const state = await this.deps.engine.currentState(roomId);
+    if (state.get(stateKey('m.room.create', ''))?.pdu.content['m.federate'] === false) throw forbidden('This room does not federate');
+    const acl = state.get(stateKey('m.room.server_acl', ''))?.pdu.content;
+    if (acl && !isServerAllowedByAcl(origin, acl)) throw forbidden(`${origin} is denied by the room's server ACL`);
     return room;
+  }
+
+  /**
+   * rooms/v8 "Restricted rooms": for a user not yet invited or joined, a local member who may
+   * invite vouches for the join, provided the user is joined to one of the rooms the join rule's
+   * `allow` list names (as far as this server knows them). Undefined when no authoriser is needed
+   * or none can be found (the auth rules then refuse the join).
+   */
+  private async restrictedJoinAuthoriser(roomId: string, userId: string): Promise<string | undefined> {
+    const room = this.deps.engine.room(roomId)!;
+    const rules = getRoomVersionRules(room.version)!;
+    const state = await this.deps.engine.currentState(roomId);
+    const joinRules = state.get(stateKey('m.room.join_rules', ''))?.pdu.content;
+    const rule = joinRules?.join_rule;
+    if (!rules.restrictedJoinRule || (rule !== 'restricted' && rule !== 'knock_restricted')) return undefined;
+    const current = state.get(stateKey('m.room.member', userId))?.pdu.content.membership;
+    if (current === 'join' || current === 'invite') return undefined;
+    const allowList = Array.isArray(joinRules?.allow) ? joinRules!.allow : [];
+    let qualifies = false;
+    for (const entry of allowList) {
+      if (!isJsonObject(entry) || entry.type !== 'm.room_membership' || typeof entry.room_id !== 'string') continue;
+      if (!this.deps.engine.room(entry.room_id)) continue;
+      const member = await this.deps.engine.stateEvent(entry.room_id, 'm.room.member', userId).catch(() => undefined);
+      if (member?.pdu.content.membership === 'join') {
+        qualifies = true;
+        break;
+      }
+    }
+    if (!qualifies) throw forbidden(`${userId} is not a member of any room that grants access to ${roomId}`);
+    for (const event of state.values()) {
+      const candidate = event.pdu.state_key ?? '';
+      if (event.pdu.type !== 'm.room.member' || event.pdu.content.membership !== 'join' || serverNameOf(candidate) !== this.deps.serverName) continue;
+      if (canUserDo('invite', candidate, state, rules)) return candidate;
+    }
+    throw forbidden(`No user of ${this.deps.serverName} may authorise joining ${roomId}`);
+  }
+
+  /** Stripped state for an invitee or knocker (client-server "Stripped state"). */
+  private async strippedState(roomId: string): Promise<JsonObject[]> {
+    const state = await this.deps.engine.currentState(roomId);
+    const out: JsonObject[] = [];
+    for (const type of ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic']) {
+      const e = state.get(stateKey(type, ''));
+      if (e) out.push({ type, state_key: '', sender: e.pdu.sender, content: e.pdu.content });
+    }
+    return out;
   }
 }
 

@@ -30,6 +30,7 @@ import type { RoomEngine, RoomRecord, StateInput, StoredEvent } from '../../room
 import { checkPduFormat } from './pdu-format.js';
 import { referencedEventIds as referencedIds } from '../../core/event-references.js';
 import { checkEventSignatures, type ServerKeyLookup } from './event-signatures.js';
+import { isServerAllowedByAcl } from '../send/server-acl.js';
 
 /** The pulls a receiving server makes of the server that sent it an event. */
 export interface RemoteEventSource {
@@ -51,8 +52,10 @@ export interface PduHandlerDeps {
 /** The outcome of one received PDU: nothing on success, else why it was dropped or rejected. */
 export type PduOutcome = { eventId?: string; error?: string; status?: 'accepted' | 'soft_failed' | 'rejected' | 'outlier' | 'dropped' | 'known' };
 
-/** Synapse asks for at most 10 missing events per call; a gap wider than this is bridged by /state_ids. */
-const MISSING_EVENTS_LIMIT = 10;
+/** Missing events asked for per `get_missing_events` call (Synapse asks for 10; it answers up to the limit). */
+const MISSING_EVENTS_LIMIT = 50;
+/** A gap is filled in order up to this many events (held in memory while placed); beyond, /state_ids bridges it. */
+const MAX_GAP_EVENTS = 1_000;
 /** At most this many events fetched to authorise or place one received PDU (a stranger cannot make us fetch a room). */
 const MAX_FETCHES_PER_PDU = 200;
 
@@ -79,6 +82,9 @@ export class PduHandler {
     const roomId = typeof (raw as { room_id?: unknown })?.room_id === 'string' ? (raw as { room_id: string }).room_id : undefined;
     const room = roomId ? this.deps.engine.room(roomId) : undefined;
     if (!room) return { status: 'dropped', error: `not in room ${roomId ?? '(none)'}` };
+    // server-server "Server Access Control Lists (ACLs)": a denied origin's PDUs are refused.
+    const acl = (await this.deps.engine.stateEvent(room.roomId, 'm.room.server_acl', ''))?.pdu.content;
+    if (acl && !isServerAllowedByAcl(origin, acl)) return { status: 'dropped', error: `${origin} is denied by the room's server ACL` };
     const rules = this.deps.engine.rulesOf(room);
     const checked = await this.checkReceived(raw, room, rules);
     if ('error' in checked) return { status: 'dropped', error: checked.error };
@@ -246,24 +252,45 @@ export class PduHandler {
     return this.deps.engine.persistEvent({ room, event, status: 'outlier' });
   }
 
-  /** Step 5: `get_missing_events` between our extremities and the event, placed oldest first. */
+  /**
+   * Step 5: `get_missing_events` between our extremities and the event, walked back until the gap
+   * closes (each call returns the events nearest the ones asked about, so the next asks about the
+   * oldest still hanging) or {@link MAX_GAP_EVENTS} are held; then placed oldest first. A server
+   * back from days offline gets one event per room from a peer's catch-up and fills the rest here
+   * in order; what stays missing is bridged by /state_ids.
+   */
   private async fetchMissingEvents(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget: FetchBudget): Promise<void> {
     const head = this.deps.engine.headOf(room.roomId)!;
-    let raws: unknown[];
-    try {
-      budget.take();
-      raws = await this.deps.remote.missingEvents(origin, room.roomId, head.extremities, [event.event_id], MISSING_EVENTS_LIMIT, Math.max(0, head.depth - MISSING_EVENTS_LIMIT * 10));
-    } catch (err) {
-      this.deps.log.debug({ err: (err as Error).message, origin }, 'get_missing_events failed');
-      return;
+    const collected = new Map<string, RoomEvent>();
+    let latest = [event.event_id];
+    while (collected.size < MAX_GAP_EVENTS) {
+      let raws: unknown[];
+      try {
+        budget.take();
+        raws = await this.deps.remote.missingEvents(origin, room.roomId, head.extremities, latest, MISSING_EVENTS_LIMIT, 0);
+      } catch (err) {
+        this.deps.log.debug({ err: (err as Error).message, origin }, 'get_missing_events failed');
+        break;
+      }
+      let added = 0;
+      for (const raw of raws.slice(0, MISSING_EVENTS_LIMIT)) {
+        const result = await this.checkReceived(raw, room, rules);
+        if ('error' in result || collected.has(result.event.event_id) || result.event.event_id === event.event_id) continue;
+        collected.set(result.event.event_id, result.event);
+        added++;
+      }
+      if (added === 0) break;
+      // The events whose prev events are neither stored with state nor fetched: the gap's oldest edge.
+      const hanging: string[] = [];
+      for (const candidate of collected.values()) {
+        const prevs = [...referencedIds(candidate.pdu.prev_events)].filter((id) => !collected.has(id) && id !== event.event_id);
+        if (prevs.length > 0 && (await this.missingWithState(prevs)).length > 0) hanging.push(candidate.event_id);
+      }
+      if (hanging.length === 0) break;
+      latest = hanging.slice(0, 20);
     }
-    const checked: RoomEvent[] = [];
-    for (const raw of raws.slice(0, MISSING_EVENTS_LIMIT)) {
-      const result = await this.checkReceived(raw, room, rules);
-      if (!('error' in result)) checked.push(result.event);
-    }
-    checked.sort((a, b) => a.pdu.depth - b.pdu.depth);
-    for (const missing of checked) {
+    const ordered = [...collected.values()].sort((a, b) => a.pdu.depth - b.pdu.depth);
+    for (const missing of ordered) {
       const known = await this.deps.engine.getEvent(missing.event_id);
       if (known && known.meta.status !== 'outlier') continue;
       await this.place(origin, room, rules, missing, budget, false);

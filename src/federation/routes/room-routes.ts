@@ -82,8 +82,7 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomRouteDeps): v
   }
   app.put(`${F1}/send_knock/:roomId/:eventId`, async (req) => {
     const p = req.params as Params;
-    await resident.send(await originOf(req), 'knock', p.roomId!, p.eventId!, req.body);
-    return { knock_room_state: [] };
+    return resident.send(await originOf(req), 'knock', p.roomId!, p.eventId!, req.body);
   });
   app.put(`${F2}/invite/:roomId/:eventId`, async (req) => {
     const p = req.params as Params;

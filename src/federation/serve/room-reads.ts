@@ -12,6 +12,7 @@ import { serverNameOf } from '../../core/identifiers.js';
 import { stateKey, type JsonObject } from '../../core/types.js';
 import type { RoomEngine, StoredEvent } from '../../rooms/engine.js';
 import { referencedEventIds as referencedIds } from '../../core/event-references.js';
+import { isServerAllowedByAcl } from '../send/server-acl.js';
 
 /** Bounds on what one pull may make us read. */
 const MAX_BACKFILL = 100;
@@ -47,6 +48,8 @@ export class RoomReads {
     const state = await this.engine.currentState(roomId);
     const create = state.get(stateKey('m.room.create', ''));
     if (create?.pdu.content['m.federate'] === false) throw forbidden('This room does not federate');
+    const acl = state.get(stateKey('m.room.server_acl', ''))?.pdu.content;
+    if (acl && !isServerAllowedByAcl(origin, acl)) throw forbidden(`${origin} is denied by the room's server ACL`);
     const visibility = state.get(stateKey('m.room.history_visibility', ''))?.pdu.content.history_visibility;
     if (visibility === 'world_readable') return;
     for (const event of state.values()) {
