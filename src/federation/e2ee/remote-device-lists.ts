@@ -45,8 +45,9 @@ export interface RemoteDeviceListsDeps {
 
 export class RemoteDeviceLists {
   private readonly lock = new KeyedLock();
+  /** Users waiting for a resync, and those whose resync runs now (never two of one user at once). */
   private readonly queued = new Set<string>();
-  private running = 0;
+  private readonly running = new Map<string, Promise<void>>();
   private readonly now: () => number;
   private stopped = false;
   /** Settles when a user's running or queued resync ends (tests and callers that want the fresh list). */
@@ -56,9 +57,11 @@ export class RemoteDeviceLists {
     this.now = deps.now ?? Date.now;
   }
 
-  stop(): void {
+  /** Stops taking resyncs; resolves once the running ones have ended. */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.queued.clear();
+    await Promise.all(this.running.values());
   }
 
   /** The cached list when it can be trusted (present and not stale). */
@@ -109,14 +112,14 @@ export class RemoteDeviceLists {
   /** Queues a resync of the user's list (at most one per user at a time). */
   scheduleResync(userId: string): void {
     if (this.stopped || this.queued.has(userId) || this.queued.size >= MAX_RESYNC_QUEUE) return;
+    // A user whose resync runs now waits in the queue: the running one may predate the gap.
     this.queued.add(userId);
     this.pump();
   }
 
   /** Resolves once no resync of the user is queued or running. */
   settled(userId: string): Promise<void> {
-    // A user stays in `queued` until their resync has ended.
-    if (!this.queued.has(userId)) return Promise.resolve();
+    if (!this.queued.has(userId) && !this.running.has(userId)) return Promise.resolve();
     return new Promise((resolve) => {
       const list = this.waiters.get(userId) ?? [];
       list.push(resolve);
@@ -125,18 +128,24 @@ export class RemoteDeviceLists {
   }
 
   private pump(): void {
-    while (!this.stopped && this.running < RESYNC_CONCURRENCY) {
-      const next = this.queued.values().next();
-      if (next.done) return;
-      const userId = next.value;
-      this.running++;
-      void this.resync(userId).finally(() => {
-        this.queued.delete(userId);
-        this.running--;
-        for (const resolve of this.waiters.get(userId) ?? []) resolve();
-        this.waiters.delete(userId);
-        this.pump();
-      });
+    for (const userId of this.queued) {
+      if (this.stopped || this.running.size >= RESYNC_CONCURRENCY) return;
+      if (this.running.has(userId)) continue;
+      this.queued.delete(userId);
+      const run = this.resync(userId)
+        .then(
+          () => undefined,
+          (err: Error) => this.deps.log.warn({ userId, err: err.message }, 'device list resync failed'),
+        )
+        .finally(() => {
+          this.running.delete(userId);
+          if (!this.queued.has(userId)) {
+            for (const resolve of this.waiters.get(userId) ?? []) resolve();
+            this.waiters.delete(userId);
+          }
+          this.pump();
+        });
+      this.running.set(userId, run);
     }
   }
 

@@ -8,7 +8,7 @@
  * Gateway wiring: `const edus = await assembleFederationEdus({...})` once the federation pipeline
  * (transactions, sender, requests) and the local services exist, then
  * `edus.registerRoutes(federationApp, originOf)` before the federation listener binds, and
- * `edus.stop()` at shutdown.
+ * `await edus.stop()` at shutdown, before the database closes.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -54,7 +54,8 @@ export interface FederationEdus {
   readonly outgoing: OutgoingEdus;
   /** The user/devices, user/keys/query and user/keys/claim routes on the federation listener. */
   registerRoutes(app: FastifyInstance, originOf: (request: FastifyRequest) => Promise<string>): void;
-  stop(): void;
+  /** Stops listening and resolves once running resyncs have ended (before the database closes). */
+  stop(): Promise<void>;
 }
 
 export async function assembleFederationEdus(deps: FederationEdusDeps): Promise<FederationEdus> {
@@ -121,9 +122,9 @@ export async function assembleFederationEdus(deps: FederationEdusDeps): Promise<
     registerRoutes(app, originOf) {
       registerUserKeyRoutes(app, { originOf, e2ee: deps.e2ee, serverName: deps.serverName });
     },
-    stop() {
+    async stop() {
       for (const off of unsubscribe) off();
-      deviceLists.stop();
+      await deviceLists.stop();
     },
   };
 }
