@@ -18,6 +18,11 @@ import { ResidentMembership } from '../federation/membership/resident.js';
 import { seg, type FederationRequests } from '../federation/requests.js';
 import { registerRoomRoutes } from '../federation/routes/room-routes.js';
 import { FederationSender } from '../federation/send/sender.js';
+import type { QueueOptions } from '../federation/send/destination-queue.js';
+import { RoomCatchUp } from '../federation/catchup/room-catch-up.js';
+import { registerTimestampToEventRoute } from '../federation/serve/timestamp-to-event.js';
+import { TimelineReader } from '../rooms/timeline.js';
+import { FederationOutboxStore } from '../storage/federation-outbox.js';
 import { RoomReads } from '../federation/serve/room-reads.js';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { FederatedMembership } from '../rooms/membership.js';
@@ -32,6 +37,8 @@ export interface FederationRoomsDeps {
   keys: ServerKeyLookup;
   userExists: (userId: string) => Promise<boolean>;
   log: Logger;
+  /** The sender's queue tuning (tests). */
+  sendOptions?: QueueOptions;
 }
 
 /** State event types an invitee is shown before joining (client-server "Stripped state"). */
@@ -44,6 +51,8 @@ export class FederationRooms {
   readonly reads: RoomReads;
   readonly resident: ResidentMembership;
   readonly membership: FederatedMembership;
+  /** Pulls what we missed from a server that is reachable again (issue 12). */
+  readonly catchUp: RoomCatchUp;
   private readonly maker: RemoteMembershipMaker;
 
   constructor(private readonly deps: FederationRoomsDeps) {
@@ -75,7 +84,23 @@ export class FederationRooms {
       },
     });
     this.transactions = new TransactionReceiver({ db: deps.db, pdus: this.pdus, log });
-    this.sender = new FederationSender({ engine: deps.engine, requests: deps.requests, serverName: deps.serverName, log });
+    this.sender = new FederationSender({
+      engine: deps.engine,
+      requests: deps.requests,
+      store: new FederationOutboxStore(deps.db),
+      serverName: deps.serverName,
+      log,
+      // Reachable after failures or our own downtime: it may have events we never got.
+      onReachable: (server) => void this.catchUp.pull(server),
+      ...(deps.sendOptions ? { options: deps.sendOptions } : {}),
+    });
+    this.catchUp = new RoomCatchUp({
+      engine: deps.engine,
+      requests: deps.requests,
+      receive: (origin, pdu) => this.pdus.receive(origin, pdu),
+      serversInRoom: (roomId) => this.sender.serversInRoom(roomId),
+      log,
+    });
     this.reads = new RoomReads(deps.engine, deps.serverName);
     this.resident = new ResidentMembership({
       engine: deps.engine,
@@ -103,17 +128,23 @@ export class FederationRooms {
     };
   }
 
-  start(): void {
-    this.sender.start();
+  /** Starts the durable sender: every destination we share a room with hears from us (issue 12 "Announce"). */
+  async start(): Promise<void> {
+    try {
+      await this.sender.start();
+    } catch (err) {
+      this.deps.log.error({ err }, 'the federation sender could not start');
+    }
   }
 
-  stop(): void {
-    this.sender.stop();
+  async stop(): Promise<void> {
+    await this.sender.stop();
   }
 
   /** Registers the room routes on the federation listener; `originOf` authenticates (X-Matrix). */
   registerRoutes(app: FastifyInstance, originOf: (request: FastifyRequest) => Promise<string>): void {
     registerRoomRoutes(app, { originOf, transactions: this.transactions, reads: this.reads, resident: this.resident });
+    registerTimestampToEventRoute(app, { originOf, reads: this.reads, timeline: new TimelineReader(this.deps.engine), engine: this.deps.engine });
   }
 
   /** Any validly signed request from a server: it is reachable again, so retry what we owe it. */

@@ -109,6 +109,13 @@ export class Gateway {
       log.error({ dropped: db.droppedAtOpen }, 'LevelDB dropped damaged records of its log at open: writes acknowledged before the damage may be lost');
       process.stderr.write(`hearth: the database log was damaged and LevelDB dropped part of it:\n  ${db.droppedAtOpen.join('\n  ')}\n`);
     }
+    if (db.lostWrites) {
+      const { durable, found } = db.lostWrites;
+      log.error({ durable, found }, 'the database lost acknowledged writes: its log ends before the last write known durable');
+      process.stderr.write(
+        `hearth: the database lost acknowledged writes: it ends at write batch ${found}, but batch ${durable} had been made durable (a cut log or a card that lost data; docs/storage.md "Damaged database files")\n`,
+      );
+    }
     // Sockets and LevelDB's files share the descriptor limit: client connections stop below it.
     this.connections = new ConnectionGate(connectionBudget(config.connections.max), log.child({ component: 'connections' }));
     const keyring = loadOrCreateKeyring(config.dataDir, serverName);
@@ -287,8 +294,6 @@ export class Gateway {
       resolveAlias: (alias) =>
         resolveAliasForServers({ serverName, aliasTarget: (a) => federationAliases.aliasTarget(a), currentState: (roomId) => engine.currentState(roomId) }, alias),
     });
-    federationRooms.start();
-    this.closables.push({ name: 'federation-sender', close: async () => federationRooms.stop() });
 
     const roomApi = buildRoomApi(app, {
       federation: federationRooms.membership,
@@ -408,6 +413,9 @@ export class Gateway {
     this.closables.push({ name: 'http', close: () => app.close() });
     await federation.listen();
     this.closables.push({ name: 'federation-http', close: () => federation.close() });
+    // After the listener: the announcement makes peers send to us at once (docs/federation.md "Offline").
+    void federationRooms.start();
+    this.closables.push({ name: 'federation-sender', close: () => federationRooms.stop() });
     if (this.broker) {
       const detach = this.broker.attachWebSocket(app.server, config.mqtt.websocketPath);
       this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });

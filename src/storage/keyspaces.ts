@@ -112,6 +112,12 @@ export const KEYSPACES = {
   serverKeyResponses: 'server_key_responses',
   /** `str user_id` -> json RemoteDeviceList { streamId, stale, updatedTs, devices, masterKey?, selfSigningKey? }. Other servers' users' device lists (src/federation/e2ee/remote-device-store.ts), bounded. */
   federationRemoteDeviceLists: 'federation_remote_device_lists',
+  /** `str server_name` -> json DestinationRecord { failures, lastFailureTs?, lastSuccessTs?, retryAt?, lastError? }. The sender's retry state per destination (src/storage/federation-outbox.ts); the position itself is `stream_cursors` `federation:<server>`. */
+  federationDestinations: 'federation_destinations',
+  /** `str server_name ‖ u32 room short` -> u64 stream position of the last event of ours sent to that server in that room, saved with the position. */
+  federationRoomSent: 'federation_room_sent',
+  /** `str server_name ‖ u64 seq` -> json { kind: 'pdu', eventId } \| { kind: 'edu', edu_type, content }. What the stream walk does not cover: events relayed as resident (send_join etc.) and durable EDUs (to-device, device lists), deleted once the server acknowledged them. */
+  federationOutbox: 'federation_outbox',
 
   // ---- MQTT broker and bridge (src/mqtt/) ----
   /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. The device name is the MQTT username. */

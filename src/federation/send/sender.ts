@@ -1,207 +1,237 @@
 /**
- * Sending (server-server "Transactions", "PDUs", "EDUs"): every event this server authors, and
- * every event it accepted on another server's behalf as resident (send_join, send_leave,
- * send_knock), goes to every other server in the room; EDUs (typing, receipts, device lists,
- * to-device) to the servers they concern.
+ * Sending (server-server "Transactions", "PDUs", "EDUs"): every event this server authors goes to
+ * every other server in the room, every event it accepted on another server's behalf as resident
+ * (send_join, send_leave, send_knock) to the others, and EDUs to the servers they concern.
  *
- * Per destination: one transaction in flight (at most 50 PDUs, 100 EDUs), PDUs in the order they
- * were persisted, retried with exponential backoff and jitter; any request from that server, or
- * `wake()`, retries at once. The queues are in memory and bounded; making them durable and
- * catching up after days offline is the job of the offline-federation work (issue 12), which
- * replaces `enqueue` with a stream cursor per destination.
+ * Durable (issue 12, docs/federation.md "Offline"): one `DestinationQueue` per destination walks
+ * the global stream from its saved position, so a backlog of days is read from disk, bounded in
+ * memory, and survives kill -9; what the stream does not cover (relayed events, to-device and
+ * device-list EDUs) waits in the durable outbox. Ephemeral EDUs (typing, receipts, presence) stay
+ * in memory.
  *
- * Sensor rooms stay home: nothing of a room created with `m.federate: false` is ever queued.
+ * Coming back: at start every destination we share a room with gets a transaction (empty if
+ * there is nothing to send): Synapse resets its backoff for a server that contacts it and starts
+ * its own catch-up. When a destination answers after failures (or for the first time since start),
+ * `onReachable` lets the caller pull what we missed from it, and the other destinations that were
+ * backing off are retried at once: it was probably our uplink that was down.
+ *
+ * Sensor rooms stay home: nothing of a room created with `m.federate: false` is ever sent.
  */
 import type { Logger } from 'pino';
 import { serverNameOf } from '../../core/identifiers.js';
-import { stateKey, type JsonObject } from '../../core/types.js';
 import type { RoomEngine, StoredEvent } from '../../rooms/engine.js';
+import type { FederationOutboxStore } from '../../storage/federation-outbox.js';
 import type { FederationRequests } from '../requests.js';
-import { isServerAllowedByAcl } from './server-acl.js';
+import { DestinationQueue, type Edu, type QueueOptions } from './destination-queue.js';
+import { EventRouting } from './routing.js';
 
-const MAX_PDUS_PER_TXN = 50;
-const MAX_EDUS_PER_TXN = 100;
-/** Per destination: beyond this the oldest PDUs are dropped (the peer pulls gaps with get_missing_events). */
-const MAX_QUEUED_PDUS = 1000;
-const MAX_QUEUED_EDUS = 500;
-const MIN_BACKOFF_MS = 2_000;
-const MAX_BACKOFF_MS = 5 * 60_000;
-/** Typing notifications older than this are not worth sending. */
-const STALE_TYPING_MS = 30_000;
+export type { Edu } from './destination-queue.js';
 
-export interface Edu {
-  edu_type: string;
-  content: JsonObject;
-  /** When queued; ephemeral EDUs (typing) expire. */
-  queuedAt?: number;
-}
-
-interface Destination {
-  name: string;
-  pdus: JsonObject[];
-  edus: Edu[];
-  sending: boolean;
-  failures: number;
-  retryTimer?: NodeJS.Timeout;
-  retryAt: number;
-}
+/** EDUs kept durably until acknowledged (server-server "Send-to-device messaging", "Device Management"). */
+const DURABLE_EDU_TYPES = new Set(['m.direct_to_device', 'm.device_list_update', 'm.signing_key_update']);
+/** Durable entries per destination: beyond it new ones are refused (logged): a stranger's dead server cannot fill our disk. */
+const MAX_OUTBOX_PER_DESTINATION = 20_000;
 
 export interface SenderDeps {
   engine: RoomEngine;
-  requests: FederationRequests;
+  requests: Pick<FederationRequests, 'put'>;
+  store: FederationOutboxStore;
   serverName: string;
   log: Logger;
+  /** A destination answered after failures or for the first time since start: pull what we missed from it. */
+  onReachable?: (destination: string, afterFailures: boolean) => void;
+  options?: QueueOptions;
+}
+
+export interface DestinationStatus {
+  destination: string;
+  position: number;
+  failures: number;
+  backingOff: boolean;
+  outbox: number;
+  ephemeral: number;
+  transactions: number;
+  pdus: number;
+  catchUps: number;
 }
 
 export class FederationSender {
-  private readonly destinations = new Map<string, Destination>();
+  readonly routing: EventRouting;
+  private readonly queues = new Map<string, DestinationQueue>();
+  private readonly creating = new Map<string, Promise<DestinationQueue>>();
   private txnCounter = 0;
   private readonly txnPrefix = Date.now().toString(36);
+  private started = false;
   private stopped = false;
   private unsubscribe?: () => void;
 
-  constructor(private readonly deps: SenderDeps) {}
-
-  /** Starts sending every event persisted from now on whose sender is one of ours. */
-  start(): void {
-    this.unsubscribe = this.deps.engine.onEvent((event) => {
-      if (serverNameOf(event.pdu.sender) === this.deps.serverName) void this.sendEvent(event);
-    });
+  constructor(private readonly deps: SenderDeps) {
+    this.routing = new EventRouting(deps.engine, deps.serverName);
   }
 
-  stop(): void {
+  /**
+   * Opens the outbox, starts a queue for every destination we track or share a room with (each
+   * announcing itself), and follows every event of ours persisted from now on.
+   */
+  async start(): Promise<void> {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    await this.deps.store.open();
+    this.unsubscribe = this.deps.engine.onEvent((event) => {
+      if (serverNameOf(event.pdu.sender) === this.deps.serverName) void this.route(event);
+    });
+    const destinations = new Set(await this.deps.store.savedDestinations());
+    for (const room of this.deps.engine.allRooms()) {
+      try {
+        for (const server of await this.routing.serversInRoom(room.roomId)) destinations.add(server);
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message, roomId: room.roomId }, 'could not list a room\'s servers');
+      }
+    }
+    const head = this.deps.engine.notifier.position;
+    await Promise.all([...destinations].map((d) => this.queueFor(d, head, true)));
+  }
+
+  async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
-    for (const d of this.destinations.values()) clearTimeout(d.retryTimer);
+    await Promise.all([...this.queues.values()].map((q) => q.stop()));
   }
 
   /** An event accepted as resident for another server (send_join etc.): the other servers need it too. */
   relay(event: StoredEvent): void {
-    void this.sendEvent(event, serverNameOf(event.pdu.sender));
+    void this.relayDurably(event);
   }
 
   /** The servers with joined members in a room now (ourselves excluded), filtered by the room's server ACL. */
-  async serversInRoom(roomId: string): Promise<string[]> {
-    const state = await this.deps.engine.currentState(roomId);
-    if (state.get(stateKey('m.room.create', ''))?.pdu.content['m.federate'] === false) return [];
-    const acl = state.get(stateKey('m.room.server_acl', ''))?.pdu.content;
-    const servers = new Set<string>();
-    for (const event of state.values()) {
-      if (event.pdu.type !== 'm.room.member' || event.pdu.content.membership !== 'join') continue;
-      const server = serverNameOf(event.pdu.state_key ?? '');
-      if (server && server !== this.deps.serverName && (!acl || isServerAllowedByAcl(server, acl))) servers.add(server);
-    }
-    return [...servers];
+  serversInRoom(roomId: string): Promise<string[]> {
+    return this.routing.serversInRoom(roomId);
   }
 
-  private async sendEvent(event: StoredEvent, except?: string): Promise<void> {
-    try {
-      const servers = new Set(await this.serversInRoom(event.room_id));
-      if (servers.size === 0 && !isMembershipOfRemote(event, this.deps.serverName)) return;
-      const create = (await this.deps.engine.currentState(event.room_id)).get(stateKey('m.room.create', ''));
-      if (create?.pdu.content['m.federate'] === false) return;
-      // A member leaving, kicked or banned still hears of it (they are no longer "in the room").
-      if (event.pdu.type === 'm.room.member' && event.pdu.content.membership !== 'invite') {
-        const target = serverNameOf(event.pdu.state_key ?? '');
-        if (target && target !== this.deps.serverName) servers.add(target);
-      }
-      if (except) servers.delete(except);
-      for (const server of servers) this.enqueuePdu(server, event.pdu as unknown as JsonObject);
-    } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message, eventId: event.event_id }, 'could not queue an event for federation');
-    }
-  }
-
-  /** Queues an EDU for one destination (typing, receipts, device lists, to-device). */
+  /**
+   * Queues an EDU for one destination: to-device messages and device-list updates durably (until
+   * acknowledged), typing, receipts and presence in memory (typing dropped when stale).
+   */
   sendEdu(destination: string, edu: Edu): void {
     if (destination === this.deps.serverName || this.stopped) return;
-    const d = this.destination(destination);
-    d.edus.push({ ...edu, queuedAt: Date.now() });
-    if (d.edus.length > MAX_QUEUED_EDUS) d.edus.splice(0, d.edus.length - MAX_QUEUED_EDUS);
-    this.kick(d);
+    void this.enqueueEdu(destination, edu).catch((err: unknown) =>
+      this.deps.log.warn({ err: (err as Error).message, destination, eduType: edu.edu_type }, 'could not queue an EDU'),
+    );
+  }
+
+  /** Queues an EDU and resolves once it is on disk (durable types) or in memory. */
+  async enqueueEdu(destination: string, edu: Edu): Promise<void> {
+    if (destination === this.deps.serverName || this.stopped) return;
+    const queue = await this.queueFor(destination, this.deps.engine.notifier.position, false);
+    if (!DURABLE_EDU_TYPES.has(edu.edu_type)) {
+      queue.addEphemeral(edu);
+      return;
+    }
+    if (this.deps.store.count(destination) >= MAX_OUTBOX_PER_DESTINATION) {
+      this.deps.log.warn({ destination, eduType: edu.edu_type }, 'the federation outbox for this server is full; dropping an EDU');
+      return;
+    }
+    await this.deps.store.enqueue(destination, { kind: 'edu', edu_type: edu.edu_type, content: edu.content });
+    queue.wake();
   }
 
   /** Retries a destination now (it contacted us, or the network came back). */
   wake(destination: string): void {
-    const d = this.destinations.get(destination);
-    if (!d || d.sending) return;
-    d.failures = 0;
-    clearTimeout(d.retryTimer);
-    d.retryTimer = undefined;
-    this.kick(d);
+    this.queues.get(destination)?.poke();
   }
 
-  /** What is queued, per destination (for status pages and tests). */
-  pending(): { destination: string; pdus: number; edus: number; failures: number }[] {
-    return [...this.destinations.values()].map((d) => ({ destination: d.name, pdus: d.pdus.length, edus: d.edus.length, failures: d.failures }));
+  /** Each destination's queue (for status pages and tests). */
+  status(): DestinationStatus[] {
+    return [...this.queues.values()].map((q) => ({
+      destination: q.destination,
+      position: q.position,
+      failures: q.consecutiveFailures,
+      backingOff: q.backingOff,
+      outbox: this.deps.store.count(q.destination),
+      ephemeral: q.ephemeralCount,
+      transactions: q.stats.transactions,
+      pdus: q.stats.pdus,
+      catchUps: q.stats.catchUps,
+    }));
   }
 
-  private enqueuePdu(destination: string, pdu: JsonObject): void {
-    if (this.stopped) return;
-    const d = this.destination(destination);
-    d.pdus.push(pdu);
-    if (d.pdus.length > MAX_QUEUED_PDUS) d.pdus.splice(0, d.pdus.length - MAX_QUEUED_PDUS);
-    this.kick(d);
+  /** The queue of a destination (tests). */
+  queue(destination: string): DestinationQueue | undefined {
+    return this.queues.get(destination);
   }
 
-  private destination(name: string): Destination {
-    let d = this.destinations.get(name);
-    if (!d) this.destinations.set(name, (d = { name, pdus: [], edus: [], sending: false, failures: 0, retryAt: 0 }));
-    return d;
-  }
-
-  private kick(d: Destination): void {
-    if (d.sending || d.retryTimer || this.stopped) return;
-    void this.flush(d);
-  }
-
-  private async flush(d: Destination): Promise<void> {
-    d.sending = true;
+  /** A new destination starts right before the event that made it one (nothing older is sent). */
+  private async route(event: StoredEvent): Promise<void> {
     try {
-      while (!this.stopped && (d.pdus.length > 0 || d.edus.length > 0)) {
-        const now = Date.now();
-        d.edus = d.edus.filter((e) => e.edu_type !== 'm.typing' || now - (e.queuedAt ?? now) < STALE_TYPING_MS);
-        // Taken out while in flight (the queue may be trimmed meanwhile); put back on failure.
-        const pdus = d.pdus.splice(0, MAX_PDUS_PER_TXN);
-        const edus = d.edus.splice(0, MAX_EDUS_PER_TXN);
-        if (pdus.length === 0 && edus.length === 0) break;
-        const txnId = `${this.txnPrefix}.${++this.txnCounter}`;
-        const body = {
-          origin: this.deps.serverName,
-          origin_server_ts: now,
-          pdus,
-          edus: edus.map(({ edu_type, content }) => ({ edu_type, content })),
-        };
-        try {
-          await this.deps.requests.put(d.name, `/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`, body);
-        } catch (err) {
-          const status = (err as { status?: number }).status;
-          // A 4xx other than 429 will never succeed: drop the transaction rather than block the queue.
-          if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
-            this.deps.log.warn({ destination: d.name, status, err: (err as Error).message }, 'a transaction was refused; dropping it');
-            continue;
-          }
-          d.pdus.unshift(...pdus);
-          d.edus.unshift(...edus.filter((e) => e.edu_type !== 'm.typing'));
-          d.failures++;
-          const delay = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** Math.min(d.failures - 1, 12)) * (0.5 + Math.random() / 2);
-          this.deps.log.info({ destination: d.name, failures: d.failures, retryInMs: Math.round(delay), err: (err as Error).message }, 'federation send failed; will retry');
-          d.retryAt = now + delay;
-          d.retryTimer = setTimeout(() => {
-            d.retryTimer = undefined;
-            this.kick(d);
-          }, delay);
-          d.retryTimer.unref();
-          return;
-        }
-        d.failures = 0;
+      for (const destination of await this.routing.destinationsOf(event)) {
+        if (!this.queues.has(destination)) await this.queueFor(destination, event.meta.stream - 1, false);
       }
-    } finally {
-      d.sending = false;
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, eventId: event.event_id }, 'could not route an event for federation');
     }
   }
-}
 
-function isMembershipOfRemote(event: StoredEvent, ourName: string): boolean {
-  return event.pdu.type === 'm.room.member' && serverNameOf(event.pdu.state_key ?? '') !== ourName;
+  private async relayDurably(event: StoredEvent): Promise<void> {
+    try {
+      const origin = serverNameOf(event.pdu.sender);
+      for (const destination of await this.routing.destinationsOf(event)) {
+        if (destination === origin) continue;
+        const queue = await this.queueFor(destination, this.deps.engine.notifier.position, false);
+        await this.deps.store.enqueue(destination, { kind: 'pdu', eventId: event.event_id });
+        queue.wake();
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, eventId: event.event_id }, 'could not queue a relayed event');
+    }
+  }
+
+  /** The queue of a destination, created (its initial position saved first) and started when new. */
+  private queueFor(destination: string, initialPosition: number, announce: boolean): Promise<DestinationQueue> {
+    const existing = this.queues.get(destination);
+    if (existing) return Promise.resolve(existing);
+    let pending = this.creating.get(destination);
+    if (!pending) {
+      pending = this.createQueue(destination, initialPosition, announce).finally(() => this.creating.delete(destination));
+      this.creating.set(destination, pending);
+    }
+    return pending;
+  }
+
+  private async createQueue(destination: string, initialPosition: number, announce: boolean): Promise<DestinationQueue> {
+    const { store } = this.deps;
+    // Saved before the walk starts: a kill before its first transaction must not lose the start.
+    if ((await store.position(destination)) === undefined) await store.savePosition(destination, Math.max(0, initialPosition));
+    const queue = new DestinationQueue(
+      {
+        destination,
+        serverName: this.deps.serverName,
+        engine: this.deps.engine,
+        routing: this.routing,
+        store,
+        send: (to, txnId, body) => this.deps.requests.put(to, `/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`, body),
+        txnId: () => `${this.txnPrefix}.${++this.txnCounter}`,
+        onReachable: (to, afterFailures) => this.reachable(to, afterFailures),
+        log: this.deps.log,
+        ...(this.deps.options ? { options: this.deps.options } : {}),
+      },
+      { position: Math.max(0, initialPosition), record: await store.destination(destination) },
+    );
+    this.queues.set(destination, queue);
+    if (!this.stopped) await queue.start(announce);
+    return queue;
+  }
+
+  /** A destination is back: when it had been failing, so may the others (our uplink): retry them now. */
+  private reachable(destination: string, afterFailures: boolean): void {
+    if (afterFailures) {
+      for (const queue of this.queues.values()) {
+        if (queue.destination !== destination && queue.backingOff) queue.poke(true);
+      }
+    }
+    try {
+      this.deps.onReachable?.(destination, afterFailures);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, destination }, 'reachability listener failed');
+    }
+  }
 }

@@ -59,8 +59,11 @@ export interface SynapsePeer {
   log(): string;
   /** Registers a local user through the shared-secret admin API (works with registration closed). */
   registerUser(name: string, opts?: RegisterSynapseUserOptions): Promise<SynapseUser>;
-  /** Stops and starts the same server (same name, keys and database) on the same ports. */
-  restart(): Promise<void>;
+  /**
+   * Stops and starts the same server (same name, keys and database) on the same ports; with
+   * `whileStopped`, runs it between the two (the peer is unreachable meanwhile).
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
   /** Stops Synapse and deletes its data (keeps it for a `persistent` instance). Idempotent. */
   stop(): Promise<void>;
 }
@@ -149,9 +152,10 @@ export async function startSynapse(opts: StartSynapseOptions = {}): Promise<Syna
       }
     },
     registerUser: (user, registerOpts = {}) => registerWithSharedSecret(info.client_url, registrationSecret, user, registerOpts),
-    async restart() {
+    async restart(whileStopped) {
       await peer(['stop', name], env);
       running.delete(name);
+      await whileStopped?.();
       await start();
     },
     async stop() {

@@ -1,0 +1,146 @@
+/**
+ * Offline for days, converged in seconds (issue 12 "Proof" 1 and 2, against a real Synapse):
+ *  1. Hearth killed (SIGKILL) while the Synapse user sends 30 messages and changes the topic:
+ *     Synapse cannot deliver and backs off; Hearth restarts, announces itself and pulls the room,
+ *     and has all 30 in order and the new topic without waiting for Synapse's retry.
+ *  2. Synapse stopped while the Hearth user sends 30 messages and renames the room; Hearth is
+ *     killed mid-queue (everything acknowledged to the client, nothing delivered) and restarted;
+ *     Synapse comes back and asks Hearth something (any signed request resets Hearth's backoff):
+ *     all 30 and the name arrive, none twice.
+ * Both servers' /messages end identical, in the same order.
+ */
+import test from 'ava';
+import { startHearth, type HearthServer } from '../integration/helpers/server.js';
+import { registerUser, request } from '../integration/helpers/http.js';
+import { startSynapse, type SynapsePeer } from '../integration/helpers/synapse.js';
+
+let hearth: HearthServer;
+let synapse: SynapsePeer;
+
+test.before(async () => {
+  [hearth, synapse] = await Promise.all([startHearth({ federated: true }), startSynapse()]);
+});
+
+test.after.always(async () => {
+  await Promise.all([hearth?.stop(), synapse?.stop()]);
+});
+
+interface Side {
+  base: string;
+  token: string;
+  userId: string;
+}
+
+async function call(side: Side, method: string, path: string, json?: unknown): Promise<any> {
+  const res = await request(side.base, method, path, { token: side.token, ...(json !== undefined ? { json } : {}) });
+  if (res.status !== 200) throw new Error(`${method} ${path} on ${side.base}: ${res.status} ${res.text}`);
+  return res.body;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}\n--- hearth ---\n${hearth.output().slice(-6000)}\n--- synapse ---\n${synapse.log().slice(-3000)}`);
+}
+
+async function messageBodies(side: Side, roomId: string): Promise<string[]> {
+  const page = await call(side, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=500`);
+  return (page.chunk as any[]).filter((e) => e.type === 'm.room.message').map((e) => e.content.body as string).reverse();
+}
+
+async function stateContent(side: Side, roomId: string, type: string): Promise<any> {
+  const res = await request(side.base, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${type}/`, { token: side.token });
+  return res.status === 200 ? res.body : undefined;
+}
+
+let counter = 0;
+async function send(side: Side, roomId: string, body: string): Promise<void> {
+  await call(side, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/off${++counter}`, { msgtype: 'm.text', body });
+}
+
+/** Waits until `side` has exactly `expected` (a longer or reordered list fails at once). */
+async function converged(side: Side, roomId: string, expected: string[], what: string): Promise<string[]> {
+  return eventually(what, async () => {
+    const bodies = await messageBodies(side, roomId);
+    if (bodies.length > expected.length) throw new Error(`more messages than sent: ${bodies.length}`);
+    return bodies.length === expected.length ? bodies : undefined;
+  });
+}
+
+test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down while Hearth talks (killed mid-queue); both converge, in order, nothing lost or twice', async (t) => {
+  const bobAccount = await registerUser(hearth.baseUrl, 'bob', 'secret-password-1');
+  const aliceAccount = await synapse.registerUser('alice');
+  const bob: Side = { base: hearth.baseUrl, token: bobAccount.accessToken, userId: bobAccount.userId };
+  const alice: Side = { base: synapse.clientUrl, token: aliceAccount.accessToken, userId: aliceAccount.userId };
+
+  const { room_id: roomId } = await call(bob, 'POST', '/_matrix/client/v3/createRoom', {
+    preset: 'private_chat',
+    name: 'offline',
+    // Both may change the topic and name (the partition scenarios need it).
+    power_level_content_override: { users: { [bob.userId]: 100, [alice.userId]: 100 } },
+  });
+  await call(bob, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: alice.userId });
+  await eventually('the invite on Synapse', async () => {
+    const sync = await call(alice, 'GET', '/_matrix/client/v3/sync?timeout=0');
+    return sync.rooms?.invite?.[roomId] ? true : undefined;
+  });
+  await call(alice, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+  const expected: string[] = [];
+  await send(bob, roomId, 'hello from bob');
+  expected.push('hello from bob');
+  await converged(alice, roomId, expected, 'the first message on Synapse');
+  await send(alice, roomId, 'hello from alice');
+  expected.push('hello from alice');
+  await converged(bob, roomId, expected, 'the first answer on Hearth');
+
+  // 1. Hearth killed; Synapse's user goes on. Synapse cannot deliver and backs off.
+  const killed = await hearth.kill('SIGKILL');
+  t.is(killed.signal, 'SIGKILL');
+  for (let i = 0; i < 30; i++) {
+    const body = `alice while hearth is down #${i}`;
+    await send(alice, roomId, body);
+    expected.push(body);
+  }
+  await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`, { topic: 'set while hearth was down' });
+  const restartedAt = Date.now();
+  await hearth.restart();
+  const onHearth = await converged(bob, roomId, expected, 'the 30 messages on Hearth after its restart');
+  t.deepEqual(onHearth, expected, 'Hearth has every message Synapse sent while it was down, in order');
+  const topic = await eventually('the new topic on Hearth', async () => ((await stateContent(bob, roomId, 'm.room.topic'))?.topic === 'set while hearth was down' ? true : undefined));
+  t.true(topic);
+  t.log(`Hearth caught up ${Date.now() - restartedAt} ms after its restart began`);
+
+  // 2. Synapse down; Hearth's user goes on; Hearth killed with all of it queued, then restarted.
+  await synapse.restart(async () => {
+    for (let i = 0; i < 30; i++) {
+      const body = `bob while synapse is down #${i}`;
+      await send(bob, roomId, body);
+      expected.push(body);
+    }
+    await call(bob, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name/`, { name: 'renamed while synapse was down' });
+    await hearth.kill('SIGKILL');
+    await hearth.restart();
+  });
+  const backAt = Date.now();
+  // Synapse asks Hearth for a profile: a signed request, so Hearth retries at once rather than after its backoff.
+  await request(synapse.clientUrl, 'GET', `/_matrix/client/v3/profile/${encodeURIComponent(bob.userId)}`, { token: alice.token });
+  const onSynapse = await converged(alice, roomId, expected, 'the 30 messages on Synapse after it came back');
+  t.deepEqual(onSynapse, expected, 'Synapse has every message Hearth sent while it was down, in order, none twice');
+  t.log(`Synapse caught up ${Date.now() - backAt} ms after it came back`);
+  const name = await eventually('the new name on Synapse', async () => ((await stateContent(alice, roomId, 'm.room.name'))?.name === 'renamed while synapse was down' ? true : undefined));
+  t.true(name);
+
+  // Both sides end identical.
+  t.deepEqual(await messageBodies(bob, roomId), await messageBodies(alice, roomId));
+  t.deepEqual(await stateContent(bob, roomId, 'm.room.topic'), await stateContent(alice, roomId, 'm.room.topic'));
+  t.deepEqual(await stateContent(bob, roomId, 'm.room.name'), await stateContent(alice, roomId, 'm.room.name'));
+});
