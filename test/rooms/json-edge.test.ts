@@ -85,3 +85,17 @@ test('the bridge and other in-process senders get 400 M_BAD_JSON for a float, no
   const err = await t.throwsAsync(s.engine.sendEvent(roomId, { type: 'org.hearth.sensor', state_key: 'temp', sender: ALICE, content: { value: 21.3 } }));
   t.is((err as unknown as { errcode: string }).errcode, 'M_BAD_JSON');
 });
+
+test('an inline filter in a query string has the same limits: deep nesting 400 M_BAD_JSON, a lone surrogate 400 M_NOT_JSON', async (t) => {
+  const { s, roomId } = await setup(t);
+  const deep = `{"types":${'['.repeat(3000)}${']'.repeat(3000)}}`;
+  const r = await call(s, 'GET', `${room(roomId)}/messages?dir=b&filter=${encodeURIComponent(deep)}`, ALICE);
+  t.is(r.status, 400);
+  t.is(r.body.errcode, 'M_BAD_JSON');
+  const lone = await call(s, 'GET', `${room(roomId)}/messages?dir=b&filter=${encodeURIComponent('{"types":["\\ud800"]}')}`, ALICE);
+  t.is(lone.status, 400);
+  t.is(lone.body.errcode, 'M_NOT_JSON');
+  const fine = await call(s, 'GET', `${room(roomId)}/messages?dir=b&filter=${encodeURIComponent('{"types":["m.room.create"]}')}`, ALICE);
+  t.is(fine.status, 200);
+  t.deepEqual(fine.body.chunk.map((e: { type: string }) => e.type), ['m.room.create']);
+});

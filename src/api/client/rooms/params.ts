@@ -3,6 +3,7 @@ import type { JsonObject } from '../../../core/types.js';
 import { ErrCode, MatrixError, badJson } from '../../../core/errors.js';
 import { validateFilter, type SyncFilter } from '../../../rooms/filter.js';
 import { hadNonIntegerLiteral } from '../../../http/json-body.js';
+import { MAX_JSON_DEPTH, scanJsonText } from '../../../core/json-text.js';
 
 export function requireObjectBody(body: unknown): JsonObject {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -53,6 +54,10 @@ export async function resolveFilter(
   if (typeof raw !== 'string') throw new MatrixError(400, ErrCode.INVALID_PARAM, 'filter must be a string');
   if (raw.trimStart().startsWith('{')) {
     let parsed: unknown;
+    // The same limits as bodies (core/json-text.ts): bounded nesting, valid Unicode.
+    const facts = scanJsonText(raw);
+    if (facts.tooDeep) throw badJson(`filter nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (facts.loneSurrogate) throw new MatrixError(400, ErrCode.NOT_JSON, 'filter holds a lone surrogate');
     try {
       parsed = JSON.parse(raw);
     } catch {
