@@ -19,7 +19,7 @@ import { optionalObject, parseClaimRequest, parseDeviceKeys, parseKeyMap, parseQ
 export interface E2eeServiceDeps {
   db: Database;
   notifier: StreamNotifier;
-  /** This server's name: users of other servers are reported under `failures` (no federation yet). */
+  /** This server's name: users of other servers go to the remote key directory (`attachRemoteKeys`), or under `failures` without one. */
   serverName: string;
   memberships: MembershipView;
   /** The user's devices from the accounts service (device lists follow it; display names come from it). */
@@ -61,7 +61,7 @@ export interface Requester {
   deviceId: string;
 }
 
-/** The failure recorded for a server we cannot ask (keys.yaml `failures`). */
+/** The failure recorded for a server we cannot ask (keys.yaml `failures`): federation is not attached. */
 const UNREACHABLE = { status: 503, message: 'This server does not federate' };
 
 export class E2eeService {
