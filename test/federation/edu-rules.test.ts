@@ -15,6 +15,10 @@ import {
   parseTypingEdu,
 } from '../../src/federation/edus/edu-rules.js';
 import { deviceListStep } from '../../src/federation/e2ee/device-list-gaps.js';
+import type { JsonObject } from '../../src/core/types.js';
+
+/** Hostile input is any JSON. */
+const json = (value: unknown) => value as JsonObject;
 
 const ORIGIN = 'remote.test';
 const rob = `@rob:${ORIGIN}`;
@@ -80,10 +84,10 @@ test('m.direct_to_device: the sender must be of the origin; recipients bounded',
   const edu = { sender: rob, type: 'm.room_key_request', message_id: 'm1', messages: { '@alice:hearth.test': { '*': { a: 1 } } } };
   t.is(parseDirectToDevice(ORIGIN, edu).messageId, 'm1');
   t.throws(() => parseDirectToDevice(ORIGIN, { ...edu, sender: eve }), { instanceOf: EduRefused });
-  t.throws(() => parseDirectToDevice(ORIGIN, { ...edu, message_id: undefined }), { instanceOf: EduRefused });
+  t.throws(() => parseDirectToDevice(ORIGIN, json({ ...edu, message_id: undefined })), { instanceOf: EduRefused });
   const many: Record<string, object> = {};
   for (let i = 0; i <= MAX_TO_DEVICE_RECIPIENTS; i++) many[`D${i}`] = {};
-  t.throws(() => parseDirectToDevice(ORIGIN, { ...edu, messages: { '@alice:hearth.test': many } }), { instanceOf: EduRefused, message: /recipients/ });
+  t.throws(() => parseDirectToDevice(ORIGIN, json({ ...edu, messages: { '@alice:hearth.test': many } })), { instanceOf: EduRefused, message: /recipients/ });
 });
 
 test('prev_id gaps: apply when the update follows the held position, ignore the already seen, resync otherwise', (t) => {
