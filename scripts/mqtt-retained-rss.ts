@@ -51,10 +51,10 @@ async function stopGateway(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** RSS once the process settled: the lowest of a few readings a second apart (after GC and trims). */
+/** RSS once the process settled: the lowest of readings a second apart (8, or SETTLE_SECONDS), after GC and trims. */
 async function settledRss(pid: number): Promise<number> {
   let lowest = Infinity;
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < Number(process.env.SETTLE_SECONDS ?? 8); i++) {
     await sleep(1000);
     lowest = Math.min(lowest, rssBytes(pid));
   }
