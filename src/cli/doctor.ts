@@ -14,7 +14,10 @@ import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { loadConfig } from '../config/config.js';
+import { decodeJson } from '../storage/codec.js';
+import { KEYSPACES } from '../storage/keyspaces.js';
 import { damagedTables, droppedAtOpen } from '../storage/db-files.js';
+import { readDurableMark, writeDurableMark } from '../storage/durable-mark.js';
 
 interface Report {
   problems: string[];
@@ -64,6 +67,9 @@ export async function runDoctorCommand(args: string[], out: NodeJS.WritableStrea
   await (Level as unknown as { repair(location: string): Promise<void> }).repair(path);
   const lost = existsSync(join(path, 'lost')) ? readdirSync(join(path, 'lost')) : [];
   if (lost.length > 0) out.write(`unreadable files moved to ${join(path, 'lost')}: ${lost.join(', ')}\n`);
+  // What was lost is lost; the repaired database is where counting starts again (durable-mark.ts).
+  const seq = await lastWriteSeq(path).catch(() => undefined);
+  if (seq !== undefined) writeDurableMark(path, seq);
   const after = await check(path).catch((err: unknown) => ({
     problems: [`the database does not open: ${err instanceof Error ? err.message : String(err)}`],
     notes: [],
@@ -87,6 +93,11 @@ async function check(path: string): Promise<Report> {
       notes.push(`LevelDB dropped damaged log records at an open (writes acknowledged before them may be lost): ${line}`);
     }
     for (const damage of damagedTables(path, openedAt)) problems.push(`table ${damage.file}: ${damage.problem}`);
+    const durable = readDurableMark(path);
+    const found = await readWriteSeq(db);
+    if (durable !== undefined && durable > found) {
+      problems.push(`the database ends at write batch ${found}, but batch ${durable} had been made durable: acknowledged writes were lost (a cut log?)`);
+    }
     try {
       for await (const _entry of db.iterator({ fillCache: false })) entries++;
     } catch (err) {
@@ -97,6 +108,22 @@ async function check(path: string): Promise<Report> {
   }
   const tables = readdirSync(path).filter((n) => n.endsWith('.ldb') || n.endsWith('.sst')).length;
   return { problems, notes, entries, tables };
+}
+
+async function readWriteSeq(db: Level<Buffer, Buffer>): Promise<number> {
+  // The meta key space's sublevel prefix and key, as storage/db.ts writes them (keyspaces.ts).
+  const value = await db.sublevel<Buffer, Buffer>(KEYSPACES.meta, { keyEncoding: 'buffer', valueEncoding: 'buffer' }).get(Buffer.from('write_seq'));
+  return value === undefined ? 0 : (decodeJson<number>(value) ?? 0);
+}
+
+async function lastWriteSeq(path: string): Promise<number> {
+  const db = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false });
+  await db.open();
+  try {
+    return await readWriteSeq(db);
+  } finally {
+    await db.close();
+  }
 }
 
 function print(out: NodeJS.WritableStream, path: string, report: Report): void {

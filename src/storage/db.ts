@@ -19,6 +19,7 @@ import { decodeJson, encodeJson } from './codec.js';
 import { runMigrations } from './migrations/index.js';
 import { StorageFailingError, StorageHealth, freeBytes, storageFaultOf, type StorageLogger } from './storage-health.js';
 import { damagedTables, droppedAtOpen } from './db-files.js';
+import { readDurableMark, writeDurableMark } from './durable-mark.js';
 
 export type Keyspace = AbstractSublevel<Level<Buffer, Buffer>, string | Buffer | Uint8Array, Buffer, Buffer>;
 export type BatchOp = AbstractBatchOperation<Level<Buffer, Buffer>, Buffer, Buffer>;
@@ -62,6 +63,16 @@ export class Database {
   readonly health: StorageHealth;
   /** Lines of LevelDB's info log saying what it dropped from a damaged log at this open (data lost before we ran). */
   readonly droppedAtOpen: string[];
+  /**
+   * Set when the database opened with fewer writes than were known durable (durable-mark.ts): its
+   * log lost acknowledged writes (cut, or a card that lied about an fsync).
+   */
+  lostWrites: { durable: number; found: number } | undefined;
+  /** Sequence number of the last write batch (`meta/write_seq`, written in every batch). */
+  private writeSeq = 0;
+  /** When the durable mark was last written, and the last batch an fsync covered. */
+  private markWrittenAt = 0;
+  private syncedSeq = 0;
   private readonly syncMode: 'always' | 'batch' | 'none';
   private readonly syncIntervalMs: number;
   private lastSyncAt = 0;
@@ -119,6 +130,9 @@ export class Database {
     // A sublevel opens asynchronously after it is created, and getSync() refuses one still opening:
     // open the whole catalog now so synchronous reads work from the first request.
     await db.openSpaces();
+    db.writeSeq = (await db.getMeta<number>('write_seq')) ?? 0;
+    const durable = readDurableMark(path);
+    if (durable !== undefined && durable > db.writeSeq) db.lostWrites = { durable, found: db.writeSeq };
     db.checkFreeSpace();
     await db.checkSchema();
     db.spaceTimer = setInterval(() => db.checkFreeSpace(), FREE_SPACE_CHECK_MS).unref();
@@ -156,13 +170,26 @@ export class Database {
     if (ops.length === 0) return;
     this.health.assertWritable();
     const sync = this.syncNow();
+    // Every batch carries its sequence number, so the next open can tell whether the log kept
+    // every batch known durable (durable-mark.ts).
+    const seq = ++this.writeSeq;
     try {
-      await this.root.batch(ops, { sync });
+      await this.root.batch([...ops, this.putMeta('write_seq', seq)], { sync });
     } catch (err) {
       throw this.faulted(err);
     }
-    if (sync) this.lastSyncAt = Date.now();
+    if (sync) this.synced(seq);
     else this.noteUnsynced();
+  }
+
+  /** After an fsync covering batch `seq`: remember it as durable (at most once a second: a file write). */
+  private synced(seq: number): void {
+    const now = Date.now();
+    this.lastSyncAt = now;
+    this.syncedSeq = seq;
+    if (now - this.markWrittenAt < 1000) return;
+    this.markWrittenAt = now;
+    writeDurableMark(this.path, seq);
   }
 
   /** The fault an I/O error means (storage now failing), or the error itself for anything else. */
@@ -198,9 +225,10 @@ export class Database {
   private async syncLog(): Promise<void> {
     if (!this.unsyncedWrites || this.health.current || this.root.status !== 'open') return;
     this.unsyncedWrites = false;
+    const seq = this.writeSeq;
     try {
       await this.root.batch([this.putMeta('last_sync', Date.now())], { sync: true });
-      this.lastSyncAt = Date.now();
+      this.synced(seq);
     } catch (err) {
       this.faulted(err);
     }
@@ -304,6 +332,7 @@ export class Database {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     // The last writes of a graceful stop are made durable before the files close.
     await this.syncLog().catch(() => undefined);
+    if (this.syncedSeq > 0) writeDurableMark(this.path, this.syncedSeq);
     this.closed = true;
     for (const timer of [this.recoveryTimer, this.spaceTimer]) if (timer) clearInterval(timer);
     await this.root.close();
