@@ -11,6 +11,10 @@
  *   mqtt  QoS 1 readings acknowledged with 8 publishers (vs a bare aedes: no persistence, no mapping).
  *   disk  200 simulated devices at 1 Hz: write_bytes per reading at steady state, and RSS.
  *   rss   RSS idle after 10k room events.
+ *   federation  Hearth <-> Synapse against Synapse <-> Synapse (scripts/lib/federation-workload.ts): join
+ *         via invite both ways, message latency to the other server's waiting /sync, and a Hearth
+ *         user joining a 2,000-member Synapse room (time, peak RSS; the room is prepared once on a
+ *         persistent Synapse, scripts/lib/big-room.ts). Needs `scripts/synapse-peer build`.
  * Prints a Markdown table; with --write also puts it, with the command and date, in docs/performance.md.
  */
 import { existsSync } from 'node:fs';
@@ -22,12 +26,15 @@ import { runFleetDiskLoad, FLEET_PREFIX } from './lib/disk-workload.js';
 import { JsonHttpClient } from './lib/http-client.js';
 import { PublisherFleet } from './lib/mqtt-workload.js';
 import { addHearthDevices, JEMALLOC, SEA_EXECUTABLE, startBareAedes, startBareHttp, startHearth, type HearthInstance, type HearthLaunch } from './lib/processes.js';
-import { rssBytes } from './lib/proc.js';
+import { peakRssBytes, resetPeakRss, rssBytes } from './lib/proc.js';
+import * as fed from './lib/federation-workload.js';
+import { startBigRoom } from './lib/big-room.js';
+import { startSynapse, type SynapsePeer } from '../test/integration/helpers/synapse.js';
 import { buildBundle } from './build.js';
 import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
-import { percentile, runConcurrently } from './lib/stats.js';
+import { formatNumber, percentile, runConcurrently } from './lib/stats.js';
 
-const SECTIONS = ['cs', 'mqtt', 'disk', 'rss'] as const;
+const SECTIONS = ['cs', 'mqtt', 'disk', 'rss', 'federation'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -71,6 +78,9 @@ const sizes = {
   diskWarmupSeconds: quick ? 10 : 75,
   devices: Number(args.devices),
   rssEvents: 10_000,
+  joinRepetitions: quick ? 3 : 5,
+  federationMessages: quick ? 30 : 100,
+  bigRoomMembers: 2000,
 };
 const MB = 1024 * 1024;
 
@@ -220,7 +230,150 @@ async function idleMemory(): Promise<ResultRow[]> {
   });
 }
 
-const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = { cs: clientServer, mqtt: mqttIngest, disk: diskWear, rss: idleMemory };
+/** Starts servers side by side; if one fails, stops the others before throwing. */
+async function startAll<T extends { stop(): Promise<void> }>(starts: Array<() => Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(starts.map((start) => start()));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+const stoppable = (hearth: HearthInstance) => ({ hearth, stop: () => hearth.server.stop() });
+
+function spreadLabel(samples: number[]): string {
+  return `median of ${samples.length}, ${formatNumber(Math.min(...samples))}-${formatNumber(Math.max(...samples))} ms`;
+}
+
+async function federation(): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  // Prepared once per machine (minutes), reused afterwards; stopped (data kept) at the end.
+  const big = await startBigRoom(sizes.bigRoomMembers, log);
+  const servers: Array<{ stop(): Promise<void> }> = [big.synapse];
+  const parties: fed.Party[] = [];
+  try {
+    if (big.joinedMembers < sizes.bigRoomMembers) throw new Error(`the big room has ${big.joinedMembers} members, not ${sizes.bigRoomMembers}`);
+    const [h1, h2] = (await startAll([() => startHearth(launch, { federated: true }).then(stoppable), () => startHearth(launch, { federated: true }).then(stoppable)])).map((h) => h.hearth);
+    servers.push(stoppable(h1!), stoppable(h2!));
+    const [s1, s2] = await startAll<SynapsePeer>([() => startSynapse(), () => startSynapse()]);
+    servers.push(s1!, s2!);
+    const hearthParty = async (h: HearthInstance, name: string) => {
+      const client = new JsonHttpClient(h.clientUrl);
+      const token = await cs.register(client, name);
+      client.close();
+      return fed.party('Hearth', h.clientUrl, token);
+    };
+    const synapseParty = async (s: SynapsePeer, name: string) => fed.party('Synapse', s.clientUrl, (await s.registerUser(name)).accessToken);
+    const [hA, hB, sA, sB] = await Promise.all([hearthParty(h1!, 'hanna'), hearthParty(h2!, 'henry'), synapseParty(s1!, 'sara'), synapseParty(s2!, 'sam')]);
+    parties.push(hA!, hB!, sA!, sB!);
+
+    // 1. Join via invite, pairs alternating in each repetition (load falls on all alike).
+    const pairs = [
+      { label: 'Hearth invites a Synapse user', host: hA!, invitee: sA! },
+      { label: 'Synapse invites a Hearth user', host: sA!, invitee: hA! },
+      { label: 'Synapse invites a Synapse user', host: sA!, invitee: sB! },
+      { label: 'Hearth invites a Hearth user', host: hA!, invitee: hB! },
+    ];
+    const joinMs = pairs.map(() => [] as number[]);
+    const lastRoom: string[] = [];
+    log(`bench: federation: join via invite, ${sizes.joinRepetitions} repetitions`);
+    for (let r = 0; r < sizes.joinRepetitions; r++) {
+      for (const [i, pair] of pairs.entries()) {
+        const roomId = await fed.createRoom(pair.host);
+        joinMs[i]!.push(await fed.joinViaInvite(pair.host, pair.invitee, roomId));
+        lastRoom[i] = roomId;
+      }
+    }
+    const baselineJoin = percentile(joinMs[2]!, 50);
+    const joinBase = { section: 'Federation', unit: 'ms', digits: 0 };
+    rows.push({ ...joinBase, metric: `join via invite, ${pairs[0]!.label} (${spreadLabel(joinMs[0]!)})`, hearth: percentile(joinMs[0]!, 50), baseline: baselineJoin, baselineName: 'Synapse <-> Synapse', target: 'no slower than Synapse <-> Synapse (~1.3 s)' });
+    rows.push({ ...joinBase, metric: `join via invite, ${pairs[1]!.label} (${spreadLabel(joinMs[1]!)})`, hearth: percentile(joinMs[1]!, 50), baseline: baselineJoin, baselineName: 'Synapse <-> Synapse', target: 'no slower than Synapse <-> Synapse' });
+    rows.push({ ...joinBase, metric: `join via invite, Synapse <-> Synapse baseline (${spreadLabel(joinMs[2]!)})`, hearth: baselineJoin });
+    rows.push({ ...joinBase, metric: `join via invite, ${pairs[3]!.label} (${spreadLabel(joinMs[3]!)})`, hearth: percentile(joinMs[3]!, 50), baseline: baselineJoin, baselineName: 'Synapse <-> Synapse' });
+
+    // 2. Message latency to the other server's waiting /sync, directions interleaved message by message.
+    const directions = [
+      { label: 'Hearth -> Synapse', sender: hA!, receiver: sA!, roomId: lastRoom[0]! },
+      { label: 'Synapse -> Hearth', sender: sA!, receiver: hA!, roomId: lastRoom[1]! },
+      { label: 'Synapse -> Synapse', sender: sA!, receiver: sB!, roomId: lastRoom[2]! },
+      { label: 'Hearth -> Hearth', sender: hA!, receiver: hB!, roomId: lastRoom[3]! },
+    ];
+    log(`bench: federation: message latency, ${sizes.federationMessages} per direction`);
+    for (let i = 0; i < 5; i++) for (const d of directions) await fed.messageLatency(d.sender, d.receiver, d.roomId);
+    const latencies = directions.map(() => [] as number[]);
+    for (let i = 0; i < sizes.federationMessages; i++) {
+      for (const [j, d] of directions.entries()) latencies[j]!.push(await fed.messageLatency(d.sender, d.receiver, d.roomId));
+    }
+    const baseP50 = percentile(latencies[2]!, 50);
+    const baseP95 = percentile(latencies[2]!, 95);
+    for (const [j, d] of directions.entries()) {
+      if (j === 2) continue;
+      const base = j === 3 ? {} : { baseline: baseP50, baselineName: 'Synapse -> Synapse' };
+      rows.push({ section: 'Federation', metric: `message to the other server's waiting /sync, ${d.label}, p50 (${sizes.federationMessages} messages)`, unit: 'ms', digits: 1, hearth: percentile(latencies[j]!, 50), ...base });
+      rows.push({ section: 'Federation', metric: `message to the other server's waiting /sync, ${d.label}, p95`, unit: 'ms', digits: 1, hearth: percentile(latencies[j]!, 95), ...(j === 3 ? {} : { baseline: baseP95, baselineName: 'Synapse -> Synapse' }) });
+    }
+    rows.push({ section: 'Federation', metric: `message to the other server's waiting /sync, Synapse -> Synapse baseline, p50 / p95`, unit: 'ms', digits: 1, hearth: baseP50, target: `p95 ${formatNumber(baseP95, 1)} ms` });
+
+    // 3. Joining the 2,000-member Synapse room: a fresh Hearth (its RSS is the join's), then a Synapse.
+    for (const p of parties) p.client.close();
+    parties.length = 0;
+    await Promise.all([h1!.server.stop(), h2!.server.stop(), s1!.stop()]);
+    const h3 = await startHearth(launch, { federated: true });
+    servers.push(stoppable(h3));
+    const joiner = await hearthParty(h3, 'hugo');
+    parties.push(joiner);
+    // Settle after start-up, then measure from the current RSS: the peak is the join's.
+    await new Promise((done) => setTimeout(done, 3000));
+    const pid = h3.server.pid;
+    const rssBefore = rssBytes(pid);
+    const peakReset = resetPeakRss(pid);
+    let sampledPeak = rssBefore;
+    const sampler = setInterval(() => {
+      try {
+        sampledPeak = Math.max(sampledPeak, rssBytes(pid));
+      } catch {
+        // exited: the join fails below
+      }
+    }, 50);
+    log(`bench: federation: a Hearth user joins the ${big.joinedMembers}-member room`);
+    let hearthJoin: { ms: number; roomId: string };
+    try {
+      hearthJoin = await fed.joinByAlias(joiner, big.alias);
+    } finally {
+      clearInterval(sampler);
+    }
+    const peak = peakReset ? Math.max(peakRssBytes(pid), sampledPeak) : sampledPeak;
+    const members = await fed.joinedMemberCount(joiner, hearthJoin.roomId);
+    await new Promise((done) => setTimeout(done, 10_000));
+    const rssAfter = rssBytes(pid);
+    await fed.leave(joiner, hearthJoin.roomId);
+    log('bench: federation: a Synapse user joins the same room');
+    const synapseJoiner = await synapseParty(s2!, 'sylvia');
+    parties.push(synapseJoiner);
+    const synapseStart = performance.now();
+    const synapseJoin = await fed.joinByAlias(synapseJoiner, big.alias);
+    // Synapse joins with partial state (MSC3706: the members come later, in the background) and
+    // its /joined_members waits for the full state: that is when it knows what Hearth knows at its join.
+    const synapseMembers = await fed.joinedMemberCount(synapseJoiner, synapseJoin.roomId);
+    const synapseFullStateMs = performance.now() - synapseStart;
+    await fed.leave(synapseJoiner, synapseJoin.roomId);
+    const label = `${big.joinedMembers}-member Synapse room`;
+    rows.push({ section: 'Federation', metric: `joining a ${label} by alias (POST /join; Hearth saw ${members} joined)`, unit: 'ms', digits: 0, hearth: hearthJoin.ms, baseline: synapseJoin.ms, baselineName: 'Synapse, partial-state join', target: '<= 20 s' });
+    rows.push({ section: 'Federation', metric: `the same, until the joiner's server knows the whole membership (Synapse: /joined_members, ${synapseMembers})`, unit: 'ms', digits: 0, hearth: hearthJoin.ms, baseline: synapseFullStateMs, baselineName: 'Synapse, full state' });
+    rows.push({ section: 'Federation', metric: `peak RSS joining a ${label} (${peakReset ? 'VmHWM' : 'sampled every 50 ms'})`, unit: 'MB', digits: 1, hearth: peak / MB, target: '<= 150 MB' });
+    rows.push({ section: 'Federation', metric: 'RSS before that join / 10 s after it', unit: 'MB', digits: 1, hearth: rssBefore / MB, target: `after: ${formatNumber(rssAfter / MB, 1)} MB` });
+    if (big.preparedSeconds > 0) log(`bench: federation: the big room took ${big.preparedSeconds.toFixed(0)} s to prepare (reused by later runs)`);
+    return rows;
+  } finally {
+    for (const p of parties) p.client.close();
+    await Promise.all(servers.map((s) => s.stop().catch((err: Error) => log(`bench: stopping a server: ${err.message}`))));
+  }
+}
+
+const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = { cs: clientServer, mqtt: mqttIngest, disk: diskWear, rss: idleMemory, federation };
 
 const rows: ResultRow[] = [];
 for (const section of only ?? SECTIONS) {

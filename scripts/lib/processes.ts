@@ -149,19 +149,30 @@ export const GATEWAY_ALLOCATOR_ENV: Record<string, string> = {
     : {}),
 };
 
+export interface HearthOptions {
+  /**
+   * A federating server, as test/integration/helpers/server.ts starts one: named
+   * `127.0.0.1:<federation port>` (an IP literal peers reach directly), accepting self-signed peers
+   * and allowed to reach 127.0.0.1 (both refused by default, docs/federation.md).
+   */
+  federated?: boolean;
+}
+
 /** A fresh Hearth: temporary data directory, free ports, open registration. */
-export async function startHearth(launch: HearthLaunch = { build: 'tsx' }): Promise<HearthInstance> {
+export async function startHearth(launch: HearthLaunch = { build: 'tsx' }, opts: HearthOptions = {}): Promise<HearthInstance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
   const [clientPort, federationPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
+  const serverName = opts.federated ? `127.0.0.1:${federationPort}` : `localhost:${clientPort}`;
   const env = {
     HEARTH_DATA_DIR: dataDir,
-    HEARTH_SERVER_NAME: `localhost:${clientPort}`,
+    HEARTH_SERVER_NAME: serverName,
     HEARTH_CLIENT_PORT: String(clientPort),
     HEARTH_FEDERATION_PORT: String(federationPort),
     HEARTH_MQTT_PORT: String(mqttPort),
     HEARTH_REGISTRATION: 'open',
     // The benchmarks measure throughput: Synapse's rate limits (rc_message: 0.2/s) would measure those instead.
     HEARTH_RATE_LIMITS: 'off',
+    ...(opts.federated ? { HEARTH_FEDERATION_VERIFY_TLS: 'false', HEARTH_FEDERATION_IP_RANGE_ALLOWLIST: '127.0.0.1' } : {}),
     ...GATEWAY_ALLOCATOR_ENV,
     ...launch.env,
   };
