@@ -62,6 +62,7 @@ import { assembleFederation } from './federation.js';
 import { registerFederationQueryRoutes } from '../api/federation/query.js';
 import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { FederationRooms } from './federation-rooms.js';
+import { assembleFederationEdus } from '../federation/edus/federation-edus.js';
 import { withRequestLog } from '../federation/requests.js';
 import { buildRoomApi } from './room-api.js';
 import { RoomDirectory } from '../rooms/room-directory.js';
@@ -294,6 +295,27 @@ export class Gateway {
       resolveAlias: (alias) =>
         resolveAliasForServers({ serverName, aliasTarget: (a) => federationAliases.aliasTarget(a), currentState: (roomId) => engine.currentState(roomId) }, alias),
     });
+
+    // EDUs and end-to-end encryption across servers: typing, receipts, presence, device lists and
+    // to-device both ways, other servers' users' keys for /keys/query and /keys/claim, and the
+    // user/devices and user/keys routes (src/federation/edus/federation-edus.ts).
+    const federationEdus = await assembleFederationEdus({
+      serverName,
+      db,
+      engine,
+      transactions: federationRooms.transactions,
+      sender: federationRooms.sender,
+      requests: withRequestLog(federation.client, log.child({ component: 'federation-out' })),
+      typing,
+      receipts,
+      presence,
+      toDevice,
+      e2ee,
+      deviceDisplayName: async (userId, deviceId) => (await accounts.listDevices(userId)).find((d) => d.deviceId === deviceId)?.displayName,
+      log: log.child({ component: 'federation-edus' }),
+    });
+    federationEdus.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
+    this.closables.push({ name: 'federation-edus', close: () => federationEdus.stop() });
 
     const roomApi = buildRoomApi(app, {
       federation: federationRooms.membership,
