@@ -23,7 +23,7 @@ test.before(async () => {
   const [a, b] = await Promise.all([
     startPerson(gateway, 'alice', 'alice password', { admin: true }),
     startPerson(gateway, 'bob', 'bob password'),
-    ...['garden', 'intruder', 'plug'].map(async (name) => (devices[name] = await gateway.addDevice(name))),
+    ...['garden', 'intruder', 'plug', 'porch', 'squatter'].map(async (name) => (devices[name] = await gateway.addDevice(name))),
   ]);
   alice = a as Person;
   bob = b as Person;
@@ -104,4 +104,23 @@ test.serial('a Matrix user commands a device over MQTT only with the power its r
     ['cmnd/plug/POWER', 'TOGGLE', false],
     ['cmnd/plug/POWER', 'OFF', false],
   ]);
+});
+
+test.serial('a login that squatted a device\'s identifiers holds them until `hearth device remove` releases them', async (t) => {
+  // The squatter announces the porch sensor's identifiers before the porch sensor ever connects.
+  await publish(as('squatter'), 'homeassistant/sensor/squatter/temperature/config', discovery('porch01', 'Squatted', 'squatter/state'));
+  const roomId = await joinDeviceRoom(alice.client, `@ha.porch01:${gateway.server.serverName}`);
+  t.like(stateContent(alice.client, roomId, 'org.hearth.device'), { name: 'Squatted' });
+  // The real sensor is refused while the squatter owns the device.
+  await publish(as('porch'), 'homeassistant/sensor/porch/temperature/config', discovery('porch01', 'Porch sensor', 'porch/state'));
+  await publish(as('porch'), 'porch/state', '{"temperature": 5}');
+
+  await gateway.removeDevice('squatter');
+  // Now the porch sensor's announcement claims the device, renames it and binds its state topic.
+  await publish(as('porch'), 'homeassistant/sensor/porch/temperature/config', discovery('porch01', 'Porch sensor', 'porch/state'));
+  await publish(as('porch'), 'porch/state', '{"temperature": 6}');
+  await waitForState(alice.client, roomId, 'org.hearth.device', '', (c) => c.name === 'Porch sensor');
+  await waitForState(alice.client, roomId, 'org.hearth.sensor', 'temperature', (c) => c.value === 6);
+  const history = await telemetry(gateway.server.baseUrl, alice.accessToken, roomId, 'temperature', { resolution: 'raw' });
+  t.deepEqual(history.body.points.map((p: { value: number }) => p.value), [6], 'the refused reading before the release is not there');
 });

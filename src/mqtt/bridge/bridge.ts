@@ -294,12 +294,10 @@ export class MqttBridge {
   /** A removed MQTT login no longer owns devices: the next login to speak for them does. */
   async releaseOwner(publisher: string): Promise<void> {
     this.ownership.releasePending(publisher);
-    for (const d of this.registry.ownedBy(publisher)) {
-      await this.inOrder(d.key, async () => {
-        delete d.owner;
-        await this.registry.save(d);
-      });
-    }
+    const released = this.registry.ownedBy(publisher);
+    // Released at once, so the next message (the admin's command has returned) may claim them; saved in order.
+    for (const d of released) delete d.owner;
+    await Promise.all(released.map((d) => this.inOrder(d.key, () => this.registry.save(d))));
   }
 
   /**

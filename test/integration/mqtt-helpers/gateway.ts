@@ -27,6 +27,8 @@ export interface MqttGateway {
   readonly dataDir: string;
   /** `hearth device add NAME --json` against the running gateway. */
   addDevice(name: string): Promise<DeviceCredentials>;
+  /** `hearth device remove NAME` against the running gateway. */
+  removeDevice(name: string): Promise<void>;
   /** `hearth user add NAME [--admin] --password P`; returns the user id. */
   addUser(name: string, password: string, opts?: { admin?: boolean }): Promise<string>;
   /** Stops the gateway and removes the data directory. */
@@ -80,6 +82,9 @@ export async function startMqttGateway(opts: StartMqttGatewayOptions = {}): Prom
     dataDir,
     async addDevice(name) {
       return JSON.parse(await cli(['device', 'add', name, '--json'])) as DeviceCredentials;
+    },
+    async removeDevice(name) {
+      await cli(['device', 'remove', name]);
     },
     async addUser(name, password, userOpts = {}) {
       return (await cli(['user', 'add', name, ...(userOpts.admin ? ['--admin'] : []), '--password', password])).trim();
