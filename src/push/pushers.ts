@@ -20,7 +20,7 @@ import { StreamCursor, type CursorProgress } from '../stream/stream-cursor.js';
 import type { PusherRecord, PusherStore } from '../storage/pushers.js';
 import { StateBeforeCache } from './state-before-cache.js';
 import { getMembership, memberKey } from '../state/room-state.js';
-import { stateKey } from '../core/types.js';
+import { compositeKey, stateKey } from '../core/types.js';
 import { evaluatePushRules } from './evaluator.js';
 import { clientShape } from './notification-counts.js';
 import { contextFor, isJoinedIn, roomPushFacts } from './room-facts.js';
@@ -345,7 +345,7 @@ class PusherWorker {
 }
 
 function workerKey(appId: string, pushkey: string): string {
-  return `${appId}\u0000${pushkey}`;
+  return compositeKey(appId, pushkey);
 }
 
 /** POSTs JSON to a push gateway; anything but a 2xx answer is a failure. */
