@@ -8,7 +8,7 @@ import { isValidRoomAlias, serverNameOf } from '../../../core/identifiers.js';
 import { ErrCode, MatrixError, forbidden, notFound } from '../../../core/errors.js';
 import { getUserPowerLevel } from '../../../state/power-levels.js';
 import type { RoomApiDeps } from './deps.js';
-import { publicRoomChunk } from '../../../rooms/room-summary.js';
+import { listPublicRooms } from '../../../rooms/public-rooms.js';
 import { intQuery, requireObjectBody, requireString } from './params.js';
 
 export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
@@ -80,27 +80,8 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps)
     return {};
   });
 
-  const listPublic = async (limit: number, since: string | undefined, term: string | undefined) => {
-    const all = [];
-    for (const roomId of await rooms.publicRooms()) {
-      if (!deps.engine.room(roomId)) continue;
-      const entry = publicRoomChunk(roomId, await deps.engine.currentState(roomId));
-      if (term) {
-        const hay = `${entry.name ?? ''} ${entry.topic ?? ''} ${entry.canonical_alias ?? ''}`.toLowerCase();
-        if (!hay.includes(term.toLowerCase())) continue;
-      }
-      all.push(entry);
-    }
-    // Largest rooms first, as Synapse orders them; room id breaks ties so pages are stable.
-    all.sort((a, b) => (b.num_joined_members as number) - (a.num_joined_members as number) || String(a.room_id).localeCompare(String(b.room_id)));
-    const start = since ? Number(/^p(\d+)$/.exec(since)?.[1] ?? NaN) : 0;
-    if (!Number.isInteger(start)) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'Invalid since token');
-    const chunk = all.slice(start, start + limit);
-    const body: Record<string, unknown> = { chunk, total_room_count_estimate: all.length };
-    if (start + limit < all.length) body.next_batch = `p${start + limit}`;
-    if (start > 0) body.prev_batch = `p${Math.max(0, start - limit)}`;
-    return body;
-  };
+  const listPublic = (limit: number, since: string | undefined, term: string | undefined) =>
+    listPublicRooms(deps.engine, rooms, { limit, ...(since ? { since } : {}), ...(term ? { term } : {}) });
 
   /** GET /_matrix/client/v3/publicRooms */
   app.get<{ Querystring: { limit?: string; since?: string } }>('/_matrix/client/v3/publicRooms', async (req) => {
