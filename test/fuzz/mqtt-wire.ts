@@ -88,7 +88,11 @@ export class RawMqttConnection {
     if (opts.qos > 0) packet.messageId = messageId;
     if (opts.qos === 0) {
       // Nothing acknowledges QoS 0: a PINGREQ after it is answered once the publish was read.
-      this.write(packet);
+      try {
+        this.write(packet);
+      } catch (err) {
+        return Promise.resolve({ kind: 'connection-error', message: `not sent: ${(err as Error).message}`, elapsedMs: 0 });
+      }
       return this.exchange({ cmd: 'pingreq' } as Packet, (p) => p.cmd === 'pingresp', boundMs);
     }
     return this.exchange(packet, (p) => p.cmd === 'puback' && (p as any).messageId === messageId, boundMs);
@@ -124,7 +128,11 @@ export class RawMqttConnection {
   }
 
   private write(packet: Packet): void {
-    this.socket.write(mqttPacket.generate(packet));
+    const bytes = mqttPacket.generate(packet);
+    // mqtt-packet gives up on a field it cannot encode (a string over 65,535 bytes) after writing the
+    // fixed header: such a truncated packet would only test the harness, so it is not sent.
+    if (!isWholePacket(bytes)) throw new Error(`mqtt-packet could not encode this ${packet.cmd}`);
+    this.socket.write(bytes);
   }
 
   private exchange(packet: Packet, isAnswer: (p: Packet) => boolean, boundMs: number, started = Date.now()): Promise<MqttOutcome> {
@@ -151,4 +159,17 @@ export class RawMqttConnection {
       }
     });
   }
+}
+
+/** True when the fixed header's remaining length matches the bytes after it. */
+function isWholePacket(bytes: Buffer): boolean {
+  let length = 0;
+  let multiplier = 1;
+  let i = 1;
+  for (; i < Math.min(bytes.length, 5); i++) {
+    length += (bytes[i]! & 0x7f) * multiplier;
+    multiplier *= 128;
+    if ((bytes[i]! & 0x80) === 0) break;
+  }
+  return bytes.length === 1 + i + length;
 }
