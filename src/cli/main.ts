@@ -14,6 +14,7 @@ Commands:
   device add NAME [--json]             create an MQTT device (a Matrix user) and print its credentials
   device list [--json]                 list devices
   device remove NAME                   remove a device
+  doctor [--repair]                    check the database of a stopped gateway; --repair repairs it
   key show                             print the server's signing keys (current and retired)
   key rotate                           retire the signing key and make a new one (gateway stopped)
   version                              print the version
@@ -38,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
     case 'device': {
       const { runDeviceCommand } = await import('./device.js');
       return runDeviceCommand(rest);
+    }
+    case 'doctor': {
+      const { runDoctorCommand } = await import('./doctor.js');
+      return runDoctorCommand(rest);
     }
     case 'key': {
       const { runKeyCommand } = await import('./key.js');
