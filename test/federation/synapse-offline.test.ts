@@ -3,10 +3,11 @@
  *  1. Hearth killed (SIGKILL) while the Synapse user sends 30 messages and changes the topic:
  *     Synapse cannot deliver and backs off; Hearth restarts, announces itself and pulls the room,
  *     and has all 30 in order and the new topic without waiting for Synapse's retry.
- *  2. Synapse stopped while the Hearth user sends 30 messages and renames the room; Hearth is
+ *  2. Synapse stopped while the Hearth user sends 70 messages and renames the room; Hearth is
  *     killed mid-queue (everything acknowledged to the client, nothing delivered) and restarted;
  *     Synapse comes back and asks Hearth something (any signed request resets Hearth's backoff):
- *     all 30 and the name arrive, none twice.
+ *     more than 50 behind, Hearth sends the newest event (catch-up) and Synapse pulls the rest
+ *     from Hearth (get_missing_events, backfill): all 70 and the name arrive, none twice.
  * Both servers' /messages end identical, in the same order.
  */
 import test from 'ava';
@@ -18,7 +19,8 @@ let hearth: HearthServer;
 let synapse: SynapsePeer;
 
 test.before(async () => {
-  [hearth, synapse] = await Promise.all([startHearth({ federated: true }), startSynapse()]);
+  // info: the sender says when it switches to catch-up (asserted below).
+  [hearth, synapse] = await Promise.all([startHearth({ federated: true, env: { HEARTH_LOG_LEVEL: 'info' } }), startSynapse()]);
 });
 
 test.after.always(async () => {
@@ -113,15 +115,16 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
   await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`, { topic: 'set while hearth was down' });
   const restartedAt = Date.now();
   await hearth.restart();
+  const servingAt = Date.now();
   const onHearth = await converged(bob, roomId, expected, 'the 30 messages on Hearth after its restart');
   t.deepEqual(onHearth, expected, 'Hearth has every message Synapse sent while it was down, in order');
   const topic = await eventually('the new topic on Hearth', async () => ((await stateContent(bob, roomId, 'm.room.topic'))?.topic === 'set while hearth was down' ? true : undefined));
   t.true(topic);
-  t.log(`Hearth caught up ${Date.now() - restartedAt} ms after its restart began`);
+  t.log(`Hearth caught up ${Date.now() - restartedAt} ms after its restart began, ${Date.now() - servingAt} ms after it was serving`);
 
   // 2. Synapse down; Hearth's user goes on; Hearth killed with all of it queued, then restarted.
   await synapse.restart(async () => {
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < 70; i++) {
       const body = `bob while synapse is down #${i}`;
       await send(bob, roomId, body);
       expected.push(body);
@@ -133,9 +136,11 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
   const backAt = Date.now();
   // Synapse asks Hearth for a profile: a signed request, so Hearth retries at once rather than after its backoff.
   await request(synapse.clientUrl, 'GET', `/_matrix/client/v3/profile/${encodeURIComponent(bob.userId)}`, { token: alice.token });
-  const onSynapse = await converged(alice, roomId, expected, 'the 30 messages on Synapse after it came back');
+  const onSynapse = await converged(alice, roomId, expected, 'the 70 messages on Synapse after it came back');
   t.deepEqual(onSynapse, expected, 'Synapse has every message Hearth sent while it was down, in order, none twice');
   t.log(`Synapse caught up ${Date.now() - backAt} ms after it came back`);
+  // 70 behind after failures: Hearth sent the newest event and Synapse pulled the other 69 from us.
+  t.regex(hearth.output(), /federation catch-up: sending the newest event per room/);
   const name = await eventually('the new name on Synapse', async () => ((await stateContent(alice, roomId, 'm.room.name'))?.name === 'renamed while synapse was down' ? true : undefined));
   t.true(name);
 
