@@ -9,7 +9,7 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Database, DatabaseDamagedError } from '../../src/storage/db.js';
-import { StorageFailingError } from '../../src/storage/storage-health.js';
+import { StorageFailingError, storageFaultOf } from '../../src/storage/storage-health.js';
 import { damagedTables } from '../../src/storage/db-files.js';
 
 async function freshDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
@@ -114,4 +114,16 @@ test('a log cut at a record boundary (silent for LevelDB) is found from the dura
   t.is(reopened.lostWrites!.durable, mark);
   t.true(reopened.lostWrites!.found < mark && reopened.lostWrites!.found > 0, JSON.stringify(reopened.lostWrites));
   t.is(await reopened.getJson('meta', Buffer.from('event-99')), undefined, 'the tail is gone, and it is reported');
+});
+
+test('I/O faults are classified from what classic-level reports; other errors are not faults', (t) => {
+  const io = (message: string) => Object.assign(new Error(message), { code: 'LEVEL_IO_ERROR' });
+  t.is(storageFaultOf(io('IO error: /d/db/000012.ldb: Too many open files'))?.code, 'EMFILE');
+  t.is(storageFaultOf(io('IO error: /d/db/000007.log: No space left on device'))?.code, 'ENOSPC');
+  t.is(storageFaultOf(io('IO error: /d/db/MANIFEST-000002: Read-only file system'))?.code, 'EROFS');
+  t.is(storageFaultOf(io('IO error: something else'))?.code, 'EIO');
+  t.is(storageFaultOf(Object.assign(new Error('Corruption: block checksum mismatch'), { code: 'LEVEL_CORRUPTION' }))?.code, 'CORRUPTION');
+  t.is(storageFaultOf(Object.assign(new Error('Database failed to write'), { cause: io('IO error: x: Too many open files') }))?.code, 'EMFILE', 'from the cause too');
+  t.is(storageFaultOf(new TypeError('bad operation')), undefined);
+  t.is(storageFaultOf(Object.assign(new Error('Database is not open'), { code: 'LEVEL_DATABASE_NOT_OPEN' })), undefined);
 });
