@@ -6,7 +6,8 @@
  * losing nothing that was not; durable EDUs survive a restart, stale typing is dropped; rooms
  * with `m.federate: false` never leave; the first transaction after start announces us.
  * Retries happen only when the test pokes (the backoff timers are inert), so nothing here
- * depends on time.
+ * depends on time. `timestamp_to_event`, which servers coming back ask first, is served to
+ * servers in the room.
  */
 import test from 'ava';
 import pino from 'pino';
@@ -17,6 +18,10 @@ import type { JsonObject } from '../../src/core/types.js';
 import { PduHandler } from '../../src/federation/receive/pdu-handler.js';
 import { FederationSender } from '../../src/federation/send/sender.js';
 import { FederationOutboxStore } from '../../src/storage/federation-outbox.js';
+import { RoomReads } from '../../src/federation/serve/room-reads.js';
+import { registerTimestampToEventRoute } from '../../src/federation/serve/timestamp-to-event.js';
+import { createFederationServer } from '../../src/federation/transport/listener.js';
+import { TimelineReader } from '../../src/rooms/timeline.js';
 import { openRoomStack, SERVER, type RoomStack } from '../helpers/room-stack.js';
 
 const REMOTE = 'remote.test';
@@ -248,4 +253,38 @@ test('a room created with m.federate: false never leaves, whatever its members',
   await eventually('the chat message', () => remote.bodies().includes('chat'));
   t.deepEqual(remote.bodies(), ['chat']);
   t.deepEqual(await sender.serversInRoom(sensors), []);
+});
+
+test('timestamp_to_event answers servers in the room with the event nearest the time; strangers 403, bad parameters 400, nothing before 404', async (t) => {
+  const stack = await openRoomStack();
+  t.teardown(() => stack.close());
+  const roomId = await roomWithRob(stack);
+  await say(stack, roomId, 'latest');
+  const latest = (await stack.engine.timeline(stack.engine.room(roomId)!.short, { from: Number.MAX_SAFE_INTEGER, dir: 'b', limit: 1 }))[0]!;
+  const latestEvent = (await stack.engine.eventByShort(latest.eventShort))!;
+  const app = createFederationServer({ logger: log });
+  t.teardown(() => app.close());
+  registerTimestampToEventRoute(app, {
+    originOf: async (req) => String(req.headers['x-test-origin']),
+    reads: new RoomReads(stack.engine, SERVER),
+    timeline: new TimelineReader(stack.engine),
+    engine: stack.engine,
+  });
+  const ask = (origin: string, query: string) =>
+    app.inject({ method: 'GET', url: `/_matrix/federation/v1/timestamp_to_event/${encodeURIComponent(roomId)}?${query}`, headers: { 'x-test-origin': origin } });
+
+  const now = await ask(REMOTE, `ts=${Date.now() + 1000}&dir=b`);
+  t.is(now.statusCode, 200);
+  t.deepEqual(now.json(), { event_id: latestEvent.event_id, origin_server_ts: latestEvent.pdu.origin_server_ts });
+  const none = await ask(REMOTE, 'ts=1&dir=b');
+  t.is(none.statusCode, 404);
+  t.is(none.json().errcode, 'M_NOT_FOUND');
+  const stranger = await ask('stranger.test', `ts=${Date.now()}&dir=b`);
+  t.is(stranger.statusCode, 403);
+  t.is(stranger.json().errcode, 'M_FORBIDDEN');
+  for (const query of ['dir=b', 'ts=abc&dir=b', `ts=${Date.now()}&dir=x`, `ts=${Date.now()}`]) {
+    const bad = await ask(REMOTE, query);
+    t.is(bad.statusCode, 400, query);
+    t.is(bad.json().errcode, 'M_INVALID_PARAM', query);
+  }
 });
