@@ -8,9 +8,18 @@
  * (`POST /_synapse/admin/v1/join/{roomId}`), a few at a time. It is idempotent: a run interrupted
  * half-way goes on from the members the room already has.
  *
+ * Every run starts from the same room: once prepared, the instance's SQLite database is copied aside
+ * (`prepared-<members>.db` in the instance directory, which the peer script deletes with the
+ * instance or when its port changes) and put back before each start. Without that, each run's
+ * joiner would leave its membership events in the room, signed by a server that no longer exists,
+ * and the next joiner would have to verify them (see docs/performance.md, Federation).
+ *
  * Run it alone: `node --import tsx scripts/lib/big-room.ts [MEMBERS]` (prepares, prints, stops).
+ * Start afresh: `scripts/synapse-peer destroy bench-big-room`.
  */
-import { startSynapse, type SynapsePeer } from '../../test/integration/helpers/synapse.js';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startSynapse, SYNAPSE_CACHE, type SynapsePeer } from '../../test/integration/helpers/synapse.js';
 import { JsonHttpClient } from './http-client.js';
 import { runConcurrently } from './stats.js';
 
@@ -48,9 +57,32 @@ async function adminToken(client: JsonHttpClient, synapse: SynapsePeer): Promise
   return (await synapse.registerUser(ADMIN_USER, { admin: true, password: ADMIN_PASSWORD })).accessToken;
 }
 
-/** Starts (or resumes) the persistent Synapse and brings its big room to `members` joined users. */
+/** scripts/synapse-peer's directory of the instance (INSTANCES_IN_CHROOT there). */
+const INSTANCE_DIR = join(SYNAPSE_CACHE, 'srv/hearth-peers', BIG_ROOM_INSTANCE);
+
+function snapshotPath(members: number): string {
+  return join(INSTANCE_DIR, `prepared-${members}.db`);
+}
+
+/** Puts the prepared database back (the instance is stopped); false when there is none yet. */
+function restoreSnapshot(members: number): boolean {
+  const snapshot = snapshotPath(members);
+  if (!existsSync(snapshot)) return false;
+  for (const suffix of ['-wal', '-shm', '-journal']) rmSync(join(INSTANCE_DIR, `homeserver.db${suffix}`), { force: true });
+  copyFileSync(snapshot, join(INSTANCE_DIR, 'homeserver.db'));
+  return true;
+}
+
+const startInstance = () => startSynapse({ persistent: { name: BIG_ROOM_INSTANCE, ...bigRoomPorts() } });
+
+/**
+ * Starts the persistent Synapse with its big room of `members` joined users: from the prepared
+ * snapshot when there is one, else preparing the room (or finishing an interrupted preparation)
+ * and taking the snapshot.
+ */
 export async function startBigRoom(members: number, log: (line: string) => void = () => undefined): Promise<BigRoom> {
-  const synapse = await startSynapse({ persistent: { name: BIG_ROOM_INSTANCE, ...bigRoomPorts() } });
+  const restored = restoreSnapshot(members);
+  let synapse = await startInstance();
   const client = new JsonHttpClient(synapse.clientUrl);
   try {
     const started = performance.now();
@@ -64,12 +96,16 @@ export async function startBigRoom(members: number, log: (line: string) => void 
       const created = await client.ok('POST', `${V3}/createRoom`, { preset: 'public_chat', room_alias_name: BIG_ROOM_ALIAS_LOCALPART, name: 'bench: big room' }, token);
       roomId = created.room_id as string;
     }
-    const joined = new Set(Object.keys((await client.ok('GET', `${V3}/rooms/${encodeURIComponent(roomId)}/joined_members`, undefined, token)).joined ?? {}));
+    const joinedNow = async () => new Set(Object.keys((await client.ok('GET', `${V3}/rooms/${encodeURIComponent(roomId)}/joined_members`, undefined, token)).joined ?? {}));
+    const joined = await joinedNow();
     // The admin is one member; the others are member0001.. up to the count.
     const missing: string[] = [];
     for (let i = 1; i < members; i++) {
       const userId = `@${MEMBER_PREFIX}${String(i).padStart(4, '0')}:${synapse.serverName}`;
       if (!joined.has(userId)) missing.push(userId);
+    }
+    if (restored && (missing.length > 0 || joined.size !== members)) {
+      throw new Error(`the prepared snapshot of ${INSTANCE_DIR} holds ${joined.size} members, not ${members}: run 'scripts/synapse-peer destroy ${BIG_ROOM_INSTANCE}' to prepare it again`);
     }
     if (missing.length > 0) log(`bench: preparing the ${members}-member room on ${synapse.serverName} (${missing.length} to join; once per machine)`);
     let done = 0;
@@ -80,8 +116,19 @@ export async function startBigRoom(members: number, log: (line: string) => void 
       await client.ok('POST', `${ADMIN}/v1/join/${encodeURIComponent(roomId)}`, { user_id: userId }, token);
       if (++done % 250 === 0) log(`bench: ${done}/${missing.length} joined`);
     });
-    const count = Object.keys((await client.ok('GET', `${V3}/rooms/${encodeURIComponent(roomId)}/joined_members`, undefined, token)).joined ?? {}).length;
-    return { synapse, roomId, alias, joinedMembers: count, preparedSeconds: missing.length > 0 ? (performance.now() - started) / 1000 : 0, adminToken: token };
+    const count = (await joinedNow()).size;
+    if (count !== members) {
+      throw new Error(`the big room has ${count} joined members, not ${members} (an earlier run's joiner?): run 'scripts/synapse-peer destroy ${BIG_ROOM_INSTANCE}' to prepare it again`);
+    }
+    const preparedSeconds = missing.length > 0 ? (performance.now() - started) / 1000 : 0;
+    if (!restored) {
+      // Stopped, Synapse's SQLite database is one consistent file: keep it for every later run.
+      client.close();
+      await synapse.stop();
+      copyFileSync(join(INSTANCE_DIR, 'homeserver.db'), snapshotPath(members));
+      synapse = await startInstance();
+    }
+    return { synapse, roomId, alias, joinedMembers: count, preparedSeconds, adminToken: token };
   } catch (err) {
     await synapse.stop();
     throw err;

@@ -11,6 +11,15 @@ const FILTER = encodeURIComponent(JSON.stringify({ presence: { types: [] }, acco
 /** No single step of the workload may wait longer than this (a lost event must not hang `make bench`). */
 const STEP_TIMEOUT_MS = 120_000;
 
+/** `promise`, or an error naming `what` once `ms` have passed (a request that never answers). */
+function bounded<T>(promise: Promise<T>, what: string, ms = STEP_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** A user of one server, with its own `/sync` position. */
 export interface Party {
   /** For labels: `Hearth`, `Synapse`, ... */
@@ -42,7 +51,7 @@ async function syncUntil(p: Party, what: string, found: (res: any) => boolean): 
     const remaining = deadline - performance.now();
     if (remaining <= 0) throw new Error(`${p.userId} waited ${STEP_TIMEOUT_MS / 1000} s for ${what}`);
     const timeout = Math.max(1, Math.min(30_000, Math.floor(remaining)));
-    const res = await p.client.ok('GET', `${V3}/sync?timeout=${timeout}&filter=${FILTER}&since=${encodeURIComponent(p.since!)}`, undefined, p.token);
+    const res = await bounded(p.client.ok('GET', `${V3}/sync?timeout=${timeout}&filter=${FILTER}&since=${encodeURIComponent(p.since!)}`, undefined, p.token), `${p.kind} /sync`, timeout + 30_000);
     p.since = res.next_batch as string;
     if (found(res)) return performance.now();
   }
@@ -73,9 +82,9 @@ export async function joinViaInvite(host: Party, invitee: Party, roomId: string)
   );
   hostSees.catch(() => undefined); // awaited below; an early failure of the invite must not leave it unhandled
   const start = performance.now();
-  await host.client.ok('POST', `${V3}/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: invitee.userId }, host.token);
+  await bounded(host.client.ok('POST', `${V3}/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: invitee.userId }, host.token), `${host.kind} invite of ${invitee.userId}`);
   await syncUntil(invitee, `the invite to ${roomId}`, (res) => res.rooms?.invite?.[roomId] !== undefined);
-  await invitee.client.ok('POST', `${V3}/join/${encodeURIComponent(roomId)}`, {}, invitee.token);
+  await bounded(invitee.client.ok('POST', `${V3}/join/${encodeURIComponent(roomId)}`, {}, invitee.token), `${invitee.kind} join of ${roomId}`);
   return (await hostSees) - start;
 }
 
@@ -93,7 +102,7 @@ export async function messageLatency(sender: Party, receiver: Party, roomId: str
   // Let the long-poll reach its server and park (it would also return the message if it had not).
   await new Promise((done) => setTimeout(done, 10));
   const start = performance.now();
-  await sender.client.ok('PUT', `${V3}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/fb-${process.pid}-${txn}`, { msgtype: 'm.text', body }, sender.token);
+  await bounded(sender.client.ok('PUT', `${V3}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/fb-${process.pid}-${txn}`, { msgtype: 'm.text', body }, sender.token), `${sender.kind} send`);
   return (await arrived) - start;
 }
 
@@ -103,16 +112,18 @@ export async function messageLatency(sender: Party, receiver: Party, roomId: str
  */
 export async function joinByAlias(p: Party, alias: string): Promise<{ ms: number; roomId: string }> {
   const start = performance.now();
-  const res = await p.client.request('POST', `${V3}/join/${encodeURIComponent(alias)}`, {}, p.token);
+  // A 2,000-member room on a loaded machine: generous, but bounded.
+  const res = await bounded(p.client.request('POST', `${V3}/join/${encodeURIComponent(alias)}`, {}, p.token), `${p.kind} join of ${alias}`, 300_000);
   const ms = performance.now() - start;
   if (res.status !== 200) throw new Error(`${p.kind} join of ${alias}: ${res.status} ${JSON.stringify(res.body)}`);
   return { ms, roomId: res.body.room_id as string };
 }
 
 export async function leave(p: Party, roomId: string): Promise<void> {
-  await p.client.ok('POST', `${V3}/rooms/${encodeURIComponent(roomId)}/leave`, {}, p.token);
+  await bounded(p.client.ok('POST', `${V3}/rooms/${encodeURIComponent(roomId)}/leave`, {}, p.token), `${p.kind} leave of ${roomId}`);
 }
 
 export async function joinedMemberCount(p: Party, roomId: string): Promise<number> {
-  return Object.keys((await p.client.ok('GET', `${V3}/rooms/${encodeURIComponent(roomId)}/joined_members`, undefined, p.token)).joined ?? {}).length;
+  const answer = await bounded(p.client.ok('GET', `${V3}/rooms/${encodeURIComponent(roomId)}/joined_members`, undefined, p.token), `${p.kind} joined_members of ${roomId}`, 300_000);
+  return Object.keys(answer.joined ?? {}).length;
 }

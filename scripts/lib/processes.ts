@@ -69,12 +69,21 @@ function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}, 
   return spawnWithStderrTail(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], env);
 }
 
+const running = new Set<ChildProcess>();
+// An interrupted or failed benchmark must not leave servers behind (bench.ts turns SIGINT and
+// SIGTERM into an exit, so this runs then too).
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function spawnWithStderrTail(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   // Keep the last lines of stderr for error messages.
   let tail = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -29,21 +29,24 @@ export function markdownTable(rows: ResultRow[]): string {
   return lines.join('\n');
 }
 
-const BEGIN = '<!-- bench:begin -->';
-const END = '<!-- bench:end -->';
-
-/** Replaces the generated block of docs/performance.md (between the markers) with this run's figures. */
-export function writeIntoPerformanceDoc(path: string, rows: ResultRow[], command: string, machine: string): void {
+/**
+ * Replaces a generated block of docs/performance.md (between `<!-- NAME:begin -->` and
+ * `<!-- NAME:end -->`; `bench` by default, `bench-federation` for the federation section, so that
+ * `--only federation --write` leaves the other figures alone) with this run's figures.
+ */
+export function writeIntoPerformanceDoc(path: string, rows: ResultRow[], command: string, machine: string, block = 'bench'): void {
+  const begin = `<!-- ${block}:begin -->`;
+  const end = `<!-- ${block}:end -->`;
   const doc = readFileSync(path, 'utf8');
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`${path} has no ${BEGIN} ... ${END} block`);
-  const block = [
-    BEGIN,
+  const start = doc.indexOf(begin);
+  const stop = doc.indexOf(end);
+  if (start < 0 || stop < start) throw new Error(`${path} has no ${begin} ... ${end} block`);
+  const text = [
+    begin,
     `Run on ${new Date().toISOString().slice(0, 10)} with \`${command}\` on ${machine}.`,
     '',
     markdownTable(rows),
-    END,
+    end,
   ].join('\n');
-  writeFileSync(path, doc.slice(0, start) + block + doc.slice(end + END.length));
+  writeFileSync(path, doc.slice(0, start) + text + doc.slice(stop + end.length));
 }
