@@ -281,6 +281,7 @@ export class Gateway {
         return user !== undefined && !user.deactivated;
       },
       log: log.child({ component: 'federation' }),
+      pullIntervalMs: config.federation.pullIntervalSeconds * 1000,
     });
     federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
     federation.onServerContact((origin) => federationRooms.onServerContact(origin));
