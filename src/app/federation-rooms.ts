@@ -20,7 +20,6 @@ import { registerRoomRoutes } from '../federation/routes/room-routes.js';
 import { FederationSender } from '../federation/send/sender.js';
 import type { QueueOptions } from '../federation/send/destination-queue.js';
 import { RoomCatchUp } from '../federation/catchup/room-catch-up.js';
-import { PullSchedule } from '../federation/catchup/pull-schedule.js';
 import { registerTimestampToEventRoute } from '../federation/serve/timestamp-to-event.js';
 import { TimelineReader } from '../rooms/timeline.js';
 import { FederationOutboxStore } from '../storage/federation-outbox.js';
@@ -28,6 +27,8 @@ import { RoomReads } from '../federation/serve/room-reads.js';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { FederatedMembership } from '../rooms/membership.js';
 import type { Database } from '../storage/db.js';
+import type { RoomDirectory } from '../rooms/room-directory.js';
+import { listPublicRooms } from '../rooms/public-rooms.js';
 
 export interface FederationRoomsDeps {
   engine: RoomEngine;
@@ -37,11 +38,11 @@ export interface FederationRoomsDeps {
   requests: FederationRequests;
   keys: ServerKeyLookup;
   userExists: (userId: string) => Promise<boolean>;
+  /** The public room directory (aliases and the published list). */
+  directory: RoomDirectory;
   log: Logger;
   /** The sender's queue tuning (tests). */
   sendOptions?: QueueOptions;
-  /** Pull mode (behind NAT): ask every server we share a room with this often; 0 or absent: off. */
-  pullIntervalMs?: number;
 }
 
 /** State event types an invitee is shown before joining (client-server "Stripped state"). */
@@ -56,8 +57,6 @@ export class FederationRooms {
   readonly membership: FederatedMembership;
   /** Pulls what we missed from a server that is reachable again (issue 12). */
   readonly catchUp: RoomCatchUp;
-  /** Pull mode's rounds (behind NAT). */
-  readonly pullSchedule: PullSchedule;
   private readonly maker: RemoteMembershipMaker;
 
   constructor(private readonly deps: FederationRoomsDeps) {
@@ -106,12 +105,6 @@ export class FederationRooms {
       serversInRoom: (roomId) => this.sender.serversInRoom(roomId),
       log,
     });
-    this.pullSchedule = new PullSchedule({
-      intervalMs: deps.pullIntervalMs ?? 0,
-      servers: () => this.catchUp.serversSharingRooms(),
-      pull: (server) => this.catchUp.pull(server),
-      log,
-    });
     this.reads = new RoomReads(deps.engine, deps.serverName);
     this.resident = new ResidentMembership({
       engine: deps.engine,
@@ -146,17 +139,21 @@ export class FederationRooms {
     } catch (err) {
       this.deps.log.error({ err }, 'the federation sender could not start');
     }
-    this.pullSchedule.start();
   }
 
   async stop(): Promise<void> {
-    await this.pullSchedule.stop();
     await this.sender.stop();
   }
 
   /** Registers the room routes on the federation listener; `originOf` authenticates (X-Matrix). */
   registerRoutes(app: FastifyInstance, originOf: (request: FastifyRequest) => Promise<string>): void {
-    registerRoomRoutes(app, { originOf, transactions: this.transactions, reads: this.reads, resident: this.resident });
+    registerRoomRoutes(app, {
+      originOf,
+      transactions: this.transactions,
+      reads: this.reads,
+      resident: this.resident,
+      publicRooms: (query) => listPublicRooms(this.deps.engine, this.deps.directory, { ...query, federatingOnly: true }),
+    });
     registerTimestampToEventRoute(app, { originOf, reads: this.reads, timeline: new TimelineReader(this.deps.engine), engine: this.deps.engine });
   }
 

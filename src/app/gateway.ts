@@ -64,6 +64,8 @@ import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { FederationRooms } from './federation-rooms.js';
 import { assembleFederationEdus } from '../federation/edus/federation-edus.js';
 import { withRequestLog } from '../federation/requests.js';
+import { RemoteMediaCache } from '../media/remote-media.js';
+import { registerFederationMediaRoutes } from '../api/federation/media.js';
 import { buildRoomApi } from './room-api.js';
 import { RoomDirectory } from '../rooms/room-directory.js';
 import { registerAccountApi } from './account-api.js';
@@ -254,11 +256,24 @@ export class Gateway {
       }),
     });
     registerKeyBackupRoutes(app, { requireUser: (req) => auth.requireUser(req), backups: new KeyBackupService(db) });
+    const media = new MediaStore(db, config.dataDir);
     registerMediaRoutes(app, {
       requireUser: (req) => auth.requireUser(req),
-      media: new MediaStore(db, config.dataDir),
+      media,
       serverName,
       maxUploadBytes: config.media.maxUploadBytes,
+      // Other servers' media over federation (the client below is assembled further down; used per request).
+      remote: new RemoteMediaCache({
+        db,
+        media,
+        maxBytes: config.media.maxUploadBytes,
+        download: async (server, mediaId, maxBytes) => {
+          const stream = await federation.client.stream({ method: 'GET', destination: server, path: `/_matrix/federation/v1/media/download/${encodeURIComponent(mediaId)}`, maxResponseBytes: maxBytes });
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks);
+        },
+      }),
     });
     registerKeysRoutes(app, {
       serverName,
@@ -269,6 +284,7 @@ export class Gateway {
     // ---- federation (src/app/federation.ts: listener, keys, client; federation-rooms.ts: the event
     // pipeline). Assembled before the room API, which joins and invites through it; bound below.
     const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring });
+    const roomDirectory = new RoomDirectory(db);
     const federationRooms = new FederationRooms({
       engine,
       db,
@@ -280,10 +296,11 @@ export class Gateway {
         const user = await accounts.getUser(userId);
         return user !== undefined && !user.deactivated;
       },
+      directory: roomDirectory,
       log: log.child({ component: 'federation' }),
-      pullIntervalMs: config.federation.pullIntervalSeconds * 1000,
     });
     federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
+    registerFederationMediaRoutes(federation.app, { originOf: (req) => federation.auth.requireServer(req), media });
     federation.onServerContact((origin) => federationRooms.onServerContact(origin));
     const federationAliases = new RoomDirectory(db);
     registerFederationQueryRoutes(federation.app, {
@@ -324,7 +341,7 @@ export class Gateway {
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       longPolls: new LongPollGate(config.sync),
       engine,
-      directory: new RoomDirectory(db),
+      directory: roomDirectory,
       serverName,
       requireUser: (req) => auth.requireUser(req),
       profileOf,

@@ -84,6 +84,8 @@ export const KEYSPACES = {
   // ---- content repository (src/media/store.ts; the files are `<data dir>/media/<media id>`) ----
   /** `raw media_id` -> json MediaRecord { contentType, fileName?, size, uploader, createdAt }. */
   media: 'media',
+  /** `str server ‖ str media_id` -> raw local media_id. Other servers' media, fetched once over federation (src/media/remote-media.ts). */
+  remoteMedia: 'remote_media',
 
   // ---- end-to-end encryption keys (src/e2ee/, src/storage/e2ee.ts) ----
   /** `str user_id ‖ str device_id` -> json signed device keys (minus `unsigned`), with signatures added by /keys/signatures/upload. */

@@ -4,8 +4,8 @@
  * the older unauthenticated `/_matrix/media/{v3,r0}/...` paths are still served for local media,
  * since clients such as matrix-nio use them.
  *
- * Only local media: without federation there is no remote media to fetch, so other servers' mxc
- * URIs are 404 M_NOT_FOUND. Thumbnails are not scaled on the gateway (no image library on a Pi
+ * Other servers' media is fetched once over federation (media/remote-media.ts) on the
+ * authenticated paths; the legacy paths serve local media only. Thumbnails are not scaled on the gateway (no image library on a Pi
  * image): for an image the thumbnail endpoints serve the original, which clients display scaled.
  */
 import { Readable } from 'node:stream';
@@ -13,10 +13,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Requester } from '../../accounts/accounts.js';
 import { ErrCode, MatrixError, notFound } from '../../core/errors.js';
 import type { MediaRecord, MediaStore } from '../../media/store.js';
+import type { RemoteMediaCache } from '../../media/remote-media.js';
 
 export interface MediaRouteDeps {
   requireUser(req: FastifyRequest): Promise<Requester>;
   media: MediaStore;
+  /** Other servers' media, fetched once over federation; absent: remote mxc URIs are 404. */
+  remote?: RemoteMediaCache;
   serverName: string;
   maxUploadBytes: number;
 }
@@ -53,8 +56,11 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRouteDeps):
   // Downloads. The authenticated paths want an access token; the legacy ones serve local media to anyone.
   const download = (authenticated: boolean, thumbnail: boolean) => async (req: FastifyRequest<{ Params: MediaParams }>, reply: FastifyReply) => {
     if (authenticated) await deps.requireUser(req);
-    const { serverName, mediaId } = req.params;
-    const record = serverName === deps.serverName ? await deps.media.get(mediaId) : undefined;
+    const { serverName } = req.params;
+    let { mediaId } = req.params;
+    // Remote media only on the authenticated paths (client-server v1.11 froze the legacy ones).
+    if (serverName !== deps.serverName && deps.remote && authenticated) mediaId = await deps.remote.localCopy(serverName, mediaId);
+    const record = serverName === deps.serverName || (deps.remote && authenticated) ? await deps.media.get(mediaId) : undefined;
     if (!record) throw notFound('Media not found');
     if (thumbnail && !THUMBNAIL_TYPES.has(record.contentType)) throw notFound('No thumbnail for this media');
     const file = deps.media.openFile(mediaId);

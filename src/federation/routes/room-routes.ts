@@ -12,6 +12,8 @@ import type { TransactionReceiver } from '../receive/transactions.js';
 import type { RoomReads } from '../serve/room-reads.js';
 
 export interface RoomRouteDeps {
+  /** The public room list for other servers (rooms that federate only). */
+  publicRooms: (query: { limit: number; since?: string; term?: string }) => Promise<JsonObject>;
   /** The authenticated origin of a request (throws 401 M_UNAUTHORIZED otherwise). */
   originOf: (request: FastifyRequest) => Promise<string>;
   transactions: TransactionReceiver;
@@ -35,7 +37,7 @@ function required(query: Query, name: string): string {
 }
 
 export function registerRoomRoutes(app: FastifyInstance, deps: RoomRouteDeps): void {
-  const { originOf, transactions, reads, resident } = deps;
+  const { originOf, transactions, reads, resident, publicRooms } = deps;
   const F1 = '/_matrix/federation/v1';
   const F2 = '/_matrix/federation/v2';
 
@@ -83,6 +85,25 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomRouteDeps): v
   app.put(`${F1}/send_knock/:roomId/:eventId`, async (req) => {
     const p = req.params as Params;
     return resident.send(await originOf(req), 'knock', p.roomId!, p.eventId!, req.body);
+  });
+  // server-server "Public Room Directory".
+  app.get(`${F1}/publicRooms`, async (req) => {
+    await originOf(req);
+    const q = req.query as Query;
+    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 500);
+    const since = typeof q.since === 'string' ? q.since : undefined;
+    return publicRooms({ limit, ...(since ? { since } : {}) });
+  });
+  app.post(`${F1}/publicRooms`, async (req) => {
+    await originOf(req);
+    const body = isJsonObject(req.body) ? req.body : {};
+    const limit = typeof body.limit === 'number' && body.limit > 0 ? Math.min(body.limit, 500) : 100;
+    const filter = isJsonObject(body.filter) ? body.filter : {};
+    return publicRooms({
+      limit,
+      ...(typeof body.since === 'string' ? { since: body.since } : {}),
+      ...(typeof filter.generic_search_term === 'string' ? { term: filter.generic_search_term } : {}),
+    });
   });
   app.put(`${F2}/invite/:roomId/:eventId`, async (req) => {
     const p = req.params as Params;
