@@ -99,3 +99,31 @@ for (const version of [undefined, '2', '9'] as const) {
     if (version === '2') t.regex(create.event_id, /^\$[^:]+:/, 'a v2 event id names its server');
   });
 }
+
+test.serial('media crosses both ways over authenticated federation media: the bytes and the type arrive intact', async (t) => {
+  const owner = await synapse.registerUser('media-owner');
+  const guest = await registerUser(hearth.baseUrl, 'media-guest', 'secret-password-1');
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('synapse side '.repeat(500))]);
+  const up = await fetch(`${synapse.clientUrl}/_matrix/media/v3/upload?filename=pic.png`, { method: 'POST', headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'image/png' }, body: png });
+  const { content_uri } = (await up.json()) as { content_uri: string };
+  const [, server, mediaId] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(content_uri)!;
+  const viaHearth = await fetch(`${hearth.baseUrl}/_matrix/client/v1/media/download/${server}/${mediaId}`, { headers: { authorization: `Bearer ${guest.accessToken}` } });
+  t.is(viaHearth.status, 200, await viaHearth.clone().text());
+  t.is(viaHearth.headers.get('content-type'), 'image/png');
+  t.deepEqual(Buffer.from(await viaHearth.arrayBuffer()), png);
+  // The second download is served from the gateway's copy (same bytes).
+  const again = await fetch(`${hearth.baseUrl}/_matrix/client/v1/media/download/${server}/${mediaId}`, { headers: { authorization: `Bearer ${guest.accessToken}` } });
+  t.deepEqual(Buffer.from(await again.arrayBuffer()), png);
+
+  const text = Buffer.from('from the gateway\n'.repeat(300));
+  const mine = await fetch(`${hearth.baseUrl}/_matrix/media/v3/upload?filename=notes.txt`, { method: 'POST', headers: { authorization: `Bearer ${guest.accessToken}`, 'content-type': 'text/plain' }, body: text });
+  const local = ((await mine.json()) as { content_uri: string }).content_uri;
+  const [, ourServer, ourId] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(local)!;
+  const viaSynapse = await fetch(`${synapse.clientUrl}/_matrix/client/v1/media/download/${ourServer}/${ourId}`, { headers: { authorization: `Bearer ${owner.accessToken}` } });
+  t.is(viaSynapse.status, 200, await viaSynapse.clone().text());
+  t.regex(viaSynapse.headers.get('content-type') ?? '', /^text\/plain/);
+  t.deepEqual(Buffer.from(await viaSynapse.arrayBuffer()), text);
+  // Unknown media is 404 through both.
+  const missing = await fetch(`${hearth.baseUrl}/_matrix/client/v1/media/download/${server}/doesNotExist1`, { headers: { authorization: `Bearer ${guest.accessToken}` } });
+  t.is(missing.status, 404);
+});

@@ -39,7 +39,12 @@ function splitHeaders(part: Buffer): { headers: Map<string, string>; body: Buffe
  * Parses a federation media answer. The boundary is read from the body's first line (RFC 2046:
  * the body starts with the first delimiter), so the response headers are not needed.
  */
-export function parseMediaResponse(bytes: Buffer): ParsedMediaResponse {
+export function parseMediaResponse(body: Buffer): ParsedMediaResponse {
+  // A preamble may precede the first delimiter (RFC 2046 5.1.1); Synapse starts with a CRLF.
+  const startsWithDelimiter = body.subarray(0, 2).toString('latin1') === '--';
+  const preambleEnd = startsWithDelimiter ? -2 : body.indexOf('\r\n--');
+  if (preambleEnd === -1) throw new Error('not a multipart body');
+  const bytes = body.subarray(preambleEnd + 2);
   const firstLineEnd = bytes.indexOf('\r\n');
   if (firstLineEnd < 3 || bytes[0] !== 0x2d || bytes[1] !== 0x2d) throw new Error('not a multipart body');
   const boundary = bytes.subarray(2, firstLineEnd).toString('latin1');
