@@ -78,7 +78,22 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/**
+ * Starts a gateway on fresh free ports. A port picked free can be taken by another test file's
+ * server (ava runs files in parallel; Synapse peers pick ports too) before the gateway binds it:
+ * the gateway then exits naming the port, and we start again on other ports.
+ */
 export async function startHearth(opts: StartHearthOptions = {}): Promise<HearthServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startHearthOnce(opts);
+    } catch (err) {
+      if (attempt >= 4 || !/is already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startHearthOnce(opts: StartHearthOptions): Promise<HearthServer> {
   const [port, mqttPort, federationPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-it-'));
   const serverName = opts.federated ? `127.0.0.1:${federationPort}` : `localhost:${port}`;
