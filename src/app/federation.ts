@@ -16,6 +16,7 @@ import { RemoteKeyService } from '../federation/keys/remote-keys.js';
 import { AddressPolicy, DEFAULT_IP_RANGE_BLOCKLIST } from '../federation/transport/address-policy.js';
 import { FederationClient, systemResolverPorts } from '../federation/transport/client.js';
 import { createFederationServer } from '../federation/transport/listener.js';
+import { installIdentifierParamChecks } from '../http/identifier-params.js';
 import { createServerAuthenticator, type ServerAuthenticator } from '../federation/transport/request-auth.js';
 import { ServerResolver, type ResolverPorts } from '../federation/transport/resolver.js';
 import { loadOrCreateTlsCertificate } from '../federation/transport/tls-certificate.js';
@@ -97,6 +98,8 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
   });
 
   const app = createFederationServer({ logger: log.child({ component: 'federation-http' }), ...(tls ? { tls } : {}) });
+  // Room, user and event ids in paths are checked before any handler, as on the client listener.
+  installIdentifierParamChecks(app);
   registerFederationVersionRoute(app, { version: hearthVersion() });
   registerKeyRoutes(app, { ownKeys: () => keyring.publishedKeys(Date.now()), notary: keys });
   return {
