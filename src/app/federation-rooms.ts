@@ -148,6 +148,7 @@ export class FederationRooms {
   /** Registers the room routes on the federation listener; `originOf` authenticates (X-Matrix). */
   registerRoutes(app: FastifyInstance, originOf: (request: FastifyRequest) => Promise<string>): void {
     registerRoomRoutes(app, {
+      engine: this.deps.engine,
       originOf,
       transactions: this.transactions,
       reads: this.reads,

@@ -10,8 +10,11 @@ import type { JsonObject } from '../../core/types.js';
 import type { ResidentMembership } from '../membership/resident.js';
 import type { TransactionReceiver } from '../receive/transactions.js';
 import type { RoomReads } from '../serve/room-reads.js';
+import { federationHierarchy } from '../serve/hierarchy.js';
+import type { RoomEngine } from '../../rooms/engine.js';
 
 export interface RoomRouteDeps {
+  engine: RoomEngine;
   /** The public room list for other servers (rooms that federate only). */
   publicRooms: (query: { limit: number; since?: string; term?: string }) => Promise<JsonObject>;
   /** The authenticated origin of a request (throws 401 M_UNAUTHORIZED otherwise). */
@@ -85,6 +88,12 @@ export function registerRoomRoutes(app: FastifyInstance, deps: RoomRouteDeps): v
   app.put(`${F1}/send_knock/:roomId/:eventId`, async (req) => {
     const p = req.params as Params;
     return resident.send(await originOf(req), 'knock', p.roomId!, p.eventId!, req.body);
+  });
+  // server-server "Spaces".
+  app.get(`${F1}/hierarchy/:roomId`, async (req) => {
+    const origin = await originOf(req);
+    const suggested = (req.query as Query).suggested_only;
+    return federationHierarchy(deps.engine, origin, (req.params as Params).roomId!, suggested === 'true');
   });
   // server-server "Public Room Directory".
   app.get(`${F1}/publicRooms`, async (req) => {
