@@ -66,7 +66,8 @@ export class RemoteMembershipMaker {
 
     const room = await this.deps.engine.adoptRemoteRoom(roomId, version, creatorOf(answer.auth_chain, answer.state) ?? userId);
     return this.deps.engine.runInRoom(room.roomId, async () => {
-      const stateIds = await this.storeRoomState(server, room, rules, [...answer.auth_chain as unknown[], ...answer.state as unknown[]], answer.state as unknown[]);
+      const joinAuth = new Set(referencedIds(joinPdu.auth_events));
+      const stateIds = await this.storeRoomState(server, room, rules, [...answer.auth_chain as unknown[], ...answer.state as unknown[]], answer.state as unknown[], joinAuth);
       const event: RoomEvent = { event_id: eventId, room_id: roomId, pdu: joinPdu };
       const known = await this.deps.engine.getEvent(eventId);
       if (known && known.meta.status === undefined) return eventId;
@@ -155,7 +156,7 @@ export class RemoteMembershipMaker {
    * events before the events they authorise. Returns the state before the join. Refuses the whole
    * join if a state event cannot be authorised (a broken auth chain).
    */
-  private async storeRoomState(server: string, room: RoomRecord, rules: RoomVersionRules, raws: unknown[], stateRaws: unknown[]): Promise<StateIdMap> {
+  private async storeRoomState(server: string, room: RoomRecord, rules: RoomVersionRules, raws: unknown[], stateRaws: unknown[], joinAuth: ReadonlySet<string>): Promise<StateIdMap> {
     const byId = new Map<string, RoomEvent>();
     const idByRaw = new Map<unknown, string>();
     const faults: string[] = [];
@@ -169,10 +170,18 @@ export class RemoteMembershipMaker {
       idByRaw.set(raw, checked.event.event_id);
     }
     const stateIds = new Set<string>();
+    let dropped = 0;
     for (const raw of stateRaws) {
       const id = idByRaw.get(raw);
-      if (id) stateIds.add(id);
-      else throw new Error(`send_join state event refused: ${faults[0] ?? 'invalid'}`);
+      if (id) {
+        stateIds.add(id);
+        continue;
+      }
+      // Rooms are full of member events from servers that are gone and whose keys can no longer
+      // be had: those are left out of the state (as Synapse does). The events the room's rules
+      // stand on are not: without them the join is refused.
+      if (isJsonObject(raw) && ESSENTIAL_STATE_TYPES.has(String(raw.type))) throw new Error(`send_join state event ${String(raw.type)} refused: ${faults[0] ?? 'invalid'}`);
+      dropped++;
     }
     // Store in auth order: an event only after its auth events (iterative; chains are long).
     const stored = new Set<string>();
@@ -201,10 +210,15 @@ export class RemoteMembershipMaker {
     for (const event of order) {
       const result = await this.deps.pdus.storeOutlier(server, room, rules, event);
       if (!result || result.meta.status === 'rejected') {
-        if (stateIds.has(event.event_id)) throw new Error(`send_join state event ${event.event_id} fails its auth chain${result?.meta.rejectedReason ? `: ${result.meta.rejectedReason}` : ''}`);
-        continue;
+        if (!stateIds.has(event.event_id)) continue;
+        if (ESSENTIAL_STATE_TYPES.has(event.pdu.type) || joinAuth.has(event.event_id)) {
+          throw new Error(`send_join state event ${event.event_id} fails its auth chain${result?.meta.rejectedReason ? `: ${result.meta.rejectedReason}` : ''}`);
+        }
+        stateIds.delete(event.event_id);
+        dropped++;
       }
     }
+    if (dropped > 0) this.deps.log.info({ roomId: room.roomId, dropped }, 'join: state events that could not be verified were left out');
     for (const id of stateIds) {
       const event = byId.get(id)!;
       if (event.pdu.state_key === undefined) continue;
@@ -216,6 +230,9 @@ export class RemoteMembershipMaker {
     return state;
   }
 }
+
+/** State the room's rules stand on: a join whose answer cannot prove these is refused. */
+const ESSENTIAL_STATE_TYPES = new Set(['m.room.create', 'm.room.power_levels', 'm.room.join_rules']);
 
 /** Servers to try: the ones given, without ourselves, without repeats. */
 function candidates(servers: string[], ourName: string): string[] {
