@@ -9,6 +9,9 @@
  *     more than 50 behind, Hearth sends the newest event (catch-up) and Synapse pulls the rest
  *     from Hearth (get_missing_events, backfill): all 70 and the name arrive, none twice.
  * Both servers' /messages end identical, in the same order.
+ *  3. Partition: Hearth down while the Synapse user changes the topic and power levels, then Synapse
+ *     down while the Hearth user does; healed, each server has the other's branch and state
+ *     resolution gives the same current state (same event per type and state key) on both.
  */
 import test from 'ava';
 import { startHearth, type HearthServer } from '../integration/helpers/server.js';
@@ -148,4 +151,61 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
   t.deepEqual(await messageBodies(bob, roomId), await messageBodies(alice, roomId));
   t.deepEqual(await stateContent(bob, roomId, 'm.room.topic'), await stateContent(alice, roomId, 'm.room.topic'));
   t.deepEqual(await stateContent(bob, roomId, 'm.room.name'), await stateContent(alice, roomId, 'm.room.name'));
+});
+
+/** A room's current state as `type|state_key -> event_id`, read through the Client-Server API. */
+async function currentState(side: Side, roomId: string): Promise<Record<string, string>> {
+  const events = (await call(side, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`)) as any[];
+  return Object.fromEntries(events.map((e) => [`${e.type}|${e.state_key}`, e.event_id as string]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
+}
+
+test.serial('partition: both sides change the topic and power levels while apart; after healing the current state is identical on both servers', async (t) => {
+  const bobAccount = await registerUser(hearth.baseUrl, 'bob-partition', 'secret-password-1');
+  const aliceAccount = await synapse.registerUser('alice-partition');
+  const bob: Side = { base: hearth.baseUrl, token: bobAccount.accessToken, userId: bobAccount.userId };
+  const alice: Side = { base: synapse.clientUrl, token: aliceAccount.accessToken, userId: aliceAccount.userId };
+  const { room_id: roomId } = await call(bob, 'POST', '/_matrix/client/v3/createRoom', {
+    preset: 'private_chat',
+    name: 'partition',
+    power_level_content_override: { users: { [bob.userId]: 100, [alice.userId]: 100 } },
+  });
+  await call(bob, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: alice.userId });
+  await eventually('the invite on Synapse', async () => {
+    const sync = await call(alice, 'GET', '/_matrix/client/v3/sync?timeout=0');
+    return sync.rooms?.invite?.[roomId] ? true : undefined;
+  });
+  await call(alice, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+  await send(bob, roomId, 'before the partition');
+  await converged(alice, roomId, ['before the partition'], 'the first message on Synapse');
+
+  // Apart: Hearth down while Synapse's side changes things, then Synapse down while Hearth's does.
+  await hearth.kill('SIGKILL');
+  await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`, { topic: 'topic from synapse' });
+  const levels = await call(alice, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.power_levels/`);
+  await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.power_levels/`, { ...levels, events: { ...(levels.events ?? {}), 'm.room.topic': 75 } });
+  await send(alice, roomId, 'alice apart');
+  await synapse.restart(async () => {
+    await hearth.restart();
+    await call(bob, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`, { topic: 'topic from hearth' });
+    const ours = await call(bob, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.power_levels/`);
+    await call(bob, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.power_levels/`, { ...ours, state_default: 60 });
+    await send(bob, roomId, 'bob apart');
+  });
+
+  // Healed: Synapse asks Hearth something, Hearth retries at once; each side pulls the other's branch.
+  await request(synapse.clientUrl, 'GET', `/_matrix/client/v3/profile/${encodeURIComponent(bob.userId)}`, { token: alice.token });
+  const both = await eventually('both branches on both servers', async () => {
+    const [onHearth, onSynapse] = await Promise.all([messageBodies(bob, roomId), messageBodies(alice, roomId)]);
+    const complete = (list: string[]) => list.includes('alice apart') && list.includes('bob apart');
+    return complete(onHearth) && complete(onSynapse) ? { onHearth, onSynapse } : undefined;
+  });
+  t.is(both.onHearth.length, 3);
+  t.is(both.onSynapse.length, 3);
+  const [hearthState, synapseState] = await eventually('the same current state on both servers', async () => {
+    const states = await Promise.all([currentState(bob, roomId), currentState(alice, roomId)]);
+    return JSON.stringify(states[0]) === JSON.stringify(states[1]) ? states : undefined;
+  });
+  t.deepEqual(hearthState, synapseState);
+  t.deepEqual(await stateContent(bob, roomId, 'm.room.topic'), await stateContent(alice, roomId, 'm.room.topic'));
+  t.deepEqual(await stateContent(bob, roomId, 'm.room.power_levels'), await stateContent(alice, roomId, 'm.room.power_levels'));
 });
