@@ -64,6 +64,8 @@ export class FederationSender {
   private started = false;
   private stopped = false;
   private unsubscribe?: () => void;
+  /** The outbox is opened once, by whoever needs it first (a send_join may come before `start`). */
+  private opening?: Promise<void>;
 
   constructor(private readonly deps: SenderDeps) {
     this.routing = new EventRouting(deps.engine, deps.serverName);
@@ -76,7 +78,7 @@ export class FederationSender {
   async start(): Promise<void> {
     if (this.started || this.stopped) return;
     this.started = true;
-    await this.deps.store.open();
+    await this.openStore();
     this.unsubscribe = this.deps.engine.onEvent((event) => {
       if (serverNameOf(event.pdu.sender) === this.deps.serverName) void this.route(event);
     });
@@ -122,6 +124,7 @@ export class FederationSender {
   /** Queues an EDU and resolves once it is on disk (durable types) or in memory. */
   async enqueueEdu(destination: string, edu: Edu): Promise<void> {
     if (destination === this.deps.serverName || this.stopped) return;
+    await this.openStore();
     const queue = await this.queueFor(destination, this.deps.engine.notifier.position, false);
     if (!DURABLE_EDU_TYPES.has(edu.edu_type)) {
       queue.addEphemeral(edu);
@@ -173,6 +176,7 @@ export class FederationSender {
 
   private async relayDurably(event: StoredEvent): Promise<void> {
     try {
+      await this.openStore();
       const origin = serverNameOf(event.pdu.sender);
       for (const destination of await this.routing.destinationsOf(event)) {
         if (destination === origin) continue;
@@ -183,6 +187,11 @@ export class FederationSender {
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, eventId: event.event_id }, 'could not queue a relayed event');
     }
+  }
+
+  private openStore(): Promise<void> {
+    this.opening ??= this.deps.store.open();
+    return this.opening;
   }
 
   /** The queue of a destination, created (its initial position saved first) and started when new. */
