@@ -464,6 +464,12 @@ export class Gateway {
     // ---- the admin socket (the CLI's way in while LevelDB is held by this process)
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
       ...userAdminHandlers(accounts),
+      // `hearth federation status` (cli/federation.ts).
+      'federation.status': async () => ({
+        destinations: federationRooms.sender.status(),
+        catchUp: federationRooms.catchUp.stats,
+        pullRounds: federationRooms.pullSchedule.rounds,
+      }),
       ...deviceAdminHandlers(registry, {
         onRemoved: (name) => {
           this.broker?.disconnectDevice(name);

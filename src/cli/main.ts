@@ -17,6 +17,7 @@ Commands:
   doctor [--repair]                    check the database of a stopped gateway; --repair repairs it
   key show                             print the server's signing keys (current and retired)
   key rotate                           retire the signing key and make a new one (gateway stopped)
+  federation status [--json]           the running gateway's outgoing federation queues and catch-up
   version                              print the version
 
 Environment: HEARTH_DATA_DIR (default ./data), HEARTH_SERVER_NAME, HEARTH_CLIENT_PORT,
@@ -43,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
     case 'doctor': {
       const { runDoctorCommand } = await import('./doctor.js');
       return runDoctorCommand(rest);
+    }
+    case 'federation': {
+      const { runFederationCommand } = await import('./federation.js');
+      return runFederationCommand(rest);
     }
     case 'key': {
       const { runKeyCommand } = await import('./key.js');

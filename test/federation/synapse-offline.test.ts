@@ -9,14 +9,19 @@
  *     more than 50 behind, Hearth sends the newest event (catch-up) and Synapse pulls the rest
  *     from Hearth (get_missing_events, backfill): all 70 and the name arrive, none twice.
  * Both servers' /messages end identical, in the same order.
- *  3. Partition: Hearth down while the Synapse user changes the topic and power levels, then Synapse
+ *  3. Partition: Hearth stopped (SIGTERM) while the Synapse user changes the topic and power levels, then Synapse
  *     down while the Hearth user does; healed, each server has the other's branch and state
  *     resolution gives the same current state (same event per type and state key) on both.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import test from 'ava';
 import { startHearth, type HearthServer } from '../integration/helpers/server.js';
 import { registerUser, request } from '../integration/helpers/http.js';
 import { startSynapse, type SynapsePeer } from '../integration/helpers/synapse.js';
+
+const run = promisify(execFile);
 
 let hearth: HearthServer;
 let synapse: SynapsePeer;
@@ -65,6 +70,15 @@ async function messageBodies(side: Side, roomId: string): Promise<string[]> {
 async function stateContent(side: Side, roomId: string, type: string): Promise<any> {
   const res = await request(side.base, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${type}/`, { token: side.token });
   return res.status === 200 ? res.body : undefined;
+}
+
+/** `hearth federation status --json` against the running gateway (its admin socket). */
+async function federationStatus(): Promise<any> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'federation', 'status', '--json'], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    env: { ...process.env, HEARTH_DATA_DIR: hearth.dataDir, HEARTH_SERVER_NAME: hearth.serverName },
+  });
+  return JSON.parse(stdout);
 }
 
 let counter = 0;
@@ -144,6 +158,9 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
   t.log(`Synapse caught up ${Date.now() - backAt} ms after it came back`);
   // 70 behind after failures: Hearth sent the newest event and Synapse pulled the other 69 from us.
   t.regex(hearth.output(), /federation catch-up: sending the newest event per room/);
+  const status = await federationStatus();
+  const toSynapse = status.destinations.find((d: any) => d.destination === synapse.serverName);
+  t.like(toSynapse, { failures: 0, backingOff: false, outbox: 0, catchUps: 1 }, 'hearth federation status: caught up');
   const name = await eventually('the new name on Synapse', async () => ((await stateContent(alice, roomId, 'm.room.name'))?.name === 'renamed while synapse was down' ? true : undefined));
   t.true(name);
 
@@ -178,8 +195,10 @@ test.serial('partition: both sides change the topic and power levels while apart
   await send(bob, roomId, 'before the partition');
   await converged(alice, roomId, ['before the partition'], 'the first message on Synapse');
 
-  // Apart: Hearth down while Synapse's side changes things, then Synapse down while Hearth's does.
-  await hearth.kill('SIGKILL');
+  // Apart: Hearth down (stopped this time: SIGTERM) while Synapse's side changes things, then
+  // Synapse down while Hearth's does.
+  const stopped = await hearth.kill('SIGTERM');
+  t.is(stopped.code, 0, 'a clean stop');
   await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`, { topic: 'topic from synapse' });
   const levels = await call(alice, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.power_levels/`);
   await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.power_levels/`, { ...levels, events: { ...(levels.events ?? {}), 'm.room.topic': 75 } });

@@ -89,7 +89,9 @@ export class DestinationQueue {
   private roomsOfAck = new Map<number, number>();
   private readonly catchUpAfter: number;
   private readonly now: () => number;
-  /** Counters for status and tests. */
+  /** The batch being processed is a catch-up (counted once acknowledged). */
+  private catchUpBatch = false;
+  /** Counters for status and tests (`catchUps`: catch-up batches the server acknowledged). */
   readonly stats = { transactions: 0, pdus: 0, edus: 0, catchUps: 0, refused: 0 };
 
   constructor(private readonly deps: DestinationQueueDeps, initial: { position: number; record?: DestinationRecord }) {
@@ -215,8 +217,8 @@ export class DestinationQueue {
       if (chunk.length < SCAN_CHUNK) break;
       from = chunk[chunk.length - 1]!.stream;
     }
+    this.catchUpBatch = catchingUp;
     if (!catchingUp) return inOrder;
-    this.stats.catchUps++;
     this.deps.log.info({ destination: this.destination, rooms: newest.size, skipped }, 'federation catch-up: sending the newest event per room; the server pulls the rest');
     return [...newest.values()].sort((a, b) => a.stream - b.stream);
   }
@@ -241,6 +243,7 @@ export class DestinationQueue {
       // Acknowledged: saved at once, so a restart does not send it again.
       await progress.reached(chunk[chunk.length - 1]!.stream, { durable: true });
     }
+    if (this.catchUpBatch) this.stats.catchUps++;
   }
 
   /** After the stream: the outbox and ephemeral EDUs, then the announcement if nothing else went out. */
