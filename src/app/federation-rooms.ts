@@ -20,6 +20,7 @@ import { registerRoomRoutes } from '../federation/routes/room-routes.js';
 import { FederationSender } from '../federation/send/sender.js';
 import type { QueueOptions } from '../federation/send/destination-queue.js';
 import { RoomCatchUp } from '../federation/catchup/room-catch-up.js';
+import { PullSchedule } from '../federation/catchup/pull-schedule.js';
 import { registerTimestampToEventRoute } from '../federation/serve/timestamp-to-event.js';
 import { TimelineReader } from '../rooms/timeline.js';
 import { FederationOutboxStore } from '../storage/federation-outbox.js';
@@ -43,6 +44,8 @@ export interface FederationRoomsDeps {
   log: Logger;
   /** The sender's queue tuning (tests). */
   sendOptions?: QueueOptions;
+  /** Pull mode (behind NAT): ask every server we share a room with this often; 0 or absent: off. */
+  pullIntervalMs?: number;
 }
 
 /** State event types an invitee is shown before joining (client-server "Stripped state"). */
@@ -57,6 +60,8 @@ export class FederationRooms {
   readonly membership: FederatedMembership;
   /** Pulls what we missed from a server that is reachable again (issue 12). */
   readonly catchUp: RoomCatchUp;
+  /** Pull mode's rounds (behind NAT). */
+  readonly pullSchedule: PullSchedule;
   private readonly maker: RemoteMembershipMaker;
 
   constructor(private readonly deps: FederationRoomsDeps) {
@@ -105,6 +110,12 @@ export class FederationRooms {
       serversInRoom: (roomId) => this.sender.serversInRoom(roomId),
       log,
     });
+    this.pullSchedule = new PullSchedule({
+      intervalMs: deps.pullIntervalMs ?? 0,
+      servers: () => this.catchUp.serversSharingRooms(),
+      pull: (server) => this.catchUp.pull(server),
+      log,
+    });
     this.reads = new RoomReads(deps.engine, deps.serverName);
     this.resident = new ResidentMembership({
       engine: deps.engine,
@@ -139,9 +150,11 @@ export class FederationRooms {
     } catch (err) {
       this.deps.log.error({ err }, 'the federation sender could not start');
     }
+    this.pullSchedule.start();
   }
 
   async stop(): Promise<void> {
+    await this.pullSchedule.stop();
     await this.sender.stop();
   }
 

@@ -298,6 +298,7 @@ export class Gateway {
       },
       directory: roomDirectory,
       log: log.child({ component: 'federation' }),
+      pullIntervalMs: config.federation.pullIntervalSeconds * 1000,
     });
     federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
     registerFederationMediaRoutes(federation.app, { originOf: (req) => federation.auth.requireServer(req), media });

@@ -125,6 +125,11 @@ export interface HearthConfig {
     ipRangeBlocklist: string[];
     /** Ranges reached even when blocked (a LAN peer; `127.0.0.1` for loopback tests; HEARTH_FEDERATION_IP_RANGE_ALLOWLIST). */
     ipRangeAllowlist: string[];
+    /**
+     * Pull mode for a gateway behind NAT (docs/federation.md "Offline"): every this many seconds,
+     * ask each server we share a room with for the events we lack. 0 (default): off.
+     */
+    pullIntervalSeconds: number;
   };
   registration: { mode: RegistrationMode; tokens: string[]; sharedSecret: string };
   mqtt: {
@@ -213,6 +218,7 @@ export function defaultConfig(dataDir: string): HearthConfig {
       trustedKeyServers: [],
       ipRangeBlocklist: [],
       ipRangeAllowlist: [],
+      pullIntervalSeconds: 0,
     },
     registration: { mode: 'closed', tokens: [], sharedSecret: '' },
     mqtt: {
@@ -320,6 +326,12 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
   if (verifyTls !== undefined && verifyTls !== '') {
     if (!['true', 'false', '1', '0'].includes(verifyTls)) throw new Error(`HEARTH_FEDERATION_VERIFY_TLS must be true or false, got "${verifyTls}"`);
     config.federation.verifyTls = verifyTls === 'true' || verifyTls === '1';
+  }
+  const pullInterval = env.HEARTH_FEDERATION_PULL_INTERVAL_SECONDS;
+  if (pullInterval !== undefined && pullInterval !== '') config.federation.pullIntervalSeconds = Number(pullInterval);
+  const pull = config.federation.pullIntervalSeconds;
+  if (typeof pull !== 'number' || !Number.isInteger(pull) || pull < 0 || pull > 86_400) {
+    throw new Error(`federation.pull_interval_seconds must be a whole number of seconds from 0 (off) to 86400, got ${JSON.stringify(pull)}`);
   }
   if (env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST) {
     config.federation.ipRangeAllowlist = env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST.split(',').map((r) => r.trim()).filter((r) => r !== '');

@@ -43,6 +43,10 @@ federation:
   # ip_range_blocklist adds ranges to the built-in ones.
   ip_range_allowlist: []
   ip_range_blocklist: []
+  # Pull mode, for a gateway behind NAT that other servers cannot reach: every this many seconds ask
+  # each server we share a room with for the events we lack (HEARTH_FEDERATION_PULL_INTERVAL_SECONDS).
+  # 0: off (other servers push to us). docs/federation.md "Offline".
+  pull_interval_seconds: 0
 
 registration:
   # closed: accounts only via "hearth user add" or shared-secret registration;

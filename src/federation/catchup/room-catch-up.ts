@@ -98,6 +98,19 @@ export class RoomCatchUp {
     return outcome.status !== 'known';
   }
 
+  /** Every server we share a room with (the pull mode's round). */
+  async serversSharingRooms(): Promise<string[]> {
+    const out = new Set<string>();
+    for (const room of this.deps.engine.allRooms()) {
+      try {
+        for (const server of await this.deps.serversInRoom(room.roomId)) out.add(server);
+      } catch {
+        // A room without state (an invite we were sent) is not shared yet.
+      }
+    }
+    return [...out];
+  }
+
   private async roomsSharedWith(server: string): Promise<string[]> {
     const out: string[] = [];
     for (const room of this.deps.engine.allRooms()) {
