@@ -157,7 +157,6 @@ export async function runCrashConsistency(opts: CrashRunOptions): Promise<CrashR
         closed.catch(() => undefined);
         try {
           await Promise.race([client.publishAsync(`tele/${DEVICE}/LWT`, 'Online', { qos: 1, retain: true }), closed]);
-          markReady();
           // 16 in flight, as the device agent keeps them: a PUBACK waits for the telemetry group
           // commit (up to telemetry.flush_interval, 1 s), so one at a time would be 1 reading/s.
           const lane = async () => {
@@ -165,6 +164,7 @@ export async function runCrashConsistency(opts: CrashRunOptions): Promise<CrashR
               const value = ++readingCounter;
               await Promise.race([client.publishAsync(`tele/${DEVICE}/SENSOR`, JSON.stringify({ ENERGY: { Voltage: value } }), { qos: 1 }), closed]);
               roundReadings.push(value);
+              markReady();
             }
           };
           await Promise.all(Array.from({ length: 16 }, lane));
@@ -177,8 +177,9 @@ export async function runCrashConsistency(opts: CrashRunOptions): Promise<CrashR
       };
 
       const load = Promise.all([sender(0), sender(1), stateWriter(), readings()]);
-      // The kill point is drawn from when every part of the load runs: the device's CONNECT costs a
-      // password hash, which after a restart can take longer than the shortest load.
+      // The kill point is drawn from when every part of the load runs, here from the first reading's
+      // PUBACK: the device's CONNECT costs a password hash after a restart, its first reading may
+      // create its room, and a PUBACK waits for the telemetry group commit (up to 1 s).
       await readingsReady;
       await sleep(rng.range(minLoad, maxLoad));
       killed = true;
