@@ -132,6 +132,12 @@ export class StreamCursor<E extends { stream: number }> {
     }
     this.running = this.run().finally(() => {
       this.running = undefined;
+      // A wake-up between the walk's last check of `again` and here found `running` still set:
+      // honour it now, or it is lost until the next change of the stream (an EDU waited 30 s).
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
     });
   }
 
