@@ -12,7 +12,6 @@ import { Database } from '../storage/db.js';
 import { lastStreamPosition } from '../stream/stream-position.js';
 import { StreamNotifier } from '../stream/notifier.js';
 import { RoomEngine } from '../rooms/engine.js';
-import { createRoom } from '../rooms/create-room.js';
 import { createHttpServer } from '../http/server.js';
 import { createAuthenticator } from '../http/auth.js';
 import { AccountService } from '../accounts/accounts.js';
@@ -26,7 +25,6 @@ import { UserInteractiveAuth } from '../accounts/uia.js';
 import { E2eeService } from '../e2ee/service.js';
 import { engineMembershipView } from '../e2ee/membership-view.js';
 import { registerKeysRoutes } from '../api/client/keys.js';
-import { registerTelemetryRoutes } from '../api/client/telemetry.js';
 import { registerPresenceRoutes } from '../api/client/presence.js';
 import { registerMediaRoutes } from '../api/client/media.js';
 import { registerKeyBackupRoutes } from '../api/client/key-backup.js';
@@ -45,20 +43,13 @@ import { ReportStore } from '../storage/reports.js';
 import { readReceiptsOf, receiptsResettingCounts } from '../push/read-receipts.js';
 import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
-import { TelemetryStore } from '../telemetry/store.js';
-import { MqttBridge } from '../mqtt/bridge/bridge.js';
-import type { BridgeRoomPort } from '../mqtt/bridge/room-port.js';
-import type { MqttTransport } from '../mqtt/transport.js';
-import { EmbeddedBroker } from '../mqtt/broker/embedded.js';
-import { DeviceRegistry } from '../mqtt/identity/registry.js';
-import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
-import { createAuthenticator as createMqttAuthenticator } from '../mqtt/identity/authenticate.js';
-import { createDefaultAclPolicy, deviceMayReceiveCommands } from '../mqtt/identity/acl.js';
+import type { EmbeddedBroker } from '../mqtt/broker/embedded.js';
 import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
 import { assembleFederation } from './federation.js';
+import { assembleSensors } from './sensors.js';
 import { registerFederationQueryRoutes } from '../api/federation/query.js';
 import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { FederationRooms } from './federation-rooms.js';
@@ -71,7 +62,7 @@ import { RoomDirectory } from '../rooms/room-directory.js';
 import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { describeListenError } from './listen-error.js';
-import { ClientRateLimits, ConnectRateLimits } from '../limits/client-limits.js';
+import { ClientRateLimits } from '../limits/client-limits.js';
 import { LongPollGate } from '../limits/long-polls.js';
 import { ConnectionGate, connectionBudget } from '../limits/connections.js';
 import { registerHealthRoutes } from '../api/client/health.js';
@@ -377,72 +368,21 @@ export class Gateway {
       }),
     });
 
-    // ---- sensors: telemetry, the bridge, the broker
-    const telemetry = await TelemetryStore.open(db, {
-      ...config.telemetry,
-      journalPath: join(config.dataDir, 'telemetry.journal'),
-      logger: log.child({ component: 'telemetry' }),
-    });
-    telemetry.start();
-    this.closables.push({ name: 'telemetry', close: () => telemetry.stop() });
-    const ensureMatrixUser = deviceUserEnsurer(accounts);
-    const registry = await DeviceRegistry.open({ db, ensureMatrixUser });
-    const roomPort: BridgeRoomPort = {
-      createRoom: async (req) => {
-        const { roomId } = await createRoom(roomApi.createRoomDeps, {
-          creator: req.creator,
-          name: req.name,
-          topic: req.topic,
-          invite: req.invite,
-          preset: req.preset,
-          initialState: req.initialState as { type: string; state_key?: string; content: JsonObject }[] | undefined,
-          creationContent: req.creationContent as JsonObject | undefined,
-          powerLevelContentOverride: req.powerLevelContentOverride as JsonObject | undefined,
-        });
-        return { roomId };
-      },
-      sendEvent: (roomId, draft, opts) =>
-        engine.sendEvent(roomId, { type: draft.type, sender: draft.sender, content: draft.content as JsonObject, state_key: draft.state_key }, opts),
-      getStateEvent: (roomId, type, key) => engine.stateEvent(roomId, type, key),
-      onEvent: (listener) => engine.onEvent(listener),
-      getUserPowerLevel: (roomId, userId) => engine.getUserPowerLevel(roomId, userId),
-      isJoined: (userId, roomId) => engine.isJoined(userId, roomId),
-    };
-    // The broker asks the bridge (created next) whether a Matrix user may publish a command.
-    let bridgeRef: MqttBridge | undefined;
-    const transport = await this.createTransport(db, registry, accounts, (userId, topic) => bridgeRef?.mayCommand(userId, topic) ?? Promise.resolve(false));
-    const bridge = new MqttBridge({
-      mayReceiveCommands: (publisher, topic) => !publisher.startsWith('device:') || deviceMayReceiveCommands(publisher.slice('device:'.length), topic),
+    // ---- sensors: telemetry, MQTT logins, the broker and the bridge (src/app/sensors.ts)
+    const sensors = await assembleSensors({
+      config,
+      log,
       db,
-      rooms: roomPort,
-      identity: {
-        ensureDeviceUser: ensureMatrixUser,
-        owners: async () => (config.bridge.owners.length > 0 ? config.bridge.owners : accounts.listAdmins()),
-      },
-      transport,
-      telemetry,
-      config: config.bridge,
-      logger: log.child({ component: 'bridge' }),
-    });
-    bridgeRef = bridge;
-    await bridge.start();
-    this.closables.push({ name: 'bridge', close: () => bridge.stop() });
-    registerTelemetryRoutes(app, {
+      engine,
+      accounts,
+      createRoomDeps: roomApi.createRoomDeps,
+      app,
       requireUser: (req) => auth.requireUser(req),
-      isJoined,
-      resolveStream: (roomId, sensor) => bridge.resolveStream(roomId, sensor),
-      query: (stream, from, to, resolution) => telemetry.query(stream, from, to, resolution),
+      admitConnection: (socket) => this.connections.admit(socket),
+      onClose: (name, close) => this.closables.push({ name, close }),
     });
-    transport.setInboundHandler(bridge.handleInbound);
-    try {
-      await transport.start();
-    } catch (err) {
-      if (!this.broker) throw err;
-      const { bindAddress: host, port } = config.mqtt;
-      throw describeListenError(err, { what: 'the MQTT broker', host, port, setting: 'mqtt.port', env: 'HEARTH_MQTT_PORT' });
-    }
-    this.closables.push({ name: 'mqtt', close: () => transport.stop() });
-
+    this.broker = sensors.broker;
+    const { registry, bridge } = sensors;
 
     // ---- listeners
     try {
@@ -489,46 +429,6 @@ export class Gateway {
     if (!trim.active) heapLog.debug('no --expose-gc: the idle heap trim is off');
     this.closables.push({ name: 'idle-heap-trim', close: async () => trim.stop() });
     log.info({ url: this.clientUrl, serverName }, 'gateway started');
-  }
-
-  private async createTransport(
-    db: Database,
-    registry: DeviceRegistry,
-    accounts: AccountService,
-    authorizeUserCommand: (userId: string, topic: string) => Promise<boolean>,
-  ): Promise<MqttTransport> {
-    const { config, log } = this;
-    const logger = log.child({ component: 'mqtt' });
-    if (config.mqtt.mode === 'external') {
-      // Loaded only in this mode: the MQTT client library costs memory the embedded mode never uses.
-      const { ExternalBroker } = await import('../mqtt/broker/external.js');
-      return new ExternalBroker({
-        url: config.mqtt.externalUrl,
-        username: config.mqtt.externalUsername || undefined,
-        password: config.mqtt.externalPassword || undefined,
-        clientId: `hearth-${config.serverName.replace(/[^A-Za-z0-9_-]/g, '_')}`,
-        maxPayloadBytes: config.mqtt.maxPayloadBytes,
-        logger,
-      });
-    }
-    this.broker = new EmbeddedBroker({
-      mqtt: config.mqtt,
-      db,
-      logger,
-      authenticate: createMqttAuthenticator({
-        verifyDevice: (username, password) => registry.verify(username, password),
-        authenticateAccessToken: async (token) => {
-          const requester = await accounts.authenticateToken(token);
-          return requester ? { userId: requester.userId } : undefined;
-        },
-        allowAnonymous: config.mqtt.allowAnonymous,
-      }),
-      acl: createDefaultAclPolicy(),
-      authorizeUserCommand,
-      ...(config.rateLimits.enabled ? { connectLimits: new ConnectRateLimits(config.rateLimits.rcMqttConnect) } : {}),
-      admitConnection: (socket) => this.connections.admit(socket),
-    });
-    return this.broker;
   }
 
   /** Stops everything in reverse start order; each step runs even if an earlier one failed. */
