@@ -1,7 +1,7 @@
 /**
  * The durable mark: the sequence number of the last write batch known to be on the disk (written
  * after LevelDB's fsync of its log returned), kept beside the database in `db.durable` (docs/storage.md
- * "Damaged database files"). Every batch also stores its own number (`meta/write_seq`), so at open a
+ * "Damaged database files"). Every fsync'd batch also stores its own number (`meta/write_seq`), so at open a
  * database whose last batch is older than the mark has lost acknowledged writes: a log cut at a
  * record boundary, which LevelDB cannot tell from a write torn by a power cut and drops without a
  * word. The mark is written without fsync: losing it only makes it older (no false alarm), and it
