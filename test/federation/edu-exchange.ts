@@ -16,9 +16,18 @@ export async function sync(who: Side, since?: string): Promise<any> {
   return call(who, 'GET', `/_matrix/client/v3/sync?timeout=0${since ? `&since=${encodeURIComponent(since)}` : ''}`);
 }
 
-/** Syncs from the same `since` (the window stays open) until `pick` finds something in a response. */
+/**
+ * Syncs on from `since`, each request from the last `next_batch`, until `pick` finds something in a
+ * response: a change shows in the response of the window it happened in. (Repeating one `since`
+ * does not work with Synapse, which answers a repeated request from its response cache.)
+ */
 export async function syncUntil<T>(what: string, who: Side, since: string, pick: (body: any) => T | undefined): Promise<T> {
-  return eventually(what, async () => pick(await sync(who, since)));
+  let token = since;
+  return eventually(what, async () => {
+    const body = await sync(who, token);
+    token = body.next_batch ?? token;
+    return pick(body);
+  });
 }
 
 /** A private room of `creator` that `invitee` (on the other server) has joined, seen joined on both. */
