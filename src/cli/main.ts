@@ -14,10 +14,10 @@ Commands:
   device add NAME [--json]             create an MQTT device (a Matrix user) and print its credentials
   device list [--json]                 list devices
   device remove NAME                   remove a device
-  doctor [--repair]                    check the database of a stopped gateway; --repair repairs it
   key show                             print the server's signing keys (current and retired)
   key rotate                           retire the signing key and make a new one (gateway stopped)
   federation status [--json]           the running gateway's outgoing federation queues and catch-up
+  doctor [--repair]                    check the database of a stopped gateway; --repair repairs it
   version                              print the version
 
 Environment: HEARTH_DATA_DIR (default ./data), HEARTH_SERVER_NAME, HEARTH_CLIENT_PORT,
