@@ -282,3 +282,10 @@ test('commands: payloads per convention and value interpretation', (t) => {
   t.is(normaliseValue(sw, 'ON'), true);
   t.is(normaliseValue({ key: 's', name: 's', kind: 'string' }, 123), '123');
 });
+
+test('a JSON payload whose strings hold a lone surrogate is refused as malformed (no Matrix event can carry it)', (t) => {
+  const payload = Buffer.from('{"~":"lamp","name":"Lamp \\ud800","uniq_id":"lamp_t","stat_t":"~/state","dev":{"ids":["lamp"],"name":"Lamp"}}');
+  t.throws(() => decodePayload(payload), { instanceOf: MalformedPayload, message: /lone surrogate/ });
+  // A surrogate pair written as escapes is a real character and stays.
+  t.deepEqual(decodePayload(Buffer.from('{"name":"\\ud83d\\ude00"}')), { name: '😀' });
+});

@@ -12,6 +12,7 @@
  */
 import { Decoder } from 'cbor-x';
 import { MalformedPayload, type SensorValue } from './model.js';
+import { isWellFormedText } from '../../core/identifiers.js';
 
 export type PayloadFormat = 'auto' | 'json' | 'cbor' | 'text';
 
@@ -69,11 +70,25 @@ function parsePlain(text: string): SensorValue | null {
 }
 
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new MalformedPayload(`invalid JSON: ${(err as Error).message}`);
   }
+  // A `\ud800` escape parses to a lone surrogate, which no Matrix event may carry (canonical JSON
+  // cannot encode it): refused here rather than acknowledged and then failing in the device's room.
+  if (SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(value, 0)) throw new MalformedPayload('a string with a lone surrogate');
+  return value;
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+function hasLoneSurrogate(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return !isWellFormedText(value);
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  if (Array.isArray(value)) return value.some((v) => hasLoneSurrogate(v, depth + 1));
+  return Object.entries(value).some(([k, v]) => !isWellFormedText(k) || hasLoneSurrogate(v, depth + 1));
 }
 
 function decodeCbor(payload: Buffer): unknown {
