@@ -75,12 +75,20 @@ test.serial('other content is an attachment, has no thumbnail, and survives a re
   t.is(Number(after.headers.get('content-length')), BINARY.length);
 });
 
-test.serial('unknown, malformed and other servers\' media ids are 404 M_NOT_FOUND', async (t) => {
-  for (const path of [`${encodeURIComponent(hearth.serverName)}/AAAAAAAAAAAAAAAAAAAAAAAA`, `${encodeURIComponent(hearth.serverName)}/..%2Fhearth.yaml`, 'matrix.org/AAAAAAAAAAAAAAAAAAAAAAAA']) {
+test.serial('unknown and malformed media ids are 404 M_NOT_FOUND; a server that cannot be reached is 502', async (t) => {
+  for (const path of [`${encodeURIComponent(hearth.serverName)}/AAAAAAAAAAAAAAAAAAAAAAAA`, `${encodeURIComponent(hearth.serverName)}/..%2Fhearth.yaml`, 'matrix.org/..%2F..%2Fetc']) {
     const res = await get(`/_matrix/client/v1/media/download/${path}`, alice.accessToken);
     t.is(res.status, 404, path);
     t.is(JSON.parse(res.bytes.toString()).errcode, 'M_NOT_FOUND');
   }
+  // Other servers' media is fetched over federation; this machine reaches no matrix.org (as
+  // Synapse answers a failed remote fetch: 502).
+  const remote = await get('/_matrix/client/v1/media/download/matrix.org/AAAAAAAAAAAAAAAAAAAAAAAA', alice.accessToken);
+  t.is(remote.status, 502);
+  t.is(JSON.parse(remote.bytes.toString()).errcode, 'M_UNKNOWN');
+  // The legacy unauthenticated path serves local media only (client-server v1.11 froze it).
+  const legacy = await get('/_matrix/media/v3/download/matrix.org/AAAAAAAAAAAAAAAAAAAAAAAA', alice.accessToken);
+  t.is(legacy.status, 404);
 });
 
 /** A raw upload: `declared` is the Content-Length sent, `body` what is actually streamed (chunked when no length). */
