@@ -275,6 +275,8 @@ export class Gateway {
     // ---- federation (src/app/federation.ts: listener, keys, client; federation-rooms.ts: the event
     // pipeline). Assembled before the room API, which joins and invites through it; bound below.
     const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring });
+    // Federation sockets share the descriptor limit with the client API and MQTT: one cap for all.
+    this.connections.attach(federation.app.server);
     const roomDirectory = new RoomDirectory(db);
     const federationRooms = new FederationRooms({
       engine,
