@@ -9,7 +9,7 @@ import { ErrCode, MatrixError } from '../core/errors.js';
 import { serverNameOf } from '../core/identifiers.js';
 import { isJsonObject } from '../core/json-object.js';
 import { getRoomVersionRules } from '../core/room-versions.js';
-import { stateKey, type JsonObject, type Pdu, type RoomEvent, type RoomVersionId, type SigningKey } from '../core/types.js';
+import { stateKey, type Pdu, type RoomEvent, type RoomVersionId, type SigningKey } from '../core/types.js';
 import { checkEventSignatures, type ServerKeyLookup } from '../federation/receive/event-signatures.js';
 import { eventOf, PduHandler } from '../federation/receive/pdu-handler.js';
 import { TransactionReceiver } from '../federation/receive/transactions.js';
@@ -28,6 +28,7 @@ import { RoomReads } from '../federation/serve/room-reads.js';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { FederatedMembership } from '../rooms/membership.js';
 import type { Database } from '../storage/db.js';
+import { stripEvent, strippedStateOf } from '../rooms/stripped-state.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import { listPublicRooms } from '../rooms/public-rooms.js';
 
@@ -48,8 +49,6 @@ export interface FederationRoomsDeps {
   pullIntervalMs?: number;
 }
 
-/** State event types an invitee is shown before joining (client-server "Stripped state"). */
-const STRIPPED_TYPES = ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic'];
 
 export class FederationRooms {
   readonly pdus: PduHandler;
@@ -186,13 +185,9 @@ export class FederationRooms {
     if (!server) throw new MatrixError(400, ErrCode.INVALID_PARAM, 'Invalid invitee');
     const rules = getRoomVersionRules(version)!;
     const state = await this.deps.engine.currentState(event.room_id);
-    const stripped: JsonObject[] = [];
-    for (const type of STRIPPED_TYPES) {
-      const e = state.get(stateKey(type, ''));
-      if (e) stripped.push({ type, state_key: '', sender: e.pdu.sender, content: e.pdu.content });
-    }
+    const stripped = strippedStateOf(state);
     const inviter = state.get(stateKey('m.room.member', event.pdu.sender));
-    if (inviter) stripped.push({ type: 'm.room.member', state_key: event.pdu.sender, sender: inviter.pdu.sender, content: inviter.pdu.content });
+    if (inviter) stripped.push(stripEvent(inviter));
     let answer: unknown;
     try {
       answer = await this.deps.requests.put(server, `/_matrix/federation/v2/invite/${seg(event.room_id)}/${seg(event.event_id)}`, {

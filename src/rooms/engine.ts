@@ -120,8 +120,6 @@ export type EventListener = (event: StoredEvent) => void;
 
 /** client-server-api "Size limits": the whole event, as JSON, at most 65536 bytes. */
 const MAX_EVENT_BYTES = 65536;
-/** Identifiers and event types are limited to 255 bytes (client-server-api "Size limits"). */
-const MAX_ID_BYTES = 255;
 /** Synapse lists at most 10 prev_events in the events it creates; peers refuse more than 20. */
 const MAX_PREV_EVENTS = 10;
 /** server-server "Depth": capped at 2^63 - 1; JSON numbers here stay safe integers. */

@@ -4,10 +4,11 @@
  * answers local clients and other servers; other servers never see rooms that do not federate.
  */
 import { ErrCode, MatrixError } from '../core/errors.js';
-import { stateKey, type JsonObject } from '../core/types.js';
+import type { JsonObject } from '../core/types.js';
 import type { RoomEngine } from './engine.js';
 import type { RoomDirectory } from './room-directory.js';
 import { publicRoomChunk } from './room-summary.js';
+import { roomFederates } from '../state/room-state.js';
 
 export interface PublicRoomsQuery {
   limit: number;
@@ -23,7 +24,7 @@ export async function listPublicRooms(engine: RoomEngine, directory: RoomDirecto
   for (const roomId of await directory.publicRooms()) {
     if (!engine.room(roomId) || !engine.headOf(roomId)?.extremities.length) continue;
     const state = await engine.currentState(roomId);
-    if (query.federatingOnly && state.get(stateKey('m.room.create', ''))?.pdu.content['m.federate'] === false) continue;
+    if (query.federatingOnly && !roomFederates(state)) continue;
     const entry = publicRoomChunk(roomId, state);
     if (query.term) {
       const hay = `${entry.name ?? ''} ${entry.topic ?? ''} ${entry.canonical_alias ?? ''}`.toLowerCase();

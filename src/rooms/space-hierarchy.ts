@@ -78,8 +78,8 @@ export async function spaceHierarchy(engine: RoomEngine, userId: string, rootId:
   return { rooms };
 }
 
-/** The valid `m.space.child` events of a room, in the spec's order. */
-function childrenOf(state: StoredStateMap): (SpaceChild & { sender: string })[] {
+/** The valid `m.space.child` events of a room, in the spec's order (also what federation's `hierarchy` lists). */
+export function childrenOf(state: StoredStateMap): (SpaceChild & { sender: string })[] {
   const children: (SpaceChild & { sender: string })[] = [];
   for (const [key, event] of state) {
     const [type, roomId] = splitStateKey(key);

@@ -12,6 +12,7 @@
  * {@link SyncSources}, keyed by the same global stream positions; presence and unread notification
  * counts are kept in memory by their services (docs/notifications.md).
  */
+import { STRIPPED_STATE_TYPES } from './stripped-state.js';
 import type { JsonObject } from '../core/types.js';
 import { splitStateKey, stateKey } from '../core/types.js';
 import type { RoomEngine, StoredEvent, StoredStateMap, UserRoomEntry } from './engine.js';
@@ -78,16 +79,6 @@ export interface SyncRequest {
 const DEFAULT_TIMELINE_LIMIT = 10;
 /** Stream entries considered per incremental pass; beyond it, rooms are marked limited. */
 const MAX_STREAM_SCAN = 5000;
-/** State event types shown to invitees (client-server "Stripped state"). */
-const STRIPPED_STATE_TYPES = new Set([
-  'm.room.create',
-  'm.room.join_rules',
-  'm.room.name',
-  'm.room.avatar',
-  'm.room.canonical_alias',
-  'm.room.encryption',
-  'm.room.topic',
-]);
 
 export class SyncService {
   private readonly timeline: TimelineReader;

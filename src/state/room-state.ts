@@ -28,6 +28,15 @@ export function getCreateEvent(state: StateEventMap): RoomEvent | undefined {
   return state.get(CREATE_KEY);
 }
 
+/**
+ * Whether the room takes part in federation: its create event does not say `m.federate: false`
+ * (client-server "Creation"; the MQTT bridge's sensor rooms say it). Rooms that do not federate
+ * never leave this server.
+ */
+export function roomFederates(state: ReadonlyMap<string, RoomEvent>): boolean {
+  return state.get(CREATE_KEY)?.pdu.content['m.federate'] !== false;
+}
+
 export function getPowerLevelsEvent(state: StateEventMap): RoomEvent | undefined {
   return state.get(POWER_LEVELS_KEY);
 }

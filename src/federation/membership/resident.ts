@@ -15,6 +15,8 @@ import { signJson } from '../../core/signing.js';
 import { stateKey, type JsonObject, type Pdu, type RoomEvent, type SigningKey } from '../../core/types.js';
 import { redactPdu } from '../../core/redaction.js';
 import { canUserDo } from '../../state/power-levels.js';
+import { roomFederates } from '../../state/room-state.js';
+import { strippedStateOf } from '../../rooms/stripped-state.js';
 import { isServerAllowedByAcl } from '../send/server-acl.js';
 import type { RoomEngine, StoredEvent } from '../../rooms/engine.js';
 import type { PduHandler } from '../receive/pdu-handler.js';
@@ -96,7 +98,7 @@ export class ResidentMembership {
     }
     const stored = await this.deps.engine.getEvent(eventId);
     if (stored && outcome.status === 'accepted') this.deps.relay(stored);
-    if (membership === 'knock') return { knock_room_state: await this.strippedState(roomId) };
+    if (membership === 'knock') return { knock_room_state: strippedStateOf(await this.deps.engine.currentState(roomId)) };
     if (membership !== 'join') return {};
 
     const before = stored ? await this.deps.engine.stateIdsOf(stored.meta.stateBefore) : new Map<string, string>();
@@ -165,7 +167,7 @@ export class ResidentMembership {
     const head = room ? this.deps.engine.headOf(roomId) : undefined;
     if (!room || !head || head.extremities.length === 0) throw notFound(`Unknown room ${roomId}`);
     const state = await this.deps.engine.currentState(roomId);
-    if (state.get(stateKey('m.room.create', ''))?.pdu.content['m.federate'] === false) throw forbidden('This room does not federate');
+    if (!roomFederates(state)) throw forbidden('This room does not federate');
     const acl = state.get(stateKey('m.room.server_acl', ''))?.pdu.content;
     if (acl && !isServerAllowedByAcl(origin, acl)) throw forbidden(`${origin} is denied by the room's server ACL`);
     return room;
@@ -204,17 +206,6 @@ export class ResidentMembership {
       if (canUserDo('invite', candidate, state, rules)) return candidate;
     }
     throw forbidden(`No user of ${this.deps.serverName} may authorise joining ${roomId}`);
-  }
-
-  /** Stripped state for an invitee or knocker (client-server "Stripped state"). */
-  private async strippedState(roomId: string): Promise<JsonObject[]> {
-    const state = await this.deps.engine.currentState(roomId);
-    const out: JsonObject[] = [];
-    for (const type of ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.avatar', 'm.room.canonical_alias', 'm.room.encryption', 'm.room.topic']) {
-      const e = state.get(stateKey(type, ''));
-      if (e) out.push({ type, state_key: '', sender: e.pdu.sender, content: e.pdu.content });
-    }
-    return out;
   }
 }
 

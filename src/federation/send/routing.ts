@@ -9,6 +9,7 @@ import { serverNameOf } from '../../core/identifiers.js';
 import { stateKey } from '../../core/types.js';
 import type { RoomEngine, StoredEvent } from '../../rooms/engine.js';
 import { isServerAllowedByAcl } from './server-acl.js';
+import { roomFederates } from '../../state/room-state.js';
 
 export class EventRouting {
   constructor(
@@ -19,7 +20,7 @@ export class EventRouting {
   /** The servers with joined members in a room now (ourselves excluded), filtered by the room's server ACL. */
   async serversInRoom(roomId: string): Promise<string[]> {
     const state = await this.engine.currentState(roomId);
-    if (state.get(stateKey('m.room.create', ''))?.pdu.content['m.federate'] === false) return [];
+    if (!roomFederates(state)) return [];
     const acl = state.get(stateKey('m.room.server_acl', ''))?.pdu.content;
     const servers = new Set<string>();
     for (const event of state.values()) {
@@ -33,7 +34,7 @@ export class EventRouting {
   /** Whether a room federates at all (not `m.federate: false`). */
   async federates(roomId: string): Promise<boolean> {
     const state = await this.engine.currentState(roomId);
-    return state.get(stateKey('m.room.create', ''))?.pdu.content['m.federate'] !== false;
+    return roomFederates(state);
   }
 
   /**

@@ -8,16 +8,18 @@
  */
 import { forbidden, notFound } from '../../core/errors.js';
 import { serverNameOf } from '../../core/identifiers.js';
-import { splitStateKey, stateKey, type JsonObject } from '../../core/types.js';
+import { stateKey, type JsonObject } from '../../core/types.js';
 import type { RoomEngine, StoredStateMap } from '../../rooms/engine.js';
 import { roomSummary } from '../../rooms/room-summary.js';
 import { historyVisibilityOf } from '../../state/history-visibility.js';
-import { isValidSpaceChild, orderSpaceChildren, type SpaceChild } from '../../state/space-children.js';
+import { roomFederates } from '../../state/room-state.js';
+import type { SpaceChild } from '../../state/space-children.js';
+import { childrenOf as spaceChildrenOf } from '../../rooms/space-hierarchy.js';
 
 const PREVIEWABLE_JOIN_RULES = new Set(['public', 'knock', 'knock_restricted', 'restricted']);
 
 function mayServerPreview(origin: string, state: StoredStateMap): boolean {
-  if (state.get(stateKey('m.room.create', ''))?.pdu.content['m.federate'] === false) return false;
+  if (!roomFederates(state)) return false;
   const rule = state.get(stateKey('m.room.join_rules', ''))?.pdu.content.join_rule;
   if (typeof rule === 'string' && PREVIEWABLE_JOIN_RULES.has(rule)) return true;
   if (historyVisibilityOf(state.get(stateKey('m.room.history_visibility', ''))?.pdu.content) === 'world_readable') return true;
@@ -28,14 +30,8 @@ function mayServerPreview(origin: string, state: StoredStateMap): boolean {
 }
 
 function childrenOf(state: StoredStateMap, suggestedOnly: boolean): (SpaceChild & { sender: string })[] {
-  const children: (SpaceChild & { sender: string })[] = [];
-  for (const [key, event] of state) {
-    const [type, roomId] = splitStateKey(key);
-    if (type !== 'm.space.child' || !isValidSpaceChild(event.pdu.content)) continue;
-    if (suggestedOnly && event.pdu.content.suggested !== true) continue;
-    children.push({ roomId, content: event.pdu.content, originServerTs: event.pdu.origin_server_ts, sender: event.pdu.sender });
-  }
-  return orderSpaceChildren(children);
+  const children = spaceChildrenOf(state);
+  return suggestedOnly ? children.filter((c) => c.content.suggested === true) : children;
 }
 
 export async function federationHierarchy(engine: RoomEngine, origin: string, roomId: string, suggestedOnly: boolean): Promise<JsonObject> {

@@ -13,6 +13,7 @@ import { stateKey, type JsonObject } from '../../core/types.js';
 import type { RoomEngine, StoredEvent } from '../../rooms/engine.js';
 import { referencedEventIds as referencedIds } from '../../core/event-references.js';
 import { isServerAllowedByAcl } from '../send/server-acl.js';
+import { roomFederates } from '../../state/room-state.js';
 
 /** Bounds on what one pull may make us read. */
 const MAX_BACKFILL = 100;
@@ -46,8 +47,7 @@ export class RoomReads {
     const room = this.engine.room(roomId);
     if (!room || !this.engine.headOf(roomId)?.extremities.length) throw notFound(`Unknown room ${roomId}`);
     const state = await this.engine.currentState(roomId);
-    const create = state.get(stateKey('m.room.create', ''));
-    if (create?.pdu.content['m.federate'] === false) throw forbidden('This room does not federate');
+    if (!roomFederates(state)) throw forbidden('This room does not federate');
     const acl = state.get(stateKey('m.room.server_acl', ''))?.pdu.content;
     if (acl && !isServerAllowedByAcl(origin, acl)) throw forbidden(`${origin} is denied by the room's server ACL`);
     const visibility = state.get(stateKey('m.room.history_visibility', ''))?.pdu.content.history_visibility;
