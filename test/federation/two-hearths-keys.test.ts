@@ -97,3 +97,37 @@ test.serial('a request signed with one gateway\'s key passes the other\'s guard;
   const rightlyAddressed = await rawGet(b, path, signRequest({ method: 'GET', uri: path, origin: a.serverName, destination: b.serverName }, aKey));
   t.deepEqual(rightlyAddressed, { status: 200, body: { displayname: 'Bob B' } });
 });
+
+test.serial('publicRooms and hierarchy over federation: rooms that do not federate are never listed or described; bad ids, unknown rooms and unsigned requests are refused', async (t) => {
+  const { a, b } = t.context;
+  const carol = await registerUser(b.baseUrl, 'carol', 'carol-password-1');
+  const create = async (body: object) => {
+    const res = await request(b.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token: carol.accessToken, json: body });
+    t.is(res.status, 200, res.text);
+    return res.body.room_id as string;
+  };
+  const open = await create({ preset: 'public_chat', visibility: 'public', name: 'Open room' });
+  const home = await create({ preset: 'public_chat', visibility: 'public', name: 'Stays home', creation_content: { 'm.federate': false } });
+  const space = await create({ preset: 'public_chat', name: 'Space', creation_content: { type: 'm.space' } });
+  for (const child of [open, home]) {
+    const res = await request(b.baseUrl, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(space)}/state/m.space.child/${encodeURIComponent(child)}`, { token: carol.accessToken, json: { via: [b.serverName] } });
+    t.is(res.status, 200, res.text);
+  }
+
+  const asA = clientAs(a);
+  t.teardown(() => asA.close());
+  const listed = (await asA.get(b.serverName, '/_matrix/federation/v1/publicRooms')) as { chunk: { room_id: string; name?: string }[] };
+  t.deepEqual(listed.chunk.map((r) => r.room_id), [open]);
+  const tree = (await asA.get(b.serverName, `/_matrix/federation/v1/hierarchy/${encodeURIComponent(space)}`)) as { room: { room_id: string }; children: { room_id: string }[]; inaccessible_children: string[] };
+  t.is(tree.room.room_id, space);
+  t.deepEqual(tree.children.map((c) => c.room_id), [open]);
+  t.deepEqual(tree.inaccessible_children, [home]);
+  const stayed = await t.throwsAsync(asA.get(b.serverName, `/_matrix/federation/v1/hierarchy/${encodeURIComponent(home)}`));
+  t.like(stayed as FederationRequestError, { status: 403, errcode: 'M_FORBIDDEN' });
+  const unknown = await t.throwsAsync(asA.get(b.serverName, `/_matrix/federation/v1/hierarchy/${encodeURIComponent(`!nowhere:${b.serverName}`)}`));
+  t.like(unknown as FederationRequestError, { status: 404, errcode: 'M_NOT_FOUND' });
+  const nul = await t.throwsAsync(asA.get(b.serverName, `/_matrix/federation/v1/hierarchy/${encodeURIComponent('!a\u0000b:x')}`));
+  t.like(nul as FederationRequestError, { status: 400, errcode: 'M_INVALID_PARAM' });
+  const unsigned = await rawGet(b, '/_matrix/federation/v1/publicRooms');
+  t.deepEqual([unsigned.status, unsigned.body.errcode], [401, 'M_UNAUTHORIZED']);
+});
