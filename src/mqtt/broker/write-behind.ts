@@ -17,6 +17,11 @@ interface PendingOp {
 
 export class WriteBehind {
   private pending = new Map<string, PendingOp>();
+  /**
+   * Batches handed to LevelDB and not yet written, oldest first. Reads look here after `pending`:
+   * between a flush starting and its batch landing, LevelDB still holds the old value.
+   */
+  private inFlight: Map<string, PendingOp>[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -53,7 +58,9 @@ export class WriteBehind {
    * pending delete, `undefined` when nothing is pending (read LevelDB).
    */
   peek(space: KeyspaceName, key: Buffer): Buffer | null | undefined {
-    const op = this.pending.get(mapKey(space, key));
+    const k = mapKey(space, key);
+    let op = this.pending.get(k);
+    for (let i = this.inFlight.length - 1; op === undefined && i >= 0; i--) op = this.inFlight[i]!.get(k);
     return op === undefined ? undefined : (op.value ?? null);
   }
 
@@ -63,16 +70,37 @@ export class WriteBehind {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    const batch = this.pending;
+    this.pending = new Map();
+    if (batch.size > 0) this.inFlight.push(batch);
     const ops: BatchOp[] = [];
-    for (const op of this.pending.values()) {
+    for (const op of batch.values()) {
       ops.push(op.value === undefined ? this.db.del(op.space, op.key) : this.db.put(op.space, op.key, op.value));
     }
-    this.pending = new Map();
-    // Batches are chained so a later flush never overtakes an earlier one on the same key; a failed
-    // batch is reported to its caller and does not block the ones after it.
-    const run = this.flushing.catch(() => undefined).then(() => this.db.write(ops));
+    // Batches are chained so a later flush never overtakes an earlier one on the same key. A failed
+    // batch is reported to its caller, and its writes not since superseded go back into the window
+    // to be tried again (a full disk that is cleared loses nothing); it does not block later ones.
+    const run = this.flushing
+      .catch(() => undefined)
+      .then(() => (ops.length > 0 ? this.db.write(ops) : undefined))
+      .then(
+        () => this.settle(batch),
+        (err: unknown) => {
+          this.settle(batch);
+          // Every batch still in flight was flushed after this one, so it holds newer writes.
+          const superseded = (k: string) => this.pending.has(k) || this.inFlight.some((later) => later.has(k));
+          for (const [k, op] of batch) if (!superseded(k)) this.pending.set(k, op);
+          if (this.pending.size > 0) this.schedule();
+          throw err;
+        },
+      );
     this.flushing = run;
     return run;
+  }
+
+  private settle(batch: Map<string, PendingOp>): void {
+    const at = this.inFlight.indexOf(batch);
+    if (at >= 0) this.inFlight.splice(at, 1);
   }
 
   private schedule(): void {
