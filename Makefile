@@ -53,6 +53,7 @@ unit: deps
 
 bench: deps
 	node --import tsx scripts/bench.ts
+	node --import tsx scripts/bench-low-bandwidth.ts
 
 # `make proof`: the long parts of issue 10's harness (docs/reliability.md), each a script that exits 1
 # on a finding: >= 100k fuzz inputs, 200 SIGKILLs under load, a 30-minute soak with 200 devices on

@@ -29,7 +29,7 @@ export function parseJsonBody(body: Buffer): unknown {
   } catch {
     throw new MatrixError(400, ErrCode.NOT_JSON, 'Content not JSON.');
   }
-  if (facts.nonIntegerLiteral && value !== null && typeof value === 'object') WITH_NON_INTEGER_LITERALS.add(value);
+  if (facts.nonIntegerLiteral) markNonIntegerLiteral(value);
   return value;
 }
 
@@ -39,6 +39,11 @@ export function parseJsonBody(body: Buffer): unknown {
  * all), other bodies (account data, filters) may hold them.
  */
 const WITH_NON_INTEGER_LITERALS = new WeakSet<object>();
+
+/** Records that a parsed body wrote some number as a float (the CBOR body parser says so too). */
+export function markNonIntegerLiteral(body: unknown): void {
+  if (body !== null && typeof body === 'object') WITH_NON_INTEGER_LITERALS.add(body);
+}
 
 /** Whether a parsed body's text wrote a number as a float (`1.0`, `2e3`, `0.5`). */
 export function hadNonIntegerLiteral(body: unknown): boolean {

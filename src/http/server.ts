@@ -2,12 +2,14 @@
  * The HTTP server of the Client-Server API: the shared base (`base-server.ts`: JSON bodies, the
  * Matrix error mapping, 404/405, graceful close) plus what only clients need:
  * - CORS headers on every response so browser clients work (client-server-api "Web Browser Clients");
- * - the legacy `r0` prefix served as `v3`.
+ * - the legacy `r0` prefix served as `v3`;
+ * - CBOR bodies and answers for the clients that ask (MSC3079, `low-bandwidth/`).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { installIdentifierParamChecks } from './identifier-params.js';
 import { createBaseServer } from './base-server.js';
+import { installCborBodies } from './low-bandwidth/install.js';
 
 /** Largest request body accepted; single events are further capped at 65536 bytes by the room engine. */
 const BODY_LIMIT = 1024 * 1024;
@@ -42,6 +44,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     done();
   });
+  // Before the identifier checks, so that their refusals are written in the format the client asked for.
+  installCborBodies(app);
   installIdentifierParamChecks(app);
   return app;
 }

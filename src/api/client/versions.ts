@@ -1,5 +1,6 @@
 /** Spec versions and unstable features this server speaks (client-server-api "Client API versions"). */
 import type { FastifyInstance } from 'fastify';
+import { CBOR_ENUM_VERSION } from '../../http/low-bandwidth/cbor-keys.js';
 
 /**
  * v1.1 through v1.12. The legacy body-matching push rules (removed in v1.17) are still served, as
@@ -18,7 +19,18 @@ const UNSTABLE_FEATURES: Record<string, boolean> = {
   'io.element.e2ee_forced.trusted_private': false,
 };
 
+/**
+ * MSC3079 "Versioning", unstable prefix: the CBOR part only (bodies and answers in CBOR, the integer
+ * key table). The other keys it defines (`dtls`, `coap_enum_version`, `observe`) are left out, which
+ * says there is no CoAP, DTLS or OBSERVE here.
+ */
+const LOW_BANDWIDTH = { cbor_enum_version: CBOR_ENUM_VERSION };
+
 export function registerVersionsRoutes(app: FastifyInstance): void {
   /** GET /_matrix/client/versions */
-  app.get('/_matrix/client/versions', async () => ({ versions: SUPPORTED_VERSIONS, unstable_features: UNSTABLE_FEATURES }));
+  app.get('/_matrix/client/versions', async () => ({
+    versions: SUPPORTED_VERSIONS,
+    unstable_features: UNSTABLE_FEATURES,
+    'org.matrix.msc3079.low_bandwidth': LOW_BANDWIDTH,
+  }));
 }
