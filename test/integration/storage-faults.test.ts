@@ -4,6 +4,8 @@
  * - LevelDB hits ENOSPC: sends get 503 saying storage is failing, reads keep answering, GET /health
  *   says why; once space is freed, writes work again without a restart;
  * - free space below storage.min_free_bytes: writes refused before the disk is full, same recovery;
+ * - meanwhile a device's QoS 1 reading is not acknowledged (the connection is closed instead); its
+ *   client sends it again after the recovery and it is stored once;
  * - connections beyond connections.max are closed at once and the gateway keeps serving.
  */
 import test from 'ava';
@@ -12,8 +14,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { request, registerUser } from './helpers/http.js';
+import { silenceSdk } from './helpers/sdk.js';
 import { startHearth, sleep } from './helpers/server.js';
+import { FAST_BRIDGE_YAML, startMqttGateway } from './mqtt-helpers/gateway.js';
+import { joinDeviceRoom, startPerson, telemetry, waitForState } from './mqtt-helpers/matrix.js';
+
+silenceSdk();
 
 const isRoot = process.getuid?.() === 0;
 
@@ -127,6 +135,45 @@ if (!isRoot) {
     await waitFor('/health to recover', async () => ((await health(base)).status === 200 ? true : undefined));
     const after = await sendTo(base, bob.accessToken, roomId, 'after', 'fine');
     t.is(after.status, 200, after.text);
+  });
+
+  test('a QoS 1 reading that cannot be stored is not acknowledged; the device sends it again and it is stored once', async (t) => {
+    const dataDir = mountTmpfs(t, 48);
+    const gateway = await startMqttGateway({ t, dataDir, configYaml: `${FAST_BRIDGE_YAML}storage:\n  min_free_bytes: 8388608\n` });
+    const base = gateway.server.baseUrl;
+    const [alice, porch] = await Promise.all([startPerson(gateway, 'alice', 'alice password', { admin: true }), gateway.addDevice('porch')]);
+    t.teardown(() => alice.client.stopClient());
+    // A Tasmota plug through mqtt.js, which keeps unacknowledged QoS 1 messages and resends them on reconnect.
+    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.server.mqttPort}`, {
+      username: porch.username,
+      password: porch.password,
+      clientId: 'porch-plug',
+      reconnectPeriod: 250,
+    });
+    t.teardown(() => device.end(true));
+    const reading = (voltage: number) => JSON.stringify({ ENERGY: { Voltage: voltage } });
+    const before = Date.now();
+    await device.publishAsync('tele/porch/SENSOR', reading(230), { qos: 1 });
+    const roomId = await joinDeviceRoom(alice.client, `@tasmota.porch:${gateway.server.serverName}`);
+    await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.voltage', (c) => c.value === 230);
+
+    const filler = fill(dataDir, 4 * 1024 * 1024);
+    await waitFor('storage to be failing', async () => ((await health(base)).status === 503 ? true : undefined));
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    let acknowledged = false;
+    const resent = device.publishAsync('tele/porch/SENSOR', reading(241), { qos: 1 }).then(() => {
+      acknowledged = true;
+    });
+    await closed;
+    t.false(acknowledged, 'no PUBACK while the reading cannot be stored: the connection was closed instead');
+
+    rmSync(filler);
+    await waitFor('/health to recover', async () => ((await health(base)).status === 200 ? true : undefined));
+    await resent;
+    await waitForState(alice.client, roomId, 'org.hearth.sensor', 'energy.voltage', (c) => c.value === 241);
+    const history = await telemetry(base, alice.accessToken, roomId, 'energy.voltage', { resolution: 'raw', from: String(before - 1000) });
+    t.is(history.status, 200, JSON.stringify(history.body));
+    t.deepEqual(history.body.points.map((p: { value: number }) => p.value), [230, 241], 'stored once, after the recovery');
   });
 }
 

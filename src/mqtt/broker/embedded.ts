@@ -357,6 +357,16 @@ export class EmbeddedBroker implements MqttTransport {
       publisher: this.principals.get(client) ?? principalOf(identity),
     };
     if (identity.kind === 'device') message.deviceName = identity.deviceName;
+    // "PUBACK means stored" [MQTT-4.3.2-1]: while storage is failing a device's reading cannot be
+    // stored, and MQTT 3.1.1 has no negative acknowledgement, so the connection is closed without
+    // one: the client keeps the message and sends it again after reconnecting (mqtt.js, our
+    // device agent, Tasmota all do). Checked before the bridge sees it, so that it is not half
+    // taken in (folded into a sensor's history in memory) and then counted twice when resent.
+    if (packet.qos > 0 && identity.kind === 'device' && this.deps.db.health.current) {
+      this.counters.storageRefused++;
+      done(new Error('storage is failing: publish not acknowledged'));
+      return;
+    }
     const handled = deliverInbound(this.handler, message, this.counters, this.deps.logger);
     // The bridge refused it outright (a device speaking for a device another login owns).
     if (!(handled instanceof Promise)) return this.refusePublish(packet, done, true);
@@ -370,7 +380,8 @@ export class EmbeddedBroker implements MqttTransport {
         return;
       }
     }
-    void handled.then(() => done(null));
+    // A fault that began while this message was on its way (the write failed): no PUBACK either.
+    void handled.then((outcome) => done(outcome === 'storage-failing' && packet.qos > 0 ? new Error('storage is failing: publish not acknowledged') : null));
   }
 
   /**

@@ -157,7 +157,15 @@ export class ExternalBroker implements MqttTransport {
       done();
       return;
     }
-    void handled.then(() => done());
+    void handled.then((outcome) => {
+      if (outcome === 'handled') return done();
+      // Not stored (storage failing): no PUBACK. The broker sends an unacknowledged message again
+      // only on a new connection (MQTT 3.1.1 section 4.4; our session is kept, clean = false), and
+      // stops sending at its in-flight limit meanwhile: drop the connection, as a network failure
+      // would, and let the backoff reconnect.
+      done(new Error('storage is failing: message not acknowledged'));
+      this.client?.stream.destroy();
+    });
   }
 
 }

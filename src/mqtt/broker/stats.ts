@@ -20,6 +20,11 @@ export interface BrokerStats {
   invalidStrings: number;
   /** Retained publishes over the `mqtt.retained` caps: delivered, not retained. */
   retainedRefused: number;
+  /**
+   * QoS 1/2 publishes not acknowledged because storage was failing (a full disk): the connection is
+   * closed instead, and the client sends them again once it reconnects.
+   */
+  storageRefused: number;
 }
 
 export function createBrokerStats(): BrokerStats {
@@ -34,5 +39,6 @@ export function createBrokerStats(): BrokerStats {
     offlineDropped: 0,
     invalidStrings: 0,
     retainedRefused: 0,
+    storageRefused: 0,
   };
 }

@@ -55,17 +55,19 @@ export interface StartMqttGatewayOptions {
   env?: Record<string, string>;
   /** A federating gateway (helpers/server.ts `federated`). */
   federated?: boolean;
+  /** Use this (existing, empty) data directory instead of a new temporary one, e.g. on a small tmpfs; not removed by `stop`. */
+  dataDir?: string;
 }
 
 export async function startMqttGateway(opts: StartMqttGatewayOptions = {}): Promise<MqttGateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-mqtt-it-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hearth-mqtt-it-'));
   writeFileSync(join(dataDir, 'hearth.yaml'), opts.configYaml ?? FAST_BRIDGE_YAML, { mode: 0o600 });
   let server: HearthServer;
   try {
     // HEARTH_DATA_DIR here replaces the directory startHearth made (its env is applied last).
     server = await startHearth({ ...(opts.federated ? { federated: true } : {}), env: { ...opts.env, HEARTH_DATA_DIR: dataDir } });
   } catch (err) {
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
   const cliEnv = {
@@ -91,7 +93,8 @@ export async function startMqttGateway(opts: StartMqttGatewayOptions = {}): Prom
     },
     async stop() {
       await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      // A directory the caller gave is the caller's to remove (a mount point cannot be).
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
   opts.t?.teardown(() => gateway.stop());
