@@ -47,6 +47,10 @@ export interface FederationRoomsDeps {
   sendOptions?: QueueOptions;
   /** Pull mode (behind NAT): ask every server we share a room with this often; 0 or absent: off. */
   pullIntervalMs?: number;
+  /** Pull mode's interval while a local client syncs (`clientActive`); absent: `pullIntervalMs`. */
+  pullIntervalActiveMs?: number;
+  /** Is a local client syncing now? */
+  clientActive?: () => boolean;
   /**
    * Throws (503) while our clock is wrong: a local user's join, leave, knock or invite of a remote
    * user would need other servers now; the client hears why instead of "could not reach".
@@ -116,6 +120,8 @@ export class FederationRooms {
     });
     this.pullSchedule = new PullSchedule({
       intervalMs: deps.pullIntervalMs ?? 0,
+      ...(deps.pullIntervalActiveMs !== undefined ? { activeIntervalMs: deps.pullIntervalActiveMs } : {}),
+      ...(deps.clientActive ? { clientActive: deps.clientActive } : {}),
       servers: () => this.catchUp.serversSharingRooms(),
       pull: (server) => this.catchUp.pull(server),
       log,

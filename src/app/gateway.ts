@@ -67,6 +67,7 @@ import { LongPollGate } from '../limits/long-polls.js';
 import { ConnectionGate, connectionBudget } from '../limits/connections.js';
 import { registerHealthRoutes } from '../api/client/health.js';
 import { ClockGuard } from '../federation/clock/clock-guard.js';
+import { SyncActivity } from '../rooms/sync-activity.js';
 import { effectiveFloor } from '../federation/clock/clock-sanity.js';
 import { newestOwnEventTs } from '../federation/clock/recorded-time.js';
 import { serverNameOf } from '../core/identifiers.js';
@@ -300,6 +301,8 @@ export class Gateway {
     // Federation sockets share the descriptor limit with the client API and MQTT: one cap for all.
     this.connections.attach(federation.app.server);
     const roomDirectory = new RoomDirectory(db);
+    // Local clients syncing: pull mode asks other servers more often then (docs/federation.md).
+    const syncActivity = new SyncActivity();
     const federationRooms = new FederationRooms({
       engine,
       db,
@@ -314,6 +317,8 @@ export class Gateway {
       directory: roomDirectory,
       log: log.child({ component: 'federation' }),
       pullIntervalMs: config.federation.pullIntervalSeconds * 1000,
+      pullIntervalActiveMs: config.federation.pullIntervalActiveSeconds * 1000,
+      clientActive: () => syncActivity.isActive(),
       clock,
     });
     // Set again: every destination that backed off meanwhile is retried now, not at its next backoff.
@@ -362,6 +367,7 @@ export class Gateway {
       defaultRoomVersion: config.defaultRoomVersion,
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       longPolls: new LongPollGate(config.sync),
+      syncActivity,
       engine,
       directory: roomDirectory,
       serverName,
