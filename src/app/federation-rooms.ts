@@ -47,6 +47,15 @@ export interface FederationRoomsDeps {
   sendOptions?: QueueOptions;
   /** Pull mode (behind NAT): ask every server we share a room with this often; 0 or absent: off. */
   pullIntervalMs?: number;
+  /** Pull mode's interval while a local client syncs (`clientActive`); absent: `pullIntervalMs`. */
+  pullIntervalActiveMs?: number;
+  /** Is a local client syncing now? */
+  clientActive?: () => boolean;
+  /**
+   * Throws (503) while our clock is wrong: a local user's join, leave, knock or invite of a remote
+   * user would need other servers now; the client hears why instead of "could not reach".
+   */
+  clock?: { assertSane(): void };
 }
 
 
@@ -111,6 +120,8 @@ export class FederationRooms {
     });
     this.pullSchedule = new PullSchedule({
       intervalMs: deps.pullIntervalMs ?? 0,
+      ...(deps.pullIntervalActiveMs !== undefined ? { activeIntervalMs: deps.pullIntervalActiveMs } : {}),
+      ...(deps.clientActive ? { clientActive: deps.clientActive } : {}),
       servers: () => this.catchUp.serversSharingRooms(),
       pull: (server) => this.catchUp.pull(server),
       log,
@@ -133,12 +144,29 @@ export class FederationRooms {
       signingKey: deps.signingKey,
       log,
     });
+    // Each needs other servers now: with a wrong clock the client hears why (503), not "could not reach".
+    const clockSet = () => deps.clock?.assertSane();
     this.membership = {
-      join: (userId, roomId, servers, content) => this.maker.join(userId, roomId, servers, content),
-      leave: (userId, roomId, servers) => this.maker.leave(userId, roomId, servers),
-      knock: (userId, roomId, servers, content) => this.maker.knock(userId, roomId, servers, content),
-      countersignInvite: (event, version) => this.countersignInvite(event, version),
-      resolveAlias: (alias) => this.resolveRemoteAlias(alias),
+      join: async (userId, roomId, servers, content) => {
+        clockSet();
+        return this.maker.join(userId, roomId, servers, content);
+      },
+      leave: async (userId, roomId, servers) => {
+        clockSet();
+        return this.maker.leave(userId, roomId, servers);
+      },
+      knock: async (userId, roomId, servers, content) => {
+        clockSet();
+        return this.maker.knock(userId, roomId, servers, content);
+      },
+      countersignInvite: async (event, version) => {
+        clockSet();
+        return this.countersignInvite(event, version);
+      },
+      resolveAlias: async (alias) => {
+        clockSet();
+        return this.resolveRemoteAlias(alias);
+      },
     };
   }
 

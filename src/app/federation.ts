@@ -22,6 +22,8 @@ import { ServerResolver, type ResolverPorts } from '../federation/transport/reso
 import { loadOrCreateTlsCertificate } from '../federation/transport/tls-certificate.js';
 import { describeListenError } from './listen-error.js';
 import { hearthVersion } from './version.js';
+import { ClockGuard } from '../federation/clock/clock-guard.js';
+import { RELEASE_FLOOR_MS } from '../federation/clock/clock-sanity.js';
 
 export interface FederationSurface {
   /** The federation listener's fastify instance: routes go here before `listen()`. */
@@ -45,12 +47,15 @@ export interface FederationAssemblyDeps {
   log: Logger;
   db: Database;
   keyring: ServerKeyring;
+  /** Judges the wall clock: nothing is signed or judged against "now" while it is wrong. Default: against the release's date only. */
+  clock?: ClockGuard;
   /** DNS and well-known lookups; tests inject their own. Default: the system's. */
   resolverPorts?: ResolverPorts;
 }
 
 export async function assembleFederation(deps: FederationAssemblyDeps): Promise<FederationSurface> {
   const { config, log, keyring } = deps;
+  const clock = deps.clock ?? new ClockGuard({ floorMs: RELEASE_FLOOR_MS, log });
   const fed = config.federation;
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (fed.tls) {
@@ -74,6 +79,7 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
     resolver,
     verifyTls: fed.verifyTls,
     userAgent: `Hearth/${hearthVersion()}`,
+    clockProblem: () => clock.problem(),
   });
   const keys = new RemoteKeyService({
     keyring,
@@ -81,10 +87,12 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
     client,
     trustedKeyServers: fed.trustedKeyServers,
     log: log.child({ component: 'server-keys' }),
+    clock,
   });
   const contactListeners = new Set<(origin: string) => void>();
   const auth = createServerAuthenticator({
     serverName: config.serverName,
+    clock,
     requestKey: (origin, keyId) => keys.requestKey(origin, keyId),
     onServerContact: (origin) => {
       for (const listener of contactListeners) {
@@ -101,7 +109,7 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
   // Room, user and event ids in paths are checked before any handler, as on the client listener.
   installIdentifierParamChecks(app);
   registerFederationVersionRoute(app, { version: hearthVersion() });
-  registerKeyRoutes(app, { ownKeys: () => keyring.publishedKeys(Date.now()), notary: keys });
+  registerKeyRoutes(app, { ownKeys: () => keyring.publishedKeys(Date.now()), notary: keys, clock });
   return {
     app,
     keyring,

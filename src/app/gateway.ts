@@ -66,6 +66,11 @@ import { ClientRateLimits } from '../limits/client-limits.js';
 import { LongPollGate } from '../limits/long-polls.js';
 import { ConnectionGate, connectionBudget } from '../limits/connections.js';
 import { registerHealthRoutes } from '../api/client/health.js';
+import { ClockGuard } from '../federation/clock/clock-guard.js';
+import { SyncActivity } from '../rooms/sync-activity.js';
+import { effectiveFloor } from '../federation/clock/clock-sanity.js';
+import { newestOwnEventTs } from '../federation/clock/recorded-time.js';
+import { serverNameOf } from '../core/identifiers.js';
 
 interface Closable {
   name: string;
@@ -117,6 +122,20 @@ export class Gateway {
     const notifier = new StreamNotifier(await lastStreamPosition(db));
     const engine = new RoomEngine({ db, notifier, serverName, signingKey, log: log.child({ component: 'rooms' }) });
     await engine.open();
+    // The wall clock, judged before anything is signed for other servers (docs/federation.md "Clock").
+    const configuredFloor = config.federation.clockNotBefore === '' ? undefined : Date.parse(config.federation.clockNotBefore);
+    const clockFloorMs = effectiveFloor(configuredFloor);
+    const clock = new ClockGuard({
+      floorMs: clockFloorMs,
+      newestRecordedMs: await newestOwnEventTs(engine, serverName, notifier.position, clockFloorMs),
+      log: log.child({ component: 'clock' }),
+    });
+    clock.start();
+    this.closables.push({ name: 'clock', close: async () => clock.stop() });
+    const stopClockEvidence = engine.onEvent((event) => {
+      if (serverNameOf(event.pdu.sender) === serverName) clock.recorded(event.pdu.origin_server_ts);
+    });
+    this.closables.push({ name: 'clock-evidence', close: async () => void stopClockEvidence() });
 
     // The two know each other: E2EE reads the account's devices; deleting a device drops its keys.
     const e2ee: E2eeService = new E2eeService({
@@ -196,6 +215,10 @@ export class Gateway {
         const fault = db.health.current;
         return fault ? `storage is failing since ${new Date(fault.since).toISOString()}: ${fault.reason}` : undefined;
       },
+      degraded: () => {
+        const wrong = clock.problem();
+        return wrong === undefined ? [] : [`federation is paused: this server's clock is not set (${wrong})`];
+      },
     });
     const auth = createAuthenticator(accounts);
     const isJoined = (userId: string, roomId: string) => engine.isJoined(userId, roomId);
@@ -274,10 +297,12 @@ export class Gateway {
     });
     // ---- federation (src/app/federation.ts: listener, keys, client; federation-rooms.ts: the event
     // pipeline). Assembled before the room API, which joins and invites through it; bound below.
-    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring });
+    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring, clock });
     // Federation sockets share the descriptor limit with the client API and MQTT: one cap for all.
     this.connections.attach(federation.app.server);
     const roomDirectory = new RoomDirectory(db);
+    // Local clients syncing: pull mode asks other servers more often then (docs/federation.md).
+    const syncActivity = new SyncActivity();
     const federationRooms = new FederationRooms({
       engine,
       db,
@@ -292,7 +317,15 @@ export class Gateway {
       directory: roomDirectory,
       log: log.child({ component: 'federation' }),
       pullIntervalMs: config.federation.pullIntervalSeconds * 1000,
+      pullIntervalActiveMs: config.federation.pullIntervalActiveSeconds * 1000,
+      clientActive: () => syncActivity.isActive(),
+      clock,
     });
+    // Set again: every destination that backed off meanwhile is retried now, not at its next backoff.
+    const stopClockRetry = clock.onChange((sane) => {
+      if (sane) federationRooms.sender.retryAll();
+    });
+    this.closables.push({ name: 'clock-retry', close: async () => void stopClockRetry() });
     federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
     registerFederationMediaRoutes(federation.app, { originOf: (req) => federation.auth.requireServer(req), media });
     federation.onServerContact((origin) => federationRooms.onServerContact(origin));
@@ -334,6 +367,7 @@ export class Gateway {
       defaultRoomVersion: config.defaultRoomVersion,
       ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
       longPolls: new LongPollGate(config.sync),
+      syncActivity,
       engine,
       directory: roomDirectory,
       serverName,
@@ -409,6 +443,7 @@ export class Gateway {
       ...userAdminHandlers(accounts),
       // `hearth federation status` (cli/federation.ts).
       'federation.status': async () => ({
+        clock: clock.status(),
         destinations: federationRooms.sender.status(),
         catchUp: federationRooms.catchUp.stats,
         pullRounds: federationRooms.pullSchedule.rounds,

@@ -16,6 +16,7 @@ import type { UpgradeRoomDeps } from '../rooms/upgrade-room.js';
 import type { IgnoredUsersLookup } from '../rooms/visibility.js';
 import { registerRoomRoutes, type RoomApiDeps } from '../api/client/rooms/index.js';
 import type { LongPollGate } from '../limits/long-polls.js';
+import type { SyncActivity } from '../rooms/sync-activity.js';
 
 export interface RoomApiOptions {
   engine: RoomEngine;
@@ -36,6 +37,8 @@ export interface RoomApiOptions {
   limitSend?(userId: string): void;
   /** Caps on parked /sync long-polls; absent: uncapped. */
   longPolls?: LongPollGate;
+  /** Told of every /sync (pull mode's faster interval); absent: nobody. */
+  syncActivity?: SyncActivity;
   /** Joins, invites and knocks that cross to other servers; absent: local rooms and users only. */
   federation?: FederatedMembership;
 }
@@ -73,6 +76,7 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
     getFilter: opts.getFilter,
     ...(opts.limitSend ? { limitSend: opts.limitSend } : {}),
     ...(opts.longPolls ? { longPolls: opts.longPolls } : {}),
+    ...(opts.syncActivity ? { syncActivity: opts.syncActivity } : {}),
     createRoomDeps: {
       engine,
       serverName: opts.serverName,

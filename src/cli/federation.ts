@@ -6,9 +6,12 @@
  */
 import { loadConfig, type HearthConfig } from '../config/config.js';
 import { adminSocketPath, callAdminSocket } from './admin-socket.js';
+import type { ClockStatus } from '../federation/clock/clock-guard.js';
 
 /** What the gateway answers (`federation.status` on the admin socket). */
 export interface FederationStatusResult {
+  /** The wall clock as judged (docs/federation.md "Clock"): while wrong, federation is paused. */
+  clock: ClockStatus;
   destinations: {
     destination: string;
     position: number;
@@ -56,6 +59,12 @@ export async function runFederationCommand(argv: string[], context?: Partial<Fed
     out(JSON.stringify(status, null, 2));
     return 0;
   }
+  const { clock } = status;
+  out(
+    clock.sane
+      ? `clock: ok (${new Date(clock.nowMs).toISOString()})`
+      : `clock: WRONG, federation paused${clock.wrongSinceMs !== undefined ? ` since ${new Date(clock.wrongSinceMs).toISOString()}` : ''}: ${clock.reason}`,
+  );
   if (status.destinations.length === 0) out('no destination servers');
   for (const d of status.destinations) {
     const state = d.failures === 0 ? 'ok' : `${d.failures} failures${d.backingOff ? ', retry pending' : ''}`;

@@ -130,6 +130,17 @@ export interface HearthConfig {
      * ask each server we share a room with for the events we lack. 0 (default): off.
      */
     pullIntervalSeconds: number;
+    /**
+     * Pull mode's interval while a local client is syncing (a `/sync` open or answered within the
+     * last minute): someone is looking at the rooms. Default 5; 0, or not shorter: the interval above.
+     */
+    pullIntervalActiveSeconds: number;
+    /**
+     * No correct clock reads before this date (ISO 8601, e.g. `2027-03-01`); empty: this release's
+     * date. A clock before it, behind the last event we signed or far in the future pauses federation
+     * (docs/federation.md "Clock").
+     */
+    clockNotBefore: string;
   };
   registration: { mode: RegistrationMode; tokens: string[]; sharedSecret: string };
   mqtt: {
@@ -219,6 +230,8 @@ export function defaultConfig(dataDir: string): HearthConfig {
       ipRangeBlocklist: [],
       ipRangeAllowlist: [],
       pullIntervalSeconds: 0,
+      pullIntervalActiveSeconds: 5,
+      clockNotBefore: '',
     },
     registration: { mode: 'closed', tokens: [], sharedSecret: '' },
     mqtt: {
@@ -332,6 +345,17 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
   const pull = config.federation.pullIntervalSeconds;
   if (typeof pull !== 'number' || !Number.isInteger(pull) || pull < 0 || pull > 86_400) {
     throw new Error(`federation.pull_interval_seconds must be a whole number of seconds from 0 (off) to 86400, got ${JSON.stringify(pull)}`);
+  }
+  const pullActive = env.HEARTH_FEDERATION_PULL_INTERVAL_ACTIVE_SECONDS;
+  if (pullActive !== undefined && pullActive !== '') config.federation.pullIntervalActiveSeconds = Number(pullActive);
+  const active = config.federation.pullIntervalActiveSeconds;
+  if (typeof active !== 'number' || !Number.isInteger(active) || active < 0 || active > 86_400) {
+    throw new Error(`federation.pull_interval_active_seconds must be a whole number of seconds from 0 to 86400, got ${JSON.stringify(active)}`);
+  }
+  if (env.HEARTH_FEDERATION_CLOCK_NOT_BEFORE !== undefined) config.federation.clockNotBefore = env.HEARTH_FEDERATION_CLOCK_NOT_BEFORE;
+  const notBefore = config.federation.clockNotBefore;
+  if (typeof notBefore !== 'string' || (notBefore !== '' && !Number.isFinite(Date.parse(notBefore)))) {
+    throw new Error(`federation.clock_not_before must be a date (ISO 8601, e.g. 2027-03-01) or empty, got ${JSON.stringify(notBefore)}`);
   }
   if (env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST) {
     config.federation.ipRangeAllowlist = env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST.split(',').map((r) => r.trim()).filter((r) => r !== '');

@@ -47,6 +47,14 @@ federation:
   # each server we share a room with for the events we lack (HEARTH_FEDERATION_PULL_INTERVAL_SECONDS).
   # 0: off (other servers push to us). docs/federation.md "Offline".
   pull_interval_seconds: 0
+  # With pull mode on, the interval while a local client is syncing (someone is looking at the rooms;
+  # HEARTH_FEDERATION_PULL_INTERVAL_ACTIVE_SECONDS). 0: always pull_interval_seconds.
+  pull_interval_active_seconds: 5
+  # A gateway without a real-time clock may boot at 1970 or at the last saved time: with a clock
+  # before this date (ISO 8601; empty: this release's date), behind the last event this server signed,
+  # or far in the future, federation waits until the clock is set (HEARTH_FEDERATION_CLOCK_NOT_BEFORE).
+  # docs/federation.md "Clock".
+  clock_not_before: ""
 
 registration:
   # closed: accounts only via "hearth user add" or shared-secret registration;

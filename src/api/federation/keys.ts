@@ -26,6 +26,11 @@ export interface KeyRouteDeps {
   ownKeys(): JsonObject;
   notary: KeyNotary;
   now?: () => number;
+  /**
+   * Throws (503) while our clock is wrong: our key set's `valid_until_ts` and a notary's judgement
+   * of what is still valid are counted from now (docs/federation.md "Clock").
+   */
+  clock?: { assertSane(): void };
 }
 
 /** A bulk query names at most this many servers: each may cost a fetch. */
@@ -33,12 +38,17 @@ export const MAX_SERVERS_PER_QUERY = 64;
 
 export function registerKeyRoutes(app: FastifyInstance, deps: KeyRouteDeps): void {
   const now = deps.now ?? Date.now;
+  const requireClock = () => deps.clock?.assertSane();
 
-  app.get('/_matrix/key/v2/server', async () => deps.ownKeys());
+  app.get('/_matrix/key/v2/server', async () => {
+    requireClock();
+    return deps.ownKeys();
+  });
 
   app.get<{ Params: { serverName: string }; Querystring: Record<string, unknown> }>('/_matrix/key/v2/query/:serverName', async (req) => {
     const { serverName } = req.params;
     if (!isValidServerName(serverName)) throw invalidParam('Invalid server name');
+    requireClock();
     const minimum = timestampParam(req.query.minimum_valid_until_ts, now());
     return { server_keys: await deps.notary.query(serverName, minimum) };
   });
@@ -46,6 +56,7 @@ export function registerKeyRoutes(app: FastifyInstance, deps: KeyRouteDeps): voi
   app.post('/_matrix/key/v2/query', async (req) => {
     const body = req.body;
     if (!isJsonObject(body) || !isJsonObject(body.server_keys)) throw invalidParam('server_keys must be an object');
+    requireClock();
     const servers = Object.entries(body.server_keys);
     if (servers.length > MAX_SERVERS_PER_QUERY) throw invalidParam(`At most ${MAX_SERVERS_PER_QUERY} servers per query`);
     const wanted: Array<[string, number]> = [];

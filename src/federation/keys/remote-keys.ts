@@ -45,6 +45,8 @@ export interface RemoteKeysOptions {
   trustedKeyServers: readonly TrustedKeyServer[];
   now?: () => number;
   log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
+  /** Throws (503) while our clock is wrong: a key "valid now" cannot be judged then. */
+  clock?: { assertSane(): void };
 }
 
 export class RemoteKeyService {
@@ -93,6 +95,7 @@ export class RemoteKeyService {
    */
   async requestKey(serverName: string, keyId: string): Promise<Uint8Array | undefined> {
     if (serverName === this.serverName) return undefined; // we never send requests to ourselves
+    this.opts.clock?.assertSane();
     const now = this.now();
     const usable = (r: KeyRecord | undefined) => r !== undefined && r.expiredTs === undefined && isKeyValidAt(r, now, true);
     let record = await this.cachedKey(serverName, keyId);

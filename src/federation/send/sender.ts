@@ -143,6 +143,14 @@ export class FederationSender {
     this.queues.get(destination)?.poke();
   }
 
+  /**
+   * Retries every destination that is backing off, announcing ourselves (their backoff to us
+   * resets): what held them all back was ours (the clock was set again).
+   */
+  retryAll(): void {
+    for (const queue of this.queues.values()) if (queue.backingOff) queue.poke(true);
+  }
+
   /** Each destination's queue (for status pages and tests). */
   status(): DestinationStatus[] {
     return [...this.queues.values()].map((q) => ({

@@ -22,7 +22,8 @@ import { isIP } from 'node:net';
 
 export type Query = Record<string, string | string[]>;
 
-export type FederationErrorKind = 'http' | 'network' | 'timeout' | 'too-large' | 'not-json' | 'resolution';
+/** `clock`: not sent, this server's clock is wrong (docs/federation.md "Clock"); retried like a network failure. */
+export type FederationErrorKind = 'http' | 'network' | 'timeout' | 'too-large' | 'not-json' | 'resolution' | 'clock';
 
 /** A request that did not get a 2xx JSON answer. `status`/`errcode` are set for `http` errors. */
 export class FederationRequestError extends Error {
@@ -66,6 +67,8 @@ export interface FederationClientOptions {
   /** Largest response body. Default 8 MB; callers expecting more (a big room's send_join) raise it. */
   maxResponseBytes?: number;
   userAgent?: string;
+  /** Why the clock is wrong, or undefined when it is right: nothing is signed or sent while it is wrong. */
+  clockProblem?: () => string | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -127,6 +130,10 @@ export class FederationClient implements FederationRequests {
 
   private async send(req: FederationRequestOptions, stream: boolean): Promise<ExchangeResult> {
     const { destination } = req;
+    // A signature made with a wrong clock is judged by the peer against its keys' validity; and
+    // what we learn (keys fetched "now") would be judged wrongly by us. Nothing leaves until it is set.
+    const clockProblem = this.opts.clockProblem?.();
+    if (clockProblem !== undefined) throw new FederationRequestError(`not sent to ${destination}: this server's clock is not set (${clockProblem})`, destination, 'clock');
     let target;
     try {
       target = await this.opts.resolver.resolve(destination);

@@ -19,6 +19,8 @@ export interface ServerAuthDeps {
   requestKey(origin: string, keyId: string): Promise<Uint8Array | undefined>;
   /** Told of each validly signed request's origin; a throwing listener does not fail the request. */
   onServerContact?: (origin: string) => void;
+  /** Throws (503) while our clock is wrong: "a current key of the origin" means valid now. */
+  clock?: { assertSane(): void };
 }
 
 export interface ServerAuthenticator {
@@ -45,6 +47,7 @@ export function createServerAuthenticator(deps: ServerAuthDeps): ServerAuthentic
       } catch {
         throw unauthorized('X-Matrix sig is not base64');
       }
+      deps.clock?.assertSane();
       const publicKey = await deps.requestKey(auth.origin, auth.key);
       if (!publicKey) throw unauthorized(`No current key ${auth.key} of ${auth.origin}`);
       // The target exactly as sent (path and query), before any routing rewrite.

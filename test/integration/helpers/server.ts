@@ -55,8 +55,11 @@ export interface HearthServer {
   stop(): Promise<void>;
   /** Sends `signal` and waits for the process to exit; keeps the data directory. */
   kill(signal: NodeJS.Signals): Promise<ProcessExit>;
-  /** SIGTERM if still running, then start again on the same ports and data directory. */
-  restart(): Promise<void>;
+  /**
+   * SIGTERM if still running, then start again on the same ports and data directory; `env` is added
+   * to the environment of this and later starts (a setting changed between runs).
+   */
+  restart(env?: Record<string, string>): Promise<void>;
 }
 
 /** A free TCP port on loopback, from the kernel (listen on 0, read it, close). */
@@ -189,8 +192,9 @@ async function startHearthOnce(opts: StartHearthOptions): Promise<HearthServer> 
     pid: () => child?.pid,
     output: tail,
     kill,
-    async restart() {
+    async restart(extraEnv) {
       await kill('SIGTERM');
+      Object.assign(env, extraEnv);
       await launch();
     },
     async stop() {

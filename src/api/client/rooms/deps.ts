@@ -5,6 +5,7 @@ import type { MembershipService } from '../../../rooms/membership.js';
 import type { EventFormatter } from '../../../rooms/client-event.js';
 import type { TimelineReader } from '../../../rooms/timeline.js';
 import type { SyncService } from '../../../rooms/sync.js';
+import type { SyncActivity } from '../../../rooms/sync-activity.js';
 import type { UpgradeRoomDeps } from '../../../rooms/upgrade-room.js';
 import type { SyncFilter } from '../../../rooms/filter.js';
 import type { SearchService } from '../../../rooms/search.js';
@@ -35,4 +36,6 @@ export interface RoomApiDeps {
   limitSend?(userId: string): void;
   /** Caps on parked /sync long-polls (limits/long-polls.ts); absent: uncapped. */
   longPolls?: LongPollGate;
+  /** Told of every /sync (pull mode asks other servers more often while clients sync); absent: nobody. */
+  syncActivity?: SyncActivity;
 }

@@ -32,6 +32,7 @@ export function registerSyncRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
     const parks = since !== undefined && timeoutMs > 0 && deps.longPolls !== undefined;
     const release = parks ? deps.longPolls!.enter(user.userId) : undefined;
     if (parks && !release) throw limitExceeded(LONG_POLL_RETRY_AFTER_MS, 'long-polling /sync requests');
+    const ended = deps.syncActivity?.begin();
     try {
       return await deps.sync.sync({
         userId: user.userId,
@@ -45,6 +46,7 @@ export function registerSyncRoutes(app: FastifyInstance, deps: RoomApiDeps): voi
       });
     } finally {
       release?.();
+      ended?.();
     }
   });
 }
