@@ -32,7 +32,10 @@ export function installCborBodies(app: FastifyInstance): void {
   app.addHook('onRequest', (req, reply, done) => {
     const url = req.url;
     if (!url.startsWith(CLIENT_PREFIX) || url.startsWith(MEDIA_PREFIX)) return done();
-    const format = negotiateResponseFormat(req.headers['content-type'], req.headers.accept);
+    const { 'content-type': contentType, accept } = req.headers;
+    // Nearly every request is JSON: no header parsing for those (this hook runs on every request).
+    if (!mentionsCbor(contentType) && !mentionsCbor(accept)) return done();
+    const format = negotiateResponseFormat(contentType, accept);
     if (format.cbor) {
       reply.header('vary', 'Accept');
       // Buffers and streams never reach a serializer; a string does when its route set a type
@@ -47,4 +50,8 @@ export function installCborBodies(app: FastifyInstance): void {
     }
     done();
   });
+}
+
+function mentionsCbor(header: string | undefined): boolean {
+  return header !== undefined && /cbor/i.test(header);
 }
