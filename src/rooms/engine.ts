@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey } from '../core/types.js';
-import { splitStateKey, stateKey, type StateIdMap, type StateKey } from '../core/types.js';
+import { splitStateKey, stateKey, type StateEventMap, type StateIdMap, type StateKey } from '../core/types.js';
 import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
 import { prevEventIds } from '../core/event-references.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
@@ -28,6 +28,7 @@ import { withEventReferences } from './event-references.js';
 import { checkEventAuth } from '../state/auth-rules.js';
 import { selectAuthEvents } from '../state/auth-events.js';
 import { canUserDo, getUserPowerLevel } from '../state/power-levels.js';
+import { redactedEventId, redactionApplies } from '../state/redaction-rules.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { EventStore, type EventMeta, type StoredEvent, type TimelineEntry } from '../storage/events.js';
 import { StateSnapshotStore } from '../storage/state-snapshots.js';
@@ -68,7 +69,7 @@ export interface SentEvent {
 }
 
 /** What else an event's batch changes besides the event and its indexes. */
-interface PersistLinks {
+export interface PersistLinks {
   txn?: EventMeta['txn'];
   /** The event a redaction redacts. */
   redactTarget?: StoredEvent;
@@ -503,6 +504,30 @@ export class RoomEngine {
   }
 
   // ---------------------------------------------------------------- for federation
+
+  /**
+   * What a received event's batch links, as a local send's does, so that a remote redaction
+   * redacts and a remote reaction, edit or thread reply is aggregated:
+   * - a redaction's target, when it is known, in this room, and the redaction applies
+   *   (`state/redaction-rules.ts`: rooms/v3 "Handling redactions", judged on `stateBefore`);
+   * - a relation's parent, when it is known and the relation valid (client-server "Forming
+   *   relationships between events"); an invalid one is stored, not aggregated.
+   * A target or parent not known yet is not waited for: the event is stored without the link.
+   */
+  async linksOfReceived(room: RoomRecord, event: RoomEvent, stateBefore: StateEventMap): Promise<PersistLinks> {
+    const rules = this.rulesOf(room);
+    if (event.pdu.type === 'm.room.redaction') {
+      const targetId = redactedEventId(event.pdu, rules);
+      const target = targetId ? await this.events.get(targetId) : undefined;
+      if (!target || target.meta.status === 'rejected' || target.meta.status === 'outlier') return {};
+      return redactionApplies(event, target, stateBefore, rules) ? { redactTarget: target } : {};
+    }
+    const relation = relationOf(event.pdu.content);
+    if (!relation) return {};
+    const parent = await this.events.get(relation.eventId);
+    if (!parent || parent.meta.status === 'rejected' || relationRefusal(relation, parent.pdu, parent.room_id, room.roomId)) return {};
+    return { relation: { parent, relation } };
+  }
 
   /** Runs `fn` under the room's lock: received PDUs of one room are handled one at a time, like sends. */
   async runInRoom<T>(roomId: string, fn: (room: RoomRecord) => Promise<T>): Promise<T> {

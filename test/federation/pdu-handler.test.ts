@@ -188,3 +188,39 @@ test('one malformed or oversized PDU does not poison the rest of its transaction
   t.deepEqual(await receiver.receive(REMOTE, 'txn1', { pdus: [], edus: [] }), answer);
   await t.throwsAsync(receiver.receive(REMOTE, 'txn2', { pdus: new Array(51).fill(good.pdu) }), { message: /At most 50 PDUs/ });
 });
+
+test('a received redaction redacts when it applies (the sender\'s own server, or the redact level), and a received reaction is aggregated', async (t) => {
+  const stack = await openRoomStack();
+  t.teardown(() => stack.close());
+  const handler = handlerFor(stack);
+  const { roomId, joinId } = await publicRoomWithRob(stack, handler);
+  const auth = await authIds(stack, roomId, [['m.room.create', ''], ['m.room.power_levels', ''], ['m.room.member', rob]]);
+  const head = () => stack.engine.headOf(roomId)!.extremities;
+
+  // Rob's own message, then his redaction of it: his server's event, so it applies (rooms/v3 "Handling redactions").
+  const message = remoteEvent('11', roomId, { type: 'm.room.message', content: { msgtype: 'm.text', body: 'oops' }, prev: [joinId], auth, depth: 10 });
+  t.is((await handler.receive(REMOTE, message.pdu)).status, 'accepted');
+  const redaction = remoteEvent('11', roomId, { type: 'm.room.redaction', content: { redacts: message.eventId }, prev: [message.eventId], auth, depth: 11 });
+  t.is((await handler.receive(REMOTE, redaction.pdu)).status, 'accepted');
+  t.is((await stack.engine.getEvent(message.eventId))?.meta.redactedBy, redaction.eventId);
+
+  // Alice's message: Rob (power 0, redact level 50) may send a redaction of it (the v11 auth rules
+  // accept every redaction), but it does not apply: another server's sender without the level.
+  const { eventId: alicesId } = await stack.engine.sendEvent(roomId, { type: 'm.room.message', sender: alice, content: { msgtype: 'm.text', body: 'mine' } });
+  const foreign = remoteEvent('11', roomId, { type: 'm.room.redaction', content: { redacts: alicesId }, prev: head(), auth, depth: 20 });
+  t.is((await handler.receive(REMOTE, foreign.pdu)).status, 'accepted');
+  t.is((await stack.engine.getEvent(alicesId))?.meta.redactedBy, undefined, 'not applied');
+
+  // Rob's reaction to Alice's message is indexed as her message's child, as a local one would be.
+  const reaction = remoteEvent('11', roomId, {
+    type: 'm.reaction',
+    content: { 'm.relates_to': { rel_type: 'm.annotation', event_id: alicesId, key: '👍' } },
+    prev: head(),
+    auth,
+    depth: 21,
+  });
+  t.is((await handler.receive(REMOTE, reaction.pdu)).status, 'accepted');
+  const parent = (await stack.engine.getEvent(alicesId))!;
+  const children = await stack.engine.relationChildren(parent.short, { dir: 'f' });
+  t.deepEqual(children.map((c) => [c.relType, c.key, c.sender]), [['m.annotation', '👍', rob]]);
+});

@@ -111,5 +111,40 @@ export async function exchange(t: ExecutionContext, creator: Side, invitee: Side
     return content.users?.[invitee.userId] === 50 ? content : undefined;
   });
   t.deepEqual(inviteeLevels, await stateContent(creator, roomId, 'm.room.power_levels'));
+
+  // A reaction and redactions crossing: the invitee reacts to the creator's message, and each side
+  // redacts a message of its own. Both servers aggregate the reaction under the message and serve
+  // both messages redacted (no content, the redaction in `unsigned`), as Synapse shows them.
+  const room = encodeURIComponent(roomId);
+  const fromCreator = (await call(creator, 'PUT', `/_matrix/client/v3/rooms/${room}/send/m.room.message/t${++counter}`, { msgtype: 'm.text', body: 'react to me, then I go' })).event_id as string;
+  const fromInvitee = (await call(invitee, 'PUT', `/_matrix/client/v3/rooms/${room}/send/m.room.message/t${++counter}`, { msgtype: 'm.text', body: 'a typo' })).event_id as string;
+  await eventually('each message on the other server', async () => ((await eventOf(invitee, roomId, fromCreator)) && (await eventOf(creator, roomId, fromInvitee)) ? true : undefined));
+  const reaction = (await call(invitee, 'PUT', `/_matrix/client/v3/rooms/${room}/send/m.reaction/t${++counter}`, { 'm.relates_to': { rel_type: 'm.annotation', event_id: fromCreator, key: '👍' } })).event_id as string;
+  for (const side of [creator, invitee]) {
+    const reactions = await eventually(`the reaction among the message's relations on ${side.base}`, async () => {
+      const res = await request(side.base, 'GET', `/_matrix/client/v1/rooms/${room}/relations/${encodeURIComponent(fromCreator)}/m.annotation`, { token: side.token });
+      return res.status === 200 && res.body.chunk.length > 0 ? res.body.chunk : undefined;
+    });
+    t.deepEqual(reactions.map((e: any) => [e.event_id, e.sender, e.content['m.relates_to'].key]), [[reaction, invitee.userId, '👍']]);
+  }
+  const redactions = [
+    (await call(creator, 'PUT', `/_matrix/client/v3/rooms/${room}/redact/${encodeURIComponent(fromCreator)}/t${++counter}`, { reason: 'done' })).event_id as string,
+    (await call(invitee, 'PUT', `/_matrix/client/v3/rooms/${room}/redact/${encodeURIComponent(fromInvitee)}/t${++counter}`, {})).event_id as string,
+  ];
+  for (const side of [creator, invitee]) {
+    for (const [i, target] of [fromCreator, fromInvitee].entries()) {
+      const redacted = await eventually(`${target} redacted on ${side.base}`, async () => {
+        const event = await eventOf(side, roomId, target);
+        return event?.unsigned?.redacted_because ? event : undefined;
+      });
+      t.deepEqual(redacted.content, {}, `no content left on ${side.base}`);
+      t.is(redacted.unsigned.redacted_because.event_id, redactions[i]);
+    }
+  }
+}
+
+async function eventOf(side: Side, roomId: string, eventId: string): Promise<any> {
+  const res = await request(side.base, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(eventId)}`, { token: side.token });
+  return res.status === 200 ? res.body : undefined;
 }
 

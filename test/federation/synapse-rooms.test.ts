@@ -1,8 +1,8 @@
 /**
  * Federation with a real Synapse (issue 11 "Proof", scenarios 1 and 2), for room versions 10, 11
  * and 12: a room created on one server, the invite crossing to the other, the join, 20 messages
- * each way in order, and a topic and a power-level change, compared on both servers through the
- * Client-Server API (`/messages`, `/state`).
+ * each way in order, a topic and a power-level change, a reaction and a redaction from each side,
+ * compared on both servers through the Client-Server API (`/messages`, `/state`, `/event`, `/relations`).
  */
 import test from 'ava';
 import { startHearth, type HearthServer } from '../integration/helpers/server.js';

@@ -191,7 +191,8 @@ export class PduHandler {
       if (event.pdu.state_key !== undefined) afterIds.set(stateKey(event.pdu.type, event.pdu.state_key), eventId);
       currentState = { ids: await this.resolve([currentIds, afterIds], rules, event) };
     }
-    await engine.persistEvent({ room, event, status: 'accepted', stateBefore, currentState });
+    const links = await engine.linksOfReceived(room, event, withCreate(beforeEvents, authEvents!, rules));
+    await engine.persistEvent({ room, event, status: 'accepted', stateBefore, currentState, links });
     return { eventId, status: 'accepted' };
   }
 
