@@ -93,6 +93,10 @@ export class FederationRooms {
           });
           return isJsonObject(answer) && Array.isArray(answer.events) ? answer.events : [];
         },
+        backfill: async (origin, roomId, from, limit) => {
+          const answer = await deps.requests.get(origin, `/_matrix/federation/v1/backfill/${seg(roomId)}`, { v: from, limit: String(limit) });
+          return isJsonObject(answer) && Array.isArray(answer.pdus) ? answer.pdus : [];
+        },
         stateIds: async (origin, roomId, eventId) => {
           const answer = await deps.requests.get(origin, `/_matrix/federation/v1/state_ids/${seg(roomId)}`, { event_id: eventId });
           if (!isJsonObject(answer)) throw new Error('malformed state_ids answer');

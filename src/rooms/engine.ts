@@ -632,7 +632,11 @@ export class RoomEngine {
     const accepted = status === 'accepted';
     const stream = accepted ? this.deps.notifier.reserve() : 0;
     try {
-      const short = this.events.allocateShort();
+      // An outlier that becomes part of the room (a long gap's events are stored as outliers as
+      // they are fetched, then placed) keeps its short id: a new one would leave its first copy
+      // behind on disk, unreferenced.
+      const outlierShort = (event as Partial<StoredEvent>).meta?.status === 'outlier' ? (event as StoredEvent).short : undefined;
+      const short = outlierShort ?? this.events.allocateShort();
       const isState = pdu.state_key !== undefined;
       const key = isState ? stateKey(pdu.type, pdu.state_key!) : undefined;
       let snapshotBefore = 0;

@@ -1,9 +1,11 @@
 /**
- * Pulling what we missed (issue 12): a remote server's user sent 120 messages while we were away.
- * `RoomCatchUp` asks that server for the room's latest event (timestamp_to_event), fetches it and
- * hands it to the PDU handler, whose get_missing_events walk fills the whole gap, placed in order
- * (the scripted server answers like Synapse: at most `limit` events, the nearest to those asked
- * about). Asked again, nothing is fetched: the latest event is known.
+ * Pulling what we missed (issue 12): a remote server's user sent 120 (then 2,500) messages while
+ * we were away. `RoomCatchUp` asks that server for the room's latest event (timestamp_to_event),
+ * fetches it and hands it to the PDU handler, whose walk fills the whole gap, placed in order: a
+ * short gap with get_missing_events, a long one going on with /backfill, its events stored as
+ * outliers as they come (the scripted server answers like Synapse: get_missing_events at most 20
+ * events, the nearest to those asked about; /backfill at most 100, the given events and those
+ * before them). Asked again, nothing is fetched: the latest event is known.
  */
 import test from 'ava';
 import pino from 'pino';
@@ -23,17 +25,26 @@ const rob = `@rob:${REMOTE}`;
 const log = pino({ level: 'silent' });
 const rules = getRoomVersionRules('11')!;
 
-test('a gap of 120 events is pulled from the latest event back to ours and placed in order', async (t) => {
+interface GapRun {
+  messages: string[];
+  bodies: string[];
+  extremities: string[] | undefined;
+  latestId: string;
+  calls: { missing: number; backfill: number; timestamp: number; event: number };
+  pullAgain: () => Promise<unknown>;
+}
+
+/** A room Rob joined, then `count` messages of his we never received, pulled by a RoomCatchUp. */
+async function pullGap(t: import('ava').ExecutionContext, count: number): Promise<GapRun> {
   const stack = await openRoomStack();
   t.teardown(() => stack.close());
   const remoteEvents = new Map<string, Pdu>();
-  const calls = { missing: 0, timestamp: 0, event: 0 };
-  /** get_missing_events as Synapse answers it: walking back from `latest`, stopping at `earliest`, the nearest `limit`. */
-  const missingEvents = async (_origin: string, _roomId: string, earliest: string[], latest: string[], limit: number): Promise<unknown[]> => {
-    calls.missing++;
-    const seen = new Set(earliest);
+  const calls = { missing: 0, backfill: 0, timestamp: 0, event: 0 };
+  /** Breadth-first from `from` (included or not), newest first, skipping `stop`, at most `limit`. */
+  const walkBack = (from: string[], includeFrom: boolean, stop: Set<string>, limit: number): Pdu[] => {
+    const seen = new Set(stop);
     const out: Pdu[] = [];
-    let frontier = latest.flatMap((id) => (remoteEvents.get(id)?.prev_events as string[]) ?? []);
+    let frontier = includeFrom ? from : from.flatMap((id) => (remoteEvents.get(id)?.prev_events as string[]) ?? []);
     while (frontier.length > 0 && out.length < limit) {
       const next: string[] = [];
       for (const id of frontier) {
@@ -46,7 +57,7 @@ test('a gap of 120 events is pulled from the latest event back to ours and place
       }
       frontier = next;
     }
-    return out.sort((a, b) => a.depth - b.depth);
+    return out;
   };
   const handler = new PduHandler({
     engine: stack.engine,
@@ -58,7 +69,15 @@ test('a gap of 120 events is pulled from the latest event back to ours and place
         if (!pdu) throw new Error('404');
         return pdu;
       },
-      missingEvents,
+      missingEvents: async (_origin, _roomId, earliest, latest, limit) => {
+        calls.missing++;
+        return walkBack(latest, false, new Set(earliest), Math.min(limit, 20)).sort((a, b) => a.depth - b.depth);
+      },
+      backfill: async (_origin, _roomId, from, limit) => {
+        calls.backfill++;
+        // Synapse's backfill does not know where the asker's history ends: it overshoots into it.
+        return walkBack(from, true, new Set(), Math.min(limit, 100));
+      },
       stateIds: async () => {
         throw new Error('the gap should be filled without state_ids');
       },
@@ -75,12 +94,14 @@ test('a gap of 120 events is pulled from the latest event back to ours and place
   t.is((await handler.receive(REMOTE, join.pdu)).status, 'accepted');
   const joinEvent = (await stack.engine.getEvent(join.eventId))!;
   const auth = [(await stack.engine.stateEvent(roomId, 'm.room.create', ''))!.event_id, (await stack.engine.stateEvent(roomId, 'm.room.power_levels', ''))!.event_id, join.eventId];
+  // The room's own events are on the remote server too (backfill reaches them).
+  for (const id of auth) remoteEvents.set(id, (await stack.engine.getEvent(id))!.pdu);
 
-  // Rob's 120 messages, a chain we never received.
+  // Rob's messages, a chain we never received.
   let prev = join.eventId;
   let depth = joinEvent.pdu.depth;
   const bodies: string[] = [];
-  for (let i = 0; i < 120; i++) {
+  for (let i = 0; i < count; i++) {
     const body = `rob #${i}`;
     const built = finalizePdu(
       { auth_events: auth, content: { msgtype: 'm.text', body }, depth: ++depth, origin_server_ts: Date.now(), prev_events: [prev], room_id: roomId, sender: rob, type: 'm.room.message' },
@@ -116,19 +137,34 @@ test('a gap of 120 events is pulled from the latest event back to ours and place
 
   t.deepEqual(await catchUp.pull(REMOTE), { server: REMOTE, rooms: 1, filled: 1, failed: 0 });
   const room = stack.engine.room(roomId)!;
-  const timeline = await stack.engine.timeline(room.short, { from: Number.MIN_SAFE_INTEGER, dir: 'f', limit: 500 });
+  const timeline = await stack.engine.timeline(room.short, { from: Number.MIN_SAFE_INTEGER, dir: 'f', limit: count + 100 });
   const messages: string[] = [];
   for (const entry of timeline) {
     const event = await stack.engine.eventByShort(entry.eventShort);
     if (event?.pdu.type === 'm.room.message') messages.push(event.pdu.content.body as string);
   }
-  t.deepEqual(messages, bodies, 'every message, in order');
-  t.deepEqual(stack.engine.headOf(roomId)?.extremities, [latestId]);
-  t.true(calls.missing >= 3, 'the gap took several get_missing_events calls of at most 50');
+  return { messages, bodies, extremities: stack.engine.headOf(roomId)?.extremities, latestId, calls, pullAgain: () => catchUp.pull(REMOTE) };
+}
+
+test('a gap of 120 events is pulled from the latest event back to ours and placed in order', async (t) => {
+  const run = await pullGap(t, 120);
+  t.deepEqual(run.messages, run.bodies, 'every message, in order');
+  t.deepEqual(run.extremities, [run.latestId]);
+  t.true(run.calls.missing >= 3, 'the gap took several get_missing_events calls of at most 20');
 
   // Already current: one question, nothing fetched.
-  const before = { ...calls };
-  t.deepEqual(await catchUp.pull(REMOTE), { server: REMOTE, rooms: 1, filled: 0, failed: 0 });
-  t.is(calls.event, before.event);
-  t.is(calls.missing, before.missing);
+  const before = { ...run.calls };
+  t.deepEqual(await run.pullAgain(), { server: REMOTE, rooms: 1, filled: 0, failed: 0 });
+  t.is(run.calls.event, before.event);
+  t.is(run.calls.missing, before.missing);
+  t.is(run.calls.backfill, before.backfill);
+});
+
+test('a gap of 2,500 events (days offline in a busy room) is walked on with /backfill and placed whole, in order: no hole', async (t) => {
+  const run = await pullGap(t, 2500);
+  t.is(run.messages.length, 2500);
+  t.deepEqual(run.messages, run.bodies, 'every message, in order');
+  t.deepEqual(run.extremities, [run.latestId]);
+  t.true(run.calls.missing <= 6, `a few get_missing_events calls first (${run.calls.missing})`);
+  t.true(run.calls.backfill >= 24 && run.calls.backfill <= 30, `then /backfill, 100 a call (${run.calls.backfill})`);
 });

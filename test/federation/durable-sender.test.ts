@@ -78,6 +78,7 @@ async function roomWithRob(stack: RoomStack, extraCreate: JsonObject = {}): Prom
       event: async () => {
         throw new Error('404');
       },
+      backfill: async () => [],
       missingEvents: async () => [],
       stateIds: async () => {
         throw new Error('none');

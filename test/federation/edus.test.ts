@@ -161,6 +161,7 @@ async function openRig(): Promise<Rig> {
       event: async () => {
         throw new Error('404');
       },
+      backfill: async () => [],
       missingEvents: async () => [],
       stateIds: async () => {
         throw new Error('no state_ids here');

@@ -36,6 +36,7 @@ function handlerFor(stack: RoomStack, fetched: Map<string, Pdu> = new Map()): Pd
         if (!pdu) throw new Error('404');
         return pdu;
       },
+      backfill: async () => [],
       missingEvents: async () => [],
       stateIds: async () => {
         throw new Error('no state_ids here');

@@ -55,7 +55,7 @@ function maker(stack: RoomStack, room: ReturnType<typeof remoteRoom>): RemoteMem
     },
   };
   const log = pino({ level: 'silent' });
-  const pdus = new PduHandler({ engine: stack.engine, keys, log, remote: { event: async () => { throw new Error('404'); }, missingEvents: async () => [], stateIds: async () => { throw new Error('404'); } } });
+  const pdus = new PduHandler({ engine: stack.engine, keys, log, remote: { event: async () => { throw new Error('404'); }, backfill: async () => [], missingEvents: async () => [], stateIds: async () => { throw new Error('404'); } } });
   const requests: FederationRequests = {
     get: async (_dest, path) => {
       if (!path.includes('/make_join/')) throw new Error(`unexpected GET ${path}`);

@@ -6,9 +6,10 @@
  *   3. the content hash, else the redacted form is kept;
  *   4. its auth events known (missing ones fetched and stored as outliers), and the event
  *      allowed by them, else rejected;
- *   5. its prev events known: missing ones fetched with `get_missing_events` (bounded), and
- *      for what is still missing the state there is fetched (`state_ids` + `event`), its events
- *      stored as outliers (outliers never reach a timeline);
+ *   5. its prev events known: missing ones fetched with `get_missing_events`, then `backfill`
+ *      for a long gap (bounded), and placed oldest first; for what is still missing the state
+ *      there is fetched (`state_ids` + `event`), its events stored as outliers (outliers never
+ *      reach a timeline);
  *   6. allowed by the state before it (the resolution of the states after its prev events),
  *      else rejected;
  *   7. allowed by the current state, else soft-failed (stored, not shown, not an extremity).
@@ -38,6 +39,8 @@ export interface RemoteEventSource {
   event(origin: string, eventId: string): Promise<unknown>;
   /** POST /_matrix/federation/v1/get_missing_events/{roomId}: PDUs, unchecked. */
   missingEvents(origin: string, roomId: string, earliest: string[], latest: string[], limit: number, minDepth: number): Promise<unknown[]>;
+  /** GET /_matrix/federation/v1/backfill/{roomId}?v=...&limit=: the given events and those before them, unchecked. */
+  backfill(origin: string, roomId: string, from: string[], limit: number): Promise<unknown[]>;
   /** GET /_matrix/federation/v1/state_ids/{roomId}?event_id=: the state before the event and its auth chain. */
   stateIds(origin: string, roomId: string, eventId: string): Promise<{ pdu_ids: string[]; auth_chain_ids: string[] }>;
 }
@@ -52,12 +55,34 @@ export interface PduHandlerDeps {
 /** The outcome of one received PDU: nothing on success, else why it was dropped or rejected. */
 export type PduOutcome = { eventId?: string; error?: string; status?: 'accepted' | 'soft_failed' | 'rejected' | 'outlier' | 'dropped' | 'known' };
 
-/** Missing events asked for per `get_missing_events` call (Synapse asks for 10; it answers up to the limit). */
+/** Missing events asked for per `get_missing_events` call (Synapse asks for 10 and answers at most 20). */
 const MISSING_EVENTS_LIMIT = 50;
-/** A gap is filled in order up to this many events (held in memory while placed); beyond, /state_ids bridges it. */
-const MAX_GAP_EVENTS = 1_000;
+/** Events asked for per `/backfill` call (Synapse answers at most 100). */
+const BACKFILL_LIMIT = 100;
+/**
+ * A gap longer than this is walked with `/backfill` rather than `get_missing_events`: five times
+ * fewer round trips against Synapse, at the cost of one batch that overshoots into what we have.
+ */
+const MISSING_EVENTS_WALK = 100;
+/**
+ * A gap is filled in order up to this many events (a gateway offline for days in a busy room);
+ * beyond, /state_ids bridges it and the history before keeps a hole.
+ */
+const MAX_GAP_EVENTS = 20_000;
+/** Gap events held whole in memory while the gap is walked; the rest are stored as outliers as they come. */
+const GAP_EVENTS_IN_MEMORY = 500;
+/** Requests one gap walk may make (both kinds together). */
+const MAX_GAP_REQUESTS = Math.ceil(MAX_GAP_EVENTS / BACKFILL_LIMIT) + Math.ceil(MISSING_EVENTS_WALK / 20) + 20;
 /** At most this many events fetched to authorise or place one received PDU (a stranger cannot make us fetch a room). */
 const MAX_FETCHES_PER_PDU = 200;
+
+/** One event of a gap being walked: held whole, or stored as an outlier and only referenced. */
+interface GapEntry {
+  id: string;
+  depth: number;
+  prevs: string[];
+  event?: RoomEvent;
+}
 
 /** A PDU that passed steps 1-3, with its id and the form to store (redacted on a hash mismatch). */
 interface CheckedPdu {
@@ -93,7 +118,8 @@ export class PduHandler {
       return await this.deps.engine.runInRoom(room.roomId, async () => {
         const known = await this.deps.engine.getEvent(event.event_id);
         if (known && known.meta.status !== 'outlier') return { eventId: event.event_id, status: 'known' as const };
-        return this.place(origin, room, rules, event, new FetchBudget(MAX_FETCHES_PER_PDU), true);
+        // A known outlier is placed as stored (keeping its short id, see RoomEngine.persistEvent).
+        return this.place(origin, room, rules, known ?? event, new FetchBudget(MAX_FETCHES_PER_PDU), true);
       });
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, origin, eventId: event.event_id }, 'received PDU could not be placed');
@@ -254,47 +280,72 @@ export class PduHandler {
   }
 
   /**
-   * Step 5: `get_missing_events` between our extremities and the event, walked back until the gap
-   * closes (each call returns the events nearest the ones asked about, so the next asks about the
-   * oldest still hanging) or {@link MAX_GAP_EVENTS} are held; then placed oldest first. A server
-   * back from days offline gets one event per room from a peer's catch-up and fills the rest here
-   * in order; what stays missing is bridged by /state_ids.
+   * Step 5: the gap between our extremities and the event, fetched newest first and placed oldest
+   * first. `get_missing_events` walks back from the event (each call returns the events nearest
+   * the ones asked about, so the next asks about the oldest still hanging); a gap longer than
+   * {@link MISSING_EVENTS_WALK} goes on with `/backfill` from the missing prev events. The walk
+   * ends when every fetched event's prev events are known with state or fetched (the gap closed),
+   * when the peer has nothing more, or at {@link MAX_GAP_EVENTS}. Past
+   * {@link GAP_EVENTS_IN_MEMORY} events, each is stored as an outlier when it arrives and only its
+   * id, depth and prev events are held, so a gateway back from days offline fills a gap of
+   * thousands of events in order with a few MB of memory. What stays missing is bridged by
+   * /state_ids.
    */
   private async fetchMissingEvents(origin: string, room: RoomRecord, rules: RoomVersionRules, event: RoomEvent, budget: FetchBudget): Promise<void> {
-    const head = this.deps.engine.headOf(room.roomId)!;
-    const collected = new Map<string, RoomEvent>();
+    const { engine, log } = this.deps;
+    const head = engine.headOf(room.roomId)!;
+    const gap = new Map<string, GapEntry>();
+    const requests = new FetchBudget(MAX_GAP_REQUESTS);
     let latest = [event.event_id];
-    while (collected.size < MAX_GAP_EVENTS) {
+    let useBackfill = false;
+    while (gap.size < MAX_GAP_EVENTS) {
       let raws: unknown[];
       try {
-        budget.take();
-        raws = await this.deps.remote.missingEvents(origin, room.roomId, head.extremities, latest, MISSING_EVENTS_LIMIT, 0);
+        requests.take();
+        raws = useBackfill
+          ? await this.deps.remote.backfill(origin, room.roomId, latest, BACKFILL_LIMIT)
+          : await this.deps.remote.missingEvents(origin, room.roomId, head.extremities, latest, MISSING_EVENTS_LIMIT, 0);
       } catch (err) {
-        this.deps.log.debug({ err: (err as Error).message, origin }, 'get_missing_events failed');
+        log.debug({ err: (err as Error).message, origin, backfill: useBackfill }, 'fetching a gap failed');
         break;
       }
       let added = 0;
-      for (const raw of raws.slice(0, MISSING_EVENTS_LIMIT)) {
+      for (const raw of raws.slice(0, useBackfill ? BACKFILL_LIMIT : MISSING_EVENTS_LIMIT)) {
+        if (gap.size >= MAX_GAP_EVENTS) break;
         const result = await this.checkReceived(raw, room, rules);
-        if ('error' in result || collected.has(result.event.event_id) || result.event.event_id === event.event_id) continue;
-        collected.set(result.event.event_id, result.event);
+        if ('error' in result) continue;
+        const fetched = result.event;
+        if (gap.has(fetched.event_id) || fetched.event_id === event.event_id) continue;
+        const known = await engine.getEvent(fetched.event_id);
+        // Already placed: /backfill overshoots into what we have.
+        if (known && known.meta.status !== 'outlier') continue;
+        const entry: GapEntry = { id: fetched.event_id, depth: fetched.pdu.depth, prevs: [...referencedIds(fetched.pdu.prev_events)] };
+        if (gap.size < GAP_EVENTS_IN_MEMORY) entry.event = fetched;
+        else if (!known) await engine.persistEvent({ room, event: fetched, status: 'outlier' });
+        gap.set(entry.id, entry);
         added++;
       }
-      if (added === 0) break;
-      // The events whose prev events are neither stored with state nor fetched: the gap's oldest edge.
-      const hanging: string[] = [];
-      for (const candidate of collected.values()) {
-        const prevs = [...referencedIds(candidate.pdu.prev_events)].filter((id) => !collected.has(id) && id !== event.event_id);
-        if (prevs.length > 0 && (await this.missingWithState(prevs)).length > 0) hanging.push(candidate.event_id);
+      if (added > 0 && gap.size % 1000 < added) log.info({ roomId: room.roomId, origin, events: gap.size }, 'filling a gap in the room\'s history');
+      if (added === 0 && useBackfill) break;
+      // The gap's oldest edge: prev events neither fetched nor known with state.
+      const missing = new Set<string>();
+      for (const entry of gap.values()) {
+        const prevs = entry.prevs.filter((id) => !gap.has(id) && id !== event.event_id);
+        for (const id of prevs.length > 0 ? await this.missingWithState(prevs) : []) missing.add(id);
       }
-      if (hanging.length === 0) break;
-      latest = hanging.slice(0, 20);
+      if (missing.size === 0) break;
+      if (!useBackfill && (added === 0 || gap.size >= MISSING_EVENTS_WALK)) useBackfill = true;
+      latest = useBackfill
+        ? [...missing].slice(0, 20)
+        : [...gap.values()].filter((entry) => entry.prevs.some((id) => missing.has(id))).map((entry) => entry.id).slice(0, 20);
     }
-    const ordered = [...collected.values()].sort((a, b) => a.pdu.depth - b.pdu.depth);
-    for (const missing of ordered) {
-      const known = await this.deps.engine.getEvent(missing.event_id);
+    if (gap.size >= GAP_EVENTS_IN_MEMORY) log.info({ roomId: room.roomId, origin, events: gap.size }, 'placing the events of a gap, oldest first');
+    const ordered = [...gap.values()].sort((a, b) => a.depth - b.depth);
+    for (const entry of ordered) {
+      const known = await engine.getEvent(entry.id);
       if (known && known.meta.status !== 'outlier') continue;
-      await this.place(origin, room, rules, missing, budget, false);
+      const missingEvent = entry.event ?? known;
+      if (missingEvent) await this.place(origin, room, rules, missingEvent, budget, false);
     }
   }
 
