@@ -11,7 +11,10 @@ import type { Database } from '../storage/db.js';
 import { ServerKeyStore } from '../storage/server-keys.js';
 import { registerKeyRoutes } from '../api/federation/keys.js';
 import { registerFederationVersionRoute } from '../api/federation/version.js';
-import type { ServerKeyring } from '../federation/keys/keyring.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { PUBLISHED_KEY_VALIDITY_MS, type ServerKeyring } from '../federation/keys/keyring.js';
+import { KeyCopies, KeyCopyWatch } from '../federation/keys/key-copies.js';
 import { RemoteKeyService } from '../federation/keys/remote-keys.js';
 import { AddressPolicy, DEFAULT_IP_RANGE_BLOCKLIST } from '../federation/transport/address-policy.js';
 import { FederationClient, systemResolverPorts } from '../federation/transport/client.js';
@@ -35,6 +38,11 @@ export interface FederationSurface {
   readonly client: FederationClient;
   /** Other servers' keys: `publicKey(server, keyId, atTs, rules)` for events (`ServerKeyLookup`). */
   readonly keys: RemoteKeyService;
+  /**
+   * Starts watching when the given servers' copies of our key expire (federation/keys/key-copies.ts):
+   * warned in the log a day before; `status()` for `hearth federation status`. Stopped by `close()`.
+   */
+  watchKeyCopies(destinations: () => string[]): KeyCopyWatch;
   /** Calls `listener(origin)` for every validly signed request; returns the unsubscribe. */
   onServerContact(listener: (origin: string) => void): () => void;
   /** Binds the federation port (a taken port becomes a ListenError naming the setting). */
@@ -109,13 +117,38 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
   // Room, user and event ids in paths are checked before any handler, as on the client listener.
   installIdentifierParamChecks(app);
   registerFederationVersionRoute(app, { version: hearthVersion() });
-  registerKeyRoutes(app, { ownKeys: () => keyring.publishedKeys(Date.now()), notary: keys, clock });
+  const keyCopies = new KeyCopies({ db: deps.db, validityMs: PUBLISHED_KEY_VALIDITY_MS });
+  await keyCopies.load();
+  const keyLog = log.child({ component: 'server-keys' });
+  let keyCopyWatch: KeyCopyWatch | undefined;
+  registerKeyRoutes(app, {
+    ownKeys: () => keyring.publishedKeys(Date.now()),
+    notary: keys,
+    clock,
+    onOwnKeysServed: (address) => void keyCopies.noteFetch(address).catch((err: unknown) => keyLog.warn({ err }, 'recording a fetch of our keys failed')),
+  });
   return {
     app,
     keyring,
     auth,
     client,
     keys,
+    watchKeyCopies(destinations) {
+      keyCopyWatch?.stop();
+      keyCopyWatch = new KeyCopyWatch({
+        copies: keyCopies,
+        destinations,
+        // Where a server is reached; its key fetches come from there too, unless it sits behind NAT.
+        addressesOf: async (destination) => {
+          const { connectHost } = await resolver.resolve(destination);
+          if (isIP(connectHost)) return [connectHost];
+          return (await lookup(connectHost, { all: true })).map((a) => a.address);
+        },
+        log: keyLog,
+      });
+      keyCopyWatch.start();
+      return keyCopyWatch;
+    },
     onServerContact(listener) {
       contactListeners.add(listener);
       return () => contactListeners.delete(listener);
@@ -128,6 +161,7 @@ export async function assembleFederation(deps: FederationAssemblyDeps): Promise<
       }
     },
     async close() {
+      keyCopyWatch?.stop();
       await app.close();
       client.close();
     },

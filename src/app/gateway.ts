@@ -327,6 +327,7 @@ export class Gateway {
     });
     this.closables.push({ name: 'clock-retry', close: async () => void stopClockRetry() });
     federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
+    const keyCopies = federation.watchKeyCopies(() => federationRooms.sender.status().map((d) => d.destination));
     registerFederationMediaRoutes(federation.app, { originOf: (req) => federation.auth.requireServer(req), media });
     federation.onServerContact((origin) => federationRooms.onServerContact(origin));
     const federationAliases = new RoomDirectory(db);
@@ -445,6 +446,7 @@ export class Gateway {
       'federation.status': async () => ({
         clock: clock.status(),
         destinations: federationRooms.sender.status(),
+        keyCopies: await keyCopies.status(),
         catchUp: federationRooms.catchUp.stats,
         pullRounds: federationRooms.pullSchedule.rounds,
       }),

@@ -7,6 +7,7 @@
 import { loadConfig, type HearthConfig } from '../config/config.js';
 import { adminSocketPath, callAdminSocket } from './admin-socket.js';
 import type { ClockStatus } from '../federation/clock/clock-guard.js';
+import type { KeyCopyStatus } from '../federation/keys/key-copies.js';
 
 /** What the gateway answers (`federation.status` on the admin socket). */
 export interface FederationStatusResult {
@@ -23,6 +24,8 @@ export interface FederationStatusResult {
     pdus: number;
     catchUps: number;
   }[];
+  /** Per destination, when its copy of our signing key expires, as far as we saw it fetched (federation/keys/key-copies.ts). */
+  keyCopies: KeyCopyStatus[];
   catchUp: { pulls: number; roomsFilled: number; failures: number };
   pullRounds: number;
 }
@@ -69,7 +72,13 @@ export async function runFederationCommand(argv: string[], context?: Partial<Fed
   for (const d of status.destinations) {
     const state = d.failures === 0 ? 'ok' : `${d.failures} failures${d.backingOff ? ', retry pending' : ''}`;
     out(`${d.destination}: ${state}; position ${d.position}; outbox ${d.outbox}, in memory ${d.ephemeral}; sent ${d.transactions} transactions, ${d.pdus} PDUs, ${d.catchUps} catch-ups`);
+    const copy = status.keyCopies?.find((k) => k.destination === d.destination);
+    if (copy) out(`  its copy of our signing key: ${copy.expiresAt === undefined ? 'no fetch seen from its addresses' : `fetched ${iso(copy.fetchedAt!)}, valid until ${iso(copy.expiresAt)}`}`);
   }
   out(`catch-up pulls: ${status.catchUp.pulls} (${status.catchUp.roomsFilled} rooms filled, ${status.catchUp.failures} failures); pull-mode rounds: ${status.pullRounds}`);
   return 0;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

@@ -127,6 +127,12 @@ test.serial('with a wrong clock federation waits (nothing signed, signed request
   const right = await federationStatus(home);
   t.regex(right.lines[0]!, /^clock: ok /);
   t.like(right.json.clock, { sane: true });
+  // cabin fetched home's key set to verify its requests (from 127.0.0.1, where cabin is reached):
+  // its copy is valid for the published seven days from then.
+  const copy = right.json.keyCopies.find((k) => k.destination === cabin.serverName);
+  t.truthy(copy?.fetchedAt, JSON.stringify(right.json.keyCopies));
+  t.is(copy!.expiresAt! - copy!.fetchedAt!, 7 * 24 * 3600 * 1000);
+  t.true(right.lines.some((l) => /^ {2}its copy of our signing key: fetched \S+, valid until \S+$/.test(l)), right.lines.join('\n'));
 
   // Said once each way in the log (the restart's run only: the first run's clock was right).
   const log = home.output();

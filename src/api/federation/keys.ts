@@ -31,6 +31,8 @@ export interface KeyRouteDeps {
    * of what is still valid are counted from now (docs/federation.md "Clock").
    */
   clock?: { assertSane(): void };
+  /** Our key set was just served to `address` (federation/keys/key-copies.ts: when that copy expires). */
+  onOwnKeysServed?: (address: string) => void;
 }
 
 /** A bulk query names at most this many servers: each may cost a fetch. */
@@ -40,8 +42,9 @@ export function registerKeyRoutes(app: FastifyInstance, deps: KeyRouteDeps): voi
   const now = deps.now ?? Date.now;
   const requireClock = () => deps.clock?.assertSane();
 
-  app.get('/_matrix/key/v2/server', async () => {
+  app.get('/_matrix/key/v2/server', async (req) => {
     requireClock();
+    deps.onOwnKeysServed?.(req.ip);
     return deps.ownKeys();
   });
 
