@@ -1,5 +1,5 @@
 /**
- * `make bench` = `node --import tsx scripts/bench.ts [--only cs|mqtt|disk|rss|federation] [--quick]
+ * `make bench` = `node --import tsx scripts/bench.ts [--only cs|mqtt|disk|rss|federation|offline] [--quick]
  *                [--duration SECONDS] [--devices N] [--write]`
  *
  * Measures a fresh Hearth per section, side by side with a baseline in the same run and with the same
@@ -15,6 +15,9 @@
  *         via invite both ways, message latency to the other server's waiting /sync, and a Hearth
  *         user joining a 2,000-member Synapse room (time, peak RSS; the room is prepared once on a
  *         persistent Synapse, scripts/lib/big-room.ts). Needs `scripts/synapse-peer build`.
+ *   offline  Issue 12: catch-up after a restart, a backlog of 10,000 events both ways (--backlog N),
+ *         bytes on the wire per message and per catch-up, Hearth <-> Synapse against Synapse <->
+ *         Synapse (scripts/lib/offline-section.ts). Needs `scripts/synapse-peer build`.
  * Prints a Markdown table; with --write also puts it, with the command and date, in docs/performance.md.
  */
 import { existsSync } from 'node:fs';
@@ -28,13 +31,14 @@ import { PublisherFleet } from './lib/mqtt-workload.js';
 import { addHearthDevices, JEMALLOC, SEA_EXECUTABLE, startBareAedes, startBareHttp, startHearth, type HearthInstance, type HearthLaunch } from './lib/processes.js';
 import { peakRssBytes, resetPeakRss, rssBytes } from './lib/proc.js';
 import * as fed from './lib/federation-workload.js';
+import { offline } from './lib/offline-section.js';
 import { startBigRoom } from './lib/big-room.js';
 import { startSynapse, synapseBuilt, SYNAPSE_CACHE, type SynapsePeer } from '../test/integration/helpers/synapse.js';
 import { buildBundle } from './build.js';
 import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
 import { formatNumber, percentile, runConcurrently } from './lib/stats.js';
 
-const SECTIONS = ['cs', 'mqtt', 'disk', 'rss', 'federation'] as const;
+const SECTIONS = ['cs', 'mqtt', 'disk', 'rss', 'federation', 'offline'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -46,6 +50,7 @@ const { values: args } = parseArgs({
     write: { type: 'boolean', default: false },
     server: { type: 'string', default: 'bundle' },
     profile: { type: 'string' },
+    backlog: { type: 'string' },
   },
 });
 const only = args.only?.split(',') as Section[] | undefined;
@@ -55,8 +60,8 @@ if (args.server !== 'bundle' && args.server !== 'tsx' && args.server !== 'sea') 
 if (args.server === 'sea' && !existsSync(SEA_EXECUTABLE)) throw new Error(`--server sea needs ${SEA_EXECUTABLE}: run make build-gateway`);
 if (args.profile && args.server === 'sea') throw new Error('--profile works with --server bundle or tsx');
 // The federation section needs the Synapse peer: say so before minutes of other sections, not after.
-if ((only ?? SECTIONS).includes('federation') && !synapseBuilt()) {
-  throw new Error(`the federation section needs the Synapse peer (no ${SYNAPSE_CACHE}.built): run 'bash scripts/synapse-peer build' (docs/federation-testing.md), or --only cs,mqtt,disk,rss`);
+if (((only ?? SECTIONS).includes('federation') || (only ?? SECTIONS).includes('offline')) && !synapseBuilt()) {
+  throw new Error(`the federation and offline sections need the Synapse peer (no ${SYNAPSE_CACHE}.built): run 'bash scripts/synapse-peer build' (docs/federation-testing.md), or --only cs,mqtt,disk,rss`);
 }
 // The bundle is what `make run` starts: build it from the current sources first.
 if (args.server === 'bundle') await buildBundle();
@@ -85,6 +90,13 @@ const sizes = {
   joinRepetitions: quick ? 3 : 5,
   federationMessages: quick ? 30 : 100,
   bigRoomMembers: 2000,
+  catchUpRepetitions: quick ? 1 : 3,
+  catchUpMessages: 30,
+  bytesMessages: quick ? 10 : 30,
+  // Issue 12 asks for 10,000; --quick (or --backlog N) measures fewer, and the table says how many.
+  backlogEvents: Number(args.backlog ?? (quick ? 1000 : 10_000)),
+  // Synapse -> Synapse with a 10,000-event backlog costs ~8 more minutes of Synapse sending.
+  backlogBaseline: !quick,
 };
 const MB = 1024 * 1024;
 
@@ -380,7 +392,14 @@ async function federation(): Promise<ResultRow[]> {
 // started (Synapse instances are daemons: nothing else would stop them).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = { cs: clientServer, mqtt: mqttIngest, disk: diskWear, rss: idleMemory, federation };
+const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = {
+  cs: clientServer,
+  mqtt: mqttIngest,
+  disk: diskWear,
+  rss: idleMemory,
+  federation,
+  offline: () => offline(launch, sizes, (line) => process.stderr.write(`${line}\n`)),
+};
 
 const rows: ResultRow[] = [];
 for (const section of only ?? SECTIONS) {
@@ -395,9 +414,12 @@ if (args.write) {
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}, gateway allocator ${JEMALLOC ? 'jemalloc' : 'glibc malloc'}`;
   const doc = resolve(import.meta.dirname, '../docs/performance.md');
   // The federation figures have their own block (## Federation): a run of one never erases the other.
+  // So do the offline figures (## Offline for days).
   const federationRows = rows.filter((row) => row.section === 'Federation');
-  const otherRows = rows.filter((row) => row.section !== 'Federation');
+  const offlineRows = rows.filter((row) => row.section === 'Offline');
+  const otherRows = rows.filter((row) => row.section !== 'Federation' && row.section !== 'Offline');
   if (otherRows.length > 0) writeIntoPerformanceDoc(doc, otherRows, command, machine);
   if (federationRows.length > 0) writeIntoPerformanceDoc(doc, federationRows, command, machine, 'bench-federation');
+  if (offlineRows.length > 0) writeIntoPerformanceDoc(doc, offlineRows, command, machine, 'bench-offline');
   process.stderr.write('bench: wrote docs/performance.md\n');
 }

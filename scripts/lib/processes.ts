@@ -53,8 +53,18 @@ export class ServerProcess {
     return this.child.pid;
   }
 
+  /** Kills the process with `signal` and waits for its exit, keeping its data (a later restart finds it). */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((done) => this.child.once('exit', done));
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
   async stop(): Promise<void> {
-    if (this.child.exitCode === null) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise((done) => this.child.once('exit', done));
       this.child.kill('SIGTERM');
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
@@ -165,13 +175,18 @@ export interface HearthOptions {
    * and allowed to reach 127.0.0.1 (both refused by default, docs/federation.md).
    */
   federated?: boolean;
+  /**
+   * The port of the server name (`127.0.0.1:<port>`) when it is not the federation listener's: a
+   * byte-counting proxy listens there and forwards to the listener (scripts/lib/wire-bytes.ts).
+   */
+  serverNamePort?: number;
 }
 
 /** A fresh Hearth: temporary data directory, free ports, open registration. */
 export async function startHearth(launch: HearthLaunch = { build: 'tsx' }, opts: HearthOptions = {}): Promise<HearthInstance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
   const [clientPort, federationPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
-  const serverName = opts.federated ? `127.0.0.1:${federationPort}` : `localhost:${clientPort}`;
+  const serverName = opts.federated ? `127.0.0.1:${opts.serverNamePort ?? federationPort}` : `localhost:${clientPort}`;
   const env = {
     HEARTH_DATA_DIR: dataDir,
     HEARTH_SERVER_NAME: serverName,
@@ -185,20 +200,36 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }, opts:
     ...GATEWAY_ALLOCATOR_ENV,
     ...launch.env,
   };
+  const cli = launch.build === 'bundle' ? [BUNDLE] : ['bin/hearth.js'];
+  const instance = { server: undefined as unknown as ServerProcess, clientUrl: `http://127.0.0.1:${clientPort}`, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, dataDir, env, cli };
+  instance.server = await spawnHearth(launch, instance);
+  return instance;
+}
+
+/**
+ * Starts the same Hearth again (same data directory, ports and name) after its process was killed
+ * (`server.kill`): resolves once its Client-Server API answers, with the new process in `server`.
+ */
+export async function restartHearth(launch: HearthLaunch, hearth: HearthInstance): Promise<void> {
+  if (hearth.server.child.exitCode === null && hearth.server.child.signalCode === null) throw new Error('restartHearth: the old process still runs');
+  hearth.server = await spawnHearth(launch, hearth);
+}
+
+async function spawnHearth(launch: HearthLaunch, hearth: Pick<HearthInstance, 'env' | 'dataDir' | 'clientUrl'>): Promise<ServerProcess> {
   // The gateway runs with the V8 flags it ships with (Makefile NODE_FLAGS, systemd unit).
   const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(launch.nodeArgs ?? [])];
+  const env = hearth.env;
   const child =
     launch.build === 'sea'
       ? spawnWithStderrTail(SEA_EXECUTABLE, ['run'], { ...env, NODE_OPTIONS: GATEWAY_NODE_FLAGS.join(' ') })
       : launch.build === 'bundle'
         ? spawnWithStderrTail(process.execPath, [...nodeArgs, BUNDLE, 'run'], env)
         : spawnNode('src/cli/main.ts', ['run'], env, nodeArgs);
-  const server = new ServerProcess('hearth', child, () => rmSync(dataDir, { recursive: true, force: true }));
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const server = new ServerProcess('hearth', child, () => rmSync(hearth.dataDir, { recursive: true, force: true }));
   await waitUntil(
     async () => {
       try {
-        return (await fetch(`${clientUrl}/_matrix/client/versions`)).ok;
+        return (await fetch(`${hearth.clientUrl}/_matrix/client/versions`)).ok;
       } catch {
         return false;
       }
@@ -207,8 +238,7 @@ export async function startHearth(launch: HearthLaunch = { build: 'tsx' }, opts:
     'hearth',
     child,
   );
-  const cli = launch.build === 'bundle' ? [BUNDLE] : ['bin/hearth.js'];
-  return { server, clientUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, dataDir, env, cli };
+  return server;
 }
 
 export interface DeviceCredentials {

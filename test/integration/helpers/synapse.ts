@@ -79,6 +79,12 @@ export interface StartSynapseOptions {
    * benchmarks that prepare a big room once). The name must not start with `it-` (pruned by CI).
    */
   persistent?: { name: string; federationPort: number; clientPort: number };
+  /**
+   * The federation listener's port when it is not the server name's: the server is still
+   * `127.0.0.1:<federationPort>`, where the caller puts a proxy that forwards here (the benchmark's
+   * byte counter, scripts/lib/wire-bytes.ts). Nothing listens on `federationPort` until it does.
+   */
+  federationListenPort?: number;
 }
 
 /** True once `scripts/synapse-peer build` has completed on this machine. */
@@ -116,7 +122,8 @@ export async function startSynapse(opts: StartSynapseOptions = {}): Promise<Syna
   const env = { ...process.env, ...opts.env };
 
   const start = async (): Promise<Record<string, string>> => {
-    const info = parseInfo(await peer(['start', name, String(federationPort), String(clientPort)], env));
+    const listen = opts.federationListenPort === undefined ? [] : [String(opts.federationListenPort)];
+    const info = parseInfo(await peer(['start', name, String(federationPort), String(clientPort), ...listen], env));
     const pid = Number(info.pid);
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`scripts/synapse-peer start printed no pid:\n${JSON.stringify(info)}`);
     running.set(name, pid);
