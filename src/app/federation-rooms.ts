@@ -32,6 +32,9 @@ import { stripEvent, strippedStateOf } from '../rooms/stripped-state.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import { listPublicRooms } from '../rooms/public-rooms.js';
 
+
+/** How long a pull waits after a server became reachable, for what it pushes first (see onReachable). */
+const PULL_AFTER_REACHABLE_MS = 1500;
 export interface FederationRoomsDeps {
   engine: RoomEngine;
   db: Database;
@@ -71,6 +74,8 @@ export class FederationRooms {
   /** Pull mode's rounds (behind NAT). */
   readonly pullSchedule: PullSchedule;
   private readonly maker: RemoteMembershipMaker;
+  /** Pulls waiting after a server became reachable (see onReachable). */
+  private readonly pullTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly deps: FederationRoomsDeps) {
     const log = deps.log;
@@ -111,8 +116,19 @@ export class FederationRooms {
       store: new FederationOutboxStore(deps.db),
       serverName: deps.serverName,
       log,
-      // Reachable after failures or our own downtime: it may have events we never got.
-      onReachable: (server) => void this.catchUp.pull(server),
+      // Reachable after failures or our own downtime: it may have events we never got. The pull
+      // waits a moment: our transaction just reset the peer's backoff, and Synapse then pushes what
+      // it queued for us; pulling at once fetched the same events a second time (a catch-up cost
+      // 2x Synapse's bytes, docs/performance.md "Offline for days"). Whatever it pushed is known
+      // by then, and the pull only asks for each room's latest event.
+      onReachable: (server) => {
+        const timer = setTimeout(() => {
+          this.pullTimers.delete(timer);
+          void this.catchUp.pull(server);
+        }, PULL_AFTER_REACHABLE_MS);
+        timer.unref();
+        this.pullTimers.add(timer);
+      },
       ...(deps.sendOptions ? { options: deps.sendOptions } : {}),
     });
     this.catchUp = new RoomCatchUp({
@@ -185,6 +201,8 @@ export class FederationRooms {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.pullTimers) clearTimeout(timer);
+    this.pullTimers.clear();
     await this.pullSchedule.stop();
     await this.sender.stop();
   }
