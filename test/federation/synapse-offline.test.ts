@@ -1,13 +1,13 @@
 /**
  * Offline for days, converged in seconds (issue 12 "Proof" 1 and 2, against a real Synapse):
- *  1. Hearth killed (SIGKILL) while the Synapse user sends 30 messages and changes the topic:
+ *  1. Hearth stopped (SIGTERM), and again killed (SIGKILL), while the Synapse user sends 100 messages and changes the topic:
  *     Synapse cannot deliver and backs off; Hearth restarts, announces itself and pulls the room,
- *     and has all 30 in order and the new topic without waiting for Synapse's retry.
- *  2. Synapse stopped while the Hearth user sends 70 messages and renames the room; Hearth is
+ *     and has all 100 in order and the new topic without waiting for Synapse's retry.
+ *  2. Synapse stopped while the Hearth user sends 100 messages and renames the room; Hearth is
  *     killed mid-queue (everything acknowledged to the client, nothing delivered) and restarted;
  *     Synapse comes back and asks Hearth something (any signed request resets Hearth's backoff):
  *     more than 50 behind, Hearth sends the newest event (catch-up) and Synapse pulls the rest
- *     from Hearth (get_missing_events, backfill): all 70 and the name arrive, none twice.
+ *     from Hearth (get_missing_events, backfill): all 100 and the name arrive, none twice.
  * Both servers' /messages end identical, in the same order.
  *  3. Partition: Hearth stopped (SIGTERM) while the Synapse user changes the topic and power levels, then Synapse
  *     down while the Hearth user does; healed, each server has the other's branch and state
@@ -121,27 +121,31 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
   expected.push('hello from alice');
   await converged(bob, roomId, expected, 'the first answer on Hearth');
 
-  // 1. Hearth killed; Synapse's user goes on. Synapse cannot deliver and backs off.
-  const killed = await hearth.kill('SIGKILL');
-  t.is(killed.signal, 'SIGKILL');
-  for (let i = 0; i < 30; i++) {
-    const body = `alice while hearth is down #${i}`;
-    await send(alice, roomId, body);
-    expected.push(body);
+  // 1. Hearth stopped (SIGTERM), then again killed (SIGKILL); Synapse's user goes on each time.
+  // Synapse cannot deliver and backs off.
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    const exit = await hearth.kill(signal);
+    t.is(signal === 'SIGTERM' ? exit.code : exit.signal, signal === 'SIGTERM' ? 0 : 'SIGKILL');
+    for (let i = 0; i < 100; i++) {
+      const body = `alice while hearth is down (${signal}) #${i}`;
+      await send(alice, roomId, body);
+      expected.push(body);
+    }
+    const newTopic = `set while hearth was down (${signal})`;
+    await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`, { topic: newTopic });
+    const restartedAt = Date.now();
+    await hearth.restart();
+    const servingAt = Date.now();
+    const onHearth = await converged(bob, roomId, expected, `the 100 messages on Hearth after its ${signal} restart`);
+    t.deepEqual(onHearth, expected, `Hearth has every message Synapse sent while it was down, in order (${signal})`);
+    const topic = await eventually('the new topic on Hearth', async () => ((await stateContent(bob, roomId, 'm.room.topic'))?.topic === newTopic ? true : undefined));
+    t.true(topic);
+    t.log(`${signal}: Hearth caught up ${Date.now() - restartedAt} ms after its restart began, ${Date.now() - servingAt} ms after it was serving`);
   }
-  await call(alice, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`, { topic: 'set while hearth was down' });
-  const restartedAt = Date.now();
-  await hearth.restart();
-  const servingAt = Date.now();
-  const onHearth = await converged(bob, roomId, expected, 'the 30 messages on Hearth after its restart');
-  t.deepEqual(onHearth, expected, 'Hearth has every message Synapse sent while it was down, in order');
-  const topic = await eventually('the new topic on Hearth', async () => ((await stateContent(bob, roomId, 'm.room.topic'))?.topic === 'set while hearth was down' ? true : undefined));
-  t.true(topic);
-  t.log(`Hearth caught up ${Date.now() - restartedAt} ms after its restart began, ${Date.now() - servingAt} ms after it was serving`);
 
   // 2. Synapse down; Hearth's user goes on; Hearth killed with all of it queued, then restarted.
   await synapse.restart(async () => {
-    for (let i = 0; i < 70; i++) {
+    for (let i = 0; i < 100; i++) {
       const body = `bob while synapse is down #${i}`;
       await send(bob, roomId, body);
       expected.push(body);
@@ -153,10 +157,10 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
   const backAt = Date.now();
   // Synapse asks Hearth for a profile: a signed request, so Hearth retries at once rather than after its backoff.
   await request(synapse.clientUrl, 'GET', `/_matrix/client/v3/profile/${encodeURIComponent(bob.userId)}`, { token: alice.token });
-  const onSynapse = await converged(alice, roomId, expected, 'the 70 messages on Synapse after it came back');
+  const onSynapse = await converged(alice, roomId, expected, 'the 100 messages on Synapse after it came back');
   t.deepEqual(onSynapse, expected, 'Synapse has every message Hearth sent while it was down, in order, none twice');
   t.log(`Synapse caught up ${Date.now() - backAt} ms after it came back`);
-  // 70 behind after failures: Hearth sent the newest event and Synapse pulled the other 69 from us.
+  // 100 behind after failures: Hearth sent the newest event and Synapse pulled the other 99 from us.
   t.regex(hearth.output(), /federation catch-up: sending the newest event per room/);
   const status = await federationStatus();
   const toSynapse = status.destinations.find((d: any) => d.destination === synapse.serverName);
