@@ -49,7 +49,7 @@ test: deps typecheck
 	npx ava
 
 unit: deps
-	npx ava 'test/{core,state,storage,telemetry}/**/*.test.ts'
+	npx ava 'test/{core,state,telemetry,http,config,limits}/**/*.test.ts'
 
 bench: deps
 	node --import tsx scripts/bench.ts

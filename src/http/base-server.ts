@@ -27,6 +27,8 @@ export interface BaseServerOptions {
   rewriteUrl?: (url: string) => string;
 }
 
+const JSON_WITH_CHARSET = 'application/json; charset=utf-8';
+
 /** How long a closing server lets running requests finish before it cuts their connections. */
 const DRAIN_TIMEOUT_MS = 3000;
 
@@ -89,6 +91,9 @@ export function createBaseServer(opts: BaseServerOptions): FastifyInstance {
   });
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    // fastify labels JSON `application/json; charset=utf-8`; Synapse sends `application/json`, and
+    // some clients and test tools compare the header (JSON is UTF-8 by definition, RFC 8259 8.1).
+    if (reply.getHeader('content-type') === JSON_WITH_CHARSET) reply.header('content-type', 'application/json');
     done(null, payload);
   });
   app.addHook('preClose', async () => {
