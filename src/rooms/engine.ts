@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { JsonObject, Pdu, RoomEvent, RoomVersionId, SigningKey } from '../core/types.js';
 import { splitStateKey, stateKey, type StateEventMap, type StateIdMap, type StateKey } from '../core/types.js';
 import { finalizePdu, type PduTemplate } from '../core/event-builder.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { prevEventIds } from '../core/event-references.js';
 import { getRoomVersionRules, type RoomVersionRules } from '../core/room-versions.js';
 import { eventIdentifiersRefusal } from '../core/identifiers.js';
@@ -439,6 +440,15 @@ export class RoomEngine {
     const head = this.rooms.head(room.short);
     if (!head) throw new Error(`room ${room.roomId} has no head`);
     const state = await this.currentState(room.roomId);
+    // The same sender setting the same state content again creates nothing and gets the event that
+    // is there (Synapse: `deduplicate_state_event`; a client retrying, a bridge re-asserting).
+    // Memberships are left to their own rules (a join over a join updates the profile).
+    if (draft.state_key !== undefined && draft.type !== 'm.room.member') {
+      const existing = state.get(stateKey(draft.type, draft.state_key));
+      if (existing && existing.pdu.sender === draft.sender && canonicalJson(existing.pdu.content) === canonicalJson(draft.content)) {
+        return { eventId: existing.event_id, stream: existing.meta.stream };
+      }
+    }
     const template = await withEventReferences(this.templateFor(room, rules, draft, state, head, opts.originServerTs ?? Date.now()), rules, (id) => this.events.get(id));
     const content = template.content;
 

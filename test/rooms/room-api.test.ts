@@ -139,3 +139,25 @@ test('bad input gets Matrix errors', async (t) => {
   // Still serving.
   t.is((await call(s, 'GET', '/_matrix/client/v3/joined_rooms', ALICE)).body.joined_rooms[0], roomId);
 });
+
+test('the same state content set again by the same sender returns the event that is there and creates nothing (as Synapse)', async (t) => {
+  const s = await openRoomStack();
+  t.teardown(() => s.close());
+  const created = await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, { invite: [BOB], power_level_content_override: { users: { [ALICE]: 100, [BOB]: 100 } } });
+  const roomId = created.body.room_id as string;
+  const room = encodeURIComponent(roomId);
+  t.is((await call(s, 'POST', `/_matrix/client/v3/rooms/${room}/join`, BOB, {})).status, 200);
+  const first = await call(s, 'PUT', `/_matrix/client/v3/rooms/${room}/state/m.room.topic/`, ALICE, { topic: 'Sensors' });
+  const before = await call(s, 'GET', `/_matrix/client/v3/rooms/${room}/messages?dir=b&limit=100`, ALICE);
+  const again = await call(s, 'PUT', `/_matrix/client/v3/rooms/${room}/state/m.room.topic/`, ALICE, { topic: 'Sensors' });
+  t.is(again.status, 200);
+  t.is(again.body.event_id, first.body.event_id, 'the existing event');
+  const after = await call(s, 'GET', `/_matrix/client/v3/rooms/${room}/messages?dir=b&limit=100`, ALICE);
+  t.is(after.body.chunk.length, before.body.chunk.length, 'nothing new in the timeline');
+  // Another content, or the same content from another sender, is a new event.
+  const changed = await call(s, 'PUT', `/_matrix/client/v3/rooms/${room}/state/m.room.topic/`, ALICE, { topic: 'Sensors!' });
+  t.not(changed.body.event_id, first.body.event_id);
+  const byBob = await call(s, 'PUT', `/_matrix/client/v3/rooms/${room}/state/m.room.topic/`, BOB, { topic: 'Sensors!' });
+  t.is(byBob.status, 200);
+  t.not(byBob.body.event_id, changed.body.event_id);
+});
