@@ -506,7 +506,9 @@ export class RoomEngine {
    */
   private async checkRedaction(room: RoomRecord, rules: RoomVersionRules, draft: EventDraft, state: StoredStateMap): Promise<StoredEvent | undefined> {
     const target = await this.events.get(draft.redacts!);
-    if (!target || target.room_id !== room.roomId) throw notFound('Event to redact not found in this room');
+    if (!target) throw notFound('Event to redact not found in this room');
+    // Synapse answers 400 here (handlers/message.py); an event of another room is not redacted through this one.
+    if (target.room_id !== room.roomId) throw new MatrixError(400, ErrCode.UNKNOWN, 'Cannot redact an event from a different room');
     if (target.pdu.sender !== draft.sender && !canUserDo('redact', draft.sender, state, rules)) {
       throw forbidden('You may only redact your own events without the redact power level');
     }

@@ -161,3 +161,19 @@ test('the same state content set again by the same sender returns the event that
   t.is(byBob.status, 200);
   t.not(byBob.body.event_id, changed.body.event_id);
 });
+
+test('redacting an event of another room through this one is 400, as Synapse answers; an unknown event 404', async (t) => {
+  const s = await openRoomStack();
+  t.teardown(() => s.close());
+  const kitchen = (await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, {})).body.room_id as string;
+  const garage = (await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, {})).body.room_id as string;
+  const sent = await call(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(garage)}/send/m.room.message/g1`, ALICE, { msgtype: 'm.text', body: 'in the garage' });
+  const across = await call(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(kitchen)}/redact/${encodeURIComponent(sent.body.event_id)}/r1`, ALICE, {});
+  t.is(across.status, 400);
+  t.is(across.body.errcode, 'M_UNKNOWN');
+  t.regex(across.body.error, /different room/);
+  const unknown = await call(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(kitchen)}/redact/${encodeURIComponent('$nothing')}/r2`, ALICE, {});
+  t.is(unknown.status, 404);
+  const stillThere = await call(s, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(garage)}/event/${encodeURIComponent(sent.body.event_id)}`, ALICE);
+  t.is(stillThere.body.content.body, 'in the garage');
+});
