@@ -1,7 +1,8 @@
 /**
  * Assembles the account side of the Client-Server API (discovery, login and registration, devices,
  * profiles, account data, filters, push rules, typing, receipts, read markers, to-device, Synapse's
- * shared-secret registration) around the account services. Used by the gateway and by tests.
+ * shared-secret registration) around the account services. Used by the client API assembler
+ * (client-api.ts) and by tests.
  */
 import type { FastifyInstance } from 'fastify';
 import type { HearthConfig } from '../config/config.js';

@@ -1,19 +1,18 @@
 /**
  * The gateway: one process that assembles every service with constructor injection and owns their
- * lifecycle. Start order: storage -> accounts and rooms -> HTTP routes -> telemetry and bridge ->
- * MQTT broker -> listeners -> admin socket. Stop runs the other way, so buffered writes (telemetry,
- * MQTT persistence) land before the database closes.
+ * lifecycle. Start order: storage -> core services (rooms, the clock, accounts, E2EE, push,
+ * presence) -> federation (federation.ts, federation-rooms.ts, the EDUs) -> the Client-Server API
+ * (client-api.ts) -> sensors (sensors.ts: telemetry, bridge, MQTT broker) -> listeners -> admin
+ * socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
+ * database closes.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { HearthConfig } from '../config/config.js';
-import type { JsonObject } from '../core/types.js';
 import { Database } from '../storage/db.js';
 import { lastStreamPosition } from '../stream/stream-position.js';
 import { StreamNotifier } from '../stream/notifier.js';
 import { RoomEngine } from '../rooms/engine.js';
-import { createHttpServer } from '../http/server.js';
-import { createAuthenticator } from '../http/auth.js';
 import { AccountService } from '../accounts/accounts.js';
 import { AccountDataService } from '../accounts/account-data.js';
 import { FilterService } from '../accounts/filters.js';
@@ -21,26 +20,14 @@ import { PushRulesService } from '../accounts/push-rules.js';
 import { ReceiptService } from '../accounts/receipts.js';
 import { ToDeviceService } from '../accounts/to-device.js';
 import { TypingManager } from '../accounts/typing.js';
-import { UserInteractiveAuth } from '../accounts/uia.js';
 import { E2eeService } from '../e2ee/service.js';
 import { engineMembershipView } from '../e2ee/membership-view.js';
-import { registerKeysRoutes } from '../api/client/keys.js';
-import { registerPresenceRoutes } from '../api/client/presence.js';
-import { registerMediaRoutes } from '../api/client/media.js';
-import { registerKeyBackupRoutes } from '../api/client/key-backup.js';
-import { KeyBackupService } from '../e2ee/key-backup.js';
 import { MediaStore } from '../media/store.js';
 import { NotificationCounts } from '../push/notification-counts.js';
 import { PusherService } from '../push/pushers.js';
 import { ignoredUsersLookup } from '../accounts/ignored-users.js';
 import { PusherStore } from '../storage/pushers.js';
-import { registerPushersRoutes } from '../api/client/pushers.js';
-import { registerReportRoutes } from '../api/client/report.js';
-import { registerNotificationRoutes } from '../api/client/notifications.js';
-import { NotificationList } from '../push/notification-list.js';
-import { ReportService } from '../moderation/reports.js';
-import { ReportStore } from '../storage/reports.js';
-import { readReceiptsOf, receiptsResettingCounts } from '../push/read-receipts.js';
+import { readReceiptsOf } from '../push/read-receipts.js';
 import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
 import type { EmbeddedBroker } from '../mqtt/broker/embedded.js';
@@ -50,22 +37,16 @@ import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
 import { assembleFederation } from './federation.js';
 import { assembleSensors } from './sensors.js';
+import { assembleClientApi } from './client-api.js';
 import { registerFederationQueryRoutes } from '../api/federation/query.js';
 import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { FederationRooms } from './federation-rooms.js';
 import { assembleFederationEdus } from '../federation/edus/federation-edus.js';
 import { withRequestLog } from '../federation/requests.js';
-import { RemoteMediaCache } from '../media/remote-media.js';
 import { registerFederationMediaRoutes } from '../api/federation/media.js';
-import { buildRoomApi } from './room-api.js';
 import { RoomDirectory } from '../rooms/room-directory.js';
-import { registerAccountApi } from './account-api.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
-import { describeListenError } from './listen-error.js';
-import { ClientRateLimits } from '../limits/client-limits.js';
-import { LongPollGate } from '../limits/long-polls.js';
 import { ConnectionGate, connectionBudget } from '../limits/connections.js';
-import { registerHealthRoutes } from '../api/client/health.js';
 import { ClockGuard } from '../federation/clock/clock-guard.js';
 import { SyncActivity } from '../rooms/sync-activity.js';
 import { effectiveFloor } from '../federation/clock/clock-sanity.js';
@@ -192,36 +173,9 @@ export class Gateway {
     this.closables.push({ name: 'presence', close: async () => presence.stop() });
     const stopPresenceActivity = engine.onEvent((event) => presence.markActive(event.pdu.sender));
     this.closables.push({ name: 'presence-activity', close: async () => void stopPresenceActivity() });
-    const countingReceipts = receiptsResettingCounts(receipts, notificationCounts);
-    // A read receipt also updates the badge on the user's phones (a counts-only push).
-    const readReceipts: typeof countingReceipts = {
-      async setReceipt(userId, roomId, receiptType, eventId, threadId) {
-        await countingReceipts.setReceipt(userId, roomId, receiptType, eventId, threadId);
-        pushers.onRead(userId);
-      },
-    };
-    const uia = new UserInteractiveAuth({
-      checkPassword: (userId, password) => accounts.checkPassword(userId, password),
-      resolveUser: (user) => accounts.resolveLoginUser(user),
-      isValidRegistrationToken: (token) => config.registration.tokens.includes(token),
-    });
 
-    // ---- the Client-Server API
-    // Closing the HTTP server answers parked /sync long-polls first, or it would wait for them.
-    const app = createHttpServer({ logger: log.child({ component: 'http' }), onClosing: () => notifier.close() });
-    this.connections.attach(app.server);
-    registerHealthRoutes(app, {
-      problem: () => {
-        const fault = db.health.current;
-        return fault ? `storage is failing since ${new Date(fault.since).toISOString()}: ${fault.reason}` : undefined;
-      },
-      degraded: () => {
-        const wrong = clock.problem();
-        return wrong === undefined ? [] : [`federation is paused: this server's clock is not set (${wrong})`];
-      },
-    });
-    const auth = createAuthenticator(accounts);
-    const isJoined = (userId: string, roomId: string) => engine.isJoined(userId, roomId);
+    // Shared by the client API and federation: the public room directory, a user's profile, media.
+    const roomDirectory = new RoomDirectory(db);
     const profileOf = async (userId: string) => {
       const p = await accounts.getProfile(userId);
       const out: { displayname?: string; avatar_url?: string } = {};
@@ -229,80 +183,15 @@ export class Gateway {
       if (p?.avatar_url) out.avatar_url = p.avatar_url;
       return out;
     };
-    // Rate limits (limits/client-limits.ts): off only when configured so (test rigs, benchmarks).
-    const limits = config.rateLimits.enabled ? new ClientRateLimits(config.rateLimits) : undefined;
-    registerAccountApi(app, {
-      ...(limits ? { limits } : {}),
-      config,
-      auth,
-      accounts,
-      uia,
-      accountData,
-      filters,
-      pushRules,
-      typing,
-      receipts: readReceipts,
-      toDevice,
-      isJoined,
-      // Called at request time, once the room API below exists.
-      onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
-      leaveAllRooms: async (userId) => {
-        for (const m of await engine.roomsOf(userId)) {
-          if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await roomApi.membership.leave(m.roomId, userId);
-        }
-      },
-    });
-    registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
-    registerPushersRoutes(app, { requireUser: (req) => auth.requireUser(req), pushers });
-    const reportStore = new ReportStore(db);
-    await reportStore.open();
-    registerReportRoutes(app, {
-      requireUser: (req) => auth.requireUser(req),
-      engine,
-      reports: new ReportService({
-        store: reportStore,
-        engine,
-        userExists: async (userId) => {
-          const user = await accounts.getUser(userId);
-          return user !== undefined && !user.deactivated;
-        },
-        log: log.child({ component: 'reports' }),
-      }),
-    });
-    registerKeyBackupRoutes(app, { requireUser: (req) => auth.requireUser(req), backups: new KeyBackupService(db) });
     const media = new MediaStore(db, config.dataDir);
-    registerMediaRoutes(app, {
-      requireUser: (req) => auth.requireUser(req),
-      media,
-      serverName,
-      maxUploadBytes: config.media.maxUploadBytes,
-      // Other servers' media over federation (the client below is assembled further down; used per request).
-      remote: new RemoteMediaCache({
-        db,
-        media,
-        maxBytes: config.media.maxUploadBytes,
-        download: async (server, mediaId, maxBytes) => {
-          const stream = await federation.client.stream({ method: 'GET', destination: server, path: `/_matrix/federation/v1/media/download/${encodeURIComponent(mediaId)}`, maxResponseBytes: maxBytes });
-          const chunks: Buffer[] = [];
-          for await (const chunk of stream) chunks.push(chunk as Buffer);
-          return Buffer.concat(chunks);
-        },
-      }),
-    });
-    registerKeysRoutes(app, {
-      serverName,
-      e2ee,
-      requireUser: (req) => auth.requireUser(req),
-      checkPassword: (userId, password) => accounts.checkPassword(userId, password),
-    });
+    // Local clients syncing: pull mode asks other servers more often then (docs/federation.md).
+    const syncActivity = new SyncActivity();
+
     // ---- federation (src/app/federation.ts: listener, keys, client; federation-rooms.ts: the event
-    // pipeline). Assembled before the room API, which joins and invites through it; bound below.
+    // pipeline). Assembled before the client API, whose room API joins and invites through it.
     const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring, clock });
     // Federation sockets share the descriptor limit with the client API and MQTT: one cap for all.
     this.connections.attach(federation.app.server);
-    const roomDirectory = new RoomDirectory(db);
-    // Local clients syncing: pull mode asks other servers more often then (docs/federation.md).
-    const syncActivity = new SyncActivity();
     const federationRooms = new FederationRooms({
       engine,
       db,
@@ -363,47 +252,33 @@ export class Gateway {
     federationEdus.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
     this.closables.push({ name: 'federation-edus', close: () => federationEdus.stop() });
 
-    const roomApi = buildRoomApi(app, {
-      federation: federationRooms.membership,
-      defaultRoomVersion: config.defaultRoomVersion,
-      ...(limits ? { limitSend: (userId: string) => limits.takeMessage(userId) } : {}),
-      longPolls: new LongPollGate(config.sync),
-      syncActivity,
+    // ---- the Client-Server API: the HTTP server, /health and every client route (src/app/client-api.ts)
+    const clientApi = await assembleClientApi({
+      config,
+      log,
+      db,
       engine,
-      directory: roomDirectory,
-      serverName,
-      requireUser: (req) => auth.requireUser(req),
-      profileOf,
-      getFilter: (userId, id) => filters.getFilter(userId, id),
+      notifier,
+      clock,
+      accounts,
+      accountData,
+      filters,
+      pushRules,
+      receipts,
+      toDevice,
+      typing,
+      e2ee,
+      notificationCounts,
+      pushers,
+      presence,
       ignoredUsersOf,
-      erasedUsers: () => accounts.erasedUsers(),
-      sources: {
-        accountDataSince: (userId, from, to) => accountData.accountDataSince(userId, from, to),
-        toDeviceSince: (userId, deviceId, from, to) => toDevice.toDeviceSince(userId, deviceId, from, to),
-        acknowledgeToDevice: (userId, deviceId, upTo) => toDevice.acknowledgeToDevice(userId, deviceId, upTo),
-        receiptsSince: (roomIds, from, to, viewerId) => receipts.receiptsSince(roomIds, from, to, viewerId),
-        typingFor: (roomId) => typing.typingFor(roomId),
-        typingChangedSince: (roomId, serial) => typing.typingChangedSince(roomId, serial),
-        deviceListsSince: (userId, from, to) => e2ee.deviceListsSince(userId, from, to),
-        oneTimeKeyCounts: (userId, deviceId) => e2ee.oneTimeKeyCounts(userId, deviceId),
-        unusedFallbackKeyTypes: (userId, deviceId) => e2ee.unusedFallbackKeyTypes(userId, deviceId),
-        unreadCounts: (userId, roomId) => notificationCounts.unreadCounts(userId, roomId),
-        threadedUnreadCounts: (userId, roomId) => notificationCounts.threadedUnreadCounts(userId, roomId),
-        userSyncing: (userId, setPresence) => presence.userSyncing(userId, setPresence),
-        presenceSince: (userId, since, to) => presence.eventsFor(userId, since, to),
-      },
+      media,
+      directory: roomDirectory,
+      syncActivity,
+      profileOf,
+      federation: { membership: federationRooms.membership, client: federation.client },
     });
-
-    registerNotificationRoutes(app, {
-      requireUser: (req) => auth.requireUser(req),
-      notifications: new NotificationList({
-        engine,
-        counts: notificationCounts,
-        pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
-        ignoredUsersOf,
-        format: async (event, userId) => (await roomApi.formatter.format(event, { userId })) as unknown as JsonObject,
-      }),
-    });
+    this.connections.attach(clientApi.app.server);
 
     // ---- sensors: telemetry, MQTT logins, the broker and the bridge (src/app/sensors.ts)
     const sensors = await assembleSensors({
@@ -412,9 +287,9 @@ export class Gateway {
       db,
       engine,
       accounts,
-      createRoomDeps: roomApi.createRoomDeps,
-      app,
-      requireUser: (req) => auth.requireUser(req),
+      createRoomDeps: clientApi.roomApi.createRoomDeps,
+      app: clientApi.app,
+      requireUser: (req) => clientApi.auth.requireUser(req),
       admitConnection: (socket) => this.connections.admit(socket),
       onClose: (name, close) => this.closables.push({ name, close }),
     });
@@ -422,20 +297,16 @@ export class Gateway {
     const { registry, bridge } = sensors;
 
     // ---- listeners
-    try {
-      await app.listen({ host: config.client.bindAddress, port: config.client.port });
-    } catch (err) {
-      const { bindAddress: host, port } = config.client;
-      throw describeListenError(err, { what: 'the Client-Server API', host, port, setting: 'client.port', env: 'HEARTH_CLIENT_PORT' });
-    }
-    this.closables.push({ name: 'http', close: () => app.close() });
+    await clientApi.listen();
+    // Its close answers parked /sync long-polls first, or it would wait for them (client-api.ts).
+    this.closables.push({ name: 'http', close: () => clientApi.close() });
     await federation.listen();
     this.closables.push({ name: 'federation-http', close: () => federation.close() });
     // After the listener: the announcement makes peers send to us at once (docs/federation.md "Offline").
     void federationRooms.start();
     this.closables.push({ name: 'federation-sender', close: () => federationRooms.stop() });
     if (this.broker) {
-      const detach = this.broker.attachWebSocket(app.server, config.mqtt.websocketPath);
+      const detach = this.broker.attachWebSocket(clientApi.app.server, config.mqtt.websocketPath);
       this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });
     }
 

@@ -1,6 +1,7 @@
 /**
  * Assembles the room side of the Client-Server API around a room engine: membership, formatting,
- * timeline reading, sync, and the routes. Used by the gateway and by tests.
+ * timeline reading, sync, and the routes. Used by the client API assembler (client-api.ts) and by
+ * tests.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RoomEngine } from '../rooms/engine.js';

@@ -1,9 +1,9 @@
 /**
  * The sensor surface, assembled: reading history (telemetry), MQTT logins (the device registry),
  * the broker (embedded aedes, or an external broker as a client) and the bridge that turns devices
- * into rooms. One of the gateway's three assemblers, beside the Client-Server API (gateway.ts,
- * room-api.ts, account-api.ts) and federation (federation.ts, federation-rooms.ts); the flow of a
- * reading through it is drawn in docs/architecture.md.
+ * into rooms. One of the gateway's three assemblers, beside the Client-Server API (client-api.ts,
+ * with room-api.ts and account-api.ts) and federation (federation.ts, federation-rooms.ts); the flow
+ * of a reading through it is drawn in docs/architecture.md.
  */
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

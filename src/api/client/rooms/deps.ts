@@ -1,4 +1,4 @@
-/** What the room routes need, injected by the gateway wiring (src/app/gateway.ts). */
+/** What the room routes need, injected by the client API's wiring (src/app/room-api.ts, from src/app/client-api.ts). */
 import type { FastifyRequest } from 'fastify';
 import type { RoomEngine } from '../../../rooms/engine.js';
 import type { MembershipService } from '../../../rooms/membership.js';
