@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fails early, with a clear message, when a real peer the integration tests drive is missing.
 missing=0
-for cmd in mosquitto mosquitto_pub mosquitto_sub; do
-  command -v "$cmd" >/dev/null 2>&1 || { echo "missing: $cmd (apt-get install mosquitto mosquitto-clients)"; missing=1; }
+# The broker lives in /usr/sbin, which is not on a non-root PATH: look where the tests run it from.
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || { echo "missing: mosquitto (apt-get install mosquitto)"; missing=1; }
+for cmd in mosquitto_pub mosquitto_sub; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "missing: $cmd (apt-get install mosquitto-clients)"; missing=1; }
 done
 /usr/bin/python3 -c 'import nio' >/dev/null 2>&1 || { echo "missing: matrix-nio (apt-get install python3-matrix-nio)"; missing=1; }
 synapse_cache="${HEARTH_SYNAPSE_CACHE:-/var/cache/hearth/synapse-sid}"
