@@ -1,7 +1,7 @@
 /**
  * The gateway: one process that assembles every service with constructor injection and owns their
  * lifecycle. Start order: storage -> core services (rooms, the clock, accounts, E2EE, push,
- * presence) -> federation (federation.ts, federation-rooms.ts, the EDUs) -> the Client-Server API
+ * presence) -> federation (federation-services.ts) -> the Client-Server API
  * (client-api.ts) -> sensors (sensors.ts: telemetry, bridge, MQTT broker) -> listeners -> admin
  * socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
  * database closes.
@@ -35,15 +35,9 @@ import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
-import { assembleFederation } from './federation.js';
+import { assembleFederationServices } from './federation-services.js';
 import { assembleSensors } from './sensors.js';
 import { assembleClientApi } from './client-api.js';
-import { registerFederationQueryRoutes } from '../api/federation/query.js';
-import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
-import { FederationRooms } from './federation-rooms.js';
-import { assembleFederationEdus } from '../federation/edus/federation-edus.js';
-import { withRequestLog } from '../federation/requests.js';
-import { registerFederationMediaRoutes } from '../api/federation/media.js';
 import { RoomDirectory } from '../rooms/room-directory.js';
 import { startIdleHeapTrim } from './idle-heap-trim.js';
 import { ConnectionGate, connectionBudget } from '../limits/connections.js';
@@ -187,70 +181,30 @@ export class Gateway {
     // Local clients syncing: pull mode asks other servers more often then (docs/federation.md).
     const syncActivity = new SyncActivity();
 
-    // ---- federation (src/app/federation.ts: listener, keys, client; federation-rooms.ts: the event
-    // pipeline). Assembled before the client API, whose room API joins and invites through it.
-    const federation = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring, clock });
-    // Federation sockets share the descriptor limit with the client API and MQTT: one cap for all.
-    this.connections.attach(federation.app.server);
-    const federationRooms = new FederationRooms({
-      engine,
+    // ---- federation (src/app/federation-services.ts: the listener, keys and client, the event
+    // pipeline, EDUs and E2EE across servers). Assembled before the client API, whose room API
+    // joins and invites through it.
+    const federation = await assembleFederationServices({
+      config,
+      log,
       db,
-      serverName,
-      signingKey,
-      requests: withRequestLog(federation.client, log.child({ component: 'federation-out' })),
-      keys: federation.keys,
-      userExists: async (userId) => {
-        const user = await accounts.getUser(userId);
-        return user !== undefined && !user.deactivated;
-      },
-      directory: roomDirectory,
-      log: log.child({ component: 'federation' }),
-      pullIntervalMs: config.federation.pullIntervalSeconds * 1000,
-      pullIntervalActiveMs: config.federation.pullIntervalActiveSeconds * 1000,
-      clientActive: () => syncActivity.isActive(),
+      keyring,
       clock,
-    });
-    // Set again: every destination that backed off meanwhile is retried now, not at its next backoff.
-    const stopClockRetry = clock.onChange((sane) => {
-      if (sane) federationRooms.sender.retryAll();
-    });
-    this.closables.push({ name: 'clock-retry', close: async () => void stopClockRetry() });
-    federationRooms.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
-    const keyCopies = federation.watchKeyCopies(() => federationRooms.sender.status().map((d) => d.destination));
-    registerFederationMediaRoutes(federation.app, { originOf: (req) => federation.auth.requireServer(req), media });
-    federation.onServerContact((origin) => federationRooms.onServerContact(origin));
-    const federationAliases = new RoomDirectory(db);
-    registerFederationQueryRoutes(federation.app, {
-      serverName,
-      requireServer: (req) => federation.auth.requireServer(req),
-      profileOf: async (userId) => {
-        const user = await accounts.getUser(userId);
-        return user && !user.deactivated ? profileOf(userId) : undefined;
-      },
-      resolveAlias: (alias) =>
-        resolveAliasForServers({ serverName, aliasTarget: (a) => federationAliases.aliasTarget(a), currentState: (roomId) => engine.currentState(roomId) }, alias),
-    });
-
-    // EDUs and end-to-end encryption across servers: typing, receipts, presence, device lists and
-    // to-device both ways, other servers' users' keys for /keys/query and /keys/claim, and the
-    // user/devices and user/keys routes (src/federation/edus/federation-edus.ts).
-    const federationEdus = await assembleFederationEdus({
-      serverName,
-      db,
       engine,
-      transactions: federationRooms.transactions,
-      sender: federationRooms.sender,
-      requests: withRequestLog(federation.client, log.child({ component: 'federation-out' })),
+      accounts,
+      directory: roomDirectory,
+      profileOf,
+      media,
+      syncActivity,
       typing,
       receipts,
       presence,
       toDevice,
       e2ee,
-      deviceDisplayName: async (userId, deviceId) => (await accounts.listDevices(userId)).find((d) => d.deviceId === deviceId)?.displayName,
-      log: log.child({ component: 'federation-edus' }),
     });
-    federationEdus.registerRoutes(federation.app, (req) => federation.auth.requireServer(req));
-    this.closables.push({ name: 'federation-edus', close: () => federationEdus.stop() });
+    // Federation sockets share the descriptor limit with the client API and MQTT: one cap for all.
+    this.connections.attach(federation.surface.app.server);
+    this.closables.push({ name: 'federation-services', close: () => federation.close() });
 
     // ---- the Client-Server API: the HTTP server, /health and every client route (src/app/client-api.ts)
     const clientApi = await assembleClientApi({
@@ -276,7 +230,7 @@ export class Gateway {
       directory: roomDirectory,
       syncActivity,
       profileOf,
-      federation: { membership: federationRooms.membership, client: federation.client },
+      federation: { membership: federation.rooms.membership, client: federation.surface.client },
     });
     this.connections.attach(clientApi.app.server);
 
@@ -300,11 +254,11 @@ export class Gateway {
     await clientApi.listen();
     // Its close answers parked /sync long-polls first, or it would wait for them (client-api.ts).
     this.closables.push({ name: 'http', close: () => clientApi.close() });
-    await federation.listen();
-    this.closables.push({ name: 'federation-http', close: () => federation.close() });
+    await federation.surface.listen();
+    this.closables.push({ name: 'federation-http', close: () => federation.surface.close() });
     // After the listener: the announcement makes peers send to us at once (docs/federation.md "Offline").
-    void federationRooms.start();
-    this.closables.push({ name: 'federation-sender', close: () => federationRooms.stop() });
+    void federation.rooms.start();
+    this.closables.push({ name: 'federation-sender', close: () => federation.rooms.stop() });
     if (this.broker) {
       const detach = this.broker.attachWebSocket(clientApi.app.server, config.mqtt.websocketPath);
       this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });
@@ -314,13 +268,7 @@ export class Gateway {
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
       ...userAdminHandlers(accounts),
       // `hearth federation status` (cli/federation.ts).
-      'federation.status': async () => ({
-        clock: clock.status(),
-        destinations: federationRooms.sender.status(),
-        keyCopies: await keyCopies.status(),
-        catchUp: federationRooms.catchUp.stats,
-        pullRounds: federationRooms.pullSchedule.rounds,
-      }),
+      'federation.status': async () => ({ clock: clock.status(), ...(await federation.status()) }),
       ...deviceAdminHandlers(registry, {
         onRemoved: (name) => {
           this.broker?.disconnectDevice(name);
