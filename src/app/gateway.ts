@@ -54,7 +54,7 @@ import { registerFederationQueryRoutes } from '../api/federation/query.js';
 import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { FederationRooms } from './federation-rooms.js';
 import { assembleFederationEdus } from '../federation/edus/federation-edus.js';
-import { withRequestLog } from '../federation/requests.js';
+import { withRequestLog, withStreamLog } from '../federation/requests.js';
 import { RemoteMediaCache } from '../media/remote-media.js';
 import { registerFederationMediaRoutes } from '../api/federation/media.js';
 import { buildRoomApi } from './room-api.js';
@@ -309,6 +309,7 @@ export class Gateway {
       serverName,
       signingKey,
       requests: withRequestLog(federation.client, log.child({ component: 'federation-out' })),
+      streams: withStreamLog(federation.client, log.child({ component: 'federation-out' })),
       keys: federation.keys,
       userExists: async (userId) => {
         const user = await accounts.getUser(userId);
