@@ -15,7 +15,7 @@ import { eventOf, PduHandler } from '../federation/receive/pdu-handler.js';
 import { TransactionReceiver } from '../federation/receive/transactions.js';
 import { RemoteMembershipMaker } from '../federation/membership/remote-join.js';
 import { ResidentMembership } from '../federation/membership/resident.js';
-import { seg, type FederationRequests } from '../federation/requests.js';
+import { seg, type FederationRequests, type FederationStreams } from '../federation/requests.js';
 import { registerRoomRoutes } from '../federation/routes/room-routes.js';
 import { FederationSender } from '../federation/send/sender.js';
 import type { QueueOptions } from '../federation/send/destination-queue.js';
@@ -41,6 +41,8 @@ export interface FederationRoomsDeps {
   serverName: string;
   signingKey: SigningKey;
   requests: FederationRequests;
+  /** Streamed requests (a big room's send_join answer is read as it arrives). */
+  streams: FederationStreams;
   keys: ServerKeyLookup;
   userExists: (userId: string) => Promise<boolean>;
   /** The public room directory (aliases and the published list). */
@@ -159,6 +161,7 @@ export class FederationRooms {
     this.maker = new RemoteMembershipMaker({
       engine: deps.engine,
       requests: deps.requests,
+      streams: deps.streams,
       pdus: this.pdus,
       serverName: deps.serverName,
       signingKey: deps.signingKey,

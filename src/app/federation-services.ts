@@ -33,7 +33,7 @@ import { registerFederationQueryRoutes } from '../api/federation/query.js';
 import { registerFederationMediaRoutes } from '../api/federation/media.js';
 import { resolveAliasForServers } from '../federation/serve/alias-servers.js';
 import { assembleFederationEdus } from '../federation/edus/federation-edus.js';
-import { withRequestLog } from '../federation/requests.js';
+import { withRequestLog, withStreamLog } from '../federation/requests.js';
 import { assembleFederation, type FederationSurface } from './federation.js';
 import { FederationRooms } from './federation-rooms.js';
 
@@ -73,6 +73,8 @@ export async function assembleFederationServices(deps: FederationServicesDeps): 
   const serverName = config.serverName;
   const surface = await assembleFederation({ config, log: log.child({ component: 'federation' }), db, keyring: deps.keyring, clock });
   const requests = withRequestLog(surface.client, log.child({ component: 'federation-out' }));
+  // Streamed answers (a big room's send_join is read as it arrives), logged like the others.
+  const streams = withStreamLog(surface.client, log.child({ component: 'federation-out' }));
   const requireServer = (req: Parameters<FederationSurface['auth']['requireServer']>[0]) => surface.auth.requireServer(req);
   const activeUser = async (userId: string) => {
     const user = await accounts.getUser(userId);
@@ -85,6 +87,7 @@ export async function assembleFederationServices(deps: FederationServicesDeps): 
     serverName,
     signingKey: deps.keyring.current,
     requests,
+    streams,
     keys: surface.keys,
     userExists: activeUser,
     directory: deps.directory,

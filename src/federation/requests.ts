@@ -9,6 +9,30 @@ export interface FederationRequests {
   post(destination: string, path: string, body: unknown, query?: Record<string, string | string[]>): Promise<unknown>;
 }
 
+/** A signed request whose 2xx answer is read as it arrives, not held whole (a big room's `send_join`). */
+export interface StreamedRequest {
+  method: 'GET' | 'PUT' | 'POST';
+  destination: string;
+  /** From `/_matrix/...`, path segments already encoded. */
+  path: string;
+  query?: Record<string, string | string[]>;
+  body?: unknown;
+  /** Deadline of the whole transfer, reading included. */
+  timeoutMs: number;
+  /** The answer is cut (an error from the stream) past this many bytes. */
+  maxResponseBytes: number;
+}
+
+/** The answer's bytes as they arrive; `destroy` lets the connection go when the reader gives up. */
+export interface ByteStream extends AsyncIterable<Uint8Array> {
+  destroy(error?: Error): void;
+}
+
+/** Streamed requests; a non-2xx answer, a failure, the size cut or the deadline throw `FederationRequestError`. */
+export interface FederationStreams {
+  stream(req: StreamedRequest): Promise<ByteStream>;
+}
+
 /** Encodes one path segment (room ids, event ids and user ids carry `!`, `$`, `@`, `:`). */
 export function seg(value: string): string {
   return encodeURIComponent(value);
@@ -40,6 +64,16 @@ export function withRequestLog(requests: FederationRequests, log: RequestLog): F
     post: (destination, path, body, query) => {
       note('POST', destination, path, body);
       return requests.post(destination, path, body, query);
+    },
+  };
+}
+
+/** Streamed requests logged like the others. */
+export function withStreamLog(streams: FederationStreams, log: RequestLog): FederationStreams {
+  return {
+    stream: (req) => {
+      log.info({ destination: req.destination, method: req.method, path: req.path, rooms: roomsNamedIn(req.body) }, 'federation request');
+      return streams.stream(req);
     },
   };
 }

@@ -12,7 +12,10 @@ import { getRoomVersionRules } from '../../src/core/room-versions.js';
 import type { JsonObject, SigningKey } from '../../src/core/types.js';
 import { PduHandler } from '../../src/federation/receive/pdu-handler.js';
 import { RemoteMembershipMaker } from '../../src/federation/membership/remote-join.js';
-import type { FederationRequests } from '../../src/federation/requests.js';
+import { MAX_SEND_JOIN_EVENT_BYTES } from '../../src/federation/membership/send-join-answer.js';
+import { MatrixError } from '../../src/core/errors.js';
+import type { FederationRequests, FederationStreams } from '../../src/federation/requests.js';
+import { Readable } from 'node:stream';
 import { openRoomStack, SERVER, type RoomStack } from '../helpers/room-stack.js';
 
 const REMOTE = 'remote.test';
@@ -45,7 +48,37 @@ function remoteRoom(opts: { forgePowerLevels?: boolean } = {}) {
   return { create, robJoin, power, rules: rules_, ghostJoin, all: [create, robJoin, power, rules_, ghostJoin] };
 }
 
-function maker(stack: RoomStack, room: ReturnType<typeof remoteRoom>): RemoteMembershipMaker {
+/** How the scripted resident server delivers its send_join answer (tests change it between joins). */
+interface Delivery {
+  /** The answer's text from the well-formed one. */
+  text?: (wellFormed: string) => string;
+  /** Bytes per chunk; default: the whole answer at once. */
+  chunkBytes?: number;
+  /** The transfer fails after this many bytes (a cut connection, the client's size cut or deadline). */
+  failAfterBytes?: number;
+  /** Every answer stream handed out, to see it was let go. */
+  streams?: Readable[];
+}
+
+function sendJoinAnswer(room: ReturnType<typeof remoteRoom>): string {
+  const pdus = room.all.map((e) => e.pdu as unknown as JsonObject);
+  return JSON.stringify({ state: pdus, auth_chain: pdus.slice(0, 4), origin: REMOTE });
+}
+
+function chunked(bytes: Buffer, delivery: Delivery): Readable {
+  const size = delivery.chunkBytes ?? bytes.length;
+  async function* chunks() {
+    for (let at = 0; at < bytes.length; at += size) {
+      if (delivery.failAfterBytes !== undefined && at >= delivery.failAfterBytes) throw new Error('remote.test: connection reset');
+      yield bytes.subarray(at, at + size);
+    }
+  }
+  const stream = Readable.from(chunks(), { objectMode: false });
+  delivery.streams?.push(stream);
+  return stream;
+}
+
+function maker(stack: RoomStack, room: ReturnType<typeof remoteRoom>, delivery: Delivery = {}): RemoteMembershipMaker {
   const keys = {
     // The gone server's key can no longer be fetched: only the remote server's is known.
     publicKey: async (server: string, keyId: string) => {
@@ -65,15 +98,20 @@ function maker(stack: RoomStack, room: ReturnType<typeof remoteRoom>): RemoteMem
       };
     },
     put: async (_dest, path) => {
-      if (!path.includes('/send_join/')) throw new Error(`unexpected PUT ${path}`);
-      const pdus = room.all.map((e) => e.pdu as unknown as JsonObject);
-      return { state: pdus, auth_chain: pdus.slice(0, 4), origin: REMOTE };
+      throw new Error(`unexpected PUT ${path} (send_join is streamed)`);
     },
     post: async () => {
       throw new Error('unexpected POST');
     },
   };
-  return new RemoteMembershipMaker({ engine: stack.engine, requests, pdus, serverName: SERVER, signingKey: stack.key, log });
+  const streams: FederationStreams = {
+    stream: async (req) => {
+      if (req.method !== 'PUT' || !req.path.includes('/v2/send_join/')) throw new Error(`unexpected stream ${req.method} ${req.path}`);
+      const wellFormed = sendJoinAnswer(room);
+      return chunked(Buffer.from(delivery.text ? delivery.text(wellFormed) : wellFormed, 'utf8'), delivery);
+    },
+  };
+  return new RemoteMembershipMaker({ engine: stack.engine, requests, streams, pdus, serverName: SERVER, signingKey: stack.key, log });
 }
 
 test('an unverifiable member event of a gone server is left out; the join and the rest of the state are stored', async (t) => {
@@ -109,3 +147,87 @@ test('make_join templates for another user or room are refused before anything i
 });
 
 
+/** What the first test checks of a successful join. */
+async function joinedWithState(t: import('ava').ExecutionContext, stack: RoomStack, room: ReturnType<typeof remoteRoom>, joinId: string): Promise<void> {
+  t.is(await stack.engine.membershipOf(joiner, roomId), 'join');
+  t.is((await stack.engine.stateEvent(roomId, 'm.room.member', joiner))?.event_id, joinId);
+  t.is((await stack.engine.stateEvent(roomId, 'm.room.create', ''))?.event_id, room.create.eventId);
+  t.is((await stack.engine.stateEvent(roomId, 'm.room.power_levels', ''))?.event_id, room.power.eventId);
+  t.is((await stack.engine.stateEvent(roomId, 'm.room.join_rules', ''))?.event_id, room.rules.eventId);
+  t.is((await stack.engine.stateEvent(roomId, 'm.room.member', rob))?.event_id, room.robJoin.eventId);
+  t.is(await stack.engine.stateEvent(roomId, 'm.room.member', ghost), undefined);
+}
+
+test('a send_join answer delivered in small chunks joins as one delivered whole', async (t) => {
+  for (const chunkBytes of [1, 3, 64, 1000]) {
+    const stack = await openRoomStack();
+    const room = remoteRoom();
+    const joinId = await maker(stack, room, { chunkBytes }).join(joiner, roomId, [REMOTE], {});
+    await joinedWithState(t, stack, room, joinId);
+    await stack.close();
+  }
+});
+
+test('the answer is read whichever order its members come in, with spacing and members we do not use', async (t) => {
+  const stack = await openRoomStack();
+  t.teardown(() => stack.close());
+  const room = remoteRoom();
+  const text = (wellFormed: string) => {
+    const answer = JSON.parse(wellFormed) as JsonObject;
+    return JSON.stringify({ servers_in_room: [REMOTE], members_omitted: false, auth_chain: answer.auth_chain, origin: REMOTE, 'x.unknown': { state: [] }, state: answer.state }, null, 2);
+  };
+  const joinId = await maker(stack, room, { text, chunkBytes: 17 }).join(joiner, roomId, [REMOTE], {});
+  await joinedWithState(t, stack, room, joinId);
+});
+
+/** A failed join leaves nothing behind: no membership, no room adopted, the answer's stream let go. */
+async function failsCleanly(t: import('ava').ExecutionContext, delivery: Delivery, message: RegExp): Promise<void> {
+  const stack = await openRoomStack();
+  t.teardown(() => stack.close());
+  const room = remoteRoom();
+  const streams: Readable[] = [];
+  const err = await t.throwsAsync(maker(stack, room, { ...delivery, streams }).join(joiner, roomId, [REMOTE], {}), { instanceOf: MatrixError });
+  t.is(err?.status, 404);
+  t.is(err?.errcode, 'M_NOT_FOUND');
+  t.regex(err?.message ?? '', message);
+  t.not(await stack.engine.membershipOf(joiner, roomId), 'join');
+  t.is(stack.engine.room(roomId), undefined, 'the room is not adopted from a failed answer');
+  t.true(streams.every((s) => s.destroyed), 'the answer stream is let go');
+  // And a retry with a good answer joins.
+  const joinId = await maker(stack, room, { chunkBytes: 100 }).join(joiner, roomId, [REMOTE], {});
+  await joinedWithState(t, stack, room, joinId);
+}
+
+test('an element larger than the cap fails the join cleanly, without reading on', async (t) => {
+  const huge = JSON.stringify({ type: 'm.room.member', content: { junk: 'x'.repeat(MAX_SEND_JOIN_EVENT_BYTES) } });
+  await failsCleanly(t, { chunkBytes: 4096, text: (w) => w.replace('"state":[', `"state":[${huge},`) }, /malformed send_join answer: an element of "state" \(index 0\) is larger than/);
+});
+
+test('a malformed answer fails the join cleanly', async (t) => {
+  await failsCleanly(t, { chunkBytes: 50, text: (w) => w.slice(0, -40) }, /malformed send_join answer: the JSON ends before/);
+});
+
+test('trailing garbage after the answer fails the join cleanly', async (t) => {
+  await failsCleanly(t, { chunkBytes: 50, text: (w) => `${w} {"state": []}` }, /more data after the top-level object/);
+});
+
+test('an answer without state, or with state that is not an array, fails the join cleanly', async (t) => {
+  await failsCleanly(t, { text: (w) => w.replace('"state":', '"x.state":') }, /no state or auth_chain/);
+  await failsCleanly(t, { text: () => '{"state": {"events": []}, "auth_chain": []}' }, /"state" is not an array/);
+});
+
+test('a transfer cut half way fails the join cleanly', async (t) => {
+  await failsCleanly(t, { chunkBytes: 200, failAfterBytes: 1000 }, /connection reset/);
+});
+
+test('a create event that fails its checks ends the transfer at once', async (t) => {
+  const stack = await openRoomStack();
+  t.teardown(() => stack.close());
+  const room = remoteRoom();
+  const forged = { ...room.create.pdu, signatures: { [REMOTE]: { [remoteKey.keyId]: 'AAAA' } } };
+  const streams: Readable[] = [];
+  const text = (w: string) => w.replace(JSON.stringify(room.create.pdu), JSON.stringify(forged));
+  await t.throwsAsync(maker(stack, room, { text, chunkBytes: 64, streams }).join(joiner, roomId, [REMOTE], {}), { message: /m\.room\.create refused: bad signature/ });
+  t.true(streams[0]!.destroyed);
+  t.is(stack.engine.room(roomId), undefined);
+});

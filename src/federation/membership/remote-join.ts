@@ -3,9 +3,10 @@
  *   1. `GET make_join` on a resident server: an unsigned join template and the room version;
  *   2. we fill in our timestamp, hash and sign it (for v1/v2 we also give it its id);
  *   3. `PUT /v2/send_join`: the resident server answers with the room's state before the join
- *      and its auth chain;
- *   4. every returned event is checked (shape, signatures, content hash, auth against its own
- *      auth events); a broken auth chain refuses the join;
+ *      and its auth chain, read as a stream (a big room's answer is never held whole);
+ *   4. every returned event is checked as it arrives (shape, signatures, content hash) and kept
+ *      compact, then checked against its own auth events as it is stored; a broken auth chain
+ *      refuses the join;
  *   5. the auth chain and state are stored as outliers, the room adopted, and the join persisted
  *      through `persistEvent` with that state before it: from then on the room is like any other.
  */
@@ -18,11 +19,15 @@ import { stateKey, type JsonObject, type Pdu, type RoomEvent, type RoomVersionId
 import type { RoomEngine, RoomRecord } from '../../rooms/engine.js';
 import { referencedEventIds as referencedIds } from '../../core/event-references.js';
 import type { PduHandler } from '../receive/pdu-handler.js';
-import { seg, type FederationRequests } from '../requests.js';
+import { seg, type FederationRequests, type FederationStreams } from '../requests.js';
+import { JsonObjectStream, JsonStreamError } from '../../core/json-stream.js';
+import { ESSENTIAL_STATE_TYPES, MAX_SEND_JOIN_BYTES, MAX_SEND_JOIN_EVENT_BYTES, MAX_SEND_JOIN_MEMBER_BYTES, SEND_JOIN_TIMEOUT_MS, SendJoinEvents } from './send-join-answer.js';
 
 export interface RemoteJoinDeps {
   engine: RoomEngine;
   requests: FederationRequests;
+  /** For send_join, whose answer is read as it arrives. */
+  streams: FederationStreams;
   pdus: PduHandler;
   serverName: string;
   signingKey: SigningKey;
@@ -56,24 +61,67 @@ export class RemoteMembershipMaker {
 
   private async joinVia(server: string, userId: string, roomId: string, content: JsonObject): Promise<string> {
     const { pdu, eventId, rules, version } = await this.makeAndSign(server, 'join', userId, roomId, content);
-    const answer = await this.deps.requests.put(server, `/_matrix/federation/v2/send_join/${seg(roomId)}/${seg(eventId)}`, pdu);
-    if (!isJsonObject(answer) || !Array.isArray(answer.state) || !Array.isArray(answer.auth_chain)) throw new Error('malformed send_join answer');
+    const answer = await this.readSendJoin(server, roomId, eventId, pdu, rules);
     // A restricted join comes back signed by the authorising resident server (rooms/v8).
     let joinPdu = pdu;
     if (isJsonObject(answer.event) && isJsonObject(answer.event.signatures)) {
       joinPdu = { ...pdu, signatures: { ...(answer.event.signatures as Pdu['signatures']), ...pdu.signatures } };
     }
 
-    const room = await this.deps.engine.adoptRemoteRoom(roomId, version, creatorOf(answer.auth_chain, answer.state) ?? userId);
+    // Only an answer read whole and checked adopts the room: a cut or malformed one leaves nothing.
+    const room = await this.deps.engine.adoptRemoteRoom(roomId, version, answer.events.creator() ?? userId);
     return this.deps.engine.runInRoom(room.roomId, async () => {
       const joinAuth = new Set(referencedIds(joinPdu.auth_events));
-      const stateIds = await this.storeRoomState(server, room, rules, [...answer.auth_chain as unknown[], ...answer.state as unknown[]], answer.state as unknown[], joinAuth);
+      const stateIds = await this.storeRoomState(server, room, rules, answer.events, joinAuth);
       const event: RoomEvent = { event_id: eventId, room_id: roomId, pdu: joinPdu };
       const known = await this.deps.engine.getEvent(eventId);
       if (known && known.meta.status === undefined) return eventId;
       await this.deps.engine.persistEvent({ room, event, status: 'accepted', stateBefore: { ids: stateIds }, currentState: 'after' });
       return eventId;
     });
+  }
+
+  /**
+   * Steps 3-4: `PUT /v2/send_join`, its answer read as it arrives (a 2,000-member room's is ~3 MB;
+   * parsed whole it was most of the join's peak memory, docs/performance.md): each event of `state`
+   * and `auth_chain` is checked (shape, signatures, content hash) as soon as it is complete and kept
+   * compact; the stream is not read on meanwhile, so the answer is never held whole. A malformed
+   * answer, an event past the size cap or a refused essential event ends the transfer at once.
+   */
+  private async readSendJoin(server: string, roomId: string, eventId: string, pdu: Pdu, rules: RoomVersionRules): Promise<{ events: SendJoinEvents; event: unknown }> {
+    const reader = new JsonObjectStream({ arrays: ['state', 'auth_chain'], maxElementBytes: MAX_SEND_JOIN_EVENT_BYTES, maxMemberBytes: MAX_SEND_JOIN_MEMBER_BYTES });
+    const events = new SendJoinEvents(roomId, rules);
+    const room = { roomId };
+    let event: unknown;
+    const body = await this.deps.streams.stream({
+      method: 'PUT',
+      destination: server,
+      path: `/_matrix/federation/v2/send_join/${seg(roomId)}/${seg(eventId)}`,
+      body: pdu,
+      timeoutMs: SEND_JOIN_TIMEOUT_MS,
+      maxResponseBytes: MAX_SEND_JOIN_BYTES,
+    });
+    try {
+      for await (const chunk of body) {
+        for (const item of reader.push(chunk)) {
+          if (item.kind === 'member') {
+            if (item.key === 'event') event = item.value;
+            continue;
+          }
+          const inState = item.key === 'state';
+          const checked = await this.deps.pdus.checkReceived(item.value, room, rules);
+          if ('error' in checked) events.addFailed(item.value, inState, checked.error);
+          else events.addChecked(checked.event, inState);
+        }
+      }
+      reader.end();
+    } catch (err) {
+      body.destroy();
+      if (err instanceof JsonStreamError) throw new Error(`malformed send_join answer: ${err.message}`);
+      throw err;
+    }
+    if (!reader.has('state') || !reader.has('auth_chain')) throw new Error('malformed send_join answer: no state or auth_chain');
+    return { events, event };
   }
 
   /**
@@ -152,97 +200,32 @@ export class RemoteMembershipMaker {
   }
 
   /**
-   * Steps 4-5: checks every event of the send_join answer and stores them as outliers, auth
-   * events before the events they authorise. Returns the state before the join. Refuses the whole
-   * join if a state event cannot be authorised (a broken auth chain).
+   * Step 5: stores the checked events as outliers, auth events before the events they authorise
+   * (each checked against its own auth events), each let go once stored. Returns the state before
+   * the join. Refuses the whole join if an essential state event, or one the join names as an auth
+   * event, fails its auth chain; other state events that fail are left out.
    */
-  private async storeRoomState(server: string, room: RoomRecord, rules: RoomVersionRules, raws: unknown[], stateRaws: unknown[], joinAuth: ReadonlySet<string>): Promise<StateIdMap> {
-    const byId = new Map<string, RoomEvent>();
-    const idByRaw = new Map<unknown, string>();
-    const faults: string[] = [];
-    for (const raw of raws) {
-      const checked = await this.deps.pdus.checkReceived(raw, room, rules);
-      if ('error' in checked) {
-        faults.push(checked.error);
-        continue;
-      }
-      byId.set(checked.event.event_id, checked.event);
-      idByRaw.set(raw, checked.event.event_id);
-    }
-    const stateIds = new Set<string>();
-    let dropped = 0;
-    for (const raw of stateRaws) {
-      const id = idByRaw.get(raw);
-      if (id) {
-        stateIds.add(id);
-        continue;
-      }
-      // Rooms are full of member events from servers that are gone and whose keys can no longer
-      // be had: those are left out of the state (as Synapse does). The events the room's rules
-      // stand on are not: without them the join is refused.
-      if (isJsonObject(raw) && ESSENTIAL_STATE_TYPES.has(String(raw.type))) throw new Error(`send_join state event ${String(raw.type)} refused: ${faults[0] ?? 'invalid'}`);
-      dropped++;
-    }
-    // Store in auth order: an event only after its auth events (iterative; chains are long).
-    const stored = new Set<string>();
-    const order: RoomEvent[] = [];
-    const visiting = new Set<string>();
-    for (const start of byId.values()) {
-      const stack: [RoomEvent, boolean][] = [[start, false]];
-      while (stack.length > 0) {
-        const [event, expanded] = stack.pop()!;
-        if (stored.has(event.event_id)) continue;
-        if (expanded) {
-          stored.add(event.event_id);
-          order.push(event);
-          continue;
-        }
-        if (visiting.has(event.event_id)) continue;
-        visiting.add(event.event_id);
-        stack.push([event, true]);
-        for (const authId of referencedIds(event.pdu.auth_events)) {
-          const authEvent = byId.get(authId);
-          if (authEvent && !stored.has(authId)) stack.push([authEvent, false]);
-        }
-      }
-    }
-    const state: StateIdMap = new Map();
-    for (const event of order) {
-      const result = await this.deps.pdus.storeOutlier(server, room, rules, event);
+  private async storeRoomState(server: string, room: RoomRecord, rules: RoomVersionRules, events: SendJoinEvents, joinAuth: ReadonlySet<string>): Promise<StateIdMap> {
+    for (const id of events.authOrder()) {
+      const result = await this.deps.pdus.storeOutlier(server, room, rules, events.take(id));
       if (!result || result.meta.status === 'rejected') {
-        if (!stateIds.has(event.event_id)) continue;
-        if (ESSENTIAL_STATE_TYPES.has(event.pdu.type) || joinAuth.has(event.event_id)) {
-          throw new Error(`send_join state event ${event.event_id} fails its auth chain${result?.meta.rejectedReason ? `: ${result.meta.rejectedReason}` : ''}`);
+        if (!events.isState(id)) continue;
+        if (ESSENTIAL_STATE_TYPES.has(events.typeOf(id)!) || joinAuth.has(id)) {
+          throw new Error(`send_join state event ${id} fails its auth chain${result?.meta.rejectedReason ? `: ${result.meta.rejectedReason}` : ''}`);
         }
-        stateIds.delete(event.event_id);
-        dropped++;
+        events.leaveOutOfState(id);
       }
     }
-    if (dropped > 0) this.deps.log.info({ roomId: room.roomId, dropped }, 'join: state events that could not be verified were left out');
-    for (const id of stateIds) {
-      const event = byId.get(id)!;
-      if (event.pdu.state_key === undefined) continue;
-      state.set(stateKey(event.pdu.type, event.pdu.state_key), id);
-    }
+    if (events.droppedState > 0) this.deps.log.info({ roomId: room.roomId, dropped: events.droppedState }, 'join: state events that could not be verified were left out');
+    const state = events.stateMap();
     if (!state.has(stateKey('m.room.create', ''))) {
-      throw new Error(`send_join answer has no create event${faults.length ? ` (${faults.slice(0, 3).join('; ')})` : ''}`);
+      throw new Error(`send_join answer has no create event${events.faults.length ? ` (${events.faults.join('; ')})` : ''}`);
     }
     return state;
   }
 }
 
-/** State the room's rules stand on: a join whose answer cannot prove these is refused. */
-const ESSENTIAL_STATE_TYPES = new Set(['m.room.create', 'm.room.power_levels', 'm.room.join_rules']);
-
 /** Servers to try: the ones given, without ourselves, without repeats. */
 function candidates(servers: string[], ourName: string): string[] {
   return [...new Set(servers)].filter((s) => s && s !== ourName);
-}
-
-function creatorOf(...lists: unknown[]): string | undefined {
-  for (const list of lists) {
-    if (!Array.isArray(list)) continue;
-    for (const raw of list) if (isJsonObject(raw) && raw.type === 'm.room.create' && typeof raw.sender === 'string') return raw.sender;
-  }
-  return undefined;
 }

@@ -128,7 +128,7 @@ export class PduHandler {
   }
 
   /** Steps 1-3: shape, signatures, content hash. */
-  async checkReceived(raw: unknown, room: RoomRecord, rules: RoomVersionRules): Promise<CheckedPdu | { error: string }> {
+  async checkReceived(raw: unknown, room: Pick<RoomRecord, 'roomId'>, rules: RoomVersionRules): Promise<CheckedPdu | { error: string }> {
     const format = checkPduFormat(raw, room.roomId, rules);
     if (!format.ok) return { error: `invalid event: ${format.reason}` };
     let pdu: Pdu = format.pdu;

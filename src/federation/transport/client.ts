@@ -14,7 +14,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { parseJsonBody } from '../../http/json-body.js';
 import type { SigningKey } from '../../core/types.js';
-import type { FederationRequests } from '../requests.js';
+import type { ByteStream, FederationRequests, FederationStreams } from '../requests.js';
 import { signRequest } from './x-matrix.js';
 import type { ResolverPorts, ServerResolver, WellKnownAnswer } from './resolver.js';
 import type { AddressPolicy } from './address-policy.js';
@@ -76,7 +76,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const ERRCODE = /^[A-Z][A-Z0-9_]{1,63}$/;
 const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
-export class FederationClient implements FederationRequests {
+export class FederationClient implements FederationRequests, FederationStreams {
   private readonly agent: Agent;
 
   constructor(private readonly opts: FederationClientOptions) {
@@ -116,7 +116,7 @@ export class FederationClient implements FederationRequests {
    * an incremental parser, cut with a `too-large` error past `maxResponseBytes` and a `timeout` error
    * past `timeoutMs` (both count the whole transfer). Other statuses throw as `request` does.
    */
-  async stream(req: FederationRequestOptions): Promise<Readable> {
+  async stream(req: FederationRequestOptions): Promise<Readable & ByteStream> {
     const result = await this.send(req, true);
     if (result.stream) return result.stream;
     let body: unknown;
@@ -272,7 +272,12 @@ function httpsExchange(r: {
             done(null, chunk);
           },
         });
-        streaming.once('close', () => clearTimeout(deadline));
+        streaming.once('close', () => {
+          clearTimeout(deadline);
+          // A reader that gave up before the end (a bad element, a refused event): the rest of the
+          // body is not wanted, and a connection with an unread body cannot go back to the pool.
+          if (!res.readableEnded) req.destroy();
+        });
         streaming.once('error', () => req.destroy());
         res.on('error', (err) => streaming?.destroy(new FederationRequestError(`${r.destination}: ${err.message}`, r.destination, 'network')));
         res.pipe(streaming);
