@@ -12,6 +12,7 @@ import {
   isValidEventType,
   isValidRoomAlias,
   isValidRoomId,
+  isValidServerName,
   isValidStateKey,
   isValidUserId,
   isWellFormedText,
@@ -29,6 +30,8 @@ const CHECKS: Record<string, Check> = {
   stateKey: isValidStateKey,
   alias: (v) => isValidRoomAlias(v),
   roomIdOrAlias: (v) => (v.startsWith('#') ? isValidRoomAlias(v) : isValidRoomId(v)),
+  // Media paths and the notary's key query: a name we might resolve and connect to.
+  serverName: isValidServerName,
 };
 
 const anyParam: Check = (v) => !v.includes('\u0000') && isWellFormedText(v);

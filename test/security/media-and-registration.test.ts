@@ -49,6 +49,15 @@ test('media ids that climb out of the media directory are refused, authenticated
         t.false(/registration_shared_secret|root:x:0:0|server_name/.test(res.text), `${base}/${kind}/${id} served a file`);
       }
     }
+    // A server name that is not one (the fuzzer's finding: these were fetch attempts answered 502):
+    // refused at the edge, 400 M_INVALID_PARAM, nothing resolved or fetched.
+    for (const name of ['..%2F..%2F', '%2500', '%24event%3Alocalhost', '%2B', 'P%7C%2C%3A%22Z1']) {
+      for (const kind of ['download', 'thumbnail']) {
+        const res = await rawGet(open, `${base}/${kind}/${name}/szot8KWQw2dRVmle5Zk4m1Zn`, alice.accessToken);
+        t.is(res.status, 400, `${base}/${kind}/${name}: ${res.status} ${res.text}`);
+        t.is(JSON.parse(res.text).errcode, 'M_INVALID_PARAM');
+      }
+    }
     // Unencoded `..` segments: whatever the router makes of them, no file comes back.
     const plain = await rawGet(open, `${base}/download/${server}/../../hearth.yaml`, alice.accessToken);
     t.true(plain.status >= 400 && plain.status < 500, `${base} plain ..: ${plain.status}`);
