@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
 const count = Number(args.inputs);
 const seed = Number(args.seed);
 const started = Date.now();
+let reported = 0;
 process.stderr.write(`fuzz: ${count} inputs, seed ${seed}\n`);
 const { report, output, rssKb } = await runCampaign({
   seed,
@@ -33,6 +34,9 @@ const { report, output, rssKb } = await runCampaign({
   onProgress: (done, r) => {
     const rate = done / ((Date.now() - started) / 1000);
     process.stderr.write(`fuzz: ${done}/${count} (${rate.toFixed(0)}/s), ${r.findings.length} findings\n`);
+    // Each finding as soon as it is known: a long run is worth reading before it ends.
+    for (const f of r.findings.slice(reported)) process.stderr.write(`fuzz: [${f.kind}] ${f.target} #${f.index}: ${f.detail.slice(0, 300)}\n    ${JSON.stringify(f.input).slice(0, 1500)}\n`);
+    reported = r.findings.length;
   },
 });
 process.stdout.write(`${summarise(report)}\n`);

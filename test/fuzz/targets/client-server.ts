@@ -10,6 +10,7 @@ import type { FuzzTarget, Verdict } from '../runner.js';
 import { mutateBody, mutateJson } from '../mutate.js';
 import { hostileString, randomJson, type Json } from '../values.js';
 import { percentEncode, WireClient, type WireRequest } from '../http-wire.js';
+import { isValidServerName } from '../../../src/core/identifiers.js';
 
 type Auth = 'user' | 'none' | 'disposable';
 
@@ -50,6 +51,8 @@ interface RouteSpec {
 }
 
 const V3 = '/_matrix/client/v3';
+/** The client routes that fetch other servers' media (download and thumbnail, every prefix). */
+const REMOTE_MEDIA_ROUTE = /^GET \/_matrix\/(client\/v1\/media|media\/(v3|r0))\/(download|thumbnail)\/\{serverName\}/;
 const V1 = '/_matrix/client/v1';
 
 const filter = { room: { timeline: { limit: 5, types: ['m.room.message'] }, state: { lazy_load_members: true } }, presence: { not_types: ['*'] } };
@@ -391,6 +394,20 @@ export class ClientServerTarget implements FuzzTarget<CsInput> {
     if (outcome.kind === 'connection-error') {
       if (outcome.message.startsWith('not sent')) return { ok: true, label: 'unsendable' };
       return { ok: false, kind: 'connection-error', detail: outcome.message };
+    }
+    // Other servers' media fetched for a client: a server that cannot be reached is 502, as Synapse
+    // answers ("Failed to fetch remote media"). A mutated path names such servers (`L3f`, `.`); the
+    // answer must still be that Matrix error, never a 502 about our own server or another 5xx.
+    if (outcome.status === 502 && REMOTE_MEDIA_ROUTE.test(input.route) && /^\{"errcode":"M_UNKNOWN","error":"Could not fetch the media from /.test(outcome.text)) {
+      // Only for a server name that is one (anything else must be refused at the edge with 400) and not ours.
+      const named = /\/(?:download|thumbnail)\/([^/?]*)/.exec(input.request.path)?.[1];
+      let server: string | undefined;
+      try {
+        server = named === undefined ? undefined : decodeURIComponent(named);
+      } catch {
+        server = undefined;
+      }
+      if (server !== undefined && server !== this.ctx.serverName && isValidServerName(server)) return { ok: true, label: '502 remote media unreachable' };
     }
     if (outcome.status >= 500) return { ok: false, kind: 'server-error', detail: `${outcome.status} ${outcome.text}` };
     if (outcome.status === 200 && input.auth === 'disposable' && input.request.headers.authorization?.includes(this.ctx.disposable.token)) {
