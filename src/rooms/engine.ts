@@ -340,6 +340,9 @@ export class RoomEngine {
     const content: JsonObject = { ...createContent, room_version: version };
     if (rules.createContentHasCreator) content.creator = creator;
     else delete content.creator;
+    // The client's creation_content goes into the create event: the same checks as any event's
+    // content (a float there reached canonical JSON and was a 500; found by the fuzzer).
+    validateDraft({ type: 'm.room.create', sender: creator, state_key: '', content }, rules);
 
     const template: PduTemplate = {
       auth_events: [],

@@ -177,3 +177,24 @@ test('redacting an event of another room through this one is 400, as Synapse ans
   const stillThere = await call(s, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(garage)}/event/${encodeURIComponent(sent.body.event_id)}`, ALICE);
   t.is(stillThere.body.content.body, 'in the garage');
 });
+
+test('fuzzer findings stay fixed: a float in creation_content and a mistyped /messages or /context filter are 400 M_BAD_JSON, not 500', async (t) => {
+  const s = await openRoomStack();
+  t.teardown(() => s.close());
+  const float = await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, { room_version: '11', creation_content: { 'm.federate': false, k: 1.5 } });
+  t.is(float.status, 400);
+  t.is(float.body.errcode, 'M_BAD_JSON');
+  const roomId = (await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, {})).body.room_id as string;
+  const room = encodeURIComponent(roomId);
+  const sent = await call(s, 'PUT', `/_matrix/client/v3/rooms/${room}/send/m.room.message/f1`, ALICE, { msgtype: 'm.text', body: 'x' });
+  for (const filter of [{ types: [true, true] }, { not_senders: 'alice' }, { limit: -1 }]) {
+    const q = `filter=${encodeURIComponent(JSON.stringify(filter))}`;
+    const messages = await call(s, 'GET', `/_matrix/client/v3/rooms/${room}/messages?dir=b&${q}`, ALICE);
+    t.is(messages.status, 400, JSON.stringify(filter));
+    t.is(messages.body.errcode, 'M_BAD_JSON');
+    const context = await call(s, 'GET', `/_matrix/client/v3/rooms/${room}/context/${encodeURIComponent(sent.body.event_id)}?${q}`, ALICE);
+    t.is(context.status, 400, JSON.stringify(filter));
+  }
+  const fine = await call(s, 'GET', `/_matrix/client/v3/rooms/${room}/messages?dir=b&filter=${encodeURIComponent(JSON.stringify({ types: ['m.room.message'] }))}`, ALICE);
+  t.deepEqual(fine.body.chunk.map((e: { content: { body: string } }) => e.content.body), ['x']);
+});

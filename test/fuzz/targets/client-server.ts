@@ -409,6 +409,12 @@ export class ClientServerTarget implements FuzzTarget<CsInput> {
       }
       if (server !== undefined && server !== this.ctx.serverName && isValidServerName(server)) return { ok: true, label: '502 remote media unreachable' };
     }
+    // Likewise an alias of another server that cannot be reached: Synapse answers 502 "Failed to
+    // fetch alias" (handlers/directory.py); ours names the server, never our own.
+    if (outcome.status === 502 && /^\{"errcode":"M_UNKNOWN","error":"Could not ask (\S+) about /.test(outcome.text)) {
+      const asked = /^\{"errcode":"M_UNKNOWN","error":"Could not ask (\S+) about /.exec(outcome.text)![1]!;
+      if (asked !== this.ctx.serverName && isValidServerName(asked)) return { ok: true, label: '502 remote alias unreachable' };
+    }
     if (outcome.status >= 500) return { ok: false, kind: 'server-error', detail: `${outcome.status} ${outcome.text}` };
     if (outcome.status === 200 && input.auth === 'disposable' && input.request.headers.authorization?.includes(this.ctx.disposable.token)) {
       // The disposable account may have lost its token or been deactivated: start a fresh one.

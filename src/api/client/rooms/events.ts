@@ -8,7 +8,7 @@ import { splitStateKey } from '../../../core/types.js';
 import { ErrCode, MatrixError, notFound } from '../../../core/errors.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { RoomApiDeps } from './deps.js';
-import { intQuery, resolveFilter } from './params.js';
+import { intQuery, resolveEventFilter } from './params.js';
 import type { EventFilter } from '../../../rooms/filter.js';
 
 export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
@@ -35,7 +35,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
       const reader = await deps.timeline.readerFor(user.userId, roomId);
       if (!event || event.room_id !== roomId || event.meta.stream > upTo || !(await reader.canSee(event))) throw notFound('Event not found');
       const limit = intQuery(req.query.limit, 'limit', 10, 100);
-      const filter = (await resolveFilter(req.query.filter, user.userId, deps.getFilter)) as EventFilter;
+      const filter = await resolveEventFilter(req.query.filter, user.userId, deps.getFilter);
       const half = Math.floor(limit / 2);
       const pos = event.meta.stream;
       const before = await deps.timeline.page(roomId, { from: pos - 1, dir: 'b', limit: half, filter, reader });

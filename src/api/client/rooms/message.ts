@@ -9,7 +9,7 @@ import { stateKey } from '../../../core/types.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { EventFilter } from '../../../rooms/filter.js';
 import type { RoomApiDeps } from './deps.js';
-import { intQuery, optionalString, requireEventContentBody, requireObjectBody, resolveFilter } from './params.js';
+import { intQuery, optionalString, requireEventContentBody, requireObjectBody, resolveEventFilter } from './params.js';
 
 export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
@@ -60,7 +60,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
       if (dir !== 'b' && dir !== 'f') throw new MatrixError(400, ErrCode.INVALID_PARAM, 'dir must be b or f');
       const limit = intQuery(q.limit, 'limit', 10, 1000) || 10;
       // A RoomEventFilter here (not a whole sync filter), inline JSON or a stored filter id.
-      const filter = await resolveFilter(q.filter, user.userId, deps.getFilter);
+      const filter = await resolveEventFilter(q.filter, user.userId, deps.getFilter);
       const readable = await deps.timeline.readableUpTo(user.userId, roomId);
       const head = Math.min(readable, latestPosition(deps));
       let from = q.from !== undefined ? parsePaginationToken(q.from) : dir === 'b' ? head : Number.MIN_SAFE_INTEGER + 1;

@@ -1,7 +1,7 @@
 /** Small validators for path, query and body parameters shared by the room routes. */
 import type { JsonObject } from '../../../core/types.js';
 import { ErrCode, MatrixError, badJson } from '../../../core/errors.js';
-import { validateFilter, type SyncFilter } from '../../../rooms/filter.js';
+import { validateEventFilter, validateFilter, type EventFilter, type SyncFilter } from '../../../rooms/filter.js';
 import { hadNonIntegerLiteral } from '../../../http/json-body.js';
 import { MAX_JSON_DEPTH, scanJsonText } from '../../../core/json-text.js';
 
@@ -72,4 +72,21 @@ export async function resolveFilter(
   const stored = await getFilter(userId, raw);
   if (!stored) throw new MatrixError(404, ErrCode.NOT_FOUND, `No filter ${raw}`);
   return stored;
+}
+
+/**
+ * A RoomEventFilter (`/messages`, `/context`): `resolveFilter`, then the event filter's own fields
+ * checked (`types: [true]` had reached the glob match and was a 500; found by the fuzzer).
+ */
+export async function resolveEventFilter(
+  raw: unknown,
+  userId: string,
+  getFilter: (userId: string, id: string) => Promise<SyncFilter | undefined>,
+): Promise<EventFilter> {
+  const filter = await resolveFilter(raw, userId, getFilter);
+  try {
+    return validateEventFilter(filter, 'filter') ?? {};
+  } catch (err) {
+    throw badJson(`Invalid filter: ${(err as Error).message}`);
+  }
 }
