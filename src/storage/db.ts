@@ -277,7 +277,7 @@ export class Database {
         await this.openSpaces();
         this.needsReopen = false;
       }
-      await this.root.batch([this.putMeta('storage_probe', Date.now())], { sync: true });
+      await this.root.batch([this.putMeta('storage_probe', Date.now())], SYNCED);
       this.lastSyncAt = Date.now();
       this.health.recovered();
       if (this.recoveryTimer) clearInterval(this.recoveryTimer);
