@@ -126,6 +126,8 @@ const MAX_EVENT_BYTES = 65536;
 const MAX_PREV_EVENTS = 10;
 /** server-server "Depth": capped at 2^63 - 1; JSON numbers here stay safe integers. */
 const MAX_DEPTH = Number.MAX_SAFE_INTEGER;
+/** How long a send waits for earlier writes to settle before answering anyway (a write stuck on I/O). */
+const SETTLE_WAIT_MS = 10_000;
 
 export interface RoomEngineDeps {
   db: Database;
@@ -363,10 +365,12 @@ export class RoomEngine {
 
     const ops: BatchOp[] = [];
     const room = this.rooms.createTxn(ops, event.room_id, version, creator);
-    await this.roomLocks.run(room.short, async () => {
-      await this.persistEvent({ room, event, status: 'accepted', ops, stateBefore: { snapshot: 0, state: new Map() } });
-      for (const draft of drafts) await this.sendLocked(room, rules, draft, {});
+    const last = await this.roomLocks.run(room.short, async () => {
+      let stream = (await this.persistEvent({ room, event, status: 'accepted', ops, stateBefore: { snapshot: 0, state: new Map() } })).meta.stream;
+      for (const draft of drafts) stream = (await this.sendLocked(room, rules, draft, {})).stream;
+      return stream;
     });
+    await this.visibleToReaders(last);
     return room.roomId;
   }
 
@@ -378,7 +382,7 @@ export class RoomEngine {
       const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, txnEndpoint(room.roomId, draft), opts.txn.txnId);
       if (existing) return { eventId: existing, stream: (await this.events.get(existing))?.meta.stream ?? 0 };
     }
-    return this.roomLocks.run(room.short, async () => {
+    const sent = await this.roomLocks.run(room.short, async () => {
       if (opts.txn) {
         // Re-check under the lock: a retried request may have raced the first one.
         const existing = await this.rooms.txnEvent(draft.sender, opts.txn.deviceId, txnEndpoint(room.roomId, draft), opts.txn.txnId);
@@ -386,6 +390,18 @@ export class RoomEngine {
       }
       return this.sendLocked(room, rules, draft, opts);
     });
+    await this.visibleToReaders(sent.stream);
+    return sent;
+  }
+
+  /**
+   * Waits (outside the room lock, bounded) until readers can see the event at `stream`: the
+   * settled position only passes it once every batch that reserved an earlier position is
+   * written. Without this a client's /messages right after its own send could miss the event
+   * while another room's write is in flight (the fuzz run's health check found it).
+   */
+  private async visibleToReaders(stream: number): Promise<void> {
+    if (stream > 0) await this.deps.notifier.waitUntilSettled(stream, SETTLE_WAIT_MS);
   }
 
   /**
@@ -645,7 +661,9 @@ export class RoomEngine {
     const links = req.links ?? {};
     const head = this.rooms.head(room.short) ?? { snapshot: 0, extremities: [], depth: 0, lastStream: 0 };
     const accepted = status === 'accepted';
-    const stream = accepted ? this.deps.notifier.reserve() : 0;
+    // The stream position is reserved only once the state work is done: readers see nothing past
+    // a reserved position until it settles, so the window spans the batch write, not the awaits.
+    let stream = 0;
     try {
       // An outlier that becomes part of the room (a long gap's events are stored as outliers as
       // they are fetched, then placed) keeps its short id: a new one would leave its first copy
@@ -671,6 +689,7 @@ export class RoomEngine {
         }
         if ('state' in req.stateBefore && req.stateBefore.state) stateAfterMap = req.stateBefore.state;
       }
+      if (accepted) stream = this.deps.notifier.reserve();
       const meta: EventMeta = {
         eventId: event.event_id,
         roomShort: room.short,
@@ -732,7 +751,7 @@ export class RoomEngine {
       }
       return stored;
     } finally {
-      if (accepted) this.deps.notifier.settle(stream);
+      if (stream !== 0) this.deps.notifier.settle(stream);
     }
   }
 

@@ -84,6 +84,22 @@ export class StreamNotifier {
     });
   }
 
+  /**
+   * Resolves once every position up to `pos` is settled (true), or after `timeoutMs` (false). A
+   * writer calls it before answering, so what it wrote is visible to its next read: positions
+   * settle in order, and a concurrent batch that reserved an earlier position and is still being
+   * written would otherwise hide it from /messages and /sync for that long (read-your-writes).
+   */
+  async waitUntilSettled(pos: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.settled < pos) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.shutDown) return false;
+      await this.waitForChange(remaining);
+    }
+    return true;
+  }
+
   /** Ends every pending wait (as "no change") and all future ones: the gateway is stopping. */
   close(): void {
     this.shutDown = true;
