@@ -138,6 +138,13 @@ export class FederationRooms {
       requests: deps.requests,
       receive: (origin, pdu) => this.pdus.receive(origin, pdu),
       serversInRoom: (roomId) => this.sender.serversInRoom(roomId),
+      localJoinedMember: async (roomId) => {
+        for (const [, event] of await deps.engine.currentState(roomId)) {
+          const { type, state_key: member, content } = event.pdu;
+          if (type === 'm.room.member' && member !== undefined && content.membership === 'join' && serverNameOf(member) === deps.serverName) return member;
+        }
+        return undefined;
+      },
       log,
     });
     this.pullSchedule = new PullSchedule({

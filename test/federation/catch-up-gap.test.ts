@@ -1,7 +1,8 @@
 /**
  * Pulling what we missed (issue 12): a remote server's user sent 120 (then 2,500) messages while
- * we were away. `RoomCatchUp` asks that server for the room's latest event (timestamp_to_event),
- * fetches it and hands it to the PDU handler, whose walk fills the whole gap, placed in order: a
+ * we were away. `RoomCatchUp` asks that server for the room's forward extremities (the
+ * prev_events of a make_join template; its latest event by timestamp_to_event when it refuses),
+ * fetches each one we lack and hands it to the PDU handler, whose walk fills the whole gap, placed in order: a
  * short gap with get_missing_events, a long one going on with /backfill, its events stored as
  * outliers as they come (the scripted server answers like Synapse: get_missing_events at most 20
  * events, the nearest to those asked about; /backfill at most 100, the given events and those
@@ -30,16 +31,25 @@ interface GapRun {
   bodies: string[];
   extremities: string[] | undefined;
   latestId: string;
-  calls: { missing: number; backfill: number; timestamp: number; event: number };
+  /** Alice's own messages sent after the fork (the remote has them too). */
+  ours: string[];
+  calls: { missing: number; backfill: number; timestamp: number; event: number; makeJoin: number };
   pullAgain: () => Promise<unknown>;
 }
 
+interface GapOptions {
+  /** Alice's messages after Rob's join, sent here while Rob's branch grew apart from them (a partition). */
+  fork?: number;
+  /** How the remote answers make_join: with its extremities, refused (403), or never asked (no joined user of ours). */
+  makeJoin?: 'answers' | 'refuses' | 'no local member';
+}
+
 /** A room Rob joined, then `count` messages of his we never received, pulled by a RoomCatchUp. */
-async function pullGap(t: import('ava').ExecutionContext, count: number): Promise<GapRun> {
+async function pullGap(t: import('ava').ExecutionContext, count: number, opts: GapOptions = {}): Promise<GapRun> {
   const stack = await openRoomStack();
   t.teardown(() => stack.close());
   const remoteEvents = new Map<string, Pdu>();
-  const calls = { missing: 0, backfill: 0, timestamp: 0, event: 0 };
+  const calls = { missing: 0, backfill: 0, timestamp: 0, event: 0, makeJoin: 0 };
   /** Breadth-first from `from` (included or not), newest first, skipping `stop`, at most `limit`. */
   const walkBack = (from: string[], includeFrom: boolean, stop: Set<string>, limit: number): Pdu[] => {
     const seen = new Set(stop);
@@ -101,10 +111,13 @@ async function pullGap(t: import('ava').ExecutionContext, count: number): Promis
   let prev = join.eventId;
   let depth = joinEvent.pdu.depth;
   const bodies: string[] = [];
+  // Older than anything Alice sends below: after a partition the remote's newest event by time
+  // can be one of ours while its own branch is still unknown to us.
+  const robTs = Date.now() - 3_600_000;
   for (let i = 0; i < count; i++) {
     const body = `rob #${i}`;
     const built = finalizePdu(
-      { auth_events: auth, content: { msgtype: 'm.text', body }, depth: ++depth, origin_server_ts: Date.now(), prev_events: [prev], room_id: roomId, sender: rob, type: 'm.room.message' },
+      { auth_events: auth, content: { msgtype: 'm.text', body }, depth: ++depth, origin_server_ts: robTs + i, prev_events: [prev], room_id: roomId, sender: rob, type: 'm.room.message' },
       { rules, serverName: REMOTE, key: remoteKey },
     );
     remoteEvents.set(built.eventId, built.pdu);
@@ -112,16 +125,34 @@ async function pullGap(t: import('ava').ExecutionContext, count: number): Promis
     prev = built.eventId;
   }
   const latestId = prev;
+  // Alice's side of a partition: her messages, which the remote got from us (it pulled them).
+  const ours: string[] = [];
+  let ourLatest: string | undefined;
+  for (let i = 0; i < (opts.fork ?? 0); i++) {
+    const sent = await stack.engine.sendEvent(roomId, { type: 'm.room.message', sender: alice, content: { msgtype: 'm.text', body: `alice #${i}` } });
+    remoteEvents.set(sent.eventId, (await stack.engine.getEvent(sent.eventId))!.pdu);
+    ours.push(`alice #${i}`);
+    ourLatest = sent.eventId;
+  }
+  const remoteHeads = ourLatest ? [latestId, ourLatest] : [latestId];
+  const newestByTime = remoteHeads.reduce((a, b) => (remoteEvents.get(b)!.origin_server_ts > remoteEvents.get(a)!.origin_server_ts ? b : a));
 
   const routing = new EventRouting(stack.engine, SERVER);
   const catchUp = new RoomCatchUp({
     engine: stack.engine,
     requests: {
       get: async (_server, path, query) => {
+        if (path.includes('/make_join/')) {
+          calls.makeJoin++;
+          t.is(decodeURIComponent(path.split('/').pop()!), alice, 'the template is asked for our joined user');
+          t.true(Array.isArray(query?.ver) && query.ver.includes('11'), 'with the room versions we speak');
+          if (opts.makeJoin === 'refuses') throw Object.assign(new Error('403 M_FORBIDDEN'), { status: 403 });
+          return { room_version: '11', event: { type: 'm.room.member', state_key: alice, sender: alice, content: { membership: 'join' }, prev_events: remoteHeads } };
+        }
         if (path.includes('/timestamp_to_event/')) {
           calls.timestamp++;
           t.is(query?.dir, 'b');
-          return { event_id: latestId, origin_server_ts: Date.now() };
+          return { event_id: newestByTime, origin_server_ts: Date.now() };
         }
         if (path.includes('/event/')) {
           calls.event++;
@@ -132,6 +163,7 @@ async function pullGap(t: import('ava').ExecutionContext, count: number): Promis
     },
     receive: (origin, pdu) => handler.receive(origin, pdu),
     serversInRoom: (id) => routing.serversInRoom(id),
+    localJoinedMember: async () => (opts.makeJoin === 'no local member' ? undefined : alice),
     log,
   });
 
@@ -143,7 +175,7 @@ async function pullGap(t: import('ava').ExecutionContext, count: number): Promis
     const event = await stack.engine.eventByShort(entry.eventShort);
     if (event?.pdu.type === 'm.room.message') messages.push(event.pdu.content.body as string);
   }
-  return { messages, bodies, extremities: stack.engine.headOf(roomId)?.extremities, latestId, calls, pullAgain: () => catchUp.pull(REMOTE) };
+  return { messages, bodies, ours, extremities: stack.engine.headOf(roomId)?.extremities, latestId, calls, pullAgain: () => catchUp.pull(REMOTE) };
 }
 
 test('a gap of 120 events is pulled from the latest event back to ours and placed in order', async (t) => {
@@ -167,4 +199,24 @@ test('a gap of 2,500 events (days offline in a busy room) is walked on with /bac
   t.deepEqual(run.extremities, [run.latestId]);
   t.true(run.calls.missing <= 6, `a few get_missing_events calls first (${run.calls.missing})`);
   t.true(run.calls.backfill >= 24 && run.calls.backfill <= 30, `then /backfill, 100 a call (${run.calls.backfill})`);
+});
+
+test('after a partition: the remote\'s newest event is ours, its own branch is found through its extremities and pulled whole', async (t) => {
+  const run = await pullGap(t, 60, { fork: 5 });
+  t.is(run.calls.makeJoin, 1);
+  t.is(run.calls.timestamp, 0, 'the make_join template named the extremities');
+  t.deepEqual([...run.messages].sort(), [...run.bodies, ...run.ours].sort(), 'both branches, nothing missing');
+  t.deepEqual(run.messages.filter((m) => m.startsWith('rob')), run.bodies, 'the remote branch in order');
+  t.true(run.extremities!.includes(run.latestId), 'the remote branch\'s head is a forward extremity here');
+});
+
+test('a peer that refuses the make_join is asked for its latest event instead (and one we have no member for is not asked)', async (t) => {
+  const refused = await pullGap(t, 30, { makeJoin: 'refuses' });
+  t.is(refused.calls.makeJoin, 1);
+  t.is(refused.calls.timestamp, 1);
+  t.deepEqual(refused.messages, refused.bodies);
+  const unasked = await pullGap(t, 30, { makeJoin: 'no local member' });
+  t.is(unasked.calls.makeJoin, 0);
+  t.is(unasked.calls.timestamp, 1);
+  t.deepEqual(unasked.messages, unasked.bodies);
 });

@@ -96,22 +96,29 @@ test.serial('scenario 3: a partition with topic and power-level changes on both 
   await call(ben, 'PUT', path(roomId, '/state/m.room.topic/'), { topic: 'topic from cabin' });
   const levels = await call(ben, 'GET', path(roomId, '/state/m.room.power_levels/'));
   await call(ben, 'PUT', path(roomId, '/state/m.room.power_levels/'), { ...levels, events: { ...(levels.events ?? {}), 'm.room.topic': 75 } });
-  await send(ben, roomId, 'ben apart');
+  // Long branches on both sides (past one get_missing_events answer and one transaction): healing
+  // must find the other side's branch from its forward extremities and walk it whole.
+  const benBranch = Array.from({ length: 80 }, (_, i) => `ben apart #${i}`);
+  const annBranch = Array.from({ length: 80 }, (_, i) => `ann apart #${i}`);
+  for (const body of benBranch) await send(ben, roomId, body);
   await cabin.kill('SIGTERM');
   await home.restart();
   await call(ann, 'PUT', path(roomId, '/state/m.room.topic/'), { topic: 'topic from home' });
   const ours = await call(ann, 'GET', path(roomId, '/state/m.room.power_levels/'));
   await call(ann, 'PUT', path(roomId, '/state/m.room.power_levels/'), { ...ours, state_default: 60 });
-  await send(ann, roomId, 'ann apart');
+  for (const body of annBranch) await send(ann, roomId, body);
   await cabin.restart();
 
-  const both = await eventually('both branches on both servers', async () => {
+  const total = 1 + benBranch.length + annBranch.length;
+  const both = await eventually('both branches whole on both servers', async () => {
     const [onHome, onCabin] = await Promise.all([messageBodies(ann, roomId), messageBodies(ben, roomId)]);
-    const complete = (list: string[]) => list.includes('ann apart') && list.includes('ben apart');
-    return complete(onHome) && complete(onCabin) ? { onHome, onCabin } : undefined;
+    return onHome.length >= total && onCabin.length >= total ? { onHome, onCabin } : undefined;
   });
-  t.is(both.onHome.length, 3);
-  t.is(both.onCabin.length, 3);
+  for (const [server, list] of [['home', both.onHome], ['cabin', both.onCabin]] as const) {
+    t.is(list.length, total, `${server}: every message once`);
+    t.deepEqual(list.filter((b) => b.startsWith('ben apart')), benBranch, `${server}: cabin's branch whole, in order`);
+    t.deepEqual(list.filter((b) => b.startsWith('ann apart')), annBranch, `${server}: home's branch whole, in order`);
+  }
   const [homeState, cabinState] = await eventually('the same current state on both servers', async () => {
     const states = await Promise.all([currentState(ann, roomId), currentState(ben, roomId)]);
     return JSON.stringify(states[0]) === JSON.stringify(states[1]) ? states : undefined;

@@ -1,9 +1,15 @@
 /**
  * Pulling what we missed (issue 12 "Coming back"): after our own downtime, or when a server we
- * could not reach answers again, ask it for its latest event in each room we share
- * (`GET /timestamp_to_event/{roomId}?ts=now&dir=b`, server-server "Timestamp to event"); an
- * unknown one is fetched (`GET /event`) and handed to the PDU handler like a pushed PDU, whose
+ * could not reach answers again, ask it for its forward extremities in each room we share; each
+ * one we lack is fetched (`GET /event`) and handed to the PDU handler like a pushed PDU, whose
  * `get_missing_events` walk fills the gap back to what we have, in order, before it is placed.
+ *
+ * The extremities come from `GET /make_join/{roomId}/{ourJoinedUser}` (server-server "Joining
+ * Rooms"): the template's `prev_events` are the peer's current forward extremities (Synapse: its
+ * 10 deepest), and nothing is created until a send_join, which we never make. After a partition
+ * the peer has two branches, ours (which it pulled from us) and its own; asking only for its
+ * latest event by time (`timestamp_to_event`) named ours, the newest, and its own branch was
+ * never fetched. `timestamp_to_event` stays the fallback for a peer that refuses the make_join.
  *
  * Pulling does not wait for the peer to push: Synapse backs off a dead server for up to days and
  * then sends only its newest event per room, so the server that comes back asks first. One pull
@@ -14,6 +20,11 @@ import { isJsonObject } from '../../core/json-object.js';
 import type { RoomEngine } from '../../rooms/engine.js';
 import type { PduOutcome } from '../receive/pdu-handler.js';
 import { seg, type FederationRequests } from '../requests.js';
+import { SUPPORTED_ROOM_VERSIONS } from '../../core/room-versions.js';
+import { isPlausibleEventId } from '../../core/identifiers.js';
+
+/** Synapse names at most 10 extremities in a template; a peer naming more is cut to as many. */
+const MAX_HEADS = 10;
 
 export interface RoomCatchUpDeps {
   engine: Pick<RoomEngine, 'allRooms' | 'getEvent'>;
@@ -22,6 +33,8 @@ export interface RoomCatchUpDeps {
   receive(origin: string, pdu: unknown): Promise<PduOutcome>;
   /** The servers with joined members in a room now (ourselves excluded). */
   serversInRoom(roomId: string): Promise<string[]>;
+  /** One of our users joined to the room (the make_join's user), if any. */
+  localJoinedMember(roomId: string): Promise<string | undefined>;
   log: Logger;
   now?: () => number;
 }
@@ -81,21 +94,46 @@ export class RoomCatchUp {
     return result;
   }
 
-  /** True when the server's latest event was new to us and is now placed. */
+  /** True when one of the server's forward extremities was new to us and is now placed. */
   private async pullRoom(server: string, roomId: string): Promise<boolean> {
+    let filled = false;
+    for (const headId of await this.peerHeads(server, roomId)) {
+      const known = await this.deps.engine.getEvent(headId);
+      if (known && known.meta.status !== 'outlier') continue;
+      const fetched = await this.deps.requests.get(server, `/_matrix/federation/v1/event/${seg(headId)}`);
+      if (!isJsonObject(fetched) || !Array.isArray(fetched.pdus) || fetched.pdus.length !== 1) throw new Error('malformed event answer');
+      const outcome = await this.deps.receive(server, fetched.pdus[0]);
+      if (outcome.status !== 'accepted' && outcome.status !== 'known' && outcome.status !== 'soft_failed') {
+        throw new Error(`a forward extremity of ${server} was not placed: ${outcome.error ?? outcome.status}`);
+      }
+      if (outcome.status !== 'known') filled = true;
+    }
+    return filled;
+  }
+
+  /**
+   * The server's forward extremities in the room: the `prev_events` of a make_join template for
+   * one of our joined users; its latest event by time when it refuses (or we have no joined user).
+   */
+  private async peerHeads(server: string, roomId: string): Promise<string[]> {
+    const member = await this.deps.localJoinedMember(roomId);
+    if (member !== undefined) {
+      try {
+        const answer = await this.deps.requests.get(server, `/_matrix/federation/v1/make_join/${seg(roomId)}/${seg(member)}`, { ver: [...SUPPORTED_ROOM_VERSIONS] });
+        const prev = isJsonObject(answer) && isJsonObject(answer.event) ? answer.event.prev_events : undefined;
+        const heads = Array.isArray(prev) ? prev.filter((id): id is string => isPlausibleEventId(id)) : [];
+        if (heads.length > 0) return heads.slice(0, MAX_HEADS);
+      } catch (err) {
+        // Unreachable: the pull fails here as it would below. Refused (403, 404, a version it
+        // lacks): ask for the latest event instead.
+        if ((err as { status?: number }).status === undefined) throw err;
+        this.deps.log.debug({ server, roomId, err: (err as Error).message }, 'catch-up: make_join refused; asking for the latest event');
+      }
+    }
     const now = (this.deps.now ?? Date.now)();
     const answer = await this.deps.requests.get(server, `/_matrix/federation/v1/timestamp_to_event/${seg(roomId)}`, { ts: String(now), dir: 'b' });
-    if (!isJsonObject(answer) || typeof answer.event_id !== 'string') throw new Error('malformed timestamp_to_event answer');
-    const latestId = answer.event_id;
-    const known = await this.deps.engine.getEvent(latestId);
-    if (known && known.meta.status !== 'outlier') return false;
-    const fetched = await this.deps.requests.get(server, `/_matrix/federation/v1/event/${seg(latestId)}`);
-    if (!isJsonObject(fetched) || !Array.isArray(fetched.pdus) || fetched.pdus.length !== 1) throw new Error('malformed event answer');
-    const outcome = await this.deps.receive(server, fetched.pdus[0]);
-    if (outcome.status !== 'accepted' && outcome.status !== 'known' && outcome.status !== 'soft_failed') {
-      throw new Error(`the latest event was not placed: ${outcome.error ?? outcome.status}`);
-    }
-    return outcome.status !== 'known';
+    if (!isJsonObject(answer) || !isPlausibleEventId(answer.event_id)) throw new Error('malformed timestamp_to_event answer');
+    return [answer.event_id];
   }
 
   /** Every server we share a room with (the pull mode's round). */
