@@ -25,7 +25,7 @@ export async function runGateway(): Promise<number> {
   }
   // One line on stdout even at the default (quiet) level: scripts wait for it.
   process.stdout.write(
-    `hearth: listening on ${gateway.clientUrl} (server name ${config.serverName}), MQTT on port ${gateway.mqttPort ?? 'external'}, data in ${config.dataDir}\n`,
+    `hearth: listening on ${gateway.clientUrl} (server name ${gateway.serverName}), MQTT on port ${gateway.mqttPort ?? 'external'}, data in ${config.dataDir}\n`,
   );
 
   let stopping = false;

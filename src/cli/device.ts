@@ -9,6 +9,7 @@ import { AccountService } from '../accounts/accounts.js';
 import { loadConfig, type HearthConfig } from '../config/config.js';
 import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
 import { DeviceRegistry, DeviceRegistryError, type DeviceSummary, type NewDeviceCredentials } from '../mqtt/identity/registry.js';
+import { settleServerName } from '../app/server-name.js';
 import { StreamNotifier } from '../stream/notifier.js';
 import { Database } from '../storage/db.js';
 import { adminSocketPath, callAdminSocket } from './admin-socket.js';
@@ -73,8 +74,10 @@ function defaultContext(config: HearthConfig): DeviceCommandContext {
     async openRegistry() {
       const db = await Database.open(join(config.dataDir, 'db'), config.storage);
       try {
+        // The device's Matrix user id carries the server name the data directory is bound to.
+        const named = { ...config, serverName: await settleServerName(db, config) };
         // Creating an account takes no stream position, so the notifier's start position is irrelevant.
-        const accounts = new AccountService(db, config, new StreamNotifier(0));
+        const accounts = new AccountService(db, named, new StreamNotifier(0));
         const registry = await DeviceRegistry.open({ db, ensureMatrixUser: deviceUserEnsurer(accounts) });
         return { registry, close: () => db.close() };
       } catch (err) {

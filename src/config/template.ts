@@ -4,8 +4,9 @@ export const DEFAULT_CONFIG_TEMPLATE = `# Hearth gateway configuration.
 # HEARTH_CLIENT_PORT, HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION,
 # HEARTH_RATE_LIMITS (on|off: off is for test rigs and benchmarks).
 
-# The Matrix server name. User ids look like @alice:<server_name>. Cannot change once users exist.
-# Default: localhost:<client port>.
+# The Matrix server name. User ids look like @alice:<server_name>. Choose it before the first
+# "hearth user add": the first start records it in the data directory, and a different one later is
+# refused at start. Default: localhost:<client port> (once recorded, the recorded name).
 # server_name: home.example.org
 
 # The room version of new rooms when the client asks for none (clients may ask for any of 1-12).
