@@ -57,6 +57,7 @@ export class Gateway {
   private readonly closables: Closable[] = [];
   private broker: EmbeddedBroker | undefined;
   private connections!: ConnectionGate;
+  private accounts: AccountService | undefined;
 
   constructor(
     /** Replaced at start by the same configuration under the data directory's server name. */
@@ -71,6 +72,12 @@ export class Gateway {
 
   get clientUrl(): string {
     return `http://${this.config.client.bindAddress}:${this.config.client.port}`;
+  }
+
+  /** Whether anyone can log in yet: an active account of a person (devices do not count). */
+  async hasPeople(): Promise<boolean> {
+    const users = (await this.accounts?.listUsers()) ?? [];
+    return users.some((u) => u.kind === 'user' && !u.deactivated);
   }
 
   /** The embedded broker's TCP port, or undefined in external-broker mode. */
@@ -136,6 +143,7 @@ export class Gateway {
         await pushers.removeDevice(userId, deviceId);
       },
     });
+    this.accounts = accounts;
     const pushRules = new PushRulesService(db, notifier);
     const accountData = new AccountDataService(db, notifier, pushRules);
     const filters = new FilterService(db);
