@@ -92,7 +92,7 @@ bridge:
   # Matrix users invited to every device room and allowed to command devices.
   # Empty list: every admin of this gateway.
   owners: []
-  # One room per device, or one room per area (Home Assistant suggested_area / raw rule area).
+  # One room per device, or one room per area (Home Assistant suggested_area; others keep their own).
   room_per: device
   # Device rooms are created with m.federate: false unless this is true.
   federate_device_rooms: false
