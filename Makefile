@@ -37,9 +37,12 @@ $(BUNDLE): $(NODE_MODULES_STAMP) package.json $(shell find src -name '*.ts') scr
 
 build: $(BUNDLE)
 
+# The command line (allocator environment, V8 flags) is not echoed: the gateway's own first lines
+# (where it listens, the next step on a fresh data directory) are what a new user needs to read.
 run: $(BUNDLE)
 	@[ -n "$(JEMALLOC)" ] || echo 'note: libjemalloc2 is not installed; the gateway runs on glibc malloc (more RSS under load): apt-get install libjemalloc2' >&2
-	$(GATEWAY_ENV) node $(NODE_FLAGS) $(BUNDLE) run
+	@echo 'starting the gateway ($(BUNDLE); memory settings in the Makefile); Ctrl-C stops it'
+	@$(GATEWAY_ENV) node $(NODE_FLAGS) $(BUNDLE) run
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit

@@ -1,7 +1,7 @@
 /**
  * Step 1 of the single-executable build (see build.sh): bundles the gateway into one CommonJS file
  * with esbuild, puts classic-level's native addon beside it, and writes the SEA configuration that
- * embeds both. `node --import tsx firmware-gateway/bundle.ts [--entry FILE]`
+ * embeds both. `node --import tsx firmware-gateway/bundle.ts [--entry FILE] [--out DIR]`
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,8 +9,10 @@ import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const OUT = join(ROOT, 'firmware-gateway', 'out');
-const { values: args } = parseArgs({ options: { entry: { type: 'string', default: 'src/cli/main.ts' } } });
+const { values: args } = parseArgs({
+  options: { entry: { type: 'string', default: 'src/cli/main.ts' }, out: { type: 'string', default: join(ROOT, 'firmware-gateway', 'out') } },
+});
+const OUT = resolve(args.out);
 
 /** classic-level's `require('./binding')` loads the SEA asset instead of searching node_modules. */
 const classicLevelAddon: Plugin = {

@@ -46,6 +46,7 @@ import { SyncActivity } from '../rooms/sync-activity.js';
 import { effectiveFloor } from '../federation/clock/clock-sanity.js';
 import { newestOwnEventTs } from '../federation/clock/recorded-time.js';
 import { serverNameOf } from '../core/identifiers.js';
+import { settleServerName } from './server-name.js';
 
 interface Closable {
   name: string;
@@ -56,14 +57,27 @@ export class Gateway {
   private readonly closables: Closable[] = [];
   private broker: EmbeddedBroker | undefined;
   private connections!: ConnectionGate;
+  private accounts: AccountService | undefined;
 
   constructor(
-    private readonly config: HearthConfig,
+    /** Replaced at start by the same configuration under the data directory's server name. */
+    private config: HearthConfig,
     private readonly log: Logger,
   ) {}
 
+  /** The server name the gateway runs under (settled against the data directory at start). */
+  get serverName(): string {
+    return this.config.serverName;
+  }
+
   get clientUrl(): string {
     return `http://${this.config.client.bindAddress}:${this.config.client.port}`;
+  }
+
+  /** Whether anyone can log in yet: an active account of a person (devices do not count). */
+  async hasPeople(): Promise<boolean> {
+    const users = (await this.accounts?.listUsers()) ?? [];
+    return users.some((u) => u.kind === 'user' && !u.deactivated);
   }
 
   /** The embedded broker's TCP port, or undefined in external-broker mode. */
@@ -72,12 +86,15 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
-    const { config, log } = this;
-    const serverName = config.serverName;
+    const { log } = this;
 
     // ---- storage and the core services
-    const db = await Database.open(join(config.dataDir, 'db'), { ...config.storage, logger: log.child({ component: 'storage' }) });
+    const db = await Database.open(join(this.config.dataDir, 'db'), { ...this.config.storage, logger: log.child({ component: 'storage' }) });
     this.closables.push({ name: 'database', close: () => db.close() });
+    // Everything below reads the name from the config: settle it there (the recorded name wins).
+    const serverName = await settleServerName(db, this.config);
+    const config: HearthConfig = Object.freeze({ ...this.config, serverName });
+    this.config = config;
     if (db.droppedAtOpen.length > 0) {
       // Lost before this start (a log cut by a crash or a copy): nothing to repair, but never silent.
       log.error({ dropped: db.droppedAtOpen }, 'LevelDB dropped damaged records of its log at open: writes acknowledged before the damage may be lost');
@@ -126,6 +143,7 @@ export class Gateway {
         await pushers.removeDevice(userId, deviceId);
       },
     });
+    this.accounts = accounts;
     const pushRules = new PushRulesService(db, notifier);
     const accountData = new AccountDataService(db, notifier, pushRules);
     const filters = new FilterService(db);

@@ -2,9 +2,11 @@
  * `hearth run`: loads the configuration, starts the gateway, and stops it cleanly on SIGTERM/SIGINT
  * (pending telemetry and MQTT persistence are written before the database closes).
  */
+import { isSea } from 'node:sea';
 import pino from 'pino';
 import { loadConfig } from '../config/config.js';
 import { securePermissions } from './data-dir-permissions.js';
+import { firstAccountHint } from './first-account-hint.js';
 import { Gateway } from './gateway.js';
 
 export async function runGateway(): Promise<number> {
@@ -25,8 +27,17 @@ export async function runGateway(): Promise<number> {
   }
   // One line on stdout even at the default (quiet) level: scripts wait for it.
   process.stdout.write(
-    `hearth: listening on ${gateway.clientUrl} (server name ${config.serverName}), MQTT on port ${gateway.mqttPort ?? 'external'}, data in ${config.dataDir}\n`,
+    `hearth: listening on ${gateway.clientUrl} (server name ${gateway.serverName}), MQTT on port ${gateway.mqttPort ?? 'external'}, data in ${config.dataDir}\n`,
   );
+  if (!(await gateway.hasPeople())) {
+    const hint = firstAccountHint({
+      registration: config.registration.mode,
+      dataDir: config.dataDir,
+      command: isSea() ? 'hearth' : 'npx hearth',
+      clientUrl: config.client.publicBaseUrl,
+    });
+    process.stdout.write(`${hint}\n`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -9,9 +9,11 @@ import { AccountService } from '../accounts/accounts.js';
 import { loadConfig, type HearthConfig } from '../config/config.js';
 import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
 import { DeviceRegistry, DeviceRegistryError, type DeviceSummary, type NewDeviceCredentials } from '../mqtt/identity/registry.js';
+import { settleServerName } from '../app/server-name.js';
 import { StreamNotifier } from '../stream/notifier.js';
 import { Database } from '../storage/db.js';
 import { adminSocketPath, callAdminSocket } from './admin-socket.js';
+import { isLocalOnly, lanAddress } from './lan-address.js';
 
 export type DeviceAdminOp = 'device.add' | 'device.list' | 'device.remove';
 
@@ -60,6 +62,8 @@ export interface DeviceCommandContext {
   openRegistry(): Promise<{ registry: DeviceRegistry; close(): Promise<void> }>;
   /** Sends one request to the running gateway's admin socket (`callAdminSocket`). */
   callAdmin(request: DeviceAdminRequest): Promise<unknown>;
+  /** This machine's address on the home network (`lanAddress`). */
+  lanAddress(): string;
   out(line: string): void;
   err(line: string): void;
 }
@@ -73,8 +77,10 @@ function defaultContext(config: HearthConfig): DeviceCommandContext {
     async openRegistry() {
       const db = await Database.open(join(config.dataDir, 'db'), config.storage);
       try {
+        // The device's Matrix user id carries the server name the data directory is bound to.
+        const named = { ...config, serverName: await settleServerName(db, config) };
         // Creating an account takes no stream position, so the notifier's start position is irrelevant.
-        const accounts = new AccountService(db, config, new StreamNotifier(0));
+        const accounts = new AccountService(db, named, new StreamNotifier(0));
         const registry = await DeviceRegistry.open({ db, ensureMatrixUser: deviceUserEnsurer(accounts) });
         return { registry, close: () => db.close() };
       } catch (err) {
@@ -83,6 +89,7 @@ function defaultContext(config: HearthConfig): DeviceCommandContext {
       }
     },
     callAdmin: (request) => callAdminSocket(adminSocketPath(config.dataDir), request),
+    lanAddress: () => lanAddress(),
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   };
@@ -130,19 +137,23 @@ async function perform(request: DeviceAdminRequest, context: DeviceCommandContex
 
 function print(op: DeviceAdminOp, result: unknown, json: boolean, context: DeviceCommandContext): void {
   if (json) {
-    context.out(JSON.stringify(op === 'device.add' ? withConnection(result as NewDeviceCredentials, context.config) : result, null, 2));
+    context.out(JSON.stringify(op === 'device.add' ? withConnection(result as NewDeviceCredentials, context) : result, null, 2));
     return;
   }
   switch (op) {
     case 'device.add': {
-      const c = withConnection(result as NewDeviceCredentials, context.config);
+      const c = withConnection(result as NewDeviceCredentials, context);
       context.out(`device ${c.name} created (Matrix user ${c.userId})`);
+      context.out(`  broker:    mqtt://${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`);
       context.out(`  host:      ${c.host}`);
       context.out(`  port:      ${c.port}`);
       context.out(`  websocket: ${c.websocketUrl}`);
       context.out(`  username:  ${c.username}`);
       context.out(`  password:  ${c.password}`);
       context.out('The password is shown only now; it is stored hashed.');
+      if (context.config.mqtt.mode === 'embedded' && isLocalOnly(context.config.mqtt.bindAddress)) {
+        context.out(`Note: the broker listens on ${context.config.mqtt.bindAddress} only; for devices on the LAN set mqtt.bind_address: 0.0.0.0 in hearth.yaml.`);
+      }
       if (context.config.mqtt.mode === 'external') {
         context.out(`Note: the gateway uses the external broker ${context.config.mqtt.externalUrl}; configure these credentials there.`);
       }
@@ -160,15 +171,23 @@ function print(op: DeviceAdminOp, result: unknown, json: boolean, context: Devic
   }
 }
 
-/** Credentials plus where to connect: the MQTT listener, and MQTT over WebSocket on the client port. */
-function withConnection(credentials: NewDeviceCredentials, config: HearthConfig) {
+/**
+ * Credentials plus where to connect: the MQTT listener, and MQTT over WebSocket on the client port.
+ * A broker on all interfaces is named as devices on the LAN reach it: the client API's public host
+ * when that is a real name (`client.public_base_url`), else this machine's LAN address.
+ */
+function withConnection(credentials: NewDeviceCredentials, context: Pick<DeviceCommandContext, 'config' | 'lanAddress'>) {
+  const { config } = context;
   const publicUrl = new URL(config.client.publicBaseUrl);
   const wildcard = config.mqtt.bindAddress === '0.0.0.0' || config.mqtt.bindAddress === '::';
   const wsScheme = publicUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  const publicHost = publicUrl.hostname;
+  // A client API on all interfaces has the public URL http://0.0.0.0:<port> unless one is configured.
+  const wsHost = publicHost === '0.0.0.0' || publicHost === '[::]' ? `${context.lanAddress()}${publicUrl.port ? `:${publicUrl.port}` : ''}` : publicUrl.host;
   return {
     ...credentials,
-    host: wildcard ? publicUrl.hostname : config.mqtt.bindAddress,
+    host: wildcard ? (isLocalOnly(publicHost) ? context.lanAddress() : publicHost) : config.mqtt.bindAddress,
     port: config.mqtt.port,
-    websocketUrl: `${wsScheme}//${publicUrl.host}${config.mqtt.websocketPath}`,
+    websocketUrl: `${wsScheme}//${wsHost}${config.mqtt.websocketPath}`,
   };
 }

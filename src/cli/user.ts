@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AccountService } from '../accounts/accounts.js';
 import { loadConfig, type HearthConfig } from '../config/config.js';
+import { settleServerName } from '../app/server-name.js';
 import { StreamNotifier } from '../stream/notifier.js';
 import { Database } from '../storage/db.js';
 import { adminSocketPath, callAdminSocket } from './admin-socket.js';
@@ -115,8 +116,10 @@ async function addUser(config: HearthConfig, request: UserAddRequest): Promise<U
     return (await callAdminSocket(adminSocketPath(config.dataDir), request)) as UserAddResult;
   }
   try {
+    // The account's user id carries the server name the data directory is bound to.
+    const named = { ...config, serverName: await settleServerName(db, config) };
     // Creating an account takes no stream position, so the notifier's start position is irrelevant.
-    const accounts = new AccountService(db, config, new StreamNotifier(0));
+    const accounts = new AccountService(db, named, new StreamNotifier(0));
     return await userAdminHandlers(accounts)['user.add'](request);
   } finally {
     await db.close();

@@ -94,8 +94,16 @@ export interface TrustedKeyServer {
   verifyKeys: Record<string, string>;
 }
 
+/** Where `serverName` came from: a mismatch with the data directory's name is reported in these terms. */
+export type ServerNameSource = 'environment' | 'hearth.yaml' | 'default';
+
 export interface HearthConfig {
   serverName: string;
+  /**
+   * `default` (localhost:<client port>) yields to the name recorded in the data directory; a
+   * configured name that differs from it is refused at start (src/app/server-name.ts).
+   */
+  serverNameSource: ServerNameSource;
   dataDir: string;
   /**
    * The version of rooms created without one (`default_room_version`; the `m.room_versions`
@@ -216,6 +224,7 @@ export interface HearthConfig {
 export function defaultConfig(dataDir: string): HearthConfig {
   return {
     serverName: 'localhost:8008',
+    serverNameSource: 'default',
     dataDir,
     defaultRoomVersion: DEFAULT_ROOM_VERSION,
     client: { bindAddress: '127.0.0.1', port: 8008, publicBaseUrl: '' },
@@ -360,8 +369,15 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
   if (env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST) {
     config.federation.ipRangeAllowlist = env.HEARTH_FEDERATION_IP_RANGE_ALLOWLIST.split(',').map((r) => r.trim()).filter((r) => r !== '');
   }
-  if (env.HEARTH_SERVER_NAME) config.serverName = env.HEARTH_SERVER_NAME;
-  else if (!hasKey(fromFile, 'server_name')) config.serverName = `localhost:${config.client.port}`;
+  if (env.HEARTH_SERVER_NAME) {
+    config.serverName = env.HEARTH_SERVER_NAME;
+    config.serverNameSource = 'environment';
+  } else if (hasKey(fromFile, 'server_name')) {
+    config.serverNameSource = 'hearth.yaml';
+  } else {
+    config.serverName = `localhost:${config.client.port}`;
+    config.serverNameSource = 'default';
+  }
   const reg = env.HEARTH_REGISTRATION;
   if (reg) {
     if (reg !== 'closed' && reg !== 'token' && reg !== 'open') {

@@ -4,8 +4,9 @@ export const DEFAULT_CONFIG_TEMPLATE = `# Hearth gateway configuration.
 # HEARTH_CLIENT_PORT, HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION,
 # HEARTH_RATE_LIMITS (on|off: off is for test rigs and benchmarks).
 
-# The Matrix server name. User ids look like @alice:<server_name>. Cannot change once users exist.
-# Default: localhost:<client port>.
+# The Matrix server name. User ids look like @alice:<server_name>. Choose it before the first
+# "hearth user add": the first start records it in the data directory, and a different one later is
+# refused at start. Default: localhost:<client port> (once recorded, the recorded name).
 # server_name: home.example.org
 
 # The room version of new rooms when the client asks for none (clients may ask for any of 1-12).
@@ -91,7 +92,7 @@ bridge:
   # Matrix users invited to every device room and allowed to command devices.
   # Empty list: every admin of this gateway.
   owners: []
-  # One room per device, or one room per area (Home Assistant suggested_area / raw rule area).
+  # One room per device, or one room per area (Home Assistant suggested_area; others keep their own).
   room_per: device
   # Device rooms are created with m.federate: false unless this is true.
   federate_device_rooms: false

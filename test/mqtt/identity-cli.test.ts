@@ -2,7 +2,11 @@
 import test from 'ava';
 import { defaultConfig } from '../../src/config/config.js';
 import { deviceAdminHandlers, runDeviceCommand, type DeviceAdminRequest, type DeviceCommandContext } from '../../src/cli/device.js';
+import { lanAddress } from '../../src/cli/lan-address.js';
 import { openDb, openRegistry, tempDir } from './broker-fixtures.js';
+
+/** The LAN address the tests' machine pretends to have. */
+const LAN_ADDRESS = '192.168.1.20';
 
 function context(dir: string, lines: string[], errors: string[], callAdmin: DeviceCommandContext['callAdmin']): DeviceCommandContext {
   return {
@@ -12,6 +16,7 @@ function context(dir: string, lines: string[], errors: string[], callAdmin: Devi
       return { registry: await openRegistry(db), close: () => db.close() };
     },
     callAdmin,
+    lanAddress: () => LAN_ADDRESS,
     out: (line) => lines.push(line),
     err: (line) => errors.push(line),
   };
@@ -63,4 +68,62 @@ test('with the database locked by the gateway, the command goes through the admi
   t.is(await runDeviceCommand(['list', '--json'], ctx), 0);
   t.deepEqual((JSON.parse(lines.join('\n')) as { name: string }[]).map((d) => d.name), ['garage-door']);
   t.deepEqual(requests, [{ op: 'device.add', name: 'garage-door' }, { op: 'device.list' }]);
+});
+
+test('device add names the broker by the LAN address when the public URL is loopback (the defaults), in text and JSON', async (t) => {
+  const dir = tempDir();
+  const lines: string[] = [];
+  const ctx = context(dir, lines, [], async () => t.fail('the admin socket is not needed'));
+  // The defaults: client API on 127.0.0.1 (so the public URL is http://127.0.0.1:8008), broker on all interfaces.
+  ctx.config = { ...defaultConfig(dir), client: { bindAddress: '127.0.0.1', port: 8008, publicBaseUrl: 'http://127.0.0.1:8008' } };
+
+  t.is(await runDeviceCommand(['add', 'kitchen-sensor'], ctx), 0);
+  t.is(lines[0], 'device kitchen-sensor created (Matrix user @kitchen-sensor:hearth.test)');
+  t.deepEqual(lines.slice(1, 4), ['  broker:    mqtt://192.168.1.20:1883', '  host:      192.168.1.20', '  port:      1883']);
+  t.is(lines[4], '  websocket: ws://127.0.0.1:8008/_hearth/mqtt');
+  t.is(lines[5], '  username:  kitchen-sensor');
+  t.regex(lines[6]!, /^ {2}password: {2}\S{20,}$/);
+
+  lines.length = 0;
+  t.is(await runDeviceCommand(['add', 'porch-light', '--json'], ctx), 0);
+  t.like(JSON.parse(lines.join('\n')), { host: '192.168.1.20', port: 1883 });
+});
+
+test('device add on the image defaults (client API and broker on all interfaces): both addresses are the LAN one', async (t) => {
+  const dir = tempDir();
+  const lines: string[] = [];
+  const ctx = context(dir, lines, [], async () => t.fail('the admin socket is not needed'));
+  ctx.config = { ...ctx.config, client: { bindAddress: '0.0.0.0', port: 8008, publicBaseUrl: 'http://0.0.0.0:8008' } };
+
+  t.is(await runDeviceCommand(['add', 'kitchen-sensor', '--json'], ctx), 0);
+  t.like(JSON.parse(lines.join('\n')), { host: '192.168.1.20', port: 1883, websocketUrl: 'ws://192.168.1.20:8008/_hearth/mqtt' });
+});
+
+test('device add with the broker bound to loopback names that address and says LAN devices cannot reach it', async (t) => {
+  const dir = tempDir();
+  const lines: string[] = [];
+  const ctx = context(dir, lines, [], async () => t.fail('the admin socket is not needed'));
+  const defaults = defaultConfig(dir);
+  ctx.config = { ...ctx.config, mqtt: { ...defaults.mqtt, bindAddress: '127.0.0.1', port: 11883 } };
+
+  t.is(await runDeviceCommand(['add', 'kitchen-sensor'], ctx), 0);
+  t.true(lines.includes('  broker:    mqtt://127.0.0.1:11883'), lines.join('\n'));
+  t.true(lines.includes('Note: the broker listens on 127.0.0.1 only; for devices on the LAN set mqtt.bind_address: 0.0.0.0 in hearth.yaml.'));
+});
+
+test('lanAddress: the first non-internal IPv4 address, else the hostname', (t) => {
+  const address = (addr: string, family: 'IPv4' | 'IPv6', internal: boolean) =>
+    ({ address: addr, family, internal, netmask: '', mac: '', cidr: null }) as import('node:os').NetworkInterfaceInfo;
+  t.is(
+    lanAddress(
+      {
+        lo: [address('127.0.0.1', 'IPv4', true), address('::1', 'IPv6', true)],
+        eth0: [address('fe80::1', 'IPv6', false), address('192.168.1.20', 'IPv4', false)],
+        wlan0: [address('10.0.0.5', 'IPv4', false)],
+      },
+      'gateway',
+    ),
+    '192.168.1.20',
+  );
+  t.is(lanAddress({ lo: [address('127.0.0.1', 'IPv4', true)], eth0: [address('fe80::1', 'IPv6', false)] }, 'gateway'), 'gateway');
 });

@@ -11,17 +11,12 @@
  * Not mirrored, by choice: wills (re-sent by the device on its next CONNECT) and inbound QoS 2
  * state (the publisher retransmits). docs/mqtt.md "Persistence" explains the choice.
  */
-import { createRequire } from 'node:module';
-import type MemoryPersistenceType from 'aedes-persistence/types/asyncPersistence.js';
+import MemoryPersistence from 'aedes-persistence/asyncPersistence.js';
 import type { AedesPublishPacket as AedesPacket, Client, Subscription } from 'aedes';
 import type { Database } from '../../storage/db.js';
 import { decodeJson, encodeJson, readU64, splitStrings, tuple, u64 } from '../../storage/codec.js';
 import { WriteBehind } from './write-behind.js';
 import { RetainedStore, type RetainedLimits } from './retained-store.js';
-
-// aedes-persistence ships its in-memory class as CommonJS without a typed subpath export.
-const require = createRequire(import.meta.url);
-const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as typeof MemoryPersistenceType;
 
 /** Value of `mqtt_sessions`. */
 interface SessionRecord {
