@@ -134,6 +134,25 @@ test('push rules: custom rules, ordering, enabled and actions, deletion', async 
   const contentIds = (await h.call('GET', `${base}/`, { token: me.token })).body.content.map((r: { rule_id: string }) => r.rule_id);
   t.deepEqual(contentIds, ['pie', 'tart', 'scone', 'cake', '.m.rule.contains_user_name']);
 
+  // One kind's rules, with and without the trailing slash: the list in priority order.
+  for (const path of [`${base}/content/`, `${base}/content`]) {
+    const listed = await h.call('GET', path, { token: me.token });
+    t.is(listed.status, 200, path);
+    t.deepEqual(listed.body.map((r: { rule_id: string }) => r.rule_id), contentIds, path);
+  }
+  t.is((await h.call('GET', `${base}/nokind/`, { token: me.token })).status, 400);
+  // A rule path with no rule id is refused as such.
+  for (const method of ['PUT', 'DELETE'] as const) {
+    const empty = await h.call(method, `${base}/content/`, { token: me.token, body: { pattern: 'x', actions: [] } });
+    t.is(empty.status, 400, method);
+    t.is(empty.body.errcode, 'M_UNRECOGNIZED', method);
+  }
+  // Invalid actions are refused, on a new rule and on an existing one's actions.
+  t.is((await put('content/bad', { pattern: 'bad', actions: [42] })).status, 400);
+  t.is((await put('content/bad', { pattern: 'bad', actions: [{ not_a_tweak: true }] })).status, 400);
+  t.is((await put('content/pie/actions', { actions: ['notify', 7] })).status, 400);
+  t.is((await h.call('GET', `${base}/content/bad`, { token: me.token })).status, 404, 'nothing stored for a refused rule');
+
   t.deepEqual((await h.call('GET', `${base}/content/cake`, { token: me.token })).body, {
     rule_id: 'cake',
     default: false,

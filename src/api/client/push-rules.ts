@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { isPushRuleKind, type PushRuleKind, type PushRulesService } from '../../accounts/push-rules.js';
 import type { JsonObject } from '../../core/types.js';
 import type { Authenticator } from '../../http/auth.js';
-import { invalidParam } from '../../core/errors.js';
+import { ErrCode, MatrixError, invalidParam } from '../../core/errors.js';
 
 export interface PushRulesDeps {
   auth: Authenticator;
@@ -18,7 +18,8 @@ function ruleTarget(params: RuleParams): { kind: PushRuleKind; ruleId: string } 
   return { kind: params.kind, ruleId: params.ruleId };
 }
 
-const RULE_PATH = '/_matrix/client/v3/pushrules/:scope/:kind/:ruleId';
+const KIND_PATH = '/_matrix/client/v3/pushrules/:scope/:kind';
+const RULE_PATH = `${KIND_PATH}/:ruleId`;
 
 export function registerPushRulesRoutes(app: FastifyInstance, deps: PushRulesDeps): void {
   /** GET /_matrix/client/v3/pushrules/ */
@@ -32,6 +33,29 @@ export function registerPushRulesRoutes(app: FastifyInstance, deps: PushRulesDep
     const requester = await deps.auth.requireUser(req);
     return (await deps.pushRules.pushRulesFor(requester.userId)).global;
   });
+
+  /**
+   * GET /_matrix/client/v3/pushrules/global/{kind}/: the rules of one kind, in priority order
+   * (Synapse answers the list; the spec's API section lists the paths below it).
+   */
+  app.get<{ Params: Omit<RuleParams, 'ruleId'> }>(KIND_PATH, async (req) => {
+    const requester = await deps.auth.requireUser(req);
+    const { kind } = ruleTarget({ ...req.params, ruleId: '' });
+    return (await deps.pushRules.pushRulesFor(requester.userId)).global[kind];
+  });
+
+  // A rule path without a rule id (`.../override/`, the id left empty) names no rule: 400 as
+  // Synapse answers (M_UNRECOGNIZED), never a 404 or 405 that reads as "no such endpoint".
+  for (const method of ['PUT', 'DELETE'] as const) {
+    app.route({
+      method,
+      url: KIND_PATH,
+      handler: async (req) => {
+        await deps.auth.requireUser(req);
+        throw new MatrixError(400, ErrCode.UNRECOGNIZED, 'A push rule path needs a rule id: /pushrules/global/{kind}/{ruleId}');
+      },
+    });
+  }
 
   /** GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId} */
   app.get<{ Params: RuleParams }>(RULE_PATH, async (req) => {
