@@ -8,9 +8,9 @@
  *     down while `home`'s does; healed, state resolution gives identical current state on both.
  */
 import test from 'ava';
-import { registerUser, request } from '../integration/helpers/http.js';
+import { registerUser } from '../integration/helpers/http.js';
 import { startHearth, type HearthServer } from '../integration/helpers/server.js';
-import { call, eventually, setDiagnostics, type Side } from './room-exchange.js';
+import { call, converged, currentState, eventually, messageBodies, roomPath, send, setDiagnostics, stateContentIfAny, type Side } from './room-exchange.js';
 
 let home: HearthServer;
 let cabin: HearthServer;
@@ -24,32 +24,10 @@ test.after.always(async () => {
   await Promise.all([home?.stop(), cabin?.stop()]);
 });
 
-const path = (roomId: string, rest: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}${rest}`;
-let counter = 0;
-const send = (side: Side, roomId: string, body: string) => call(side, 'PUT', path(roomId, `/send/m.room.message/hh${++counter}`), { msgtype: 'm.text', body });
-
-async function messageBodies(side: Side, roomId: string): Promise<string[]> {
-  const page = await call(side, 'GET', path(roomId, '/messages?dir=b&limit=1000'));
-  return (page.chunk as any[]).filter((e) => e.type === 'm.room.message').map((e) => e.content.body as string).reverse();
-}
-
-/** Waits until `side` has exactly `expected` (more than that fails at once: nothing twice). */
-async function converged(side: Side, roomId: string, expected: string[], what: string): Promise<string[]> {
-  return eventually(what, async () => {
-    const bodies = await messageBodies(side, roomId);
-    if (bodies.length > expected.length) throw new Error(`more messages than sent: ${bodies.length}`);
-    return bodies.length === expected.length ? bodies : undefined;
-  });
-}
+const path = roomPath;
 
 async function topicOf(side: Side, roomId: string): Promise<string | undefined> {
-  const res = await request(side.base, 'GET', path(roomId, '/state/m.room.topic/'), { token: side.token });
-  return res.status === 200 ? res.body.topic : undefined;
-}
-
-async function currentState(side: Side, roomId: string): Promise<Record<string, string>> {
-  const events = (await call(side, 'GET', path(roomId, '/state'))) as any[];
-  return Object.fromEntries(events.map((e) => [`${e.type}|${e.state_key}`, e.event_id as string]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
+  return (await stateContentIfAny(side, roomId, 'm.room.topic'))?.topic;
 }
 
 /** A room on home, cabin's user joined, both at power 100; one message across. */

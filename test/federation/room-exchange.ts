@@ -49,18 +49,45 @@ async function invitedRooms(side: Side): Promise<string[]> {
   return Object.keys(sync.rooms?.invite ?? {});
 }
 
-async function messageBodies(side: Side, roomId: string): Promise<string[]> {
-  const page = await call(side, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=200`);
+/** A room's Client-Server path: `/_matrix/client/v3/rooms/{roomId}` + `rest`. */
+export const roomPath = (roomId: string, rest: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}${rest}`;
+
+/** The bodies of the room's `m.room.message` events, oldest first (one /messages page back from the newest). */
+export async function messageBodies(side: Side, roomId: string, limit = 1000): Promise<string[]> {
+  const page = await call(side, 'GET', roomPath(roomId, `/messages?dir=b&limit=${limit}`));
   return (page.chunk as any[]).filter((e) => e.type === 'm.room.message').map((e) => e.content.body as string).reverse();
 }
 
-async function stateContent(side: Side, roomId: string, type: string): Promise<any> {
-  return call(side, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${type}/`);
+/** Waits until `side` has exactly `expected` messages (more fails at once: nothing may arrive twice). */
+export async function converged(side: Side, roomId: string, expected: string[], what: string): Promise<string[]> {
+  return eventually(what, async () => {
+    const bodies = await messageBodies(side, roomId);
+    if (bodies.length > expected.length) throw new Error(`more messages than sent: ${bodies.length}`);
+    return bodies.length === expected.length ? bodies : undefined;
+  });
+}
+
+/** The content of a state event (empty state key); throws when there is none. */
+export async function stateContent(side: Side, roomId: string, type: string): Promise<any> {
+  return call(side, 'GET', roomPath(roomId, `/state/${type}/`));
+}
+
+/** The content of a state event (empty state key), undefined when there is none yet. */
+export async function stateContentIfAny(side: Side, roomId: string, type: string): Promise<any> {
+  const res = await request(side.base, 'GET', roomPath(roomId, `/state/${type}/`), { token: side.token });
+  return res.status === 200 ? res.body : undefined;
+}
+
+/** A room's current state as `type|state_key -> event_id`, read through the Client-Server API. */
+export async function currentState(side: Side, roomId: string): Promise<Record<string, string>> {
+  const events = (await call(side, 'GET', roomPath(roomId, '/state'))) as any[];
+  return Object.fromEntries(events.map((e) => [`${e.type}|${e.state_key}`, e.event_id as string]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
 }
 
 let counter = 0;
-async function send(side: Side, roomId: string, body: string): Promise<void> {
-  await call(side, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t${++counter}`, { msgtype: 'm.text', body });
+/** An `m.text` message from `side` (a fresh transaction id each time). */
+export async function send(side: Side, roomId: string, body: string): Promise<void> {
+  await call(side, 'PUT', roomPath(roomId, `/send/m.room.message/t${++counter}`), { msgtype: 'm.text', body });
 }
 
 export async function exchange(t: ExecutionContext, creator: Side, invitee: Side, version: string, label: string): Promise<void> {

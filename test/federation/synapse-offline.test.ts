@@ -21,6 +21,7 @@ import test from 'ava';
 import { startHearth, type HearthServer } from '../integration/helpers/server.js';
 import { registerUser, request } from '../integration/helpers/http.js';
 import { startSynapse, type SynapsePeer } from '../integration/helpers/synapse.js';
+import { call, converged, currentState, eventually, messageBodies, send, setDiagnostics, stateContentIfAny, type Side } from './room-exchange.js';
 
 const run = promisify(execFile);
 
@@ -30,48 +31,12 @@ let synapse: SynapsePeer;
 test.before(async () => {
   // info: the sender says when it switches to catch-up (asserted below).
   [hearth, synapse] = await Promise.all([startHearth({ federated: true, env: { HEARTH_LOG_LEVEL: 'info' } }), startSynapse()]);
+  setDiagnostics(() => `--- hearth ---\n${hearth.output().slice(-6000)}\n--- synapse ---\n${synapse.log().slice(-3000)}`);
 });
 
 test.after.always(async () => {
   await Promise.all([hearth?.stop(), synapse?.stop()]);
 });
-
-interface Side {
-  base: string;
-  token: string;
-  userId: string;
-}
-
-async function call(side: Side, method: string, path: string, json?: unknown): Promise<any> {
-  const res = await request(side.base, method, path, { token: side.token, ...(json !== undefined ? { json } : {}) });
-  if (res.status !== 200) throw new Error(`${method} ${path} on ${side.base}: ${res.status} ${res.text}`);
-  return res.body;
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}\n--- hearth ---\n${hearth.output().slice(-6000)}\n--- synapse ---\n${synapse.log().slice(-3000)}`);
-}
-
-async function messageBodies(side: Side, roomId: string): Promise<string[]> {
-  const page = await call(side, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=500`);
-  return (page.chunk as any[]).filter((e) => e.type === 'm.room.message').map((e) => e.content.body as string).reverse();
-}
-
-async function stateContent(side: Side, roomId: string, type: string): Promise<any> {
-  const res = await request(side.base, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${type}/`, { token: side.token });
-  return res.status === 200 ? res.body : undefined;
-}
 
 /** `hearth federation status --json` against the running gateway (its admin socket). */
 async function federationStatus(): Promise<any> {
@@ -80,20 +45,6 @@ async function federationStatus(): Promise<any> {
     env: { ...process.env, HEARTH_DATA_DIR: hearth.dataDir, HEARTH_SERVER_NAME: hearth.serverName },
   });
   return JSON.parse(stdout);
-}
-
-let counter = 0;
-async function send(side: Side, roomId: string, body: string): Promise<void> {
-  await call(side, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/off${++counter}`, { msgtype: 'm.text', body });
-}
-
-/** Waits until `side` has exactly `expected` (a longer or reordered list fails at once). */
-async function converged(side: Side, roomId: string, expected: string[], what: string): Promise<string[]> {
-  return eventually(what, async () => {
-    const bodies = await messageBodies(side, roomId);
-    if (bodies.length > expected.length) throw new Error(`more messages than sent: ${bodies.length}`);
-    return bodies.length === expected.length ? bodies : undefined;
-  });
 }
 
 test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down while Hearth talks (killed mid-queue); both converge, in order, nothing lost or twice', async (t) => {
@@ -139,7 +90,7 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
     const servingAt = Date.now();
     const onHearth = await converged(bob, roomId, expected, `the 100 messages on Hearth after its ${signal} restart`);
     t.deepEqual(onHearth, expected, `Hearth has every message Synapse sent while it was down, in order (${signal})`);
-    const topic = await eventually('the new topic on Hearth', async () => ((await stateContent(bob, roomId, 'm.room.topic'))?.topic === newTopic ? true : undefined));
+    const topic = await eventually('the new topic on Hearth', async () => ((await stateContentIfAny(bob, roomId, 'm.room.topic'))?.topic === newTopic ? true : undefined));
     t.true(topic);
     t.log(`${signal}: Hearth caught up ${Date.now() - restartedAt} ms after its restart began, ${Date.now() - servingAt} ms after it was serving`);
   }
@@ -166,23 +117,17 @@ test.serial('offline both ways: Hearth killed while Synapse talks, Synapse down 
   const status = await federationStatus();
   const toSynapse = status.destinations.find((d: any) => d.destination === synapse.serverName);
   t.like(toSynapse, { failures: 0, backingOff: false, outbox: 0, catchUps: 1 }, 'hearth federation status: caught up');
-  const name = await eventually('the new name on Synapse', async () => ((await stateContent(alice, roomId, 'm.room.name'))?.name === 'renamed while synapse was down' ? true : undefined));
+  const name = await eventually('the new name on Synapse', async () => ((await stateContentIfAny(alice, roomId, 'm.room.name'))?.name === 'renamed while synapse was down' ? true : undefined));
   t.true(name);
 
   // Both sides end identical.
   t.deepEqual(await messageBodies(bob, roomId), await messageBodies(alice, roomId));
-  t.deepEqual(await stateContent(bob, roomId, 'm.room.topic'), await stateContent(alice, roomId, 'm.room.topic'));
-  t.deepEqual(await stateContent(bob, roomId, 'm.room.name'), await stateContent(alice, roomId, 'm.room.name'));
+  t.deepEqual(await stateContentIfAny(bob, roomId, 'm.room.topic'), await stateContentIfAny(alice, roomId, 'm.room.topic'));
+  t.deepEqual(await stateContentIfAny(bob, roomId, 'm.room.name'), await stateContentIfAny(alice, roomId, 'm.room.name'));
 });
 
 /** Messages each side sends while the servers are apart. */
 const PARTITION_BRANCH = 120;
-
-/** A room's current state as `type|state_key -> event_id`, read through the Client-Server API. */
-async function currentState(side: Side, roomId: string): Promise<Record<string, string>> {
-  const events = (await call(side, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`)) as any[];
-  return Object.fromEntries(events.map((e) => [`${e.type}|${e.state_key}`, e.event_id as string]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
-}
 
 test.serial('partition: both sides change the topic and power levels while apart; after healing the current state is identical on both servers', async (t) => {
   const bobAccount = await registerUser(hearth.baseUrl, 'bob-partition', 'secret-password-1');
@@ -246,6 +191,6 @@ test.serial('partition: both sides change the topic and power levels while apart
     return JSON.stringify(states[0]) === JSON.stringify(states[1]) ? states : undefined;
   });
   t.deepEqual(hearthState, synapseState);
-  t.deepEqual(await stateContent(bob, roomId, 'm.room.topic'), await stateContent(alice, roomId, 'm.room.topic'));
-  t.deepEqual(await stateContent(bob, roomId, 'm.room.power_levels'), await stateContent(alice, roomId, 'm.room.power_levels'));
+  t.deepEqual(await stateContentIfAny(bob, roomId, 'm.room.topic'), await stateContentIfAny(alice, roomId, 'm.room.topic'));
+  t.deepEqual(await stateContentIfAny(bob, roomId, 'm.room.power_levels'), await stateContentIfAny(alice, roomId, 'm.room.power_levels'));
 });

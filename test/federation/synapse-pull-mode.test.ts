@@ -3,7 +3,7 @@
  * reached through a TCP relay standing in for the home router's port forward. Once the room is
  * joined the relay is cut for the rest of the test: Synapse can no longer push to Hearth, but
  * Hearth's own requests still go out. With `federation.pull_interval_seconds` set, the Synapse
- * user's messages still reach the Hearth user (pulled: timestamp_to_event, get_missing_events), and
+ * user's messages still reach the Hearth user (pulled: the peer's extremities from a make_join template, get_missing_events), and
  * the Hearth user's reach Synapse (pushed; Synapse verifies them with the key it cached).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -11,6 +11,7 @@ import test from 'ava';
 import { freePort, startHearth, type HearthServer } from '../integration/helpers/server.js';
 import { registerUser, request } from '../integration/helpers/http.js';
 import { startSynapse, type SynapsePeer } from '../integration/helpers/synapse.js';
+import { call, converged, eventually, messageBodies, send, setDiagnostics, type Side } from './room-exchange.js';
 
 let hearth: HearthServer;
 let synapse: SynapsePeer;
@@ -49,57 +50,13 @@ test.before(async () => {
     startHearth({ federated: true, env: { HEARTH_SERVER_NAME: `127.0.0.1:${relayPort}`, HEARTH_FEDERATION_PULL_INTERVAL_SECONDS: '1' } }),
     startSynapse(),
   ]);
+  setDiagnostics(() => `--- hearth ---\n${hearth.output().slice(-6000)}\n--- synapse ---\n${synapse.log().slice(-3000)}`);
 });
 
 test.after.always(async () => {
   if (relay.listening) await cut();
   await Promise.all([hearth?.stop(), synapse?.stop()]);
 });
-
-interface Side {
-  base: string;
-  token: string;
-  userId: string;
-}
-
-async function call(side: Side, method: string, path: string, json?: unknown): Promise<any> {
-  const res = await request(side.base, method, path, { token: side.token, ...(json !== undefined ? { json } : {}) });
-  if (res.status !== 200) throw new Error(`${method} ${path} on ${side.base}: ${res.status} ${res.text}`);
-  return res.body;
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}\n--- hearth ---\n${hearth.output().slice(-6000)}\n--- synapse ---\n${synapse.log().slice(-3000)}`);
-}
-
-async function messageBodies(side: Side, roomId: string): Promise<string[]> {
-  const page = await call(side, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=200`);
-  return (page.chunk as any[]).filter((e) => e.type === 'm.room.message').map((e) => e.content.body as string).reverse();
-}
-
-let counter = 0;
-async function send(side: Side, roomId: string, body: string): Promise<void> {
-  await call(side, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/pull${++counter}`, { msgtype: 'm.text', body });
-}
-
-async function converged(side: Side, roomId: string, expected: string[], what: string): Promise<string[]> {
-  return eventually(what, async () => {
-    const bodies = await messageBodies(side, roomId);
-    if (bodies.length > expected.length) throw new Error(`more messages than sent: ${bodies.length}`);
-    return bodies.length === expected.length ? bodies : undefined;
-  });
-}
 
 test.serial('behind NAT: with the listener unreachable, the Synapse user\'s messages are pulled and the Hearth user\'s pushed', async (t) => {
   const bobAccount = await registerUser(hearth.baseUrl, 'bob', 'secret-password-1');
