@@ -1,5 +1,5 @@
 /**
- * `make bench` = `node --import tsx scripts/bench.ts [--only cs|mqtt|disk|rss|federation|offline] [--quick]
+ * `make bench` = `node --import tsx scripts/bench.ts [--only cs|mqtt|puback|disk|rss|federation|offline] [--quick]
  *                [--duration SECONDS] [--devices N] [--write]`
  *
  * Measures a fresh Hearth per section, side by side with a baseline in the same run and with the same
@@ -9,6 +9,9 @@
  *         plus the hashes, signature and write every authored event needs), /sync wake-up latency,
  *         initial sync, full back-pagination.
  *   mqtt  QoS 1 readings acknowledged with 8 publishers (vs a bare aedes: no persistence, no mapping).
+ *   puback  Issue 14: PUBACK latency p50/p99 of a device with one QoS 1 message in flight, alone and
+ *         among 200 devices at 1 Hz, with bytes per reading and group commits per second; the
+ *         adaptive group commit vs the interval commit (scripts/lib/puback-section.ts).
  *   disk  200 simulated devices at 1 Hz: write_bytes per reading at steady state, and RSS.
  *   rss   RSS idle after 10k room events.
  *   federation  Hearth <-> Synapse against Synapse <-> Synapse (scripts/lib/federation-workload.ts): join
@@ -32,13 +35,14 @@ import { addHearthDevices, JEMALLOC, SEA_EXECUTABLE, startBareAedes, startBareHt
 import { peakRssBytes, resetPeakRss, rssBytes } from './lib/proc.js';
 import * as fed from './lib/federation-workload.js';
 import { offline } from './lib/offline-section.js';
+import { puback } from './lib/puback-section.js';
 import { startBigRoom } from './lib/big-room.js';
 import { startSynapse, synapseBuilt, SYNAPSE_CACHE, type SynapsePeer } from '../test/integration/helpers/synapse.js';
 import { buildBundle } from './build.js';
 import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
 import { formatNumber, percentile, runConcurrently } from './lib/stats.js';
 
-const SECTIONS = ['cs', 'mqtt', 'disk', 'rss', 'federation', 'offline'] as const;
+const SECTIONS = ['cs', 'mqtt', 'puback', 'disk', 'rss', 'federation', 'offline'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -395,6 +399,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = {
   cs: clientServer,
   mqtt: mqttIngest,
+  puback: () =>
+    puback(
+      launch,
+      { devices: sizes.devices, loneReadings: quick ? 20 : 60, fleetWarmupSeconds: quick ? 20 : 45, fleetMeasureSeconds: quick ? 30 : 120 },
+      (line) => process.stderr.write(`${line}\n`),
+    ),
   disk: diskWear,
   rss: idleMemory,
   federation,

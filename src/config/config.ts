@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { DEFAULT_CONFIG_TEMPLATE } from './template.js';
 import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion } from '../core/room-versions.js';
 import type { RoomVersionId } from '../core/types.js';
+import { COMMIT_MODES, DEFAULT_COMMIT, type CommitSetting } from '../telemetry/commit-policy.js';
 
 export type RegistrationMode = 'closed' | 'token' | 'open';
 
@@ -189,7 +190,18 @@ export interface HearthConfig {
     throttle: SensorThrottle;
     rawRules: RawRule[];
   };
-  telemetry: { rawRetentionDays: number; rollupRetentionDays: number; flushIntervalMs: number };
+  telemetry: {
+    rawRetentionDays: number;
+    rollupRetentionDays: number;
+    /** The longest a reading waits for the group commit that acknowledges it (QoS 1 PUBACK). */
+    flushIntervalMs: number;
+    /**
+     * When the group commit is written (telemetry/commit-policy.ts, docs/telemetry.md "Group
+     * commit"): `adaptive` (default) at once when no commit started in the last `minIntervalMs`,
+     * else that long after the last one; `interval` only every `flushIntervalMs` (or 64 readings).
+     */
+    commit: CommitSetting;
+  };
   storage: { cacheSizeBytes: number; writeBufferSizeBytes: number; sync: StorageSyncMode; syncIntervalMs: number; minFreeBytes: number };
   /**
    * Rate limits, Synapse's `rc_*` settings with Synapse's defaults (429 M_LIMIT_EXCEEDED); MQTT
@@ -272,7 +284,9 @@ export function defaultConfig(dataDir: string): HearthConfig {
       throttle: { minIntervalSeconds: 300, discreteMinIntervalSeconds: 1, refreshSeconds: 900 },
       rawRules: [],
     },
-    telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000 },
+    // A lone device's reading is acknowledged at once; 200 devices share at most 20 commits a
+    // second (issue 14, docs/performance.md "A lone device's PUBACK").
+    telemetry: { rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000, commit: { ...DEFAULT_COMMIT } },
     // Writes stop while the disk has less than 64 MB free: LevelDB's compactions need room to
     // finish, and a full disk latched errors until a restart (docs/storage.md).
     storage: { cacheSizeBytes: 2 * 1024 * 1024, writeBufferSizeBytes: 4 * 1024 * 1024, sync: 'batch', syncIntervalMs: 1000, minFreeBytes: 64 * 1024 * 1024 },
@@ -389,6 +403,9 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
     config.mqtt.mode = 'external';
     config.mqtt.externalUrl = env.HEARTH_MQTT_EXTERNAL_URL;
   }
+  if (env.HEARTH_TELEMETRY_COMMIT_MODE) config.telemetry.commit.mode = env.HEARTH_TELEMETRY_COMMIT_MODE as CommitSetting['mode'];
+  const minCommitInterval = env.HEARTH_TELEMETRY_COMMIT_MIN_INTERVAL_MS;
+  if (minCommitInterval !== undefined && minCommitInterval !== '') config.telemetry.commit.minIntervalMs = Number(minCommitInterval);
   if (env.HEARTH_LOG_LEVEL) config.logLevel = env.HEARTH_LOG_LEVEL;
   if (env.HEARTH_RATE_LIMITS) {
     if (env.HEARTH_RATE_LIMITS !== 'on' && env.HEARTH_RATE_LIMITS !== 'off') {
@@ -397,6 +414,7 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
     config.rateLimits.enabled = env.HEARTH_RATE_LIMITS === 'on';
   }
   checkLimits(config);
+  checkTelemetryCommit(config.telemetry);
   config.defaultRoomVersion = roomVersionSetting(config.defaultRoomVersion);
   if (!config.client.publicBaseUrl) config.client.publicBaseUrl = `http://${config.client.bindAddress}:${config.client.port}`;
   config = Object.freeze(config);
@@ -441,6 +459,29 @@ function checkLimits(config: HearthConfig): void {
   }
   if (!['always', 'batch', 'none'].includes(config.storage.sync)) {
     throw new Error(`storage.sync must be always, batch or none, got "${String(config.storage.sync)}"`);
+  }
+}
+
+/**
+ * `telemetry.flush_interval_ms` and `telemetry.commit`: a typo in the mode must not silently fall
+ * back to one (the two differ by a second per PUBACK), and a minimum interval above the flush
+ * interval would never apply.
+ */
+function checkTelemetryCommit(telemetry: HearthConfig['telemetry']): void {
+  const flush = telemetry.flushIntervalMs;
+  if (!Number.isInteger(flush) || flush < 1 || flush > 60_000) {
+    throw new Error(`telemetry.flush_interval_ms must be a whole number of milliseconds from 1 to 60000, got ${JSON.stringify(flush)}`);
+  }
+  const commit = telemetry.commit as unknown;
+  if (commit === null || typeof commit !== 'object' || Array.isArray(commit)) {
+    throw new Error(`telemetry.commit must be a map with mode and min_interval_ms, got ${JSON.stringify(commit)}`);
+  }
+  const { mode, minIntervalMs } = telemetry.commit;
+  if (!COMMIT_MODES.includes(mode)) {
+    throw new Error(`telemetry.commit.mode must be ${COMMIT_MODES.join(' or ')}, got ${JSON.stringify(mode)}`);
+  }
+  if (!Number.isInteger(minIntervalMs) || minIntervalMs < 0 || minIntervalMs > flush) {
+    throw new Error(`telemetry.commit.min_interval_ms must be a whole number of milliseconds from 0 to telemetry.flush_interval_ms (${flush}), got ${JSON.stringify(minIntervalMs)}`);
   }
 }
 

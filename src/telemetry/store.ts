@@ -1,11 +1,13 @@
 /**
  * The telemetry store: every reading of every sensor, kept compactly, with rollups and retention.
  * See docs/telemetry.md for the layout and the SD-card reasoning. In short:
- * - Group commit. `record()` buffers a reading; every `flushIntervalMs` (or as soon as
- *   `flushBatchReadings` wait) all buffered readings of all streams are appended as one entry to the
- *   journal file (journal-file.ts: outside LevelDB, so short-lived entries are written once, not
- *   flushed and compacted), and only then do the `record()` promises resolve - which is what gates
- *   the MQTT PUBACK.
+ * - Group commit. `record()` buffers a reading; when the commit policy says so (commit-policy.ts:
+ *   `adaptive`, at once when no commit ran in the last `minIntervalMs`, else that long after the
+ *   last one; `interval`, every `flushIntervalMs`) or as soon as `flushBatchReadings` wait, all
+ *   buffered readings of all streams are appended as one entry to the journal file (journal-file.ts:
+ *   outside LevelDB, so short-lived entries are written once, not flushed and compacted), and only
+ *   then do the `record()` promises resolve - which is what gates the MQTT PUBACK. At most one commit
+ *   is in flight; readings arriving meanwhile go into the next.
  * - Checkpoints. Every `checkpointIntervalMs` the readings gathered since the last checkpoint are
  *   written once more, as one delta-encoded chunk per stream, together with the rollup buckets and
  *   the time of the last journal entry they cover, in one LevelDB batch; then the journal file is
@@ -23,6 +25,7 @@ import type { BatchOp } from '../storage/db.js';
 import { splitStrings, tuple } from '../storage/codec.js';
 import { decodeChunk, decodeJournal, encodeChunk, encodeJournal, type Series } from './chunk-codec.js';
 import { JournalFile } from './journal-file.js';
+import { DEFAULT_COMMIT, commitPolicy, type CommitPolicy, type CommitSetting } from './commit-policy.js';
 import { JOURNAL_STREAM, rawKey, readRawKey, readRollupKey, rollupKey } from './keys.js';
 import { ROLLUP_SPAN_MS, type QueryResult, type Resolution, type RollupResolution, type StreamRecord, type TelemetryPoint, type TelemetryValue } from './model.js';
 import { bucketStart, decodeBucket, encodeBucket, fold, newBucket, numericValue, toPoint, type Bucket } from './rollup.js';
@@ -31,7 +34,10 @@ import { expiredKeys } from './retention.js';
 export interface TelemetryOptions {
   /** The journal file (`<data dir>/telemetry.journal`). */
   journalPath: string;
+  /** The longest a reading waits for its commit (`interval` mode: how long every reading may wait). */
   flushIntervalMs: number;
+  /** When to commit (commit-policy.ts); default `adaptive` with a 50 ms minimum interval. */
+  commit?: CommitSetting;
   rawRetentionDays: number;
   rollupRetentionDays: number;
   /** How long readings live in the journal before they are written as per-stream chunks. Default 5 min. */
@@ -93,15 +99,17 @@ export class TelemetryStore {
   private lastJournalMs = 0;
   private lastCheckpoint: number;
   private buffered = 0;
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** The scheduled commit of the pending readings (a timer, or an immediate when the delay is 0). */
+  private scheduledCommit: { cancel(): void } | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  /** A batch-size flush is queued and has not taken `pending` yet (one is enough). */
-  private fullBatchQueued = false;
+  /** A commit is queued and has not taken `pending` yet: it will take every reading recorded until then. */
+  private commitQueued = false;
   /** When (monotonic ms) the first of the `pending` readings arrived. */
   private fillStartedAt = 0;
-  /** The last batch that filled up: how fast (ms from its first reading to the size trigger) and when. */
-  private lastFullBatch: { fillMs: number; at: number } | undefined;
+  private readonly policy: CommitPolicy;
+  /** Group commits that wrote readings to the journal (for tests and the bench). */
+  private journalCommits = 0;
   private readonly now: () => number;
   private readonly flushBatchReadings: number;
   private readonly checkpointIntervalMs: number;
@@ -115,6 +123,7 @@ export class TelemetryStore {
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? 5 * 60_000;
     this.maxBuffered = opts.maxBufferedReadings ?? 100_000;
     this.flushBatchReadings = opts.flushBatchReadings ?? 64;
+    this.policy = commitPolicy(opts.commit ?? DEFAULT_COMMIT, opts.flushIntervalMs);
     this.lastCheckpoint = this.now();
   }
 
@@ -137,8 +146,7 @@ export class TelemetryStore {
   /** Writes everything buffered as chunks (a final checkpoint) and stops the timers. */
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.cancelScheduledCommit();
     try {
       await this.checkpoint();
     } finally {
@@ -158,32 +166,41 @@ export class TelemetryStore {
     pending.ts.push(ts);
     pending.values.push(reading.value);
     const outcome = (this.nextBatch ??= batchOutcome());
-    if (pending.streams.length >= this.flushBatchReadings && !this.fullBatchQueued) {
-      this.fullBatchQueued = true;
+    // A queued commit takes every reading recorded before it starts: nothing more to schedule.
+    if (this.commitQueued) return outcome.promise;
+    if (pending.streams.length >= this.flushBatchReadings) {
       const at = performance.now();
-      this.lastFullBatch = { fillMs: at - this.fillStartedAt, at };
+      this.policy.batchFilled(at - this.fillStartedAt, at);
       void this.flush();
-    } else {
-      this.flushTimer ??= setTimeout(() => void this.flush(), this.lingerMs());
+    } else if (!this.scheduledCommit) {
+      this.scheduleCommit(this.policy.delayMs(performance.now()));
     }
     return outcome.promise;
   }
 
-  /**
-   * How long a reading may wait for more to share its batch. Normally `flushIntervalMs`. Right after
-   * a burst (a batch filled up within the last interval) it is twice that batch's fill time instead:
-   * at the end of a burst the readings left are fewer than a batch, and their QoS 1 publishers are
-   * stalled on full in-flight windows until these PUBACKs, so nothing more arrives to fill the batch
-   * and waiting the whole interval only idles them (at 8 publishers x 32 in flight, ~1 s of a 2 s
-   * run). While the rate holds, batches still fill before the shorter timer (200 sensors at 1 Hz
-   * fill one every ~0.3 s), so the number of writes, and SD-card wear, changes only when a burst
-   * ends; below a batch per interval nothing changes.
-   */
-  private lingerMs(): number {
-    const burst = this.lastFullBatch;
-    const interval = this.opts.flushIntervalMs;
-    if (!burst || performance.now() - burst.at >= interval) return interval;
-    return Math.min(interval, Math.max(1, 2 * burst.fillMs));
+  /** Group commits so far that wrote readings to the journal. */
+  get commits(): number {
+    return this.journalCommits;
+  }
+
+  private scheduleCommit(delayMs: number): void {
+    const commit = () => {
+      this.scheduledCommit = undefined;
+      void this.flush();
+    };
+    // 0: after the I/O callbacks of this turn, so the readings of messages read together share it.
+    if (delayMs <= 0) {
+      const immediate = setImmediate(commit);
+      this.scheduledCommit = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timer = setTimeout(commit, delayMs);
+      this.scheduledCommit = { cancel: () => clearTimeout(timer) };
+    }
+  }
+
+  private cancelScheduledCommit(): void {
+    this.scheduledCommit?.cancel();
+    this.scheduledCommit = undefined;
   }
 
   /** Writes the buffered readings now (one batch). */
@@ -237,8 +254,8 @@ export class TelemetryStore {
   // ---- writing ----
 
   private enqueue(forceCheckpoint: boolean): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.cancelScheduledCommit();
+    this.commitQueued = true;
     this.flushing = this.flushing.then(() => this.writeBatch(forceCheckpoint));
     return this.flushing;
   }
@@ -251,7 +268,8 @@ export class TelemetryStore {
    * 4. one atomic batch; then the waiters of these readings are answered.
    */
   private async writeBatch(forceCheckpoint: boolean): Promise<void> {
-    this.fullBatchQueued = false;
+    this.commitQueued = false;
+    this.policy.committing(performance.now());
     const pending = this.pending;
     const outcome = this.nextBatch;
     const records = this.newRecords;
@@ -277,6 +295,7 @@ export class TelemetryStore {
         await this.journal.append(journalMs, encodeJournal(journalMs, pending.streams, pending.ts, pending.values));
         this.lastJournalMs = journalMs;
         this.journalDirty = true;
+        this.journalCommits++;
       }
     } catch (err) {
       this.newRecords.push(...records);

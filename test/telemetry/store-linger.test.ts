@@ -10,7 +10,8 @@ const DB_OPTS = { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 };
 async function open(t: { teardown(fn: () => Promise<void>): void }, over: Partial<TelemetryOptions>) {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-telemetry-linger-'));
   const db = await Database.open(dir, DB_OPTS);
-  const store = await TelemetryStore.open(db, { journalPath: join(dir, 'telemetry.journal'), rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000, ...over });
+  // The interval policy: these tests are about how long a reading lingers when commits wait for it.
+  const store = await TelemetryStore.open(db, { journalPath: join(dir, 'telemetry.journal'), rawRetentionDays: 7, rollupRetentionDays: 365, flushIntervalMs: 1000, commit: { mode: 'interval', minIntervalMs: 0 }, ...over });
   t.teardown(async () => {
     await store.stop();
     await db.close();
