@@ -185,11 +185,16 @@ export class SyncService {
         // Leaves appear once, in the sync that crosses them (initial syncs only with include_leave).
         if (!req.since && !roomFilter?.include_leave) continue;
         if (!changedInWindow) continue;
-        leave[m.roomId] = await this.roomSection(req, viewer, m, from, m.stream, events, true);
+        // Left while this client followed the room: the events up to the leave, as any incremental
+        // sync (Synapse likewise); only a room it did not follow comes with its whole state.
+        const followed = req.since !== undefined && !req.fullState && (await this.stayedJoinedSince(req.userId, m, from, events, 'before the leave'));
+        leave[m.roomId] = await this.roomSection(req, viewer, m, from, m.stream, events, !followed);
         continue;
       }
       if (m.membership !== 'join') continue;
-      const fresh = !req.since || req.fullState || m.stream > from;
+      // A new join brings the room whole; a member's own profile change (join -> join, a new
+      // displayname or avatar) moves their membership entry too but is not one: only the change.
+      const fresh = !req.since || req.fullState || (m.stream > from && !(await this.stayedJoinedSince(req.userId, m, from, events, 'throughout')));
       const typing = this.sources.typingFor(m.roomId);
       const ephemeral: JsonObject[] = [];
       const typingChanged = req.since !== undefined && this.sources.typingChangedSince(m.roomId, req.since.ephemeral);
@@ -316,6 +321,23 @@ export class SyncService {
     };
     if (m.membership === 'join') section.summary = await this.summary(m.roomId, req.userId);
     return section;
+  }
+
+  /**
+   * Whether the user was joined at `from` and stayed joined through the window's membership
+   * events of theirs (up to the leave itself for `before the leave`): client-server "Syncing",
+   * a room is newly joined only when the user's membership became `join` within the window (a
+   * leave and rejoin in it counts, as in Synapse's incremental sync).
+   */
+  private async stayedJoinedSince(userId: string, m: UserRoomEntry, from: number, windowEvents: readonly StoredEvent[], until: 'throughout' | 'before the leave'): Promise<boolean> {
+    const atFrom = (await this.timeline.stateAtPosition(m.roomId, from)).get(stateKey('m.room.member', userId));
+    if (atFrom?.pdu.content.membership !== 'join') return false;
+    for (const e of windowEvents) {
+      if (e.pdu.type !== 'm.room.member' || e.pdu.state_key !== userId) continue;
+      if (until === 'before the leave' && e.event_id === m.eventId) break;
+      if (e.pdu.content.membership !== 'join') return false;
+    }
+    return true;
   }
 
   private async stateBefore(roomId: string, first: StoredEvent | undefined, position: number): Promise<StoredStateMap> {
