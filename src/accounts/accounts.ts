@@ -47,8 +47,14 @@ export interface Profile {
   avatar_url?: string;
 }
 
-/** Other services that keep per-device state (end-to-end keys) and must forget a deleted device. */
+/**
+ * Other services that follow a user's devices: end-to-end keys forget a deleted device, and every
+ * creation, rename and deletion is a change of the user's device list (client-server-api "Tracking
+ * the device list for a user"; Synapse's `notify_device_update` on the same three).
+ */
 export interface AccountHooks {
+  /** A device was created, or its display name set (login, registration, `PUT /devices/{deviceId}`). */
+  onDeviceChanged?(userId: string, deviceId: string): Promise<void>;
   onDeviceDeleted?(userId: string, deviceId: string): Promise<void>;
 }
 
@@ -191,7 +197,8 @@ export class AccountService {
   /**
    * Issues an access token for a device, creating the device if needed. Reusing a device id
    * revokes the token that device had (client-server-api "Relationship between access tokens and
-   * devices": a device has at most one access token).
+   * devices": a device has at most one access token). A new device, or a new display name for a
+   * reused one, is a device list change (`hooks.onDeviceChanged`).
    */
   async createDeviceAndToken(userId: string, deviceId?: string, displayName?: string): Promise<Session> {
     const id = deviceId ?? generateDeviceId();
@@ -215,6 +222,8 @@ export class AccountService {
       });
       this.store.putTokenTxn(ops, tokenHash, { userId, deviceId: id, createdAt: Date.now() });
       await this.db.write(ops);
+      // A new token for an unchanged device changes nothing other devices must refetch.
+      if (!existing || name !== existing.displayName) await this.hooks.onDeviceChanged?.(userId, id);
     });
     return { userId, deviceId: id, accessToken };
   }
@@ -276,21 +285,28 @@ export class AccountService {
     return this.store.getDevice(userId, deviceId);
   }
 
-  /** PUT /devices/{deviceId}: only the display name is client-settable. */
+  /**
+   * PUT /devices/{deviceId}: only the display name is client-settable, and left as it is when not
+   * given (device_management.yaml: "If not given, the display name is unchanged"). Every successful
+   * call is a device list change, as in Synapse (`DeviceHandler.update_device` notifies
+   * unconditionally), so clients see exactly what they would see there.
+   */
   async updateDevice(userId: string, deviceId: string, displayName: string | undefined): Promise<void> {
     await this.userLock.run(`${userId}\u0000${deviceId}`, async () => {
       const device = await this.store.getDevice(userId, deviceId);
       if (!device) throw notFound('Unknown device');
-      const ops: BatchOp[] = [];
-      const { displayName: _old, ...rest } = device;
-      this.store.putDeviceTxn(ops, displayName === undefined ? rest : { ...rest, displayName });
-      await this.db.write(ops);
+      if (displayName !== undefined) {
+        const ops: BatchOp[] = [];
+        this.store.putDeviceTxn(ops, { ...device, displayName });
+        await this.db.write(ops);
+      }
+      await this.hooks.onDeviceChanged?.(userId, deviceId);
     });
   }
 
   /**
    * Deletes devices with their access tokens and pending to-device messages, then tells
-   * `hooks.onDeviceDeleted` (device keys). Unknown ids are skipped.
+   * `hooks.onDeviceDeleted` (its keys go; a device list change). Unknown ids are skipped.
    */
   async deleteDevices(userId: string, deviceIds: string[]): Promise<void> {
     for (const deviceId of deviceIds) {

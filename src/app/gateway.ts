@@ -129,7 +129,8 @@ export class Gateway {
     });
     this.closables.push({ name: 'clock-evidence', close: async () => void stopClockEvidence() });
 
-    // The two know each other: E2EE reads the account's devices; deleting a device drops its keys.
+    // The two know each other: E2EE reads the account's devices; creating, renaming or deleting a
+    // device is a device list change, and deleting one drops its keys.
     const e2ee: E2eeService = new E2eeService({
       db,
       notifier,
@@ -138,6 +139,7 @@ export class Gateway {
       userDevices: async (userId) => (await accounts.listDevices(userId)).map((d) => ({ deviceId: d.deviceId, displayName: d.displayName })),
     });
     const accounts: AccountService = new AccountService(db, config, notifier, {
+      onDeviceChanged: (userId, deviceId) => e2ee.onDeviceChanged(userId, deviceId),
       onDeviceDeleted: async (userId, deviceId) => {
         await e2ee.onDeviceDeleted(userId, deviceId);
         await pushers.removeDevice(userId, deviceId);

@@ -345,6 +345,17 @@ export class E2eeService {
     return this.oneTimeKeys.unusedFallbackTypes(userId, deviceId);
   }
 
+  /**
+   * Called when a device is created or its display name set (accounts): the user's device list
+   * changes, so their other devices and everyone sharing a room see it in `device_lists.changed`
+   * and refetch it (client-server "Tracking the device list for a user"), and other servers get an
+   * `m.device_list_update` with the display name (server-server "Device Management": sent "for new
+   * or deleted devices ... or changes in device information such as the device's human-readable name").
+   */
+  async onDeviceChanged(userId: string, deviceId: string): Promise<void> {
+    await this.deviceLists.writeWithChange([], userId, { kind: 'device', deviceId });
+  }
+
   /** Called when a device is deleted: its keys go, and the user's device list changes. */
   async onDeviceDeleted(userId: string, deviceId: string): Promise<void> {
     await this.lock.run(deviceLockKey(userId, deviceId), async () => {

@@ -44,6 +44,8 @@ export interface Harness {
   leftAllRooms: string[];
   /** `user device` of every device the accounts service reported deleted. */
   deletedDevices: string[];
+  /** `user device` of every device the accounts service reported created or renamed, in order. */
+  changedDevices: string[];
   call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, opts?: { body?: unknown; token?: string }): Promise<{ status: number; body: any }>;
   /** Creates an account and logs it in. */
   user(localpart: string, password?: string): Promise<{ userId: string; token: string; deviceId: string }>;
@@ -63,7 +65,11 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
   };
   const notifier = new StreamNotifier(0);
   const deletedDevices: string[] = [];
+  const changedDevices: string[] = [];
   const accounts = new AccountService(db, config, notifier, {
+    onDeviceChanged: async (userId, deviceId) => {
+      changedDevices.push(`${userId} ${deviceId}`);
+    },
     onDeviceDeleted: async (userId, deviceId) => {
       deletedDevices.push(`${userId} ${deviceId}`);
     },
@@ -134,6 +140,7 @@ export async function startHarness(mode: RegistrationMode = 'open', tokens: stri
     profileChanges,
     leftAllRooms,
     deletedDevices,
+    changedDevices,
     call,
     async user(localpart, password = 'correct horse') {
       await accounts.createUser(localpart, { password });

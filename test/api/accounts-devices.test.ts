@@ -51,6 +51,27 @@ test('devices: list, rename, delete with UIA', async (t) => {
   t.deepEqual(h.deletedDevices, [`${me.userId} LAPTOP`], 'device keys are told to forget the device');
 });
 
+test('creating a device and setting its name are device list changes; a new token for an unchanged device is not', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const me = await h.user('ria', 'ria-pw');
+  t.deepEqual(h.changedDevices, [`${me.userId} ${me.deviceId}`], 'the device created by login');
+  h.changedDevices.length = 0;
+  await h.accounts.loginWithPassword('ria', 'ria-pw', { deviceId: 'TAB', displayName: 'Tablet' });
+  // The same device logging in again: a new token, the same device (no change) or a new name (a change).
+  await h.accounts.loginWithPassword('ria', 'ria-pw', { deviceId: 'TAB' });
+  await h.accounts.loginWithPassword('ria', 'ria-pw', { deviceId: 'TAB', displayName: 'Tablet' });
+  await h.accounts.loginWithPassword('ria', 'ria-pw', { deviceId: 'TAB', displayName: 'Kitchen tablet' });
+  t.deepEqual(h.changedDevices, [`${me.userId} TAB`, `${me.userId} TAB`]);
+  h.changedDevices.length = 0;
+  // PUT /devices/{deviceId}: a change every time it succeeds (Synapse notifies unconditionally); `{}` keeps the name.
+  t.is((await h.call('PUT', '/_matrix/client/v3/devices/TAB', { token: me.token, body: { display_name: 'Hall tablet' } })).status, 200);
+  t.is((await h.call('PUT', '/_matrix/client/v3/devices/TAB', { token: me.token, body: {} })).status, 200);
+  t.is((await h.call('GET', '/_matrix/client/v3/devices/TAB', { token: me.token })).body.display_name, 'Hall tablet');
+  t.is((await h.call('PUT', '/_matrix/client/v3/devices/NOPE', { token: me.token, body: { display_name: 'x' } })).status, 404);
+  t.deepEqual(h.changedDevices, [`${me.userId} TAB`, `${me.userId} TAB`]);
+});
+
 test('delete_devices removes several devices after UIA', async (t) => {
   const h = await startHarness();
   t.teardown(() => h.close());

@@ -380,6 +380,20 @@ test('local device and cross-signing changes go out with stream_id and prev_id; 
   t.is(notOurs.json().errcode, 'M_INVALID_PARAM');
 });
 
+test('a new or renamed local device goes out as m.device_list_update with its display name, in the stream_id chain', async (t) => {
+  const rig = await openRig();
+  t.teardown(() => closeRig(rig));
+  // A device created at login has no keys yet: the update names it and its display name only.
+  await rig.e2ee.onDeviceChanged(alice, 'DEV1');
+  await eventually('the new device update', () => rig.sender.edus('m.device_list_update').length === 1);
+  const [created] = rig.sender.edus('m.device_list_update');
+  t.is(created!.destination, REMOTE);
+  t.deepEqual(created!.content, { user_id: alice, device_id: 'DEV1', stream_id: created!.content.stream_id, prev_id: [], device_display_name: 'DEV1 name' });
+  await rig.e2ee.onDeviceChanged(alice, 'DEV1');
+  await eventually('the rename update', () => rig.sender.edus('m.device_list_update').length === 2);
+  t.like(rig.sender.edus('m.device_list_update')[1]!.content, { device_id: 'DEV1', prev_id: [created!.content.stream_id], device_display_name: 'DEV1 name' });
+});
+
 test('keys/query and keys/claim for remote users ask their server; a server that fails is listed in failures', async (t) => {
   const rig = await openRig();
   t.teardown(() => closeRig(rig));
