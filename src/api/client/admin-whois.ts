@@ -6,7 +6,7 @@
  * The answer follows the spec: one key per device, one session per device (a device holds one
  * access token), one connection: the address, time and user agent last seen. Synapse lists every
  * (address, user agent) pair it logged under a single device key "" instead; Hearth keeps no such
- * log (docs/errors.md "Where Hearth follows the spec over Synapse").
+ * log (docs/errors.md "Where Hearth and Synapse differ, or the spec leaves the choice").
  */
 import type { FastifyInstance } from 'fastify';
 import type { AccountService, DeviceRecord } from '../../accounts/accounts.js';
