@@ -232,7 +232,7 @@ export class AccountService {
    * Resolves an access token to its requester, or undefined if it is unknown or revoked. `seen`
    * updates the device's last-seen fields (throttled).
    */
-  async authenticateToken(token: string, seen?: { ip: string }): Promise<Requester | undefined> {
+  async authenticateToken(token: string, seen?: { ip: string; userAgent?: string }): Promise<Requester | undefined> {
     const tokenHash = hashToken(token);
     let requester = this.requesters.get(tokenHash);
     if (!requester) {
@@ -243,11 +243,11 @@ export class AccountService {
       requester = { userId: record.userId, deviceId: record.deviceId, tokenHash, isAdmin: user.admin };
       this.requesters.set(tokenHash, requester);
     }
-    if (seen) await this.noteSeen(requester, seen.ip);
+    if (seen) await this.noteSeen(requester, seen.ip, seen.userAgent ?? '');
     return requester;
   }
 
-  private async noteSeen(requester: Requester, ip: string): Promise<void> {
+  private async noteSeen(requester: Requester, ip: string, userAgent: string): Promise<void> {
     const key = `${requester.userId}\u0000${requester.deviceId}`;
     const now = Date.now();
     if (now - (this.lastSeenWritten.get(key) ?? 0) < LAST_SEEN_WRITE_INTERVAL_MS) return;
@@ -256,7 +256,7 @@ export class AccountService {
       const device = await this.store.getDevice(requester.userId, requester.deviceId);
       if (!device) return;
       const ops: BatchOp[] = [];
-      this.store.putDeviceTxn(ops, { ...device, lastSeenTs: now, lastSeenIp: ip });
+      this.store.putDeviceTxn(ops, { ...device, lastSeenTs: now, lastSeenIp: ip, lastSeenUserAgent: userAgent });
       await this.db.write(ops);
     });
   }

@@ -33,6 +33,7 @@ import { registerReceiptRoutes } from '../api/client/receipts.js';
 import { registerReadMarkerRoutes } from '../api/client/read-markers.js';
 import { registerToDeviceRoutes } from '../api/client/to-device.js';
 import { registerSynapseAdminRoutes } from '../api/client/synapse-admin.js';
+import { registerWhoisRoutes } from '../api/client/admin-whois.js';
 import { registerTagRoutes } from '../api/client/tags.js';
 import { registerVoipRoutes } from '../api/client/voip.js';
 import { RoomTagsService } from '../accounts/room-tags.js';
@@ -70,6 +71,7 @@ export function registerAccountApi(app: FastifyInstance, deps: AccountApiDeps): 
   registerRegisterRoutes(app, { accounts, uia, registration: config.registration, ...limits });
   registerAccountRoutes(app, { auth, accounts, uia, leaveAllRooms: deps.leaveAllRooms });
   registerDevicesRoutes(app, { auth, accounts, uia });
+  registerWhoisRoutes(app, { auth, accounts });
   registerProfileRoutes(app, { auth, accounts, onProfileChange: deps.onProfileChange });
   registerAccountDataRoutes(app, { auth, accountData });
   registerTagRoutes(app, { auth, tags: new RoomTagsService(accountData) });

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { RoomVersionId } from '../core/types.js';
+import { serverNameOf } from '../core/identifiers.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import { MembershipService, type FederatedMembership } from '../rooms/membership.js';
 import { EventFormatter } from '../rooms/client-event.js';
@@ -69,6 +70,10 @@ export function buildRoomApi(app: FastifyInstance, opts: RoomApiOptions): RoomAp
     requireUser: opts.requireUser,
     engine,
     directory,
+    resolveAlias: async (alias) => {
+      if (serverNameOf(alias) === opts.serverName) return resolveAlias(alias);
+      return (await opts.federation?.resolveAlias(alias))?.roomId;
+    },
     membership,
     formatter,
     timeline,

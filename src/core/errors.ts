@@ -17,6 +17,8 @@ export const ErrCode = {
   USER_IN_USE: 'M_USER_IN_USE',
   INVALID_USERNAME: 'M_INVALID_USERNAME',
   ROOM_IN_USE: 'M_ROOM_IN_USE',
+  /** An m.room.canonical_alias alias that does not point to the room (client-server "PUT /rooms/{roomId}/state"). */
+  BAD_ALIAS: 'M_BAD_ALIAS',
   UNSUPPORTED_ROOM_VERSION: 'M_UNSUPPORTED_ROOM_VERSION',
   GUEST_ACCESS_FORBIDDEN: 'M_GUEST_ACCESS_FORBIDDEN',
   MISSING_PARAM: 'M_MISSING_PARAM',

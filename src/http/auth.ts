@@ -28,7 +28,7 @@ export function createAuthenticator(accounts: Pick<AccountService, 'authenticate
     async requireUser(req: FastifyRequest): Promise<Requester> {
       const token = accessTokenOf(req);
       if (token === undefined) throw new MatrixError(401, ErrCode.MISSING_TOKEN, 'Missing access token');
-      const requester = await accounts.authenticateToken(token, { ip: req.ip });
+      const requester = await accounts.authenticateToken(token, { ip: req.ip, userAgent: req.headers['user-agent'] ?? '' });
       if (!requester) {
         // soft_logout false: the session is gone for good, clients must log in again ("Soft logout").
         throw new MatrixError(401, ErrCode.UNKNOWN_TOKEN, 'Unknown access token', { soft_logout: false });

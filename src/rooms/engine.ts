@@ -62,6 +62,12 @@ export interface SendOptions {
    * is what is stored. A refusal throws and nothing is stored.
    */
   countersign?: (event: RoomEvent, version: RoomVersionId) => Promise<Pdu>;
+  /**
+   * A last check of a client's event once the auth rules allowed it, against the state it replaces
+   * (under the room lock): a refusal throws and nothing is stored. Synapse checks a canonical
+   * alias at this point, so a sender without the power level hears 403, not the alias' fault.
+   */
+  vet?: (event: RoomEvent, state: StoredStateMap) => Promise<void>;
 }
 
 export interface SentEvent {
@@ -478,6 +484,7 @@ export class RoomEngine {
 
     const verdict = checkEventAuth(event, state, rules);
     if (!verdict.allowed) throw forbidden(verdict.reason);
+    await opts.vet?.(event, state);
     if (opts.countersign) event = { ...event, pdu: await opts.countersign(event, room.version) };
 
     const links: PersistLinks = {};

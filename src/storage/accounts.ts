@@ -39,6 +39,8 @@ export interface DeviceRecord {
   tokenHash?: string;
   lastSeenTs?: number;
   lastSeenIp?: string;
+  /** The `User-Agent` of that request ("" without one, as Synapse stores it); for admin whois. */
+  lastSeenUserAgent?: string;
 }
 
 export class AccountStore {

@@ -54,7 +54,7 @@ export const KEYSPACES = {
   users: 'users',
   /** 32-byte `sha256(access token)` -> json { userId, deviceId, createdAt }. Tokens are hashed at rest. */
   accessTokens: 'access_tokens',
-  /** `str user_id ‖ str device_id` -> json DeviceRecord { userId, deviceId, displayName?, tokenHash?, lastSeenTs?, lastSeenIp? }. */
+  /** `str user_id ‖ str device_id` -> json DeviceRecord { userId, deviceId, displayName?, tokenHash?, lastSeenTs?, lastSeenIp?, lastSeenUserAgent? }. */
   devices: 'devices',
   /** `str user_id ‖ str room_id ('' = global) ‖ str type` -> json { content, stream }. */
   accountData: 'account_data',

@@ -16,10 +16,12 @@ export interface RequestOptions {
   json?: unknown;
   /** Sent as is, with `Content-Type: application/json` (for malformed bodies). */
   raw?: string;
+  /** Extra request headers (a `User-Agent` to find again in admin whois). */
+  headers?: Record<string, string>;
 }
 
 export async function request(baseUrl: string, method: string, path: string, opts: RequestOptions = {}): Promise<MatrixResponse> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   let body: string | undefined;
   if (opts.raw !== undefined) body = opts.raw;

@@ -11,6 +11,7 @@ import type { SyncFilter } from '../../../rooms/filter.js';
 import type { SearchService } from '../../../rooms/search.js';
 import type { LongPollGate } from '../../../limits/long-polls.js';
 import type { RoomDirectory } from '../../../rooms/room-directory.js';
+import type { AliasResolver } from '../../../rooms/canonical-alias.js';
 
 export interface Requester {
   userId: string;
@@ -23,6 +24,8 @@ export interface RoomApiDeps {
   engine: RoomEngine;
   /** Aliases and the public room list. */
   directory: RoomDirectory;
+  /** The room of any alias: ours from the directory, another server's through federation (if on). */
+  resolveAlias: AliasResolver;
   membership: MembershipService;
   formatter: EventFormatter;
   timeline: TimelineReader;

@@ -9,6 +9,7 @@ import { ErrCode, MatrixError, forbidden, notFound } from '../../../core/errors.
 import { getUserPowerLevel } from '../../../state/power-levels.js';
 import type { RoomApiDeps } from './deps.js';
 import { listPublicRooms } from '../../../rooms/public-rooms.js';
+import { dropFromCanonicalAlias } from '../../../rooms/canonical-alias.js';
 import { intQuery, requireObjectBody, requireString } from './params.js';
 
 export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
@@ -40,7 +41,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps)
     return {};
   });
 
-  /** DELETE /_matrix/client/v3/directory/room/{roomAlias}: the alias' creator or a room moderator. */
+  /** DELETE /_matrix/client/v3/directory/room/{roomAlias}: the alias' creator or a room moderator; the room's canonical alias event forgets it. */
   app.delete<{ Params: { alias: string } }>('/_matrix/client/v3/directory/room/:alias', async (req) => {
     const user = await deps.requireUser(req);
     checkAlias(req.params.alias);
@@ -52,6 +53,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: RoomApiDeps)
       if (getUserPowerLevel(user.userId, state, deps.engine.rulesOf(room)) < 50) throw forbidden('You may not delete this alias');
     }
     await rooms.deleteAlias(req.params.alias);
+    await dropFromCanonicalAlias(deps.engine, target.roomId, req.params.alias, user.userId);
     return {};
   });
 

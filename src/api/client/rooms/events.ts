@@ -15,10 +15,13 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
   /** GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} */
   app.get<{ Params: { roomId: string; eventId: string } }>('/_matrix/client/v3/rooms/:roomId/event/:eventId', async (req) => {
     const user = await deps.requireUser(req);
-    const upTo = await deps.timeline.readableUpTo(user.userId, req.params.roomId);
+    // Unknown, from another room, of a room unknown or closed to the user, after the user left or
+    // hidden by history visibility: all look the same (no existence leak; the spec's only refusal
+    // here is 404, and Synapse turns its 403 into it).
+    const upTo = await deps.timeline.readableUpTo(user.userId, req.params.roomId).catch((err: unknown) => {
+      throw err instanceof MatrixError && (err.errcode === ErrCode.FORBIDDEN || err.errcode === ErrCode.NOT_FOUND) ? notFound('Event not found') : err;
+    });
     const event = await deps.engine.getEvent(req.params.eventId);
-    // Unknown, from another room, after the user left or hidden by history visibility: all look
-    // the same (no existence leak).
     const reader = await deps.timeline.readerFor(user.userId, req.params.roomId);
     if (!event || event.room_id !== req.params.roomId || event.meta.stream > upTo || !(await reader.canSee(event))) throw notFound('Event not found');
     return deps.formatter.format(event, { userId: user.userId, deviceId: user.deviceId }, { reader });

@@ -7,6 +7,7 @@ import { forbidden, notFound } from '../../../core/errors.js';
 import { stateKey } from '../../../core/types.js';
 import type { RoomApiDeps } from './deps.js';
 import { requireEventContentBody } from './params.js';
+import { checkCanonicalAliases } from '../../../rooms/canonical-alias.js';
 
 type StateParams = { Params: { roomId: string; eventType: string; stateKey?: string }; Querystring: { format?: string } };
 
@@ -41,12 +42,12 @@ export function registerStateRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
     if (!(await deps.engine.isJoined(user.userId, roomId)) && eventType !== 'm.room.member') {
       throw forbidden(`User ${user.userId} not in room ${roomId}`);
     }
-    const { eventId } = await deps.engine.sendEvent(roomId, {
-      type: eventType,
-      sender: user.userId,
-      state_key: req.params.stateKey ?? '',
-      content,
-    });
+    const key = req.params.stateKey ?? '';
+    const { eventId } = await deps.engine.sendEvent(
+      roomId,
+      { type: eventType, sender: user.userId, state_key: key, content },
+      eventType === 'm.room.canonical_alias' ? { vet: (_event, state) => checkCanonicalAliases(content, state.get(stateKey(eventType, key))?.pdu.content, roomId, deps.resolveAlias) } : {},
+    );
     return { event_id: eventId };
   };
   /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
