@@ -34,6 +34,7 @@ import type { BatchOp, Database } from '../storage/db.js';
 import { EventStore, type EventMeta, type StoredEvent, type TimelineEntry } from '../storage/events.js';
 import { StateSnapshotStore } from '../storage/state-snapshots.js';
 import { RelationStore, type RelationEntry, type ThreadEntry } from '../storage/relations.js';
+import { WaitingRedactionStore } from '../storage/waiting-redactions.js';
 import { REL_ANNOTATION, REL_THREAD, relationOf, relationRefusal, type Relation } from '../core/relations.js';
 import { RoomStore, type Membership, type RoomHead, type RoomRecord, type UserRoomEntry } from '../storage/rooms.js';
 import { LruCache } from '../storage/lru.js';
@@ -82,6 +83,8 @@ export interface PersistLinks {
   redactTarget?: StoredEvent;
   /** The parent of a child event (client-server "Forming relationships between events"). */
   relation?: { parent: StoredEvent; relation: Relation };
+  /** A received redaction whose target we do not have yet: it waits for it (rooms/v3 "Handling redactions"). */
+  awaitedTarget?: string;
 }
 
 /** A state map whose events carry their stored metadata. */
@@ -160,6 +163,7 @@ export class RoomEngine {
   private readonly snapshots: StateSnapshotStore;
   private readonly rooms: RoomStore;
   private readonly relations: RelationStore;
+  private readonly waitingRedactions: WaitingRedactionStore;
   /** Current state of the most recently used rooms (a home has tens of rooms; devices one each). */
   private readonly stateCache = new LruCache<number, StoredStateMap>(64);
   /** Events of one room are created one at a time; rooms proceed in parallel. */
@@ -171,10 +175,11 @@ export class RoomEngine {
     this.snapshots = new StateSnapshotStore(deps.db);
     this.rooms = new RoomStore(deps.db);
     this.relations = new RelationStore(deps.db);
+    this.waitingRedactions = new WaitingRedactionStore(deps.db);
   }
 
   async open(): Promise<void> {
-    await Promise.all([this.events.open(), this.snapshots.open(), this.rooms.open()]);
+    await Promise.all([this.events.open(), this.snapshots.open(), this.rooms.open(), this.waitingRedactions.open()]);
   }
 
   /** The notifier the engine settles stream positions on (readers wait on it). */
@@ -557,7 +562,9 @@ export class RoomEngine {
     if (event.pdu.type === 'm.room.redaction') {
       const targetId = redactedEventId(event.pdu, rules);
       const target = targetId ? await this.events.get(targetId) : undefined;
-      if (!target || target.meta.status === 'rejected' || target.meta.status === 'outlier') return {};
+      // Not here yet (or only as an outlier, not placed): applied when it is (persistEvent).
+      if (targetId && (!target || target.meta.status === 'outlier')) return { awaitedTarget: targetId };
+      if (!target || target.meta.status === 'rejected') return {};
       return redactionApplies(event, target, stateBefore, rules) ? { redactTarget: target } : {};
     }
     const relation = relationOf(event.pdu.content);
@@ -696,6 +703,9 @@ export class RoomEngine {
         }
         if ('state' in req.stateBefore && req.stateBefore.state) stateAfterMap = req.stateBefore.state;
       }
+      // A redaction that came before this event and waits for it (soft-failed events are redacted too).
+      const awaited = (status === 'accepted' || status === 'soft_failed') && this.waitingRedactions.isAwaited(event.event_id);
+      const redactedBy = awaited ? await this.awaitingRedaction(ops, room, event) : undefined;
       if (accepted) stream = this.deps.notifier.reserve();
       const meta: EventMeta = {
         eventId: event.event_id,
@@ -708,6 +718,7 @@ export class RoomEngine {
         ...(links.txn ? { txn: links.txn } : {}),
         ...(accepted ? {} : { status }),
         ...(req.rejectedReason ? { rejectedReason: req.rejectedReason } : {}),
+        ...(redactedBy ? { redactedBy } : {}),
       };
       const stored = this.events.persistEventTxn(ops, event, short, meta);
 
@@ -742,11 +753,14 @@ export class RoomEngine {
       }
       let parentMeta: EventMeta | undefined;
       if (accepted && relation) parentMeta = this.indexRelationTxn(ops, room, relation.parent, relation.relation, event, short, stream);
+      if (accepted && links.awaitedTarget) this.waitingRedactions.addTxn(ops, links.awaitedTarget, short);
 
       await this.deps.db.write(ops);
 
       // Visible to readers only after the batch is durable.
       this.events.remember(stored);
+      if (accepted && links.awaitedTarget) this.waitingRedactions.remember(links.awaitedTarget);
+      if (awaited) this.waitingRedactions.forget(event.event_id);
       if (newHead) {
         if (pdu.type === 'm.room.create' && !this.rooms.get(room.roomId)) this.rooms.remember(room, newHead);
         else this.rooms.rememberHead(room.short, newHead);
@@ -760,6 +774,23 @@ export class RoomEngine {
     } finally {
       if (stream !== 0) this.deps.notifier.settle(stream);
     }
+  }
+
+  /**
+   * The id of a stored redaction that arrived before `event` and applies to it, its waiting entries
+   * removed within `ops` (rooms/v3 "Handling redactions": the sender reaches the redact level in
+   * the state before the redaction, or shares the event sender's domain; v1/v2 decided it in the
+   * auth rules).
+   */
+  private async awaitingRedaction(ops: BatchOp[], room: RoomRecord, event: RoomEvent): Promise<string | undefined> {
+    const rules = this.rulesOf(room);
+    let applies: string | undefined;
+    for (const short of await this.waitingRedactions.takeTxn(ops, event.event_id)) {
+      const redaction = await this.events.getByShort(short);
+      if (applies !== undefined || !redaction || redaction.meta.status !== undefined) continue;
+      if (redactionApplies(redaction, event, await this.stateAt(redaction, 'before'), rules)) applies = redaction.event_id;
+    }
+    return applies;
   }
 
   /** The snapshot id of a state given by id, or created (as a delta against `base`) within `ops`. */

@@ -48,6 +48,8 @@ export const KEYSPACES = {
   threads: 'threads',
   /** `u64 root short` -> pos latest reply stream. Where a thread sits in `threads`. */
   threadRoots: 'thread_roots',
+  /** `str target event_id ‖ u64 redaction short` -> empty. Redactions received before the event they redact, applied when it arrives (src/storage/waiting-redactions.ts). */
+  redactionsWaiting: 'redactions_waiting',
 
   // ---- accounts and client data (src/storage/accounts.ts, client-data.ts, push-rules.ts, receipts.ts, to-device.ts; src/stream/side-stream.ts) ----
   /** `str user_id` -> json UserRecord { userId, passwordHash?, admin, kind, createdAt, displayname?, avatarUrl?, deactivated? }. */

@@ -225,3 +225,63 @@ test('a received redaction redacts when it applies (the sender\'s own server, or
   const children = await stack.engine.relationChildren(parent.short, { dir: 'f' });
   t.deepEqual(children.map((c) => [c.relType, c.key, c.sender]), [['m.annotation', '👍', rob]]);
 });
+
+test('a redaction received before the event it redacts waits for it, across a restart, and redacts it on arrival when it applies', async (t) => {
+  const stack = await openRoomStack();
+  const handler = handlerFor(stack);
+  const { roomId, joinId } = await publicRoomWithRob(stack, handler);
+  const auth = await authIds(stack, roomId, [['m.room.create', ''], ['m.room.power_levels', ''], ['m.room.member', rob]]);
+
+  // Two of Rob's messages on branches we have not seen, and redactions of them that do not descend
+  // from them (a fork: his server redacts by id): ours arrive first.
+  const own = remoteEvent('11', roomId, { type: 'm.room.message', content: { msgtype: 'm.text', body: 'oops' }, prev: [joinId], auth, depth: 10 });
+  const redactOwn = remoteEvent('11', roomId, { type: 'm.room.redaction', content: { redacts: own.eventId, reason: 'typo' }, prev: [joinId], auth, depth: 10 });
+  t.is((await handler.receive(REMOTE, redactOwn.pdu)).status, 'accepted');
+  t.is(await stack.engine.getEvent(own.eventId), undefined, 'the target is not here yet');
+
+  // Restarted in between: the waiting redaction is on disk, not only in memory.
+  const dir = stack.dir;
+  await stack.close();
+  const reopened = await openRoomStack(dir, stack.key);
+  t.teardown(() => reopened.close());
+  const again = handlerFor(reopened);
+  t.is((await again.receive(REMOTE, own.pdu)).status, 'accepted');
+  const stored = (await reopened.engine.getEvent(own.eventId))!;
+  t.is(stored.meta.redactedBy, redactOwn.eventId, 'redacted as it arrived');
+  // What a client reads: no content, the redaction in unsigned.
+  const res = await reopened.app.inject({ method: 'GET', url: `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(own.eventId)}`, headers: { authorization: `Bearer ${alice}|DEV1` } });
+  t.is(res.statusCode, 200, res.body);
+  const event = JSON.parse(res.body);
+  t.deepEqual(event.content, {});
+  t.is(event.unsigned.redacted_because.event_id, redactOwn.eventId);
+});
+
+test('a redaction that waits for its target does not apply when the rules say no (another server\'s event, no redact level)', async (t) => {
+  const stack = await openRoomStack();
+  t.teardown(() => stack.close());
+  const handler = handlerFor(stack);
+  const { roomId, joinId } = await publicRoomWithRob(stack, handler);
+  const robAuth = await authIds(stack, roomId, [['m.room.create', ''], ['m.room.power_levels', ''], ['m.room.member', rob]]);
+  // A third server's user joins and sends a message Rob tries to redact before we have it.
+  const carol = '@carol:third.test';
+  const thirdKey = generateSigningKey();
+  const rules = getRoomVersionRules('11')!;
+  const { template } = await stack.engine.templateForRemote(roomId, { type: 'm.room.member', sender: carol, state_key: carol, content: { membership: 'join' } });
+  const carolJoin = finalizePdu(template, { rules, serverName: 'third.test', key: thirdKey });
+  const thirdHandler = new PduHandler({
+    engine: stack.engine,
+    log: pino({ level: 'silent' }),
+    keys: { publicKey: async (server, keyId) => (server === 'third.test' && keyId === thirdKey.keyId ? thirdKey.publicKey : server === REMOTE && keyId === remoteKey.keyId ? remoteKey.publicKey : server === SERVER && keyId === stack.key.keyId ? stack.key.publicKey : undefined) },
+    remote: { event: async () => { throw new Error('404'); }, backfill: async () => [], missingEvents: async () => [], stateIds: async () => { throw new Error('none'); } },
+  });
+  t.is((await thirdHandler.receive('third.test', carolJoin.pdu)).status, 'accepted');
+  const carolAuth = await authIds(stack, roomId, [['m.room.create', ''], ['m.room.power_levels', ''], ['m.room.member', carol]]);
+  const carols = finalizePdu(
+    { auth_events: carolAuth, content: { msgtype: 'm.text', body: 'mine' }, depth: 12, origin_server_ts: Date.now(), prev_events: [carolJoin.eventId], room_id: roomId, sender: carol, type: 'm.room.message' },
+    { rules, serverName: 'third.test', key: thirdKey },
+  );
+  const foreign = remoteEvent('11', roomId, { type: 'm.room.redaction', content: { redacts: carols.eventId }, prev: [joinId, carolJoin.eventId], auth: robAuth, depth: 13 });
+  t.is((await handler.receive(REMOTE, foreign.pdu)).status, 'accepted');
+  t.is((await thirdHandler.receive('third.test', carols.pdu)).status, 'accepted');
+  t.is((await stack.engine.getEvent(carols.eventId))?.meta.redactedBy, undefined, 'not applied: Rob has no redact level and another server sent it');
+});
