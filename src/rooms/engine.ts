@@ -166,6 +166,8 @@ export class RoomEngine {
   private readonly waitingRedactions: WaitingRedactionStore;
   /** Current state of the most recently used rooms (a home has tens of rooms; devices one each). */
   private readonly stateCache = new LruCache<number, StoredStateMap>(64);
+  /** Event ids of recently used state snapshots (`stateIdsOf`); small: a big room's map is ~100 KB. */
+  private readonly stateIdsCache = new LruCache<number, ReadonlyMap<StateKey, string>>(8);
   /** Events of one room are created one at a time; rooms proceed in parallel. */
   private readonly roomLocks = new KeyedLock<number>();
   private readonly listeners = new Set<EventListener>();
@@ -647,9 +649,17 @@ export class RoomEngine {
   }
 
   /** A stored state as `(type, state_key)` -> event id (what state resolution and `/state_ids` speak). */
-  async stateIdsOf(snapshot: number): Promise<StateIdMap> {
+  /**
+   * The event ids of a state snapshot. Snapshots never change once written, so the maps of the
+   * last few are kept: a run of received messages is checked against the same one, and loading
+   * it (every state event read from LevelDB) was most of the cost of receiving a PDU.
+   */
+  async stateIdsOf(snapshot: number): Promise<ReadonlyMap<StateKey, string>> {
+    const cached = this.stateIdsCache.get(snapshot);
+    if (cached) return cached;
     const out: StateIdMap = new Map();
     for (const [key, event] of await this.loadSnapshot(snapshot)) out.set(key, event.event_id);
+    this.stateIdsCache.set(snapshot, out);
     return out;
   }
 

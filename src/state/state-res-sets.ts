@@ -3,7 +3,7 @@
  * (unconflicted state map and conflicted state set, auth difference) and rooms/v12's addition,
  * the conflicted state subgraph.
  */
-import type { StateIdMap } from '../core/types.js';
+import type { StateIdMap, StateKey } from '../core/types.js';
 import type { EventLookup } from './auth-dag.js';
 import { authChain, foldAuthAncestry } from './auth-dag.js';
 
@@ -15,7 +15,7 @@ export interface PartitionedState {
 }
 
 /** "Unconflicted state map and conflicted state set." */
-export function partitionStateSets(stateSets: readonly StateIdMap[]): PartitionedState {
+export function partitionStateSets(stateSets: readonly ReadonlyMap<StateKey, string>[]): PartitionedState {
   const unconflicted: StateIdMap = new Map();
   const conflicted = new Set<string>();
   const keys = new Set(stateSets.flatMap((set) => [...set.keys()]));
@@ -35,7 +35,7 @@ export function partitionStateSets(stateSets: readonly StateIdMap[]): Partitione
  * "Auth difference": with C_i the union of the auth chains of the events of state set i, the
  * events in some C_i but not in all of them.
  */
-export function authDifference(stateSets: readonly StateIdMap[], getEvent: EventLookup): Set<string> {
+export function authDifference(stateSets: readonly ReadonlyMap<StateKey, string>[], getEvent: EventLookup): Set<string> {
   const chains = stateSets.map((set) => authChain(set.values(), getEvent));
   const difference = new Set<string>();
   for (const chain of chains) {

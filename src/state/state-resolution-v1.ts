@@ -22,7 +22,7 @@ import type { EventLookup } from './auth-dag.js';
 import { checkEventAuth } from './auth-rules.js';
 import { JOIN_RULES, MEMBER, POWER_LEVELS_KEY } from './room-state.js';
 
-export function resolveStateV1(stateSets: readonly StateIdMap[], getEvent: EventLookup, rules: RoomVersionRules): StateIdMap {
+export function resolveStateV1(stateSets: readonly ReadonlyMap<StateKey, string>[], getEvent: EventLookup, rules: RoomVersionRules): StateIdMap {
   // 1. Unconflicted keys, and the candidates of each conflicted key.
   const unconflicted: StateIdMap = new Map();
   const conflicted = new Map<StateKey, Set<string>>();

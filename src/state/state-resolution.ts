@@ -4,7 +4,7 @@
  * which `resolveState` hands v1 rooms to. Pure: every event it touches, auth chains included,
  * comes from `getEvent`, which the caller fills beforehand.
  */
-import type { StateIdMap } from '../core/types.js';
+import type { StateIdMap, StateKey } from '../core/types.js';
 import type { RoomVersionRules } from '../core/room-versions.js';
 import type { EventLookup } from './auth-dag.js';
 import { iterativeAuthChecks } from './iterative-auth-checks.js';
@@ -24,7 +24,7 @@ export interface ResolveStateOptions {
 
 /** The resolution of a set of states (the state maps after each of an event's prev_events). */
 export function resolveState(
-  stateSets: readonly StateIdMap[],
+  stateSets: readonly ReadonlyMap<StateKey, string>[],
   getEvent: EventLookup,
   rules: RoomVersionRules,
   options: ResolveStateOptions = {},

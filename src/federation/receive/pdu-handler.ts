@@ -23,8 +23,9 @@ import { hasValidContentHash } from '../../core/hashes.js';
 import { redactPdu } from '../../core/redaction.js';
 import { toRoomEvent } from '../../core/room-event.js';
 import type { RoomVersionRules } from '../../core/room-versions.js';
-import { stateKey, type Pdu, type RoomEvent, type StateEventMap, type StateIdMap } from '../../core/types.js';
+import { stateKey, type Pdu, type RoomEvent, type StateEventMap, type StateIdMap, type StateKey } from '../../core/types.js';
 import { checkAuthEventsList, checkEventAuth } from '../../state/auth-rules.js';
+import { authEventKeys } from '../../state/auth-events.js';
 import { CREATE_KEY, stateMapOf } from '../../state/room-state.js';
 import { resolveState } from '../../state/state-resolution.js';
 import type { RoomEngine, RoomRecord, StateInput, StoredEvent } from '../../rooms/engine.js';
@@ -171,7 +172,7 @@ export class PduHandler {
       await this.fetchMissingEvents(origin, room, rules, event, budget);
       missing = await this.missingWithState(prevIds);
     }
-    const stateSets: StateIdMap[] = [];
+    const stateSets: ReadonlyMap<StateKey, string>[] = [];
     for (const prevId of prevIds) {
       const prev = await engine.getEvent(prevId);
       if (prev && prev.meta.status === undefined) stateSets.push(await engine.stateIdsOf(prev.meta.stateAfter));
@@ -181,16 +182,17 @@ export class PduHandler {
 
     // 6. The state before the event: one prev event's state after, or the resolution of several.
     let stateBefore: StateInput;
-    let beforeIds: StateIdMap;
+    let beforeIds: ReadonlyMap<StateKey, string>;
     const singlePrev = prevIds.length === 1 ? await engine.getEvent(prevIds[0]!) : undefined;
     if (singlePrev && singlePrev.meta.status !== 'outlier' && singlePrev.meta.status !== 'rejected') {
       stateBefore = { snapshot: singlePrev.meta.stateAfter };
       beforeIds = stateSets[0] ?? new Map();
     } else {
-      beforeIds = await this.resolve(stateSets, rules);
-      stateBefore = { ids: beforeIds };
+      const resolved = await this.resolve(stateSets, rules);
+      beforeIds = resolved;
+      stateBefore = { ids: resolved };
     }
-    const beforeEvents = await this.eventsOf(beforeIds);
+    const beforeEvents = await this.authStateOf(beforeIds, event, rules);
     const stateFault = checkEventAuth(event, withCreate(beforeEvents, authEvents!, rules), rules);
     if (!stateFault.allowed) {
       await engine.persistEvent({ room, event, status: 'rejected', rejectedReason: stateFault.reason });
@@ -200,7 +202,7 @@ export class PduHandler {
     // 7. Soft failure: allowed before it, but not by the room as it is now.
     const head = engine.headOf(room.roomId)!;
     const currentIds = await engine.stateIdsOf(head.snapshot);
-    const currentEvents = await this.eventsOf(currentIds);
+    const currentEvents = await this.authStateOf(currentIds, event, rules);
     const softFault = currentIds.size === 0 ? undefined : checkEventAuth(event, withCreate(currentEvents, authEvents!, rules), rules);
     if (softFault && !softFault.allowed) {
       await engine.persistEvent({ room, event, status: 'soft_failed', stateBefore });
@@ -374,7 +376,7 @@ export class PduHandler {
   }
 
   /** State resolution over stored events (their auth chains loaded first: resolution is pure). */
-  private async resolve(stateSets: StateIdMap[], rules: RoomVersionRules, extra?: RoomEvent): Promise<StateIdMap> {
+  private async resolve(stateSets: readonly ReadonlyMap<StateKey, string>[], rules: RoomVersionRules, extra?: RoomEvent): Promise<StateIdMap> {
     if (stateSets.length === 0) return new Map();
     if (stateSets.length === 1) return new Map(stateSets[0]);
     const events = new Map<string, StoredEvent | RoomEvent>();
@@ -396,11 +398,19 @@ export class PduHandler {
     return resolveState(stateSets, (id) => events.get(id), rules, { isRejected: (id) => rejected.has(id) });
   }
 
-  private async eventsOf(ids: StateIdMap): Promise<StateEventMap> {
+  /**
+   * The part of a state the auth rules read for `event`: the keys of server-server "Auth events
+   * selection" and the create event (the redaction rules need no more: power levels). Loading
+   * every state event for each received PDU cost a read per member of the room.
+   */
+  private async authStateOf(ids: ReadonlyMap<StateKey, string>, event: RoomEvent, rules: RoomVersionRules): Promise<StateEventMap> {
+    const { pdu } = event;
+    const keys = new Set([stateKey('m.room.create', ''), ...authEventKeys(pdu.type, pdu.state_key, pdu.sender, pdu.content, rules)]);
     const out: StateEventMap = new Map();
-    for (const [key, id] of ids) {
-      const event = await this.deps.engine.getEvent(id);
-      if (event) out.set(key, event);
+    for (const key of keys) {
+      const id = ids.get(key);
+      const stored = id === undefined ? undefined : await this.deps.engine.getEvent(id);
+      if (stored) out.set(key, stored);
     }
     return out;
   }
