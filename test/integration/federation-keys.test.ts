@@ -295,9 +295,15 @@ test('stream: a big answer arrives as bytes for an incremental parser, cut past 
   t.is(parsed.items[4999]!.i, 4999);
   const chunked = await read(await a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big-chunked' }));
   t.deepEqual(JSON.parse(chunked.toString('utf8')), parsed);
-  // Past the limit: refused at once when Content-Length says so, mid-stream otherwise.
-  const declared = await t.throwsAsync(a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big', maxResponseBytes: 100_000 }));
+  // Past the limit: refused at once when Content-Length says so, mid-stream otherwise. The answer
+  // comes gzip-compressed (~330 KB of JSON in a few KB): the declared length is the compressed one.
+  const declared = await t.throwsAsync(a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big', maxResponseBytes: 1000 }));
   t.like(declared as FederationRequestError, { kind: 'too-large', destination: b.name });
+  t.regex(declared!.message, /limit 1000/);
+  // Under the limit on the wire, past it decoded: cut as the decoded bytes pass it.
+  const inflated = await a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big', maxResponseBytes: 100_000 });
+  const inflatedCut = await t.throwsAsync(read(inflated));
+  t.like(inflatedCut as FederationRequestError, { kind: 'too-large', destination: b.name });
   const limited = await a.surface.client.stream({ method: 'GET', destination: b.name, path: '/_matrix/federation/v1/test/big-chunked', maxResponseBytes: 100_000 });
   const cut = await t.throwsAsync(read(limited));
   t.like(cut as FederationRequestError, { kind: 'too-large', destination: b.name });

@@ -3,7 +3,9 @@
  * (server-server "API standards", "Request Authentication"), after resolving their names
  * (`resolver.ts`). One keep-alive agent for every destination; every request has a deadline and a
  * response size limit; response bodies go through the same JSON parser as the listeners' request
- * bodies (`http/json-body.ts`). A failure is a `FederationRequestError` saying what went wrong.
+ * bodies (`http/json-body.ts`). Answers may come gzip-compressed (`compression.ts`): they are
+ * decoded as they arrive and the size limit counts the decoded bytes. A failure is a
+ * `FederationRequestError` saying what went wrong.
  *
  * Certificates are checked unless `verifyTls` is false (test setups with self-signed peers, like
  * Synapse's `federation_verify_certificates: false`).
@@ -19,6 +21,7 @@ import { signRequest } from './x-matrix.js';
 import type { ResolverPorts, ServerResolver, WellKnownAnswer } from './resolver.js';
 import type { AddressPolicy } from './address-policy.js';
 import { isIP } from 'node:net';
+import { CLIENT_ACCEPT_ENCODING, decoderFor } from './compression.js';
 
 export type Query = Record<string, string | string[]>;
 
@@ -148,6 +151,8 @@ export class FederationClient implements FederationRequests, FederationStreams {
       Host: target.hostHeader,
       Authorization: signRequest({ method: req.method, uri, origin: this.opts.serverName, destination, ...(content !== undefined ? { content } : {}) }, this.opts.signingKey()),
       Accept: 'application/json',
+      // Answers may come gzip-compressed (decoded in `httpsExchange`, limits counting decoded bytes).
+      'Accept-Encoding': CLIENT_ACCEPT_ENCODING,
       'User-Agent': this.opts.userAgent ?? 'Hearth',
     };
     let payload: Buffer | undefined;
@@ -211,7 +216,9 @@ interface ExchangeResult {
 /**
  * One HTTPS request with a deadline and a body limit; shared by the client and the well-known fetch.
  * With `stream`, a 2xx body is handed over as it arrives (limit and deadline still apply); other
- * answers are read whole, as their bodies are small errors.
+ * answers are read whole, as their bodies are small errors. A gzip body (`Content-Encoding: gzip`)
+ * is decoded on the way: the limit applies to the bytes on the wire and to the decoded bytes, and a
+ * truncated or corrupt one is a `not-json` error.
  */
 function httpsExchange(r: {
   host: string;
@@ -234,9 +241,12 @@ function httpsExchange(r: {
   }
   return new Promise((resolve, reject) => {
     let streaming: Transform | undefined;
+    let decoding: Readable | undefined;
     const fail = (err: FederationRequestError) => {
       clearTimeout(deadline);
       req.destroy();
+      // A gzip decoder still holding input must not go on inflating it (a bomb's next megabytes).
+      decoding?.destroy();
       // Once the body is handed over, its reader learns of the failure; before, the caller does.
       if (streaming) streaming.destroy(err);
       else reject(err);
@@ -257,47 +267,70 @@ function httpsExchange(r: {
     const deadline = setTimeout(() => fail(new FederationRequestError(`${r.destination} did not answer ${r.method} ${r.path} within ${r.timeoutMs} ms`, r.destination, 'timeout')), r.timeoutMs);
     req.on('error', (err) => fail(new FederationRequestError(`cannot reach ${r.destination}: ${err.message}`, r.destination, 'network')));
     req.on('response', (res) => {
+      const status = res.statusCode ?? 0;
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > r.maxBytes) {
-        fail(new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with ${declared} bytes (limit ${r.maxBytes})`, r.destination, 'too-large', res.statusCode));
+        fail(new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with ${declared} bytes (limit ${r.maxBytes})`, r.destination, 'too-large', status));
         return;
       }
-      const status = res.statusCode ?? 0;
+      const contentEncoding = res.headers['content-encoding'];
+      const decoder = decoderFor(contentEncoding);
+      if (decoder === 'unsupported') {
+        fail(new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} in a coding we did not ask for (${contentEncoding})`, r.destination, 'not-json', status));
+        return;
+      }
+      const tooLarge = () => new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with more than ${r.maxBytes} bytes`, r.destination, 'too-large', status);
+      const undecodable = (err: Error) => new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with a gzip body that does not decode: ${err.message}`, r.destination, 'not-json', status);
+      // The bytes on the wire are bounded as before; with gzip the decoded bytes are counted below
+      // against the same limit, so a small compressed answer cannot expand past it in memory.
+      let wireSize = 0;
+      if (decoder) {
+        decoding = decoder;
+        res.on('data', (chunk: Buffer) => {
+          wireSize += chunk.length;
+          if (wireSize > r.maxBytes) fail(tooLarge());
+        });
+        res.pipe(decoder);
+      }
+      const body: Readable = decoder ?? res;
       if (r.stream && status >= 200 && status < 300) {
         let size = 0;
         streaming = new Transform({
           transform(chunk: Buffer, _encoding, done) {
             size += chunk.length;
-            if (size > r.maxBytes) return done(new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with more than ${r.maxBytes} bytes`, r.destination, 'too-large', status));
+            if (size > r.maxBytes) return done(tooLarge());
             done(null, chunk);
           },
         });
         streaming.once('close', () => {
           clearTimeout(deadline);
+          decoder?.destroy();
           // A reader that gave up before the end (a bad element, a refused event): the rest of the
           // body is not wanted, and a connection with an unread body cannot go back to the pool.
           if (!res.readableEnded) req.destroy();
         });
         streaming.once('error', () => req.destroy());
         res.on('error', (err) => streaming?.destroy(new FederationRequestError(`${r.destination}: ${err.message}`, r.destination, 'network')));
-        res.pipe(streaming);
+        decoder?.on('error', (err) => streaming?.destroy(undecodable(err)));
+        body.pipe(streaming);
         resolve({ status, body: Buffer.alloc(0), headers: res.headers, stream: streaming });
         return;
       }
       const chunks: Buffer[] = [];
       let size = 0;
-      res.on('data', (chunk: Buffer) => {
+      body.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > r.maxBytes) {
-          fail(new FederationRequestError(`${r.destination} answered ${r.method} ${r.path} with more than ${r.maxBytes} bytes`, r.destination, 'too-large', res.statusCode));
+          fail(tooLarge());
           return;
         }
         chunks.push(chunk);
       });
       res.on('error', (err) => fail(new FederationRequestError(`${r.destination}: ${err.message}`, r.destination, 'network')));
-      res.on('end', () => {
+      decoder?.on('error', (err) => fail(undecodable(err)));
+      body.on('end', () => {
         clearTimeout(deadline);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers });
+        resolve({ status, body: Buffer.concat(chunks), headers: res.headers });
       });
     });
     req.end(r.payload);
