@@ -31,6 +31,8 @@ export interface Requester {
 
 export interface CreateUserOptions {
   password?: string;
+  /** A hash from `hashPassword` (accounts/password.ts), when the password was hashed earlier (registration). */
+  passwordHash?: string;
   admin?: boolean;
   kind?: AccountKind;
   displayname?: string;
@@ -104,7 +106,7 @@ export class AccountService {
       throw new MatrixError(400, ErrCode.INVALID_USERNAME, 'User ID may only contain a-z, 0-9, ".", "_", "=", "-", "/" and "+"');
     }
     const userId = this.userIdFor(localpart);
-    const passwordHash = opts.password === undefined ? undefined : await hashPassword(opts.password);
+    const passwordHash = opts.password === undefined ? opts.passwordHash : await hashPassword(opts.password);
     return this.userLock.run(userId, async () => {
       if (await this.store.getUser(userId)) throw new MatrixError(400, ErrCode.USER_IN_USE, 'User ID already taken.');
       const user: UserRecord = {

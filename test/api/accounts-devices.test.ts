@@ -34,13 +34,14 @@ test('devices: list, rename, delete with UIA', async (t) => {
   });
   t.is(wrong.status, 401);
   t.is(wrong.body.errcode, 'M_FORBIDDEN');
-  // Another user's password does not authorise jan's request.
+  // Another user's password does not authorise jan's request: 403 "Invalid auth", as Synapse.
   await h.accounts.createUser('kim', { password: 'kim-pw' });
   const foreign = await h.call('DELETE', '/_matrix/client/v3/devices/LAPTOP', {
     token: me.token,
     body: { auth: passwordAuth('kim', 'kim-pw', challenge.body.session) },
   });
-  t.is(foreign.status, 401);
+  t.is(foreign.status, 403);
+  t.is(foreign.body.errcode, 'M_FORBIDDEN');
   const ok = await h.call('DELETE', '/_matrix/client/v3/devices/LAPTOP', {
     token: me.token,
     body: { auth: passwordAuth(`@jan:${SERVER_NAME}`, 'jan-pw', challenge.body.session) },

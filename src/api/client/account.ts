@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
 import type { UserInteractiveAuth } from '../../accounts/uia.js';
 import type { Authenticator } from '../../http/auth.js';
+import { uiaOperation } from './uia-operation.js';
 import { ErrCode, MatrixError } from '../../core/errors.js';
 
 export interface AccountDeps {
@@ -46,7 +47,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountDeps): 
   app.post<{ Body: PasswordBody }>('/_matrix/client/v3/account/password', { schema: { body: passwordBodySchema } }, async (req) => {
     const requester = await deps.auth.requireUser(req);
     await deps.uia.authenticate(req.body.auth, {
-      purpose: 'account/password',
+      operation: uiaOperation(req),
       flows: [{ stages: ['m.login.password'] }],
       userId: requester.userId,
     });
@@ -69,7 +70,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountDeps): 
     const body = req.body ?? {};
     if (body.erase !== undefined && typeof body.erase !== 'boolean') throw new MatrixError(400, ErrCode.BAD_JSON, 'erase must be a boolean');
     await deps.uia.authenticate(body.auth, {
-      purpose: 'account/deactivate',
+      operation: uiaOperation(req),
       flows: [{ stages: ['m.login.password'] }],
       userId: requester.userId,
     });

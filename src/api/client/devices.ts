@@ -4,6 +4,7 @@ import { isJsonObject } from '../../core/json-object.js';
 import type { AccountService, DeviceRecord } from '../../accounts/accounts.js';
 import type { UserInteractiveAuth } from '../../accounts/uia.js';
 import type { Authenticator } from '../../http/auth.js';
+import { uiaOperation } from './uia-operation.js';
 import { badJson, notFound } from '../../core/errors.js';
 
 export interface DevicesDeps {
@@ -63,7 +64,7 @@ export function registerDevicesRoutes(app: FastifyInstance, deps: DevicesDeps): 
       if (!isJsonObject(body)) throw badJson('Body must be a JSON object');
       if (!(await deps.accounts.getDevice(requester.userId, req.params.deviceId))) throw notFound('Unknown device');
       await deps.uia.authenticate(body.auth, {
-        purpose: 'delete_devices',
+        operation: uiaOperation(req),
         flows: [{ stages: ['m.login.password'] }],
         userId: requester.userId,
       });
@@ -79,7 +80,7 @@ export function registerDevicesRoutes(app: FastifyInstance, deps: DevicesDeps): 
     async (req) => {
       const requester = await deps.auth.requireUser(req);
       await deps.uia.authenticate(req.body.auth, {
-        purpose: 'delete_devices',
+        operation: uiaOperation(req),
         flows: [{ stages: ['m.login.password'] }],
         userId: requester.userId,
       });

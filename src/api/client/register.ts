@@ -6,13 +6,22 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../accounts/accounts.js';
-import type { UiaFlow, UserInteractiveAuth } from '../../accounts/uia.js';
+import { hashPassword } from '../../accounts/password.js';
+import {
+  REGISTERED_USER_ID,
+  REGISTRATION_PARAMS,
+  REGISTRATION_PASSWORD_HASH,
+  registrationParamsOf,
+  type RegistrationParams,
+} from '../../accounts/registration-memory.js';
+import { UiaChallenge, type UiaFlow, type UserInteractiveAuth } from '../../accounts/uia.js';
 import type { RegistrationMode } from '../../config/config.js';
 import { ErrCode, MatrixError, forbidden } from '../../core/errors.js';
 import type { ClientRateLimits } from '../../limits/client-limits.js';
+import { uiaOperation } from './uia-operation.js';
 
 export interface RegisterDeps {
-  accounts: Pick<AccountService, 'createUser' | 'createDeviceAndToken' | 'isLocalpartAvailable'>;
+  accounts: Pick<AccountService, 'createUser' | 'createDeviceAndToken' | 'isLocalpartAvailable' | 'userIdFor'>;
   uia: UserInteractiveAuth;
   registration: { mode: RegistrationMode; tokens: readonly string[] };
   /** rc_registration (limits/client-limits.ts); none: unlimited. */
@@ -45,6 +54,20 @@ function registrationFlows(mode: RegistrationMode): UiaFlow[] {
   return mode === 'token' ? [{ stages: ['m.login.registration_token'] }] : [{ stages: ['m.login.dummy'] }];
 }
 
+/** Keeps what a registration challenge's session must remember for the next request. */
+async function remember(uia: UserInteractiveAuth, sessionId: string, params: RegistrationParams, password: string | undefined): Promise<void> {
+  uia.setData(sessionId, REGISTRATION_PARAMS, params);
+  // Hashed once per session, as Synapse does; a password sent again later is used as sent.
+  if (password !== undefined && uia.getData(sessionId, REGISTRATION_PASSWORD_HASH) === undefined) {
+    uia.setData(sessionId, REGISTRATION_PASSWORD_HASH, await hashPassword(password));
+  }
+}
+
+/** The user id a session registered, or undefined (none yet, or its creation failed). */
+async function settledUserId(registered: Promise<string> | undefined): Promise<string | undefined> {
+  return registered?.catch(() => undefined);
+}
+
 /** A localpart for registrations that do not choose one: 12 lowercase hex digits. */
 function generateLocalpart(): string {
   return randomBytes(6).toString('hex');
@@ -54,9 +77,13 @@ export function registerRegisterRoutes(app: FastifyInstance, deps: RegisterDeps)
   /**
    * POST /_matrix/client/v3/register
    * 1. Guests are not supported; registration must be open or token-gated.
-   * 2. A requested username must be valid and free (checked before UIA so clients learn early).
-   * 3. User-interactive auth with the mode's flow.
-   * 4. Create the account, then (unless `inhibit_login`) a device and access token.
+   * 2. The parameters are this request's, or when it carries none (only `auth`), those its session
+   *    remembers (registration-memory.ts); a session that already registered its user is a retry.
+   * 3. A requested username must be valid and free (checked before UIA so clients learn early),
+   *    unless it is the one this session registered.
+   * 4. User-interactive auth with the mode's flow; a challenge remembers the parameters and the
+   *    password (hashed) in the session.
+   * 5. Create the account once per session, then (unless `inhibit_login`) a device and access token.
    */
   app.post<{ Body: RegisterBody; Querystring: { kind?: string } }>(
     '/_matrix/client/v3/register',
@@ -73,18 +100,45 @@ export function registerRegisterRoutes(app: FastifyInstance, deps: RegisterDeps)
       if (deps.registration.mode === 'closed') throw forbidden('Registration is disabled');
       deps.limits?.checkRegistration(req.ip);
       // 2.
-      if (body.username !== undefined && !(await deps.accounts.isLocalpartAvailable(body.username))) {
+      const namedSession = deps.uia.sessionIdOf(body.auth);
+      const params = registrationParamsOf(body) ?? (namedSession !== undefined ? deps.uia.getData(namedSession, REGISTRATION_PARAMS) : undefined) ?? {};
+      const alreadyRegistered = namedSession === undefined ? undefined : await settledUserId(deps.uia.getData(namedSession, REGISTERED_USER_ID));
+      // 3.
+      if (
+        params.username !== undefined &&
+        alreadyRegistered !== deps.accounts.userIdFor(params.username) &&
+        !(await deps.accounts.isLocalpartAvailable(params.username))
+      ) {
         throw new MatrixError(400, ErrCode.USER_IN_USE, 'User ID already taken.');
       }
-      // 3.
-      await deps.uia.authenticate(body.auth, { purpose: 'register', flows: registrationFlows(deps.registration.mode) });
       // 4.
-      if (body.password === undefined) throw new MatrixError(400, ErrCode.MISSING_PARAM, 'Missing password');
-      deps.limits?.takeRegistration(req.ip);
-      const user = await deps.accounts.createUser(body.username ?? generateLocalpart(), { password: body.password });
-      if (body.inhibit_login) return { user_id: user.userId };
-      const session = await deps.accounts.createDeviceAndToken(user.userId, body.device_id, body.initial_device_display_name);
-      return { user_id: user.userId, access_token: session.accessToken, device_id: session.deviceId };
+      let sessionId: string;
+      try {
+        sessionId = await deps.uia.authenticate(body.auth, {
+          operation: uiaOperation(req),
+          flows: registrationFlows(deps.registration.mode),
+          retryable: true,
+        });
+      } catch (err) {
+        if (err instanceof UiaChallenge) await remember(deps.uia, err.body.session, params, body.password);
+        throw err;
+      }
+      deps.uia.setData(sessionId, REGISTRATION_PARAMS, params);
+      // 5.
+      let registered = deps.uia.getData(sessionId, REGISTERED_USER_ID);
+      if (registered === undefined) {
+        const passwordHash = body.password !== undefined ? await hashPassword(body.password) : deps.uia.getData(sessionId, REGISTRATION_PASSWORD_HASH);
+        if (passwordHash === undefined) throw new MatrixError(400, ErrCode.MISSING_PARAM, 'Missing password');
+        deps.limits?.takeRegistration(req.ip);
+        registered = deps.accounts.createUser(params.username ?? generateLocalpart(), { passwordHash }).then((user) => user.userId);
+        deps.uia.setData(sessionId, REGISTERED_USER_ID, registered);
+        // A failed creation is no registration: the session may try again.
+        registered.catch(() => deps.uia.setData(sessionId, REGISTERED_USER_ID, undefined));
+      }
+      const userId = await registered;
+      if (params.inhibit_login) return { user_id: userId };
+      const session = await deps.accounts.createDeviceAndToken(userId, params.device_id, params.initial_device_display_name);
+      return { user_id: userId, access_token: session.accessToken, device_id: session.deviceId };
     },
   );
 
