@@ -188,7 +188,7 @@ export class SyncService {
         // Left while this client followed the room: the events up to the leave, as any incremental
         // sync (Synapse likewise); only a room it did not follow comes with its whole state.
         const followed = req.since !== undefined && !req.fullState && (await this.stayedJoinedSince(req.userId, m, from, events, 'before the leave'));
-        leave[m.roomId] = await this.roomSection(req, viewer, m, from, m.stream, events, !followed);
+        leave[m.roomId] = await this.roomSection(req, viewer, m, from, m.stream, events, !followed || windowTruncated);
         continue;
       }
       if (m.membership !== 'join') continue;
@@ -274,9 +274,12 @@ export class SyncService {
       if (e.meta.stream > upTo || !matchesEventFilter(timelineFilter, { type: e.pdu.type, sender: e.pdu.sender, content: e.pdu.content })) continue;
       if (await reader.canSee(e)) visibleWindow.push(e);
     }
-    if (!fresh && visibleWindow.length <= limit) {
-      events = visibleWindow;
-      limited = false;
+    if (!fresh) {
+      // The whole window is at hand: `limited` means more events passed the filter than the limit
+      // (client-server "Syncing"; Synapse `_load_filtered_recents`); events the filter removed are
+      // no gap. The newest `limit` of them, however many others came after.
+      events = visibleWindow.slice(Math.max(0, visibleWindow.length - limit));
+      limited = visibleWindow.length > limit;
     } else {
       // Newest `limit` events up to `upTo` (for fresh rooms, regardless of `since`).
       const page = await this.timeline.page(m.roomId, {
