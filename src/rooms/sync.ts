@@ -298,12 +298,16 @@ export class SyncService {
     const prevBatch = formatPaginationToken(firstStream - 1);
     const timelineIds = new Set(events.map((e) => e.event_id));
 
-    // State at the start of the timeline, minus what the client already has.
+    // State at the start of the timeline, then the changes by its end that the timeline does not
+    // show (hidden by history visibility or the filter: members who joined while a rejoining user
+    // was away), minus what the client already has. Synapse `_calculate_state` likewise.
     let stateEvents: StoredEvent[] = [];
     if (fresh || limited) {
       const startState = await this.stateBefore(m.roomId, events[0], firstStream - 1);
+      const endState = await this.timeline.stateAtPosition(m.roomId, Math.min(upTo, this.notifier.position));
+      const hiddenChanges = [...endState.values()].filter((e) => startState.get(stateKeyOf(e))?.event_id !== e.event_id);
       const known = fresh ? new Map() : await this.timeline.stateAtPosition(m.roomId, from);
-      stateEvents = [...startState.values()].filter(
+      stateEvents = [...startState.values(), ...hiddenChanges].filter(
         (e) => !timelineIds.has(e.event_id) && known.get(stateKeyOf(e))?.event_id !== e.event_id,
       );
     }
