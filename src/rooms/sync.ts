@@ -204,6 +204,10 @@ export class SyncService {
       const roomAccountData = accountData.rooms.get(m.roomId) ?? [];
       if (!fresh && events.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0 && !windowTruncated) continue;
       const section = await this.roomSection(req, viewer, m, from, to.position, events, fresh || windowTruncated);
+      // Window events the user does not get (from users they ignore, hidden history, removed by the
+      // filter) are no news: the room stays out, as in Synapse (client-server "Ignoring Users").
+      const shown = section.timeline as { events: unknown[]; limited: boolean };
+      if (!fresh && !windowTruncated && shown.events.length === 0 && !shown.limited && ephemeral.length === 0 && roomAccountData.length === 0) continue;
       section.ephemeral = { events: ephemeral as unknown as JsonObject[] };
       section.account_data = { events: roomAccountData as unknown as JsonObject[] };
       if (req.filter.room?.timeline?.unread_thread_notifications && this.sources.threadedUnreadCounts) {
