@@ -13,8 +13,9 @@
  * counts are kept in memory by their services (docs/notifications.md).
  */
 import { STRIPPED_STATE_TYPES } from './stripped-state.js';
+import { syncRoomSummary } from './sync-summary.js';
 import type { JsonObject } from '../core/types.js';
-import { splitStateKey, stateKey } from '../core/types.js';
+import { stateKey } from '../core/types.js';
 import type { RoomEngine, StoredEvent, StoredStateMap, UserRoomEntry } from './engine.js';
 import type { ClientEvent, EventFormatter, Viewer } from './client-event.js';
 import { matchesEventFilter, projectFields, roomAllowed, type SyncFilter } from './filter.js';
@@ -358,20 +359,7 @@ export class SyncService {
 
   /** client-server "Calculating the display name for a room": heroes and member counts. */
   private async summary(roomId: string, userId: string): Promise<JsonObject> {
-    const state = await this.engine.currentState(roomId);
-    let joined = 0;
-    let invited = 0;
-    const heroes: string[] = [];
-    for (const [key, ev] of state) {
-      const [type, member] = splitStateKey(key);
-      if (type !== 'm.room.member') continue;
-      const membership = ev.pdu.content.membership;
-      if (membership === 'join') joined++;
-      else if (membership === 'invite') invited++;
-      else continue;
-      if (member !== userId && heroes.length < 5) heroes.push(member);
-    }
-    return { 'm.heroes': heroes.sort(), 'm.joined_member_count': joined, 'm.invited_member_count': invited };
+    return syncRoomSummary(await this.engine.currentState(roomId), userId);
   }
 
   private async strippedState(m: UserRoomEntry): Promise<JsonObject[]> {
