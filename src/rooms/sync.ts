@@ -326,7 +326,7 @@ export class SyncService {
     // Aggregations are bundled only in a `limited` timeline (client-server "Aggregations of child
     // events"): otherwise the client has just seen the children itself.
     const fmt = async (list: StoredEvent[]) =>
-      (await this.formatter.formatAll(list, viewer, { omitRoomId: true, aggregations: limited, reader })).map((e) => projectFields<ClientEvent>(e, fields));
+      (await this.formatter.formatAll(list, viewer, { omitRoomId: true, aggregations: limited, reader, eventFormat: req.filter.event_format })).map((e) => projectFields<ClientEvent>(e, fields));
     const section: JsonObject = {
       timeline: { events: (await fmt(events)) as unknown as JsonObject[], limited, prev_batch: prevBatch },
       state: { events: (await fmt(stateEvents)) as unknown as JsonObject[] },
