@@ -60,9 +60,10 @@ export interface SyncSources {
   userSyncing(userId: string, setPresence: PresenceState | undefined): () => void;
   /**
    * `m.presence` events for the syncing user: presence changes in the ephemeral window (since, to],
-   * all visible presence when `since` is undefined.
+   * all visible presence when `since` is undefined, and the current presence of `newlyShared`
+   * (the members of rooms the user joined in the window) whenever it last changed.
    */
-  presenceSince(userId: string, since: number | undefined, to: number): Promise<(BasicEvent & { sender: string })[]>;
+  presenceSince(userId: string, since: number | undefined, to: number, newlyShared?: readonly string[]): Promise<(BasicEvent & { sender: string })[]>;
 }
 
 export interface SyncRequest {
@@ -167,6 +168,7 @@ export class SyncService {
     const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position, req.userId);
 
     const ignored = (await this.ignoredUsersOf?.(req.userId)) ?? new Set<string>();
+    const newlyJoined: string[] = [];
     for (const m of memberships) {
       const changedInWindow = !req.since || m.stream > from;
       const events = windowEvents.get(m.roomId) ?? [];
@@ -196,6 +198,7 @@ export class SyncService {
       // A new join brings the room whole; a member's own profile change (join -> join, a new
       // displayname or avatar) moves their membership entry too but is not one: only the change.
       const fresh = !req.since || req.fullState || (m.stream > from && !(await this.stayedJoinedSince(req.userId, m, from, events, 'throughout')));
+      if (fresh && req.since) newlyJoined.push(m.roomId);
       const typing = this.sources.typingFor(m.roomId);
       const ephemeral: JsonObject[] = [];
       const typingChanged = req.since !== undefined && this.sources.typingChangedSince(m.roomId, req.since.ephemeral);
@@ -229,7 +232,10 @@ export class SyncService {
       this.sources.unusedFallbackKeyTypes(req.userId, req.deviceId),
     ]);
     const globalAccountData = accountData.global.filter((e) => matchesEventFilter(req.filter.account_data, { type: e.type, sender: req.userId }));
-    const presence = (await this.sources.presenceSince(req.userId, req.since?.ephemeral, to.ephemeral)).filter((e) =>
+    // A room joined in the window brings its members' presence, however old (Synapse
+    // `_generate_sync_entry_for_presence`): the user sees it for the first time.
+    const newlyShared = await this.joinedMembersOf(newlyJoined, req.userId);
+    const presence = (await this.sources.presenceSince(req.userId, req.since?.ephemeral, to.ephemeral, newlyShared)).filter((e) =>
       matchesEventFilter(req.filter.presence, { type: e.type, sender: e.sender }),
     );
     const empty =
@@ -350,6 +356,17 @@ export class SyncService {
       if (e.pdu.content.membership !== 'join') return false;
     }
     return true;
+  }
+
+  /** The users joined to any of `roomIds`, but `userId`. */
+  private async joinedMembersOf(roomIds: readonly string[], userId: string): Promise<string[]> {
+    const members = new Set<string>();
+    for (const roomId of roomIds) {
+      for (const ev of (await this.engine.currentState(roomId)).values()) {
+        if (ev.pdu.type === 'm.room.member' && ev.pdu.content.membership === 'join' && ev.pdu.state_key !== userId) members.add(ev.pdu.state_key ?? '');
+      }
+    }
+    return [...members];
   }
 
   private async stateBefore(roomId: string, first: StoredEvent | undefined, position: number): Promise<StoredStateMap> {
