@@ -225,7 +225,7 @@ export async function assembleClientApi(deps: ClientApiDeps): Promise<ClientApiS
       unreadCounts: (userId, roomId) => notificationCounts.unreadCounts(userId, roomId),
       threadedUnreadCounts: (userId, roomId) => notificationCounts.threadedUnreadCounts(userId, roomId),
       userSyncing: (userId, setPresence) => presence.userSyncing(userId, setPresence),
-      presenceSince: (userId, since, to) => presence.eventsFor(userId, since, to),
+      presenceSince: (userId, since, to, newlyShared) => presence.eventsFor(userId, since, to, newlyShared),
     },
   });
 

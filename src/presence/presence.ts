@@ -252,11 +252,14 @@ export class PresenceService {
   /**
    * The `m.presence` events of a sync for `viewerId`: users they may see whose presence changed in
    * the ephemeral window (since, to], or every known one when `since` is undefined (initial sync)
-   * or ahead of the notifier (a token from before a restart: the serial started again).
+   * or ahead of the notifier (a token from before a restart: the serial started again). The users
+   * of `newlyShared` (members of rooms the viewer just joined) come whenever their presence changed:
+   * the viewer has not seen it yet.
    */
-  async eventsFor(viewerId: string, since: number | undefined, to: number): Promise<PresenceEvent[]> {
+  async eventsFor(viewerId: string, since: number | undefined, to: number, newlyShared: readonly string[] = []): Promise<PresenceEvent[]> {
     const everything = since === undefined || since > this.deps.notifier.ephemeral;
-    const changed = [...this.users].filter(([, user]) => everything || (user.serial > since && user.serial <= to));
+    const unseen = new Set(newlyShared);
+    const changed = [...this.users].filter(([userId, user]) => everything || (user.serial > since && user.serial <= to) || unseen.has(userId));
     if (changed.length === 0) return [];
     const mine = await this.deps.joinedRoomsOf(viewerId);
     const events: PresenceEvent[] = [];

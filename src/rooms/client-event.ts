@@ -37,6 +37,12 @@ export interface FormatOptions {
   aggregations?: boolean;
   /** The viewer's history-visibility view of the room, when the caller has one (else built on demand). */
   reader?: RoomReader;
+  /**
+   * A filter's `event_format` (client-server "Filtering"): `federation` is "the raw event as
+   * received over federation" - the PDU as stored (redacted when it was), with its event id and the
+   * same `unsigned` as the client format, as Synapse serves it. Default `client`.
+   */
+  eventFormat?: 'client' | 'federation';
 }
 
 export class EventFormatter {
@@ -92,12 +98,13 @@ export class EventFormatter {
     }
     if (redactedBy) {
       const redaction = await this.engine.getEvent(redactedBy);
-      if (redaction) unsigned.redacted_because = (await this.formatAt(redaction, viewer, { aggregations: false }, depth + 1)) as unknown as JsonObject;
+      if (redaction) unsigned.redacted_because = (await this.formatAt(redaction, viewer, { aggregations: false, eventFormat: opts.eventFormat }, depth + 1)) as unknown as JsonObject;
     }
     if (event.meta.related && opts.aggregations !== false && depth < 2) {
       const relations = await this.bundle(event, viewer, opts, depth);
       if (relations) unsigned['m.relations'] = relations;
     }
+    if (opts.eventFormat === 'federation') return { ...pdu, event_id: event.event_id, unsigned } as ClientEvent;
     const out: ClientEvent = {
       content: pdu.content,
       event_id: event.event_id,
@@ -139,12 +146,12 @@ export class EventFormatter {
     if (found.thread) {
       const { latest, count, currentUserParticipated } = found.thread;
       out['m.thread'] = {
-        latest_event: (await this.formatAt(latest, viewer, { reader }, depth + 1)) as unknown as JsonObject,
+        latest_event: (await this.formatAt(latest, viewer, { reader, eventFormat: opts.eventFormat }, depth + 1)) as unknown as JsonObject,
         count,
         current_user_participated: currentUserParticipated,
       };
     }
-    if (found.replace) out['m.replace'] = (await this.formatAt(found.replace, viewer, { reader, aggregations: false }, depth + 1)) as unknown as JsonObject;
+    if (found.replace) out['m.replace'] = (await this.formatAt(found.replace, viewer, { reader, aggregations: false, eventFormat: opts.eventFormat }, depth + 1)) as unknown as JsonObject;
     if (found.references) out['m.reference'] = { chunk: found.references.map((id) => ({ event_id: id })) };
     return out;
   }

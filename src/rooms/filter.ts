@@ -125,5 +125,8 @@ export function validateFilter(raw: unknown): SyncFilter {
     for (const k of ['timeline', 'state', 'ephemeral', 'account_data']) check(room[k], `room.${k}`);
   }
   if (f.event_fields !== undefined && !isStringArray(f.event_fields)) throw new Error('event_fields must be a list of strings');
+  if (f.event_format !== undefined && f.event_format !== 'client' && f.event_format !== 'federation') {
+    throw new Error('event_format must be "client" or "federation"');
+  }
   return f as SyncFilter;
 }

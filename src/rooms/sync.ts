@@ -13,8 +13,9 @@
  * counts are kept in memory by their services (docs/notifications.md).
  */
 import { STRIPPED_STATE_TYPES } from './stripped-state.js';
+import { syncRoomSummary } from './sync-summary.js';
 import type { JsonObject } from '../core/types.js';
-import { splitStateKey, stateKey } from '../core/types.js';
+import { stateKey } from '../core/types.js';
 import type { RoomEngine, StoredEvent, StoredStateMap, UserRoomEntry } from './engine.js';
 import type { ClientEvent, EventFormatter, Viewer } from './client-event.js';
 import { matchesEventFilter, projectFields, roomAllowed, type SyncFilter } from './filter.js';
@@ -59,9 +60,10 @@ export interface SyncSources {
   userSyncing(userId: string, setPresence: PresenceState | undefined): () => void;
   /**
    * `m.presence` events for the syncing user: presence changes in the ephemeral window (since, to],
-   * all visible presence when `since` is undefined.
+   * all visible presence when `since` is undefined, and the current presence of `newlyShared`
+   * (the members of rooms the user joined in the window) whenever it last changed.
    */
-  presenceSince(userId: string, since: number | undefined, to: number): Promise<(BasicEvent & { sender: string })[]>;
+  presenceSince(userId: string, since: number | undefined, to: number, newlyShared?: readonly string[]): Promise<(BasicEvent & { sender: string })[]>;
 }
 
 export interface SyncRequest {
@@ -166,6 +168,7 @@ export class SyncService {
     const receipts = await this.sources.receiptsSince(joinedIds, req.since ? from : 0, to.position, req.userId);
 
     const ignored = (await this.ignoredUsersOf?.(req.userId)) ?? new Set<string>();
+    const newlyJoined: string[] = [];
     for (const m of memberships) {
       const changedInWindow = !req.since || m.stream > from;
       const events = windowEvents.get(m.roomId) ?? [];
@@ -188,13 +191,14 @@ export class SyncService {
         // Left while this client followed the room: the events up to the leave, as any incremental
         // sync (Synapse likewise); only a room it did not follow comes with its whole state.
         const followed = req.since !== undefined && !req.fullState && (await this.stayedJoinedSince(req.userId, m, from, events, 'before the leave'));
-        leave[m.roomId] = await this.roomSection(req, viewer, m, from, m.stream, events, !followed);
+        leave[m.roomId] = await this.roomSection(req, viewer, m, from, m.stream, events, !followed || windowTruncated);
         continue;
       }
       if (m.membership !== 'join') continue;
       // A new join brings the room whole; a member's own profile change (join -> join, a new
       // displayname or avatar) moves their membership entry too but is not one: only the change.
       const fresh = !req.since || req.fullState || (m.stream > from && !(await this.stayedJoinedSince(req.userId, m, from, events, 'throughout')));
+      if (fresh && req.since) newlyJoined.push(m.roomId);
       const typing = this.sources.typingFor(m.roomId);
       const ephemeral: JsonObject[] = [];
       const typingChanged = req.since !== undefined && this.sources.typingChangedSince(m.roomId, req.since.ephemeral);
@@ -204,6 +208,10 @@ export class SyncService {
       const roomAccountData = accountData.rooms.get(m.roomId) ?? [];
       if (!fresh && events.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0 && !windowTruncated) continue;
       const section = await this.roomSection(req, viewer, m, from, to.position, events, fresh || windowTruncated);
+      // Window events the user does not get (from users they ignore, hidden history, removed by the
+      // filter) are no news: the room stays out, as in Synapse (client-server "Ignoring Users").
+      const shown = section.timeline as { events: unknown[]; limited: boolean };
+      if (!fresh && !windowTruncated && shown.events.length === 0 && !shown.limited && ephemeral.length === 0 && roomAccountData.length === 0) continue;
       section.ephemeral = { events: ephemeral as unknown as JsonObject[] };
       section.account_data = { events: roomAccountData as unknown as JsonObject[] };
       if (req.filter.room?.timeline?.unread_thread_notifications && this.sources.threadedUnreadCounts) {
@@ -224,7 +232,10 @@ export class SyncService {
       this.sources.unusedFallbackKeyTypes(req.userId, req.deviceId),
     ]);
     const globalAccountData = accountData.global.filter((e) => matchesEventFilter(req.filter.account_data, { type: e.type, sender: req.userId }));
-    const presence = (await this.sources.presenceSince(req.userId, req.since?.ephemeral, to.ephemeral)).filter((e) =>
+    // A room joined in the window brings its members' presence, however old (Synapse
+    // `_generate_sync_entry_for_presence`): the user sees it for the first time.
+    const newlyShared = await this.joinedMembersOf(newlyJoined, req.userId);
+    const presence = (await this.sources.presenceSince(req.userId, req.since?.ephemeral, to.ephemeral, newlyShared)).filter((e) =>
       matchesEventFilter(req.filter.presence, { type: e.type, sender: e.sender }),
     );
     const empty =
@@ -274,9 +285,12 @@ export class SyncService {
       if (e.meta.stream > upTo || !matchesEventFilter(timelineFilter, { type: e.pdu.type, sender: e.pdu.sender, content: e.pdu.content })) continue;
       if (await reader.canSee(e)) visibleWindow.push(e);
     }
-    if (!fresh && visibleWindow.length <= limit) {
-      events = visibleWindow;
-      limited = false;
+    if (!fresh) {
+      // The whole window is at hand: `limited` means more events passed the filter than the limit
+      // (client-server "Syncing"; Synapse `_load_filtered_recents`); events the filter removed are
+      // no gap. The newest `limit` of them, however many others came after.
+      events = visibleWindow.slice(Math.max(0, visibleWindow.length - limit));
+      limited = visibleWindow.length > limit;
     } else {
       // Newest `limit` events up to `upTo` (for fresh rooms, regardless of `since`).
       const page = await this.timeline.page(m.roomId, {
@@ -295,12 +309,16 @@ export class SyncService {
     const prevBatch = formatPaginationToken(firstStream - 1);
     const timelineIds = new Set(events.map((e) => e.event_id));
 
-    // State at the start of the timeline, minus what the client already has.
+    // State at the start of the timeline, then the changes by its end that the timeline does not
+    // show (hidden by history visibility or the filter: members who joined while a rejoining user
+    // was away), minus what the client already has. Synapse `_calculate_state` likewise.
     let stateEvents: StoredEvent[] = [];
     if (fresh || limited) {
       const startState = await this.stateBefore(m.roomId, events[0], firstStream - 1);
+      const endState = await this.timeline.stateAtPosition(m.roomId, Math.min(upTo, this.notifier.position));
+      const hiddenChanges = [...endState.values()].filter((e) => startState.get(stateKeyOf(e))?.event_id !== e.event_id);
       const known = fresh ? new Map() : await this.timeline.stateAtPosition(m.roomId, from);
-      stateEvents = [...startState.values()].filter(
+      stateEvents = [...startState.values(), ...hiddenChanges].filter(
         (e) => !timelineIds.has(e.event_id) && known.get(stateKeyOf(e))?.event_id !== e.event_id,
       );
     }
@@ -314,7 +332,7 @@ export class SyncService {
     // Aggregations are bundled only in a `limited` timeline (client-server "Aggregations of child
     // events"): otherwise the client has just seen the children itself.
     const fmt = async (list: StoredEvent[]) =>
-      (await this.formatter.formatAll(list, viewer, { omitRoomId: true, aggregations: limited, reader })).map((e) => projectFields<ClientEvent>(e, fields));
+      (await this.formatter.formatAll(list, viewer, { omitRoomId: true, aggregations: limited, reader, eventFormat: req.filter.event_format })).map((e) => projectFields<ClientEvent>(e, fields));
     const section: JsonObject = {
       timeline: { events: (await fmt(events)) as unknown as JsonObject[], limited, prev_batch: prevBatch },
       state: { events: (await fmt(stateEvents)) as unknown as JsonObject[] },
@@ -340,6 +358,17 @@ export class SyncService {
     return true;
   }
 
+  /** The users joined to any of `roomIds`, but `userId`. */
+  private async joinedMembersOf(roomIds: readonly string[], userId: string): Promise<string[]> {
+    const members = new Set<string>();
+    for (const roomId of roomIds) {
+      for (const ev of (await this.engine.currentState(roomId)).values()) {
+        if (ev.pdu.type === 'm.room.member' && ev.pdu.content.membership === 'join' && ev.pdu.state_key !== userId) members.add(ev.pdu.state_key ?? '');
+      }
+    }
+    return [...members];
+  }
+
   private async stateBefore(roomId: string, first: StoredEvent | undefined, position: number): Promise<StoredStateMap> {
     if (first) return this.engine.stateAt(first, 'before');
     return this.timeline.stateAtPosition(roomId, position);
@@ -347,20 +376,7 @@ export class SyncService {
 
   /** client-server "Calculating the display name for a room": heroes and member counts. */
   private async summary(roomId: string, userId: string): Promise<JsonObject> {
-    const state = await this.engine.currentState(roomId);
-    let joined = 0;
-    let invited = 0;
-    const heroes: string[] = [];
-    for (const [key, ev] of state) {
-      const [type, member] = splitStateKey(key);
-      if (type !== 'm.room.member') continue;
-      const membership = ev.pdu.content.membership;
-      if (membership === 'join') joined++;
-      else if (membership === 'invite') invited++;
-      else continue;
-      if (member !== userId && heroes.length < 5) heroes.push(member);
-    }
-    return { 'm.heroes': heroes.sort(), 'm.joined_member_count': joined, 'm.invited_member_count': invited };
+    return syncRoomSummary(await this.engine.currentState(roomId), userId);
   }
 
   private async strippedState(m: UserRoomEntry): Promise<JsonObject[]> {

@@ -19,6 +19,7 @@ import { buildRoomApi } from '../../src/app/room-api.js';
 import { RoomDirectory } from '../../src/rooms/room-directory.js';
 import type { SyncService, SyncSources } from '../../src/rooms/sync.js';
 import { ErrCode, MatrixError } from '../../src/core/errors.js';
+import type { IgnoredUsersLookup } from '../../src/rooms/visibility.js';
 
 export interface RoomStack {
   dir: string;
@@ -30,9 +31,14 @@ export interface RoomStack {
   close(): Promise<void>;
 }
 
-/** Services a test adds to the stack: more routes on `app`, real sync sources in place of the fakes. */
+/**
+ * Services a test adds to the stack: more routes on `app`, real sync sources in place of the fakes,
+ * and who ignores whom (`ignoredUsersOf`, nobody when absent).
+ */
 export interface RoomStackExtension {
-  (parts: { db: Database; engine: RoomEngine; notifier: StreamNotifier; app: FastifyInstance; requireUser(req: FastifyRequest): Promise<{ userId: string; deviceId: string }> }): Partial<SyncSources>;
+  (parts: { db: Database; engine: RoomEngine; notifier: StreamNotifier; app: FastifyInstance; requireUser(req: FastifyRequest): Promise<{ userId: string; deviceId: string }> }): Partial<SyncSources> & {
+    ignoredUsersOf?: IgnoredUsersLookup;
+  };
 }
 
 export const SERVER = 'test.local';
@@ -55,7 +61,7 @@ export async function openRoomStack(
     const [userId, deviceId] = auth.replace(/^Bearer /, '').split('|');
     return { userId: userId!, deviceId: deviceId ?? 'DEV' };
   };
-  const extra = extend?.({ db, engine, notifier, app, requireUser }) ?? {};
+  const { ignoredUsersOf, ...extra } = extend?.({ db, engine, notifier, app, requireUser }) ?? {};
   const roomApi = buildRoomApi(app, {
     engine,
     directory: new RoomDirectory(db),
@@ -63,6 +69,7 @@ export async function openRoomStack(
     requireUser,
     profileOf: async () => ({}),
     getFilter: async () => undefined,
+    ...(ignoredUsersOf ? { ignoredUsersOf } : {}),
     sources: {
       accountDataSince: async () => ({ global: [], rooms: new Map() }),
       toDeviceSince: async () => [],
