@@ -1,6 +1,6 @@
 /**
  * Event filters (client-server-api "Filtering"): pure matching of events against a RoomEventFilter,
- * plus parsing a filter given inline (JSON) or by id. Unknown keys are ignored as the spec allows.
+ * plus validating a filter's known fields. Unknown keys are accepted and ignored as the spec allows.
  */
 import type { JsonObject } from '../core/types.js';
 import { isJsonObject } from '../core/json-object.js';
@@ -15,6 +15,8 @@ export interface EventFilter {
   not_rooms?: string[];
   contains_url?: boolean;
   lazy_load_members?: boolean;
+  /** With lazy_load_members, send members even if this device was already sent them. */
+  include_redundant_members?: boolean;
   /** Report unread counts per thread (client-server "Threaded read receipts", "Syncing"). */
   unread_thread_notifications?: boolean;
 }
@@ -94,39 +96,99 @@ export function projectFields<T extends object>(event: T, fields: string[] | und
   return out as T;
 }
 
+/**
+ * The type of each known field, after the spec's filter definitions (client-server "Filtering",
+ * definitions/event_filter.yaml, room_event_filter.yaml, sync_filter.yaml) and Synapse's
+ * USER_FILTER_SCHEMA (api/filtering.py). Unknown fields are accepted: both allow extensions.
+ */
+type FieldKind = 'boolean' | 'limit' | 'strings' | 'eventFilter' | 'roomEventFilter' | 'roomFilter' | 'eventFormat';
+
+const EVENT_FILTER_FIELDS: Record<string, FieldKind> = {
+  limit: 'limit',
+  types: 'strings',
+  not_types: 'strings',
+  senders: 'strings',
+  not_senders: 'strings',
+};
+
+const ROOM_EVENT_FILTER_FIELDS: Record<string, FieldKind> = {
+  ...EVENT_FILTER_FIELDS,
+  rooms: 'strings',
+  not_rooms: 'strings',
+  contains_url: 'boolean',
+  lazy_load_members: 'boolean',
+  include_redundant_members: 'boolean',
+  unread_thread_notifications: 'boolean',
+};
+
+const ROOM_FILTER_FIELDS: Record<string, FieldKind> = {
+  rooms: 'strings',
+  not_rooms: 'strings',
+  include_leave: 'boolean',
+  timeline: 'roomEventFilter',
+  state: 'roomEventFilter',
+  ephemeral: 'roomEventFilter',
+  account_data: 'roomEventFilter',
+};
+
+const FILTER_FIELDS: Record<string, FieldKind> = {
+  event_fields: 'strings',
+  event_format: 'eventFormat',
+  presence: 'eventFilter',
+  account_data: 'eventFilter',
+  room: 'roomFilter',
+};
+
 function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
 
-/** Validates a RoomEventFilter (or the event-filter keys of a RoomFilter); throws a message on bad input. */
-export function validateEventFilter(f: unknown, where: string): EventFilter | undefined {
-  if (f === undefined) return undefined;
-  if (!isJsonObject(f)) throw new Error(`${where} must be an object`);
-  const o = f as Record<string, unknown>;
-  for (const k of ['types', 'not_types', 'senders', 'not_senders', 'rooms', 'not_rooms']) {
-    if (o[k] !== undefined && !isStringArray(o[k])) throw new Error(`${where}.${k} must be a list of strings`);
+/** Checks an object's known fields against `fields`; throws a message naming the first wrong one. */
+function checkFields(value: unknown, fields: Record<string, FieldKind>, where: string): void {
+  if (!isJsonObject(value)) throw new Error(`${where} must be an object`);
+  const o = value as Record<string, unknown>;
+  for (const [key, kind] of Object.entries(fields)) {
+    const v = o[key];
+    if (v === undefined) continue;
+    const at = `${where}.${key}`;
+    switch (kind) {
+      case 'boolean':
+        if (typeof v !== 'boolean') throw new Error(`${at} must be a boolean`);
+        break;
+      case 'limit':
+        if (!Number.isInteger(v) || (v as number) < 0) throw new Error(`${at} must be a non-negative integer`);
+        break;
+      case 'strings':
+        if (!isStringArray(v)) throw new Error(`${at} must be a list of strings`);
+        break;
+      case 'eventFormat':
+        if (v !== 'client' && v !== 'federation') throw new Error(`${at} must be "client" or "federation"`);
+        break;
+      case 'eventFilter':
+        checkFields(v, EVENT_FILTER_FIELDS, at);
+        break;
+      case 'roomEventFilter':
+        checkFields(v, ROOM_EVENT_FILTER_FIELDS, at);
+        break;
+      case 'roomFilter':
+        checkFields(v, ROOM_FILTER_FIELDS, at);
+        break;
+    }
   }
-  if (o.limit !== undefined && (!Number.isInteger(o.limit) || (o.limit as number) < 0)) {
-    throw new Error(`${where}.limit must be a non-negative integer`);
-  }
-  return o as EventFilter;
 }
 
-/** Validates the shape of a filter (client-server "POST /user/{userId}/filter"); throws a message on bad input. */
+/** Validates a RoomEventFilter (`/messages`, `/context`, search); throws a message on bad input. */
+export function validateEventFilter(f: unknown, where: string): EventFilter | undefined {
+  if (f === undefined) return undefined;
+  checkFields(f, ROOM_EVENT_FILTER_FIELDS, where);
+  return f as EventFilter;
+}
+
+/**
+ * Validates a whole filter (client-server "POST /user/{userId}/filter", and `filter` of /sync given
+ * inline); throws a message on bad input. Invalid filters are refused, not silently ignored.
+ */
 export function validateFilter(raw: unknown): SyncFilter {
-  if (!isJsonObject(raw)) throw new Error('filter must be an object');
-  const check = validateEventFilter;
-  const f = raw as Record<string, unknown>;
-  check(f.presence, 'presence');
-  check(f.account_data, 'account_data');
-  if (f.room !== undefined) {
-    check(f.room, 'room');
-    const room = f.room as Record<string, unknown>;
-    for (const k of ['timeline', 'state', 'ephemeral', 'account_data']) check(room[k], `room.${k}`);
-  }
-  if (f.event_fields !== undefined && !isStringArray(f.event_fields)) throw new Error('event_fields must be a list of strings');
-  if (f.event_format !== undefined && f.event_format !== 'client' && f.event_format !== 'federation') {
-    throw new Error('event_format must be "client" or "federation"');
-  }
-  return f as SyncFilter;
+  checkFields(raw, FILTER_FIELDS, 'filter');
+  return raw as SyncFilter;
 }

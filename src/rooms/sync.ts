@@ -24,6 +24,7 @@ import { TimelineReader } from './timeline.js';
 import type { IgnoredUsersLookup } from './visibility.js';
 import { formatPaginationToken, formatSyncToken, type SyncToken } from './tokens.js';
 import type { PresenceState } from '../presence/presence.js';
+import { membersNeededFor, SentMembers } from './lazy-members.js';
 
 export interface BasicEvent {
   type: string;
@@ -84,6 +85,8 @@ const MAX_STREAM_SCAN = 5000;
 
 export class SyncService {
   private readonly timeline: TimelineReader;
+  /** Members sent to each device under lazy loading (client-server "Lazy-loading room members"). */
+  private readonly sentMembers = new SentMembers();
 
   constructor(
     private readonly engine: RoomEngine,
@@ -312,20 +315,41 @@ export class SyncService {
     // State at the start of the timeline, then the changes by its end that the timeline does not
     // show (hidden by history visibility or the filter: members who joined while a rejoining user
     // was away), minus what the client already has. Synapse `_calculate_state` likewise.
+    const stateFilter = req.filter.room?.state;
+    const lazy = stateFilter?.lazy_load_members === true;
+    const needed = lazy ? membersNeededFor(events) : undefined;
     let stateEvents: StoredEvent[] = [];
-    if (fresh || limited) {
+    if (fresh || limited || (needed && needed.size > 0)) {
       const startState = await this.stateBefore(m.roomId, events[0], firstStream - 1);
-      const endState = await this.timeline.stateAtPosition(m.roomId, Math.min(upTo, this.notifier.position));
-      const hiddenChanges = [...endState.values()].filter((e) => startState.get(stateKeyOf(e))?.event_id !== e.event_id);
-      const known = fresh ? new Map() : await this.timeline.stateAtPosition(m.roomId, from);
-      stateEvents = [...startState.values(), ...hiddenChanges].filter(
-        (e) => !timelineIds.has(e.event_id) && known.get(stateKeyOf(e))?.event_id !== e.event_id,
-      );
+      // A joined room ends at its current state (cached); a left one where the user left.
+      const endState = upTo >= this.notifier.position ? await this.engine.currentState(m.roomId) : await this.timeline.stateAtPosition(m.roomId, upTo);
+      // One event per state key: a change the timeline does not show replaces the key's value at its start.
+      const shown = new Map(startState);
+      for (const e of endState.values()) {
+        if (startState.get(stateKeyOf(e))?.event_id !== e.event_id && !timelineIds.has(e.event_id)) shown.set(stateKeyOf(e), e);
+      }
+      // What the client had at `since`: only a limited incremental sync sends a delta against it.
+      const known = limited && !fresh ? await this.timeline.stateAtPosition(m.roomId, from) : new Map();
+      stateEvents = [...shown.values()].filter((e) => {
+        if (timelineIds.has(e.event_id)) return false;
+        const isMember = e.pdu.type === 'm.room.member';
+        const member = e.pdu.state_key ?? '';
+        // client-server "Lazy-loading room members": the members of the timeline's senders, whether
+        // or not they changed since `since` (the client may never have been sent them), and the
+        // user's own on a fresh room. A limited incremental sync also carries every other change
+        // of the gap, members included (Synapse disables lazy loading for gappy syncs).
+        if (needed && isMember && (needed.has(member) || (fresh && member === req.userId))) return true;
+        if (!fresh && !limited) return false;
+        if (needed && isMember && fresh) return false;
+        return known.get(stateKeyOf(e))?.event_id !== e.event_id;
+      });
     }
-    stateEvents = stateEvents.filter((e) => matchesEventFilter(req.filter.room?.state, { type: e.pdu.type, sender: e.pdu.sender }));
-    if (req.filter.room?.state?.lazy_load_members) {
-      const senders = new Set(events.map((e) => e.pdu.sender).concat(req.userId));
-      stateEvents = stateEvents.filter((e) => e.pdu.type !== 'm.room.member' || senders.has(e.pdu.state_key ?? ''));
+    stateEvents = stateEvents.filter((e) => matchesEventFilter(stateFilter, { type: e.pdu.type, sender: e.pdu.sender }));
+    if (lazy && !stateFilter?.include_redundant_members) {
+      // Skip the members this device was already sent; an initial sync starts the memory over.
+      const sent = this.sentMembers.forDevice(req.userId, req.deviceId, req.since === undefined);
+      stateEvents = stateEvents.filter((e) => e.pdu.type !== 'm.room.member' || !sent.wasSent(e));
+      for (const e of [...stateEvents, ...events]) sent.remember(e);
     }
 
     const fields = req.filter.event_fields;

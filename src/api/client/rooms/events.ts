@@ -9,7 +9,7 @@ import { ErrCode, MatrixError, notFound } from '../../../core/errors.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery, resolveEventFilter } from './params.js';
-import type { EventFilter } from '../../../rooms/filter.js';
+import { matchesEventFilter } from '../../../rooms/filter.js';
 
 export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): void {
   /** GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} */
@@ -46,13 +46,21 @@ export function registerEventRoutes(app: FastifyInstance, deps: RoomApiDeps): vo
       const viewer = { userId: user.userId, deviceId: user.deviceId };
       const lastAfter = after.events[after.events.length - 1];
       const stateAtEvent = await deps.engine.stateAt(lastAfter ?? event, 'after');
+      // client-server "Lazy-loading room members": only the members of the returned events'
+      // senders; like Synapse (handlers/room.py get_event_context) the filter applies to the state too.
+      const senders = new Set([...before.events, event, ...after.events].map((e) => e.pdu.sender));
+      const state = [...stateAtEvent.values()].filter(
+        (e) =>
+          (!filter.lazy_load_members || e.pdu.type !== 'm.room.member' || senders.has(e.pdu.state_key ?? '')) &&
+          matchesEventFilter(filter, { type: e.pdu.type, sender: e.pdu.sender, room_id: roomId, content: e.pdu.content }),
+      );
       return {
         event: await deps.formatter.format(event, viewer, { reader }),
         events_before: await deps.formatter.formatAll(before.events, viewer, { reader }),
         events_after: await deps.formatter.formatAll(after.events, viewer, { reader }),
         start: formatPaginationToken(before.next ?? (before.events[before.events.length - 1]?.meta.stream ?? pos) - 1),
         end: formatPaginationToken(lastAfter?.meta.stream ?? pos),
-        state: await deps.formatter.formatAll([...stateAtEvent.values()] as never, viewer),
+        state: await deps.formatter.formatAll(state, viewer),
       };
     },
   );

@@ -7,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import { ErrCode, MatrixError, forbidden } from '../../../core/errors.js';
 import { stateKey } from '../../../core/types.js';
 import { formatPaginationToken, parsePaginationToken } from '../../../rooms/tokens.js';
-import type { EventFilter } from '../../../rooms/filter.js';
 import type { RoomApiDeps } from './deps.js';
 import { intQuery, optionalString, requireEventContentBody, requireObjectBody, resolveEventFilter } from './params.js';
 
@@ -67,16 +66,19 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RoomApiDeps): 
       if (dir === 'b') from = Math.min(from, head);
       const to = q.to !== undefined ? parsePaginationToken(q.to) : dir === 'f' ? head : undefined;
       const reader = await deps.timeline.readerFor(user.userId, roomId);
-      const page = await deps.timeline.page(roomId, { from, dir, limit, to, filter: filter as EventFilter, reader });
+      const page = await deps.timeline.page(roomId, { from, dir, limit, to, filter, reader });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
       const chunk = await deps.formatter.formatAll(page.events, viewer, { reader });
       const body: Record<string, unknown> = { start: q.from ?? formatPaginationToken(from), chunk };
       if (page.next !== undefined && page.events.length > 0) body.end = formatPaginationToken(page.next);
-      if ((filter as EventFilter).lazy_load_members) {
+      // client-server "Lazy-loading room members": the members of the page's senders, as of its
+      // first event (the state after it, as Synapse's handlers/pagination.py); no events, no state.
+      const first = page.events[0];
+      if (filter.lazy_load_members && first) {
         const senders = new Set(page.events.map((e) => e.pdu.sender));
-        const state = await deps.engine.currentState(roomId);
+        const state = await deps.engine.stateAt(first, 'after');
         const members = [...senders].map((s) => state.get(stateKey('m.room.member', s))).filter((e) => e !== undefined);
-        body.state = await deps.formatter.formatAll(members as never, viewer);
+        if (members.length > 0) body.state = await deps.formatter.formatAll(members, viewer);
       }
       return body;
     },

@@ -44,11 +44,15 @@ export function intQuery(raw: unknown, name: string, def: number, max: number): 
   return Math.min(n, max);
 }
 
-/** A filter given inline as JSON or by id (client-server "Filtering"). */
+/**
+ * A filter given inline as JSON or by id (client-server "Filtering"). An inline filter is checked by
+ * `validate` (a whole filter for /sync): a known field of the wrong type is 400 M_BAD_JSON.
+ */
 export async function resolveFilter(
   raw: unknown,
   userId: string,
   getFilter: (userId: string, id: string) => Promise<SyncFilter | undefined>,
+  validate: (parsed: unknown) => SyncFilter = validateFilter,
 ): Promise<SyncFilter> {
   if (raw === undefined || raw === '') return {};
   if (typeof raw !== 'string') throw new MatrixError(400, ErrCode.INVALID_PARAM, 'filter must be a string');
@@ -64,7 +68,7 @@ export async function resolveFilter(
       throw new MatrixError(400, ErrCode.NOT_JSON, 'filter is not valid JSON');
     }
     try {
-      return validateFilter(parsed);
+      return validate(parsed);
     } catch (err) {
       throw badJson(`Invalid filter: ${(err as Error).message}`);
     }
@@ -75,15 +79,17 @@ export async function resolveFilter(
 }
 
 /**
- * A RoomEventFilter (`/messages`, `/context`): `resolveFilter`, then the event filter's own fields
- * checked (`types: [true]` had reached the glob match and was a 500; found by the fuzzer).
+ * A RoomEventFilter (`/messages`, `/context`): given inline it is checked as a RoomEventFilter (not
+ * as a whole filter); a stored one is checked again as one (`types: [true]` had reached the glob
+ * match and was a 500; found by the fuzzer).
  */
 export async function resolveEventFilter(
   raw: unknown,
   userId: string,
   getFilter: (userId: string, id: string) => Promise<SyncFilter | undefined>,
 ): Promise<EventFilter> {
-  const filter = await resolveFilter(raw, userId, getFilter);
+  const asEventFilter = (parsed: unknown) => (validateEventFilter(parsed, 'filter') ?? {}) as SyncFilter;
+  const filter = await resolveFilter(raw, userId, getFilter, asEventFilter);
   try {
     return validateEventFilter(filter, 'filter') ?? {};
   } catch (err) {
