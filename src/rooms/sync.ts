@@ -82,6 +82,8 @@ const MAX_STREAM_SCAN = 5000;
 
 export class SyncService {
   private readonly timeline: TimelineReader;
+  /** `wakeups`: parked long-polls woken by a change (read by /metrics). */
+  readonly stats = { wakeups: 0 };
 
   constructor(
     private readonly engine: RoomEngine,
@@ -128,6 +130,7 @@ export class SyncService {
       // stays at `to`: anything after it was not looked at, so it must not be skipped.
       const changed = await this.notifier.waitForChange(remaining, req.signal);
       if (!changed) return body;
+      this.stats.wakeups++;
     }
   }
 
