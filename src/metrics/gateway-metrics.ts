@@ -50,7 +50,7 @@ const MQTT_REFUSALS: Record<string, keyof BrokerStats> = {
 export interface MetricSources {
   /** The LevelDB directory. */
   storageDir: string;
-  sync: { readonly stats: { readonly wakeups: number } };
+  sync: { readonly stats: { readonly wakeups: number; readonly parked: number } };
   mqtt: {
     stats(): BrokerStats;
     /** Connected clients; absent in external-broker mode (that broker knows them, not us). */
@@ -141,6 +141,7 @@ export class GatewayMetrics {
       });
 
     counterOf('sync_wakeups_total', 'Parked /sync long-polls woken by a new event or change (rather than by their timeout).', () => sources.sync.stats.wakeups);
+    gaugeOf('sync_long_polls', 'Parked /sync long-polls waiting for a change now.', () => sources.sync.stats.parked);
 
     const { mqtt, bridge } = sources;
     if (mqtt.clientCount) gaugeOf('mqtt_clients', 'MQTT clients connected to the embedded broker (TCP and WebSocket).', mqtt.clientCount);
