@@ -85,6 +85,8 @@ export interface ClientApiDeps {
   profileOf(userId: string): Promise<{ displayname?: string; avatar_url?: string }>;
   /** Joins, invites and knocks across servers (federation-rooms.ts); other servers' media through the client. */
   federation: { membership: FederatedMembership; client: Pick<FederationClient, 'stream'> };
+  /** Called with the new HTTP server before any route: request metrics hook in here (metrics/). */
+  instrument?: (app: FastifyInstance) => void;
 }
 
 export interface ClientApiSurface {
@@ -120,6 +122,7 @@ export async function assembleClientApi(deps: ClientApiDeps): Promise<ClientApiS
 
   // Closing the HTTP server answers parked /sync long-polls first, or it would wait for them.
   const app = createHttpServer({ logger: log.child({ component: 'http' }), onClosing: () => notifier.close() });
+  deps.instrument?.(app);
   registerHealthRoutes(app, {
     problem: () => {
       const fault = db.health.current;

@@ -2,11 +2,12 @@
  * The gateway: one process that assembles every service with constructor injection and owns their
  * lifecycle. Start order: storage -> core services (rooms, the clock, accounts, E2EE, push,
  * presence) -> federation (federation-services.ts) -> the Client-Server API
- * (client-api.ts) -> sensors (sensors.ts: telemetry, bridge, MQTT broker) -> listeners -> admin
- * socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
+ * (client-api.ts) -> sensors (sensors.ts: telemetry, bridge, MQTT broker) -> metrics (metrics/,
+ * when enabled) -> listeners -> admin socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
  * database closes.
  */
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HearthConfig } from '../config/config.js';
 import { Database } from '../storage/db.js';
@@ -47,6 +48,8 @@ import { effectiveFloor } from '../federation/clock/clock-sanity.js';
 import { newestOwnEventTs } from '../federation/clock/recorded-time.js';
 import { serverNameOf } from '../core/identifiers.js';
 import { settleServerName } from './server-name.js';
+import { MetricsAccess } from '../metrics/access.js';
+import { registerMetricsRoute } from '../metrics/route.js';
 
 interface Closable {
   name: string;
@@ -201,6 +204,15 @@ export class Gateway {
     // Local clients syncing: pull mode asks other servers more often then (docs/federation.md).
     const syncActivity = new SyncActivity();
 
+    // ---- metrics (docs/metrics.md): loaded only when enabled, so a gateway without them does not
+    // carry prom-client. Persisted events and HTTP requests are counted from here on; the rest is
+    // read from the services at scrape time (after sensors, below).
+    const metrics = config.metrics.enabled ? new (await import('../metrics/gateway-metrics.js')).GatewayMetrics() : undefined;
+    if (metrics) {
+      const stopCounting = metrics.countEvents((listener) => engine.onEvent(listener), serverName);
+      this.closables.push({ name: 'metrics-events', close: async () => void stopCounting() });
+    }
+
     // ---- federation (src/app/federation-services.ts: the listener, keys and client, the event
     // pipeline, EDUs and E2EE across servers). Assembled before the client API, whose room API
     // joins and invites through it.
@@ -251,6 +263,7 @@ export class Gateway {
       syncActivity,
       profileOf,
       federation: { membership: federation.rooms.membership, client: federation.surface.client },
+      ...(metrics ? { instrument: (app: FastifyInstance) => metrics.instrument(app) } : {}),
     });
     this.connections.attach(clientApi.app.server);
 
@@ -269,6 +282,20 @@ export class Gateway {
     });
     this.broker = sensors.broker;
     const { registry, bridge } = sensors;
+
+    // ---- metrics: the series read at scrape time, and GET /metrics on the client port
+    if (metrics) {
+      const broker = sensors.broker;
+      metrics.watch({
+        storageDir: join(config.dataDir, 'db'),
+        sync: clientApi.roomApi.sync,
+        mqtt: { stats: sensors.brokerStats, ...(broker ? { clientCount: () => broker.clientCount } : {}) },
+        bridge,
+        telemetry: sensors.telemetry,
+        federation: { destinations: () => federation.rooms.sender.status(), streamHead: () => notifier.position },
+      });
+      registerMetricsRoute(clientApi.app, { access: new MetricsAccess(config.metrics.allow), render: () => metrics.render() });
+    }
 
     // ---- listeners
     await clientApi.listen();

@@ -22,6 +22,7 @@ import { createAuthenticator as createMqttAuthenticator } from '../mqtt/identity
 import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
 import { DeviceRegistry } from '../mqtt/identity/registry.js';
 import type { MqttTransport } from '../mqtt/transport.js';
+import type { BrokerStats } from '../mqtt/broker/stats.js';
 import { createRoom, type CreateRoomDeps } from '../rooms/create-room.js';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { Database } from '../storage/db.js';
@@ -50,6 +51,9 @@ export interface SensorsSurface {
   bridge: MqttBridge;
   /** The embedded broker, when it runs in-process (absent in external mode). */
   broker?: EmbeddedBroker;
+  telemetry: TelemetryStore;
+  /** The broker side's counters, in either mode (read by /metrics). */
+  brokerStats(): BrokerStats;
 }
 
 export async function assembleSensors(deps: SensorsDeps): Promise<SensorsSurface> {
@@ -118,7 +122,7 @@ export async function assembleSensors(deps: SensorsDeps): Promise<SensorsSurface
     throw describeListenError(err, { what: 'the MQTT broker', host, port, setting: 'mqtt.port', env: 'HEARTH_MQTT_PORT' });
   }
   deps.onClose('mqtt', () => transport.stop());
-  return { registry, bridge, ...(broker ? { broker } : {}) };
+  return { registry, bridge, telemetry, brokerStats: () => transport.stats(), ...(broker ? { broker } : {}) };
 }
 
 /** The embedded broker, or (mqtt.mode: external) a client of another broker. */
@@ -126,7 +130,7 @@ async function createTransport(
   deps: SensorsDeps,
   registry: DeviceRegistry,
   authorizeUserCommand: (userId: string, topic: string) => Promise<boolean>,
-): Promise<{ transport: MqttTransport; broker?: EmbeddedBroker }> {
+): Promise<{ transport: MqttTransport & { stats(): BrokerStats }; broker?: EmbeddedBroker }> {
   const { config, log, db, accounts } = deps;
   const logger = log.child({ component: 'mqtt' });
   if (config.mqtt.mode === 'external') {

@@ -23,6 +23,8 @@ export interface FederationStatusResult {
     transactions: number;
     pdus: number;
     catchUps: number;
+    sendFailures: number;
+    refused: number;
   }[];
   /** Per destination, when its copy of our signing key expires, as far as we saw it fetched (federation/keys/key-copies.ts). */
   keyCopies: KeyCopyStatus[];

@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG_TEMPLATE } from './template.js';
 import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion } from '../core/room-versions.js';
 import type { RoomVersionId } from '../core/types.js';
 import { COMMIT_MODES, DEFAULT_COMMIT, type CommitSetting } from '../telemetry/commit-policy.js';
+import { LOOPBACK_RANGES, parseAddressRanges } from '../metrics/access.js';
 
 export type RegistrationMode = 'closed' | 'token' | 'open';
 
@@ -230,6 +231,12 @@ export interface HearthConfig {
    * REST-API shared secret (`use-auth-secret`), as Synapse's `turn_uris` / `turn_shared_secret`.
    */
   turn: { uris: string[]; sharedSecret: string; userLifetimeSeconds: number };
+  /**
+   * `GET /metrics` on the client port, in the Prometheus text format (docs/metrics.md). `allow`:
+   * the client addresses (IP ranges) it answers; others get 403. Default: loopback only, since the
+   * numbers (device counts, federation peers) describe the home.
+   */
+  metrics: { enabled: boolean; allow: string[] };
   logLevel: string;
 }
 
@@ -307,6 +314,7 @@ export function defaultConfig(dataDir: string): HearthConfig {
     sync: { maxLongPolls: 1000, maxLongPollsPerUser: 20 },
     media: { maxUploadBytes: 50 * 1024 * 1024 },
     turn: { uris: [], sharedSecret: '', userLifetimeSeconds: 86400 },
+    metrics: { enabled: true, allow: [...LOOPBACK_RANGES] },
     logLevel: 'warn',
   };
 }
@@ -413,6 +421,11 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
     }
     config.rateLimits.enabled = env.HEARTH_RATE_LIMITS === 'on';
   }
+  if (env.HEARTH_METRICS) {
+    if (env.HEARTH_METRICS !== 'on' && env.HEARTH_METRICS !== 'off') throw new Error(`HEARTH_METRICS must be on or off, got "${env.HEARTH_METRICS}"`);
+    config.metrics.enabled = env.HEARTH_METRICS === 'on';
+  }
+  checkMetrics(config.metrics);
   checkLimits(config);
   checkTelemetryCommit(config.telemetry);
   config.defaultRoomVersion = roomVersionSetting(config.defaultRoomVersion);
@@ -483,6 +496,18 @@ function checkTelemetryCommit(telemetry: HearthConfig['telemetry']): void {
   if (!Number.isInteger(minIntervalMs) || minIntervalMs < 0 || minIntervalMs > flush) {
     throw new Error(`telemetry.commit.min_interval_ms must be a whole number of milliseconds from 0 to telemetry.flush_interval_ms (${flush}), got ${JSON.stringify(minIntervalMs)}`);
   }
+}
+
+/**
+ * `metrics`: a typo in `enabled` must not publish or hide the endpoint by accident, and a range that
+ * does not parse must stop the start rather than leave the endpoint open to less than intended.
+ */
+function checkMetrics(metrics: HearthConfig['metrics']): void {
+  if (typeof metrics.enabled !== 'boolean') throw new Error(`metrics.enabled must be true or false, got ${JSON.stringify(metrics.enabled)}`);
+  if (!Array.isArray(metrics.allow) || metrics.allow.some((r) => typeof r !== 'string')) {
+    throw new Error(`metrics.allow must be a list of IP addresses or ranges (CIDR), got ${JSON.stringify(metrics.allow)}`);
+  }
+  parseAddressRanges(metrics.allow, 'metrics.allow');
 }
 
 /**

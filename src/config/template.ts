@@ -192,5 +192,12 @@ turn:
   shared_secret: ""
   user_lifetime_seconds: 86400
 
+metrics:
+  # GET /metrics on the client port in the Prometheus text format (docs/metrics.md; HEARTH_METRICS
+  # on|off). Answered only to the addresses below (others get 403): loopback by default, since the
+  # numbers describe the home. Add the Prometheus server's address to scrape from elsewhere.
+  enabled: true
+  allow: ["127.0.0.0/8", "::1/128"]
+
 log_level: warn
 `;

@@ -87,6 +87,8 @@ export class SyncService {
   private readonly timeline: TimelineReader;
   /** Members sent to each device under lazy loading (client-server "Lazy-loading room members"). */
   private readonly sentMembers = new SentMembers();
+  /** For /metrics: `wakeups`, parked long-polls woken by a change; `parked`, long-polls waiting now. */
+  readonly stats = { wakeups: 0, parked: 0 };
 
   constructor(
     private readonly engine: RoomEngine,
@@ -131,8 +133,15 @@ export class SyncService {
       if (this.notifier.position !== to.position || this.notifier.ephemeral !== to.ephemeral) continue;
       // Nothing new: wait for the next change (or the timeout) and look again. On timeout the token
       // stays at `to`: anything after it was not looked at, so it must not be skipped.
-      const changed = await this.notifier.waitForChange(remaining, req.signal);
+      this.stats.parked++;
+      let changed: boolean;
+      try {
+        changed = await this.notifier.waitForChange(remaining, req.signal);
+      } finally {
+        this.stats.parked--;
+      }
       if (!changed) return body;
+      this.stats.wakeups++;
     }
   }
 

@@ -24,7 +24,14 @@ export interface JournalRecord {
 }
 
 export class JournalFile {
+  /** Bytes appended since open (headers included): the journal's share of SD-card writes. */
+  private appended = 0;
+
   private constructor(private readonly handle: FileHandle) {}
+
+  get bytesAppended(): number {
+    return this.appended;
+  }
 
   /** Opens (creating) the journal; returns its intact records, oldest first, and drops a torn tail. */
   static async open(path: string): Promise<{ journal: JournalFile; records: JournalRecord[] }> {
@@ -42,7 +49,9 @@ export class JournalFile {
 
   /** Appends one record; resolves once the write is in the page cache. */
   async append(ms: number, payload: Buffer): Promise<void> {
-    await this.handle.write(frame(ms, payload));
+    const record = frame(ms, payload);
+    await this.handle.write(record);
+    this.appended += record.length;
   }
 
   /** Empties the journal (after a checkpoint made every record in it redundant). */

@@ -183,6 +183,11 @@ export class TelemetryStore {
     return this.journalCommits;
   }
 
+  /** Bytes written to the journal file since start (checkpoints go to LevelDB, counted in its size). */
+  get journalBytesWritten(): number {
+    return this.journal.bytesAppended;
+  }
+
   private scheduleCommit(delayMs: number): void {
     const commit = () => {
       this.scheduledCommit = undefined;

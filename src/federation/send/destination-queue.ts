@@ -91,8 +91,11 @@ export class DestinationQueue {
   private readonly now: () => number;
   /** The batch being processed is a catch-up (counted once acknowledged). */
   private catchUpBatch = false;
-  /** Counters for status and tests (`catchUps`: catch-up batches the server acknowledged). */
-  readonly stats = { transactions: 0, pdus: 0, edus: 0, catchUps: 0, refused: 0 };
+  /**
+   * Counters for status, tests and /metrics (`catchUps`: catch-up batches the server acknowledged;
+   * `failures`: failed sends since start, where `consecutiveFailures` resets on success).
+   */
+  readonly stats = { transactions: 0, pdus: 0, edus: 0, catchUps: 0, refused: 0, failures: 0 };
 
   constructor(private readonly deps: DestinationQueueDeps, initial: { position: number; record?: DestinationRecord }) {
     this.destination = deps.destination;
@@ -308,6 +311,7 @@ export class DestinationQueue {
 
   private failed(err: unknown, retryInMs: number): void {
     this.failures++;
+    this.stats.failures++;
     const now = this.now();
     const message = (err as Error)?.message ?? String(err);
     this.deps.log.info({ destination: this.destination, failures: this.failures, retryInMs, err: message }, 'federation send failed; will retry');

@@ -53,6 +53,9 @@ export interface DestinationStatus {
   transactions: number;
   pdus: number;
   catchUps: number;
+  /** Failed sends since start (retried), and transactions the destination refused for good. */
+  sendFailures: number;
+  refused: number;
 }
 
 export class FederationSender {
@@ -163,6 +166,8 @@ export class FederationSender {
       transactions: q.stats.transactions,
       pdus: q.stats.pdus,
       catchUps: q.stats.catchUps,
+      sendFailures: q.stats.failures,
+      refused: q.stats.refused,
     }));
   }
 

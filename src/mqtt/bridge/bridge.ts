@@ -142,6 +142,14 @@ export class MqttBridge {
     await this.idle();
   }
 
+  /**
+   * Devices whose Matrix work (state events, announcements) waits behind the PUBACK: how far the
+   * rooms lag behind the readings already acknowledged.
+   */
+  get pendingRoomWork(): number {
+    return this.roomWork.size;
+  }
+
   /** Resolves when the registry and Matrix work queued so far is done. */
   async idle(): Promise<void> {
     while (this.roomWork.size > 0 || this.serial.size > 0) {

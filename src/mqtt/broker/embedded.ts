@@ -106,6 +106,11 @@ export class EmbeddedBroker implements MqttTransport {
     return { ...this.counters };
   }
 
+  /** MQTT clients connected now (TCP and WebSocket). */
+  get clientCount(): number {
+    return this.connected.size;
+  }
+
   async start(): Promise<void> {
     const { mqtt, db, logger } = this.deps;
     this.owners = await ClientIdOwnership.open(db);
