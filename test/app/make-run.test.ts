@@ -21,7 +21,9 @@ test('make run prints a short start line, where the gateway listens and how to a
   const [client, federation, mqtt] = [await freePort(), await freePort(), await freePort()];
   const { HEARTH_SERVER_NAME: _unset, HEARTH_REGISTRATION: _default, ...inherited } = process.env;
   // Its own process group: make and the gateway it starts are stopped together.
-  const child = spawn('make', ['--no-print-directory', 'run'], {
+  // `-o`: never remake node_modules here (a stamp older than package.json, as in a fresh worktree,
+  // would run `npm ci` under every other test of the suite); `make test` installed it already.
+  const child = spawn('make', ['--no-print-directory', '-o', 'node_modules/.package-lock.json', 'run'], {
     cwd: REPO_ROOT,
     detached: true,
     env: { ...inherited, HEARTH_DATA_DIR: dataDir, HEARTH_CLIENT_PORT: String(client), HEARTH_FEDERATION_PORT: String(federation), HEARTH_MQTT_PORT: String(mqtt) },
