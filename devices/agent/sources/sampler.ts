@@ -47,6 +47,10 @@ export class Sampler extends EventEmitter {
     }
   }
 
+  get sensorCount(): number {
+    return this.counters.size;
+  }
+
   /** Polls every group now, then at its interval. */
   start(): void {
     for (const [intervalMs, group] of this.groups) this.poll(group, intervalMs);
