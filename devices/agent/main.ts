@@ -1,5 +1,8 @@
 /**
- * `node --import tsx devices/agent/main.ts [options]`: runs one device agent.
+ * `node --import tsx devices/agent/main.ts --config agent.yaml`: runs the device agent for real
+ * sensors as its config file describes (devices/agent.example.yaml); nothing else may be given.
+ *
+ * `node --import tsx devices/agent/main.ts [options]`: runs one simulated or stdin-fed agent.
  *
  *   --broker URL             mqtt://host:port (default mqtt://127.0.0.1:1883)
  *   --convention NAME        homeassistant | zigbee2mqtt | homie | tasmota (default homeassistant)
@@ -19,12 +22,15 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DeviceAgent } from './agent.js';
+import { loadAgentConfig } from './config.js';
+import { startConfiguredAgent } from './configured-agent.js';
 import { bridgeDevicesMessage, conventionByName } from './conventions/index.js';
 import { parseReadingLine } from './stdin-source.js';
 import { createSimulatedDevice, type SimulatedKind } from '../simulators/models.js';
 
 const { values: args } = parseArgs({
   options: {
+    config: { type: 'string' },
     broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
     convention: { type: 'string', default: 'homeassistant' },
     id: { type: 'string', default: 'sensor-1' },
@@ -40,54 +46,91 @@ const { values: args } = parseArgs({
   },
 });
 
-if (args.kind !== 'climate' && args.kind !== 'switch') throw new Error('--kind must be climate or switch');
-if (args.source !== 'sim' && args.source !== 'stdin') throw new Error('--source must be sim or stdin');
-const rateHz = Number(args.rate);
-if (!(rateHz > 0)) throw new Error('--rate must be a positive number');
-
-const credentials = args.credentials
-  ? (JSON.parse(readFileSync(args.credentials, 'utf8')) as { username: string; password: string })
-  : { username: args.username, password: args.password };
-const convention = conventionByName(args.convention);
-const device = createSimulatedDevice(args.kind as SimulatedKind, args.id, 1);
-const agent = new DeviceAgent({
-  brokerUrl: args.broker,
-  username: credentials.username,
-  password: credentials.password,
-  device: device.description,
-  convention,
-  queueDir: args['queue-dir'] ?? `./.tmp/agent-${args.id}`,
-  maxQueuedReadings: Number(args['max-queued']),
-  extraAnnouncements: args['announce-bridge'] ? [bridgeDevicesMessage([device.description])] : [],
-  onCommand: (command) => device.applyCommand(command),
-});
-agent.on('online', () => console.error(`[${args.id}] online (${JSON.stringify(agent.stats())})`));
-agent.on('offline', () => console.error(`[${args.id}] offline, buffering`));
-agent.on('warning', (err: Error) => console.error(`[${args.id}] ${err.message}`));
-agent.on('command', (command) => console.error(`[${args.id}] command ${JSON.stringify(command)}`));
-agent.start();
-
-let sampler: NodeJS.Timeout | undefined;
-if (args.source === 'sim') {
-  sampler = setInterval(() => agent.record(device.sample()), 1000 / rateHz);
+if (args.config !== undefined) {
+  if (process.argv.length !== 4) throw new Error('--config takes no other options: everything is in the file');
+  await runFromConfig(args.config);
 } else {
-  const lines = createInterface({ input: process.stdin });
-  // End of input: give the agent a while to deliver, then exit; what is left stays queued on disk.
-  lines.on('close', () => void agent.delivered(10_000).then(shutdown));
-  lines.on('line', (line) => {
-    try {
-      const parsed = parseReadingLine(line);
-      if (parsed) agent.record(parsed.values, parsed.ts);
-    } catch (err) {
-      console.error(`[${args.id}] skipped line: ${(err as Error).message}`);
-    }
-  });
+  runFromOptions();
 }
 
-async function shutdown(): Promise<void> {
-  clearInterval(sampler);
-  await agent.stop();
-  process.exit(0);
+/** sysexits.h EX_CONFIG: agent.service does not restart on it, as a retry cannot fix the file. */
+const EXIT_CONFIG_ERROR = 78;
+
+async function runFromConfig(path: string): Promise<void> {
+  let config;
+  try {
+    config = loadAgentConfig(path);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(EXIT_CONFIG_ERROR);
+  }
+  // A sensor that cannot be opened (1-Wire module not loaded yet at boot) exits 1: worth a retry.
+  const configured = await startConfiguredAgent(config).catch((err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+  const shutdown = async () => {
+    await configured.stop();
+    process.exit(0);
+  };
+  // Fed by stdin alone: the end of input ends the agent once delivered (or queued), as below.
+  if (configured.stdinEnded && configured.sampler.sensorCount === 0) {
+    void configured.stdinEnded.then(() => configured.agent.delivered(10_000)).then(shutdown);
+  }
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
 }
-process.on('SIGINT', () => void shutdown());
-process.on('SIGTERM', () => void shutdown());
+
+function runFromOptions(): void {
+  if (args.kind !== 'climate' && args.kind !== 'switch') throw new Error('--kind must be climate or switch');
+  if (args.source !== 'sim' && args.source !== 'stdin') throw new Error('--source must be sim or stdin');
+  const rateHz = Number(args.rate);
+  if (!(rateHz > 0)) throw new Error('--rate must be a positive number');
+
+  const credentials = args.credentials
+    ? (JSON.parse(readFileSync(args.credentials, 'utf8')) as { username: string; password: string })
+    : { username: args.username, password: args.password };
+  const convention = conventionByName(args.convention);
+  const device = createSimulatedDevice(args.kind as SimulatedKind, args.id, 1);
+  const agent = new DeviceAgent({
+    brokerUrl: args.broker,
+    username: credentials.username,
+    password: credentials.password,
+    device: device.description,
+    convention,
+    queueDir: args['queue-dir'] ?? `./.tmp/agent-${args.id}`,
+    maxQueuedReadings: Number(args['max-queued']),
+    extraAnnouncements: args['announce-bridge'] ? [bridgeDevicesMessage([device.description])] : [],
+    onCommand: (command) => device.applyCommand(command),
+  });
+  agent.on('online', () => console.error(`[${args.id}] online (${JSON.stringify(agent.stats())})`));
+  agent.on('offline', () => console.error(`[${args.id}] offline, buffering`));
+  agent.on('warning', (err: Error) => console.error(`[${args.id}] ${err.message}`));
+  agent.on('command', (command) => console.error(`[${args.id}] command ${JSON.stringify(command)}`));
+  agent.start();
+
+  let sampler: NodeJS.Timeout | undefined;
+  if (args.source === 'sim') {
+    sampler = setInterval(() => agent.record(device.sample()), 1000 / rateHz);
+  } else {
+    const lines = createInterface({ input: process.stdin });
+    // End of input: give the agent a while to deliver, then exit; what is left stays queued on disk.
+    lines.on('close', () => void agent.delivered(10_000).then(shutdown));
+    lines.on('line', (line) => {
+      try {
+        const parsed = parseReadingLine(line);
+        if (parsed) agent.record(parsed.values, parsed.ts);
+      } catch (err) {
+        console.error(`[${args.id}] skipped line: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  async function shutdown(): Promise<void> {
+    clearInterval(sampler);
+    await agent.stop();
+    process.exit(0);
+  }
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+}

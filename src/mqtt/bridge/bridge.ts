@@ -353,10 +353,7 @@ export class MqttBridge {
       if (avails?.length === 0) avails = undefined;
     }
     if (states || avails) {
-      return [
-        ...(states ?? []).flatMap((b) => readHomeAssistantState(b, payload, now)),
-        ...(avails ?? []).flatMap((b) => readHomeAssistantAvailability(b, payload)),
-      ];
+      return [...readSharedStateTopic(states ?? [], payload, now), ...(avails ?? []).flatMap((b) => readHomeAssistantAvailability(b, payload))];
     }
     for (const adapter of this.adapters) {
       const out = adapter(topic, payload, now);
@@ -569,4 +566,27 @@ export class MqttBridge {
     );
     return next;
   }
+}
+
+/**
+ * Several Home Assistant entities may share one state topic, each picking its key from the JSON
+ * (`{{ value_json.temperature }}`). As in Home Assistant, where each entity renders its own
+ * template, a message lacking one entity's key still updates the others (a device that reads its
+ * sensors together publishes only those that read well); it is malformed only when no entity finds
+ * its value.
+ */
+function readSharedStateTopic(bindings: Parameters<typeof readHomeAssistantState>[0][], payload: Buffer, now: number): Observation[] {
+  if (bindings.length <= 1) return bindings.flatMap((b) => readHomeAssistantState(b, payload, now));
+  const observations: Observation[] = [];
+  let firstError: unknown;
+  for (const binding of bindings) {
+    try {
+      observations.push(...readHomeAssistantState(binding, payload, now));
+    } catch (err) {
+      if (!(err instanceof MalformedPayload)) throw err;
+      firstError ??= err;
+    }
+  }
+  if (observations.length === 0 && firstError !== undefined) throw firstError;
+  return observations;
 }
