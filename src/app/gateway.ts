@@ -35,6 +35,8 @@ import type { EmbeddedBroker } from '../mqtt/broker/embedded.js';
 import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
+import { backupAdminHandlers } from '../cli/backup.js';
+import { exportAdminHandlers } from '../cli/export.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
 import { assembleFederationServices } from './federation-services.js';
 import { assembleSensors } from './sensors.js';
@@ -316,6 +318,10 @@ export class Gateway {
       ...userAdminHandlers(accounts),
       // `hearth federation status` (cli/federation.ts).
       'federation.status': async () => ({ clock: clock.status(), ...(await federation.status()) }),
+      // `hearth backup` while running (cli/backup.ts).
+      ...backupAdminHandlers({ dataDir: config.dataDir, db, telemetry: sensors.telemetry }),
+      // `hearth export` while running (cli/export.ts).
+      ...exportAdminHandlers(sensors.telemetry),
       ...deviceAdminHandlers(registry, {
         onRemoved: (name) => {
           this.broker?.disconnectDevice(name);
