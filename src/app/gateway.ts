@@ -35,6 +35,8 @@ import type { EmbeddedBroker } from '../mqtt/broker/embedded.js';
 import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
+import { backupAdminHandlers } from '../cli/backup.js';
+import { exportAdminHandlers } from '../cli/export.js';
 import { loadOrCreateKeyring } from '../federation/keys/key-files.js';
 import { assembleFederationServices } from './federation-services.js';
 import { assembleSensors } from './sensors.js';
@@ -313,9 +315,20 @@ export class Gateway {
 
     // ---- the admin socket (the CLI's way in while LevelDB is held by this process)
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
-      ...userAdminHandlers(accounts),
+      // `hearth user ...` (cli/user.ts); deactivation leaves rooms as /account/deactivate does.
+      ...userAdminHandlers(accounts, {
+        leaveAllRooms: async (userId) => {
+          for (const m of await engine.roomsOf(userId)) {
+            if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await clientApi.roomApi.membership.leave(m.roomId, userId);
+          }
+        },
+      }),
       // `hearth federation status` (cli/federation.ts).
       'federation.status': async () => ({ clock: clock.status(), ...(await federation.status()) }),
+      // `hearth backup` while running (cli/backup.ts).
+      ...backupAdminHandlers({ dataDir: config.dataDir, db, telemetry: sensors.telemetry }),
+      // `hearth export` while running (cli/export.ts).
+      ...exportAdminHandlers(sensors.telemetry),
       ...deviceAdminHandlers(registry, {
         onRemoved: (name) => {
           this.broker?.disconnectDevice(name);

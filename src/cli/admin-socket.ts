@@ -3,7 +3,9 @@
  * process and the gateway holds the database. A unix socket in the data directory, mode 0600 so only
  * the gateway's own user can use it. Protocol: newline-delimited JSON; each request line
  * `{ "op": "...", ... }` gets one response line `{ "ok": true, "result": ... }` or
- * `{ "ok": false, "error": "...", "errcode"?: "..." }`.
+ * `{ "ok": false, "error": "...", "errcode"?: "..." }`. A long operation (a backup) may send
+ * `{ "progress": ... }` lines before its response, which also keep the client's idle timeout from
+ * firing.
  */
 import { chmod, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -18,7 +20,7 @@ export interface AdminRequest {
  * Handlers may declare their own request type (e.g. `{ op: 'user.add'; localpart: string }`):
  * the method form makes the parameter bivariant, so such handlers fit without casts.
  */
-type AdminHandler = { handle(request: AdminRequest): Promise<unknown> }['handle'];
+type AdminHandler = { handle(request: AdminRequest, progress: (report: unknown) => void): Promise<unknown> }['handle'];
 export type AdminHandlers = Record<string, AdminHandler>;
 
 type AdminResponse = { ok: true; result: unknown } | { ok: false; error: string; errcode?: string };
@@ -73,12 +75,18 @@ function serveConnection(socket: Socket, handlers: AdminHandlers): void {
     while ((newline = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
-      if (line.trim() !== '') void answer(line, handlers).then((response) => socket.write(`${JSON.stringify(response)}\n`));
+      if (line.trim() === '') continue;
+      const progress = (report: unknown) => {
+        if (!socket.destroyed) socket.write(`${JSON.stringify({ progress: report })}\n`);
+      };
+      void answer(line, handlers, progress).then((response) => {
+        if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
+      });
     }
   });
 }
 
-async function answer(line: string, handlers: AdminHandlers): Promise<AdminResponse> {
+async function answer(line: string, handlers: AdminHandlers, progress: (report: unknown) => void): Promise<AdminResponse> {
   let request: AdminRequest;
   try {
     request = JSON.parse(line) as AdminRequest;
@@ -89,7 +97,7 @@ async function answer(line: string, handlers: AdminHandlers): Promise<AdminRespo
   const handler = typeof op === 'string' && Object.hasOwn(handlers, op) ? handlers[op] : undefined;
   if (!handler) return { ok: false, error: `unknown operation ${String(op)}` };
   try {
-    return { ok: true, result: await handler(request) };
+    return { ok: true, result: await handler(request, progress) };
   } catch (err) {
     const e = err as { message?: string; errcode?: string };
     return { ok: false, error: e.message ?? String(err), ...(typeof e.errcode === 'string' ? { errcode: e.errcode } : {}) };
@@ -101,8 +109,11 @@ async function closeServer(server: Server, path: string): Promise<void> {
   await rm(path, { force: true });
 }
 
-/** Sends one request to the gateway and returns its result; throws AdminSocketError on failure. */
-export function callAdminSocket(path: string, request: AdminRequest, timeoutMs = 15_000): Promise<unknown> {
+/**
+ * Sends one request to the gateway and returns its result; throws AdminSocketError on failure.
+ * `timeoutMs` is an idle timeout: progress lines (`onProgress`) restart it.
+ */
+export function callAdminSocket(path: string, request: AdminRequest, timeoutMs = 15_000, onProgress?: (report: unknown) => void): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buffered = '';
@@ -116,18 +127,26 @@ export function callAdminSocket(path: string, request: AdminRequest, timeoutMs =
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('data', (chunk: string) => {
       buffered += chunk;
-      const newline = buffered.indexOf('\n');
-      if (newline < 0) return;
-      socket.end();
-      let response: AdminResponse;
-      try {
-        response = JSON.parse(buffered.slice(0, newline)) as AdminResponse;
-      } catch {
-        reject(new AdminSocketError('the gateway sent an unreadable answer'));
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        let response: AdminResponse | { progress: unknown };
+        try {
+          response = JSON.parse(line) as AdminResponse | { progress: unknown };
+        } catch {
+          fail(new AdminSocketError('the gateway sent an unreadable answer'));
+          return;
+        }
+        if (!('ok' in response)) {
+          onProgress?.(response.progress);
+          continue;
+        }
+        socket.end();
+        if (response.ok) resolve(response.result);
+        else reject(new AdminSocketError(response.error, response.errcode));
         return;
       }
-      if (response.ok) resolve(response.result);
-      else reject(new AdminSocketError(response.error, response.errcode));
     });
   });
 }

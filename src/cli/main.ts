@@ -1,7 +1,8 @@
 /**
  * The `hearth` command: `hearth run` starts the gateway; `hearth user ...` and `hearth device ...`
- * manage accounts and MQTT devices (directly on the database, or through the running gateway's
- * admin socket, since LevelDB admits one process).
+ * manage accounts and MQTT devices, `hearth backup`/`restore` and `hearth export` move data out and
+ * in (directly on the database, or through the running gateway's admin socket, since LevelDB
+ * admits one process). docs/cli.md lists every command.
  */
 import { PRIVATE_UMASK } from '../app/data-dir-permissions.js';
 import { hearthVersion } from '../app/version.js';
@@ -11,12 +12,19 @@ const USAGE = `Usage: hearth <command>
 Commands:
   run                                  start the gateway (Client-Server API, MQTT broker, bridge)
   user add NAME [--admin] [--password P]   create a Matrix account
+  user list [--json]                   list accounts (admin flag, kind, deactivated)
+  user reset-password NAME [--password P]  set a new password (printed when generated)
+  user deactivate NAME                 deactivate an account (tokens revoked, devices removed)
   device add NAME [--json]             create an MQTT device (a Matrix user) and print its credentials
   device list [--json]                 list devices
   device remove NAME                   remove a device
   key show                             print the server's signing keys (current and retired)
   key rotate                           retire the signing key and make a new one (gateway stopped)
   federation status [--json]           the running gateway's outgoing federation queues and catch-up
+  backup FILE                          write a consistent backup (database, telemetry, keys, media)
+  restore FILE [--force]               restore a backup into the data directory (gateway stopped)
+  export SENSOR [--from T] [--to T] [--resolution raw|5m|1h] [--csv|--json]
+                                       a sensor's history, for spreadsheets
   doctor [--repair]                    check the database of a stopped gateway; --repair repairs it
   version                              print the version
 
@@ -40,6 +48,18 @@ async function main(argv: string[]): Promise<number> {
     case 'device': {
       const { runDeviceCommand } = await import('./device.js');
       return runDeviceCommand(rest);
+    }
+    case 'backup': {
+      const { runBackupCommand } = await import('./backup.js');
+      return runBackupCommand(rest);
+    }
+    case 'restore': {
+      const { runRestoreCommand } = await import('./backup.js');
+      return runRestoreCommand(rest);
+    }
+    case 'export': {
+      const { runExportCommand } = await import('./export.js');
+      return runExportCommand(rest);
     }
     case 'doctor': {
       const { runDoctorCommand } = await import('./doctor.js');

@@ -229,6 +229,42 @@ export class TelemetryStore {
     return this.streams.has(stream);
   }
 
+  /** Every stream key the store knows, sorted (for `hearth export` to name the choices). */
+  streamKeys(): string[] {
+    return [...this.streams.keys()].sort();
+  }
+
+  /**
+   * Runs `fn` between two group commits: no journal append, checkpoint or journal truncation runs
+   * until it settles (readings keep being buffered meanwhile). A backup opens its LevelDB snapshot
+   * and copies the journal file inside `fn`, so the two agree: a checkpoint between them would
+   * empty the journal after the snapshot was taken, and the readings it covered would be in neither.
+   */
+  async betweenCommits<T>(fn: () => Promise<T>): Promise<T> {
+    let result!: Promise<T>;
+    // The commit chain never rejects (writeBatch handles its own errors): keep it that way.
+    const turn = this.flushing.then(() => {
+      result = fn();
+      return result.then(
+        () => undefined,
+        () => undefined,
+      );
+    });
+    this.flushing = turn;
+    await turn;
+    return result;
+  }
+
+  /**
+   * Closes the journal without a checkpoint: for a reader (`hearth export` on a stopped gateway)
+   * that recorded nothing and must leave the database as it found it.
+   */
+  async closeReadOnly(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    this.cancelScheduledCommit();
+    await this.journal.close();
+  }
+
   /** Readings or rollups of one stream in `[from, to]`; `auto` picks a resolution by the span. */
   async query(stream: string, from: number, to: number, resolution: Resolution | 'auto', limit = RAW_QUERY_LIMIT): Promise<QueryResult> {
     const res = resolution === 'auto' ? autoResolution(to - from) : resolution;
