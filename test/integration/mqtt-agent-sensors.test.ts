@@ -6,50 +6,26 @@
  * power-on value) do not.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silenceSdk } from './helpers/sdk.js';
-import { REPO_ROOT, startMqttGateway, type MqttGateway } from './mqtt-helpers/gateway.js';
-import { joinDeviceRoom, startPerson, stateContent, waitForState, type Person } from './mqtt-helpers/matrix.js';
+import { REPO_ROOT } from './mqtt-helpers/gateway.js';
+import { agentSuite } from './mqtt-helpers/agent-suite.js';
+import { joinDeviceRoom, stateContent, waitForState } from './mqtt-helpers/matrix.js';
 
 silenceSdk();
 
-let gateway: MqttGateway;
-let alice: Person;
-let agent: ChildProcess | undefined;
-let agentLog = '';
-const workDir = mkdtempSync(join(tmpdir(), 'hearth-agent-sensors-'));
+const suite = agentSuite('hearth-agent-sensors-');
+const { workDir } = suite;
 const FIXTURES = join(REPO_ROOT, 'test/devices/fixtures');
 
-test.before(async () => {
-  gateway = await startMqttGateway();
-  alice = await startPerson(gateway, 'alice', 'alice password', { admin: true });
-});
-
-test.afterEach.always((t) => {
-  if (!t.passed) t.log(gateway.server.output(), agentLog);
-});
-
-test.after.always(async () => {
-  if (agent && agent.exitCode === null) {
-    const exited = new Promise((done) => agent!.once('exit', done));
-    agent.kill('SIGTERM');
-    await exited;
-  }
-  await gateway?.stop();
-  alice?.client.stopClient();
-  rmSync(workDir, { recursive: true, force: true });
-});
-
 test.serial('a thermal zone read by the agent becomes the sensor state of its device room; bad 1-Wire reads never do', async (t) => {
-  const credentials = await gateway.addDevice('attic-pi');
+  const credentials = await suite.gateway.addDevice('attic-pi');
   writeFileSync(join(workDir, 'credentials.json'), JSON.stringify(credentials), { mode: 0o600 });
   const configPath = join(workDir, 'agent.yaml');
   writeFileSync(
     configPath,
-    `broker: mqtt://127.0.0.1:${gateway.server.mqttPort}
+    `broker: mqtt://127.0.0.1:${suite.gateway.server.mqttPort}
 credentials_file: credentials.json
 device: { id: attic-pi, name: Attic Pi, model: Raspberry Pi 4 }
 convention: homeassistant
@@ -60,20 +36,18 @@ sensors:
   - { key: powering_up, driver: ds18b20, root: ${join(FIXTURES, 'w1')}, device: 28-01192ba5c0ff, interval_seconds: 1, unit: °C }
 `,
   );
-  agent = spawn(process.execPath, ['--import', 'tsx', 'devices/agent/main.ts', '--config', configPath], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  agent.stdout!.on('data', (c: Buffer) => (agentLog += c.toString()));
-  agent.stderr!.on('data', (c: Buffer) => (agentLog += c.toString()));
+  suite.startAgent(['--config', configPath]);
 
-  const roomId = await joinDeviceRoom(alice.client, `@ha.attic-pi:${gateway.server.serverName}`);
-  t.like(stateContent(alice.client, roomId, 'org.hearth.device'), { name: 'Attic Pi', model: 'Raspberry Pi 4' });
+  const roomId = await joinDeviceRoom(suite.alice.client, `@ha.attic-pi:${suite.gateway.server.serverName}`);
+  t.like(stateContent(suite.alice.client, roomId, 'org.hearth.device'), { name: 'Attic Pi', model: 'Raspberry Pi 4' });
 
   // 45678 millidegrees; a decimal string in the event, as Matrix's canonical JSON has no floats.
-  const state = await waitForState(alice.client, roomId, 'org.hearth.sensor', 'cpu_temperature', (c) => c.value === '45.678');
+  const state = await waitForState(suite.alice.client, roomId, 'org.hearth.sensor', 'cpu_temperature', (c) => c.value === '45.678');
   t.like(state, { value: '45.678', unit: '°C', device_class: 'temperature' });
   // The sensors are read together and published as one reading: the one that carried the zone's
   // value was the poll in which both DS18B20 reads were refused.
-  t.is(stateContent(alice.client, roomId, 'org.hearth.sensor', 'crc_failing')?.value, undefined);
-  t.is(stateContent(alice.client, roomId, 'org.hearth.sensor', 'powering_up')?.value, undefined);
-  t.regex(agentLog, /crc_failing: bad read skipped: CRC mismatch/);
-  t.regex(agentLog, /powering_up: bad read skipped: 85 °C power-on reset value/);
+  t.is(stateContent(suite.alice.client, roomId, 'org.hearth.sensor', 'crc_failing')?.value, undefined);
+  t.is(stateContent(suite.alice.client, roomId, 'org.hearth.sensor', 'powering_up')?.value, undefined);
+  t.regex(suite.agentLog(), /crc_failing: bad read skipped: CRC mismatch/);
+  t.regex(suite.agentLog(), /powering_up: bad read skipped: 85 °C power-on reset value/);
 });
