@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { CONVENTIONS, type ConventionName } from '../../devices/agent/conventions/index.js';
 import { Fleet } from '../../devices/simulators/fleet.js';
 import { BUNDLE } from '../build.js';
-import { adminSocketPath, callAdminSocket } from '../../src/cli/admin-socket.js';
+import { adminSocketPath, callAdminSocket } from '../../src/admin/socket.js';
 import { freePort, GATEWAY_ALLOCATOR_ENV, type HearthInstance, type ServerProcess } from '../lib/processes.js';
 import { rssBytes } from '../lib/proc.js';
 

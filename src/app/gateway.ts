@@ -32,7 +32,7 @@ import { readReceiptsOf } from '../push/read-receipts.js';
 import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
 import type { EmbeddedBroker } from '../mqtt/broker/embedded.js';
-import { adminSocketPath, startAdminSocket } from '../cli/admin-socket.js';
+import { adminSocketPath, startAdminSocket } from '../admin/socket.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { backupAdminHandlers } from '../cli/backup.js';

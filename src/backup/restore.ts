@@ -12,7 +12,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Level } from 'level';
-import { adminSocketPath } from '../cli/admin-socket.js';
+import { adminSocketPath } from '../admin/socket.js';
 import { ARCHIVED_KEY_FILES, readArchive, TELEMETRY_JOURNAL_FILE } from './archive.js';
 
 export interface RestoreProgress {

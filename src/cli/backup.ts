@@ -14,7 +14,7 @@ import type { Database } from '../storage/db.js';
 import type { TelemetryStore } from '../telemetry/store.js';
 import { captureState, writeBackup, type BackupProgress, type BackupSummary } from '../backup/backup.js';
 import { restoreBackup, RestoreRefusedError } from '../backup/restore.js';
-import { adminSocketPath, callAdminSocket } from './admin-socket.js';
+import { adminSocketPath, callAdminSocket } from '../admin/socket.js';
 import { formatBytes, progressLine } from './progress.js';
 
 export interface BackupWriteRequest {

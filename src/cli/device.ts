@@ -12,7 +12,7 @@ import { DeviceRegistry, DeviceRegistryError, type DeviceSummary, type NewDevice
 import { settleServerName } from '../app/server-name.js';
 import { StreamNotifier } from '../stream/notifier.js';
 import { Database } from '../storage/db.js';
-import { adminSocketPath, callAdminSocket } from './admin-socket.js';
+import { adminSocketPath, callAdminSocket } from '../admin/socket.js';
 import { isLocalOnly, lanAddress } from './lan-address.js';
 
 export type DeviceAdminOp = 'device.add' | 'device.list' | 'device.remove';

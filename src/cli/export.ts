@@ -14,7 +14,7 @@ import { loadConfig, type HearthConfig } from '../config/config.js';
 import { Database } from '../storage/db.js';
 import { TelemetryStore } from '../telemetry/store.js';
 import type { QueryResult, Resolution } from '../telemetry/model.js';
-import { adminSocketPath, callAdminSocket } from './admin-socket.js';
+import { adminSocketPath, callAdminSocket } from '../admin/socket.js';
 
 export interface TelemetryQueryRequest {
   op: 'telemetry.query';

@@ -5,7 +5,7 @@
  * catch-up pulls. Asked over the admin socket (the gateway holds the database).
  */
 import { loadConfig, type HearthConfig } from '../config/config.js';
-import { adminSocketPath, callAdminSocket } from './admin-socket.js';
+import { adminSocketPath, callAdminSocket } from '../admin/socket.js';
 import type { ClockStatus } from '../federation/clock/clock-guard.js';
 import type { KeyCopyStatus } from '../federation/keys/key-copies.js';
 

@@ -24,7 +24,7 @@ import { settleServerName } from '../app/server-name.js';
 import { StreamNotifier } from '../stream/notifier.js';
 import { lastStreamPosition } from '../stream/stream-position.js';
 import { Database } from '../storage/db.js';
-import { adminSocketPath, callAdminSocket } from './admin-socket.js';
+import { adminSocketPath, callAdminSocket } from '../admin/socket.js';
 
 /** The admin-socket request of `user add` (served by `userAdminHandlers`). */
 export interface UserAddRequest {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountService } from '../../src/accounts/accounts.js';
-import { adminSocketPath, callAdminSocket, startAdminSocket } from '../../src/cli/admin-socket.js';
+import { adminSocketPath, callAdminSocket, startAdminSocket } from '../../src/admin/socket.js';
 import { runUserCommand, userAdminHandlers } from '../../src/cli/user.js';
 import { defaultConfig, type HearthConfig } from '../../src/config/config.js';
 import { StreamNotifier } from '../../src/stream/notifier.js';
