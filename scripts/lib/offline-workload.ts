@@ -263,8 +263,11 @@ export interface BacklogResult {
  * Scenario 2: `receiver`'s server goes away while `sender` sends `events` messages (`concurrency`
  * in flight); it comes back; then its user's client walks `/messages` back from the newest event
  * (1,000 a page) and counts the backlog's messages, walking again until it has all of them, or until
- * `giveUpMs` after the restart / three walks in a row found nothing new.
+ * `giveUpMs` after the restart / {@link STALL_GIVE_UP_MS} without a new message.
  */
+/** How long walks may find nothing new before the backlog counts as not complete. */
+const STALL_GIVE_UP_MS = 60_000;
+
 export async function backlogCatchUp(
   receiver: Member,
   sender: Member,
@@ -287,7 +290,7 @@ export async function backlogCatchUp(
   const newestAt = await eventually(`the newest backlog message on ${receiver.server.kind}`, async () => ((await newestBodies(receiver, roomId, 50)).some((b) => b.startsWith(prefix)) ? performance.now() : undefined), opts.giveUpMs, 50);
   let best = 0;
   let walks = 0;
-  let stalled = 0;
+  let progressAt = performance.now();
   let completeAt: number | undefined;
   while (performance.now() - times.startedAt < opts.giveUpMs) {
     walks++;
@@ -298,11 +301,13 @@ export async function backlogCatchUp(
       best = found;
       break;
     }
-    stalled = found > best ? 0 : stalled + 1;
+    if (found > best) progressAt = performance.now();
     best = Math.max(best, found);
     const missing = Array.from({ length: events }, (_, i) => i).filter((i) => !seen.has(`${prefix}${i}`));
     opts.log?.(`bench: offline: ${opts.label}: walk ${walks} found ${found} of ${events}; missing #${missing.slice(0, 12).join(', #')}${missing.length > 12 ? ', ...' : ''}`);
-    if (stalled >= 3) break;
+    // A long gap becomes visible all at once, when its events are placed after the whole walk back
+    // (seconds of get_missing_events and /backfill): only a long silence means it will not come.
+    if (performance.now() - progressAt > STALL_GIVE_UP_MS) break;
     await new Promise((done) => setTimeout(done, 1000));
   }
   const bytes = countSince(countOf(receiver.server, sender.server), before);

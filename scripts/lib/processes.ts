@@ -3,7 +3,7 @@
  * server's own and /proc/<pid>/io and /proc/<pid>/status describe the server alone.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -87,10 +87,12 @@ process.once('exit', () => {
 });
 
 function spawnWithStderrTail(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  // BENCH_SERVER_LOG=FILE keeps every server's stdout (Hearth's structured log) for a diagnosis.
+  const logFile = process.env.BENCH_SERVER_LOG;
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', logFile ? openSync(logFile, 'a') : 'ignore', 'pipe'],
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
