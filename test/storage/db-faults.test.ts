@@ -78,6 +78,10 @@ test('a table file cut short is found at open, with the repair path', async (t) 
     await db.write(Array.from({ length: 20 }, (_, j) => db.putJson('meta', Buffer.from(`k${i}-${j}`), 'x'.repeat(500))));
   }
   await db.close();
+  // Closing can leave a compaction's unfinished output behind, unreferenced (seen on CI: a table
+  // without its footer right after close); LevelDB deletes such leftovers when it opens, so open
+  // once more before picking a table: the victim must be one LevelDB really uses.
+  await (await Database.open(path, OPTS)).close();
   const tables = (await readdir(path)).filter((n) => n.endsWith('.ldb'));
   t.true(tables.length > 0);
   t.deepEqual(damagedTables(path), []);
