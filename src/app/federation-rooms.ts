@@ -13,6 +13,7 @@ import { stateKey, type Pdu, type RoomEvent, type RoomVersionId, type SigningKey
 import { checkEventSignatures, type ServerKeyLookup } from '../federation/receive/event-signatures.js';
 import { eventOf, PduHandler } from '../federation/receive/pdu-handler.js';
 import { TransactionReceiver } from '../federation/receive/transactions.js';
+import { pullDelay } from '../federation/catchup/pull-delay.js';
 import { RemoteMembershipMaker } from '../federation/membership/remote-join.js';
 import { ResidentMembership } from '../federation/membership/resident.js';
 import { seg, type FederationRequests, type FederationStreams } from '../federation/requests.js';
@@ -33,8 +34,10 @@ import type { RoomDirectory } from '../rooms/room-directory.js';
 import { listPublicRooms } from '../rooms/public-rooms.js';
 
 
-/** How long a pull waits after a server became reachable, for what it pushes first (see onReachable). */
+/** How long a pull waits after a server became reachable, and after its last pushed PDUs (pull-delay.ts). */
 const PULL_AFTER_REACHABLE_MS = 1500;
+/** The latest a pull runs after a server became reachable, however busy its pushing. */
+const PULL_AT_THE_LATEST_MS = 30_000;
 export interface FederationRoomsDeps {
   engine: RoomEngine;
   db: Database;
@@ -119,18 +122,9 @@ export class FederationRooms {
       serverName: deps.serverName,
       log,
       // Reachable after failures or our own downtime: it may have events we never got. The pull
-      // waits a moment: our transaction just reset the peer's backoff, and Synapse then pushes what
-      // it queued for us; pulling at once fetched the same events a second time (a catch-up cost
-      // 2x Synapse's bytes, docs/performance.md "Offline for days"). Whatever it pushed is known
-      // by then, and the pull only asks for each room's latest event.
-      onReachable: (server) => {
-        const timer = setTimeout(() => {
-          this.pullTimers.delete(timer);
-          void this.catchUp.pull(server);
-        }, PULL_AFTER_REACHABLE_MS);
-        timer.unref();
-        this.pullTimers.add(timer);
-      },
+      // waits until the peer's own push (Synapse's catch-up, started by our transaction) is over:
+      // pulling while it arrived fetched the same events a second time (pull-delay.ts).
+      onReachable: (server) => this.pullWhenQuiet(server, Date.now()),
       ...(deps.sendOptions ? { options: deps.sendOptions } : {}),
     });
     this.catchUp = new RoomCatchUp({
@@ -208,6 +202,21 @@ export class FederationRooms {
       this.deps.log.error({ err }, 'the federation sender could not start');
     }
     this.pullSchedule.start();
+  }
+
+  /** Pulls from `server` once it has stopped pushing PDUs to us (or at the latest, see pullDelay). */
+  private pullWhenQuiet(server: string, reachableAt: number): void {
+    const delay = pullDelay(Date.now(), reachableAt, this.transactions.lastPdusFrom(server), { settleMs: PULL_AFTER_REACHABLE_MS, maxWaitMs: PULL_AT_THE_LATEST_MS });
+    if (delay === 0) {
+      void this.catchUp.pull(server);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.pullTimers.delete(timer);
+      this.pullWhenQuiet(server, reachableAt);
+    }, delay);
+    timer.unref();
+    this.pullTimers.add(timer);
   }
 
   async stop(): Promise<void> {

@@ -24,8 +24,15 @@ export class TransactionReceiver {
   /** Transactions being processed now: a retry of one in flight waits for the same answer. */
   private readonly inFlight = new Map<string, Promise<JsonObject>>();
   private readonly recent = new LruCache<string, JsonObject>(256);
+  /** When each origin last pushed PDUs (the catch-up pull waits while a server is still pushing). */
+  private readonly lastPdus = new LruCache<string, number>(256);
 
   constructor(private readonly deps: { db: Database; pdus: PduHandler; log: Logger }) {}
+
+  /** When `origin` last sent us a transaction with PDUs (its start or end, whichever is later), if recently. */
+  lastPdusFrom(origin: string): number | undefined {
+    return this.lastPdus.get(origin);
+  }
 
   onEdu(type: string, handler: EduHandler): void {
     this.eduHandlers.set(type, handler);
@@ -53,6 +60,7 @@ export class TransactionReceiver {
 
   private async process(origin: string, txnId: string, pdus: unknown[], edus: unknown[]): Promise<JsonObject> {
     const results: JsonObject = {};
+    if (pdus.length > 0) this.lastPdus.set(origin, Date.now());
     // PDUs in order: a transaction lists a room's events oldest first, so each finds its prev events.
     for (const pdu of pdus) {
       const outcome = await this.deps.pdus.receive(origin, pdu);
@@ -69,6 +77,7 @@ export class TransactionReceiver {
         this.deps.log.debug({ origin, type: edu.edu_type, err: (err as Error).message }, 'EDU ignored');
       }
     }
+    if (pdus.length > 0) this.lastPdus.set(origin, Date.now());
     const answer = { pdus: results };
     await this.deps.db.write([this.deps.db.putJson('federationTxns', tuple(origin, txnId), { ts: Date.now(), results })]);
     this.recent.set(`${origin}\u0000${txnId}`, answer);
