@@ -144,11 +144,47 @@ test.serial('reading the room sends a badge update: counts only, no event', asyn
   t.is(badge.devices[0].tweaks, undefined);
 });
 
+/**
+ * The `retryInMs` of the server's "push failed; will retry" log lines (pino JSON) for this test's
+ * pusher, logged at or after `since` (ms since the epoch), in order.
+ */
+function retryDelaysLoggedSince(since: number): number[] {
+  const delays: number[] = [];
+  for (const line of hearth.output().split('\n')) {
+    if (!line.includes('push failed; will retry')) continue;
+    let entry: { time?: number; appId?: string; retryInMs?: number };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue; // the tail's first line may be cut
+    }
+    if (entry.appId === APP_ID && typeof entry.retryInMs === 'number' && (entry.time ?? 0) >= since) delays.push(entry.retryInMs);
+  }
+  return delays;
+}
+
 test.serial('a gateway outage across a restart: retried with backoff, then delivered once each, in order', async (t) => {
   const before = gateway.delivered().length;
+  const failedBefore = gateway.received.filter((r) => !r.ok).length;
+  const startedAt = Date.now();
   gateway.mode = 'fail';
   const ids = [await say('motion in the garden'), await say('motion stopped')];
-  await waitFor(() => gateway.received.filter((r) => !r.ok).length >= 2, 'failed attempts (first try and a retry)');
+  // The first try and three retries: enough delays to see them grow (about 1 + 2 + 4 s at most).
+  await waitFor(() => gateway.received.filter((r) => !r.ok).length >= failedBefore + 4, 'failed attempts (first try and three retries)', 30_000);
+  // The delay the pusher's retry timer was set to after each failure, as it logs it: what the
+  // scheduler chose, not how long the machine took, so the check does not depend on timing.
+  const delays = retryDelaysLoggedSince(startedAt);
+  t.log(`retry delays chosen: ${delays.join(', ')} ms`);
+  t.true(delays.length >= 3, `retry delays logged: ${JSON.stringify(delays)}`);
+  for (let k = 1; k < delays.length; k++) {
+    // Doubling with "equal jitter" (half to all of the doubled delay): never shorter than the last.
+    t.true(delays[k]! >= delays[k - 1]!, `retry ${k + 1} waits at least as long as retry ${k}: ${JSON.stringify(delays)}`);
+  }
+  for (let k = 2; k < delays.length; k++) {
+    // Two doublings later even the shortest jittered delay exceeds the longest possible earlier one.
+    t.true(delays[k]! > delays[k - 2]!, `retry ${k + 1} waits longer than retry ${k - 1}: ${JSON.stringify(delays)}`);
+  }
+  t.is(gateway.delivered().length, before, 'nothing delivered during the outage');
   await hearth.restart();
   gateway.mode = 'ok';
   await waitFor(() => gateway.delivered().length >= before + 2, 'the queued pushes after the outage', 30_000);
