@@ -152,11 +152,7 @@ export async function assembleClientApi(deps: ClientApiDeps): Promise<ClientApiS
     isJoined,
     // Called at request time, once the room API below exists.
     onProfileChange: (userId, profile) => roomApi.membership.propagateProfile(userId, profile),
-    leaveAllRooms: async (userId) => {
-      for (const m of await engine.roomsOf(userId)) {
-        if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await roomApi.membership.leave(m.roomId, userId);
-      }
-    },
+    leaveAllRooms: (userId) => roomApi.membership.leaveAll(userId),
   });
   registerPresenceRoutes(app, { requireUser: (req) => auth.requireUser(req), presence });
   registerPushersRoutes(app, { requireUser: (req) => auth.requireUser(req), pushers });

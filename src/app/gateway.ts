@@ -316,13 +316,7 @@ export class Gateway {
     // ---- the admin socket (the CLI's way in while LevelDB is held by this process)
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
       // `hearth user ...` (cli/user.ts); deactivation leaves rooms as /account/deactivate does.
-      ...userAdminHandlers(accounts, {
-        leaveAllRooms: async (userId) => {
-          for (const m of await engine.roomsOf(userId)) {
-            if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await clientApi.roomApi.membership.leave(m.roomId, userId);
-          }
-        },
-      }),
+      ...userAdminHandlers(accounts, { leaveAllRooms: (userId) => clientApi.roomApi.membership.leaveAll(userId) }),
       // `hearth federation status` (cli/federation.ts).
       'federation.status': async () => ({ clock: clock.status(), ...(await federation.status()) }),
       // `hearth backup` while running (cli/backup.ts).

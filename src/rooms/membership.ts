@@ -127,6 +127,16 @@ export class MembershipService {
     await this.setMembership(roomId, userId, userId, reason ? { membership: 'leave', reason } : { membership: 'leave' });
   }
 
+  /**
+   * Leaves every room the user is joined to, invited to or knocking on (a deactivated account,
+   * client-server "Account deactivation": Synapse parts the user from all rooms).
+   */
+  async leaveAll(userId: string): Promise<void> {
+    for (const m of await this.deps.engine.roomsOf(userId)) {
+      if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') await this.leave(m.roomId, userId);
+    }
+  }
+
   async kick(roomId: string, sender: string, target: string, reason?: string): Promise<void> {
     this.requireUserId(target);
     this.deps.engine.requireRoom(roomId);
