@@ -304,17 +304,10 @@ export class SyncService {
       events = visibleWindow.slice(Math.max(0, visibleWindow.length - limit));
       limited = visibleWindow.length > limit;
     } else {
-      // Newest `limit` events up to `upTo` (for fresh rooms, regardless of `since`).
-      const page = await this.timeline.page(m.roomId, {
-        from: Math.min(upTo, this.notifier.position),
-        dir: 'b',
-        limit,
-        to: fresh ? undefined : from,
-        filter: timelineFilter,
-        reader,
-      });
+      // A fresh room: the newest `limit` events up to `upTo`, regardless of `since`.
+      const page = await this.timeline.page(m.roomId, { from: Math.min(upTo, this.notifier.position), dir: 'b', limit, filter: timelineFilter, reader });
       events = page.events.reverse();
-      limited = fresh ? page.next !== undefined : true;
+      limited = page.next !== undefined;
     }
 
     const firstStream = events[0]?.meta.stream ?? Math.min(upTo, this.notifier.position) + 1;
