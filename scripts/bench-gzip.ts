@@ -10,45 +10,18 @@
  * zlib level on the same answers (the level choice of `src/federation/transport/compression.ts`).
  */
 import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { loadOrCreateKeyring } from '../src/federation/keys/key-files.js';
-import { signRequest } from '../src/federation/transport/x-matrix.js';
 import { registerUser, request, sendText } from '../test/integration/helpers/http.js';
 import { startHearth, type HearthServer } from '../test/integration/helpers/server.js';
+import { signedFederationGet, type RawAnswer } from '../test/integration/helpers/signed-federation-get.js';
 
 const { values: args } = parseArgs({ options: { messages: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '5' } } });
 const MESSAGES = Number(args.messages);
 const ROUNDS = Number(args.rounds);
 const PAGE = 100;
 
-interface Answer {
-  headerBytes: number;
-  body: Buffer;
-  contentEncoding: string | undefined;
-}
-
-function signedGet(from: HearthServer, to: HearthServer, path: string, headers: Record<string, string>): Promise<Answer> {
-  const key = loadOrCreateKeyring(from.dataDir, from.serverName).current;
-  const authorization = signRequest({ method: 'GET', uri: path, origin: from.serverName, destination: to.serverName }, key);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(`https://127.0.0.1:${to.federationPort}${path}`, { rejectUnauthorized: false, headers: { Authorization: authorization, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`${path}: ${res.statusCode} ${Buffer.concat(chunks).toString('latin1').slice(0, 200)}`));
-        // Status line and header lines as HTTP/1.1 sends them.
-        let headerBytes = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`.length + 2;
-        for (let i = 0; i < res.rawHeaders.length; i += 2) headerBytes += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`.length;
-        resolve({ headerBytes, body: Buffer.concat(chunks), contentEncoding: res.headers['content-encoding'] });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+type Answer = RawAnswer;
 
 /** CPU seconds (user + system) of a process so far. */
 function cpuSeconds(pid: number): number {
@@ -67,9 +40,10 @@ async function walkBack(home: HearthServer, cabin: HearthServer, roomId: string,
   let from = [latest];
   for (;;) {
     const query = `${from.map((v) => `v=${encodeURIComponent(v)}`).join('&')}&limit=${PAGE}`;
-    const answer = await signedGet(cabin, home, `/_matrix/federation/v1/backfill/${encodeURIComponent(roomId)}?${query}`, headers);
+    const answer = await signedFederationGet(cabin, home, `/_matrix/federation/v1/backfill/${encodeURIComponent(roomId)}?${query}`, headers);
+    if (answer.status !== 200) throw new Error(`backfill: ${answer.status} ${answer.raw.toString('latin1').slice(0, 200)}`);
     answers.push(answer);
-    const text = answer.contentEncoding === 'gzip' ? gunzipSync(answer.body).toString('utf8') : answer.body.toString('utf8');
+    const text = answer.headers['content-encoding'] === 'gzip' ? gunzipSync(answer.raw).toString('utf8') : answer.raw.toString('utf8');
     const pdus = (JSON.parse(text) as { pdus: { prev_events: string[] }[] }).pdus;
     const oldest = pdus[pdus.length - 1];
     if (pdus.length < PAGE || !oldest || oldest.prev_events.length === 0) return answers;
@@ -98,7 +72,7 @@ try {
     for (let r = 0; r < ROUNDS; r++) results[mode].answers = await walkBack(home, cabin, roomId, latest, headers);
     results[mode].cpu = (cpuSeconds(pid) - before) / ROUNDS;
   }
-  const total = (answers: Answer[]) => answers.reduce((sum, a) => sum + a.headerBytes + a.body.length, 0);
+  const total = (answers: Answer[]) => answers.reduce((sum, a) => sum + a.headerBytes + a.raw.length, 0);
   const identityBytes = total(results.identity.answers);
   const gzipBytes = total(results.gzip.answers);
   console.log(`${MESSAGES} messages walked back in ${results.identity.answers.length} /backfill pages of ${PAGE}`);
@@ -106,7 +80,7 @@ try {
   console.log(`gzip:     ${kib(gzipBytes)} (${((gzipBytes / identityBytes) * 100).toFixed(1)} %), home CPU ${(results.gzip.cpu * 1000).toFixed(0)} ms a walk`);
 
   // The zlib levels on the same answers, in this process: CPU per MiB of JSON and the bytes left.
-  const bodies = results.identity.answers.map((a) => a.body);
+  const bodies = results.identity.answers.map((a) => a.raw);
   const jsonBytes = bodies.reduce((s, b) => s + b.length, 0);
   for (const level of [1, 2, 4, 6, 9]) {
     const start = process.cpuUsage();

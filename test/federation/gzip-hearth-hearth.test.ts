@@ -6,13 +6,11 @@
  * it does not, with the same JSON either way; cabin's own client decodes it, whole and streamed.
  */
 import anyTest, { type TestFn } from 'ava';
-import { request as httpsRequest } from 'node:https';
-import type { IncomingHttpHeaders } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { loadOrCreateKeyring } from '../../src/federation/keys/key-files.js';
 import { FederationClient, systemResolverPorts } from '../../src/federation/transport/client.js';
 import { ServerResolver } from '../../src/federation/transport/resolver.js';
-import { signRequest } from '../../src/federation/transport/x-matrix.js';
+import { loadOrCreateKeyring } from '../../src/federation/keys/key-files.js';
+import { signedFederationGet } from '../integration/helpers/signed-federation-get.js';
 import { registerUser, sendText } from '../integration/helpers/http.js';
 import { startHearth, type HearthServer } from '../integration/helpers/server.js';
 import { call, eventually, setDiagnostics, type Side } from './room-exchange.js';
@@ -36,22 +34,6 @@ test.after.always(async (t) => {
   await Promise.all([t.context.home?.stop(), t.context.cabin?.stop()]);
 });
 
-/** A GET to `to`'s federation listener signed with `from`'s key, the raw answer bytes kept as sent. */
-function signedGet(from: HearthServer, to: HearthServer, path: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; raw: Buffer }> {
-  const key = loadOrCreateKeyring(from.dataDir, from.serverName).current;
-  const authorization = signRequest({ method: 'GET', uri: path, origin: from.serverName, destination: to.serverName }, key);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(`https://127.0.0.1:${to.federationPort}${path}`, { rejectUnauthorized: false, headers: { Authorization: authorization, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, raw: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test.serial('a large answer travels gzip-compressed to a peer accepting gzip, identity to one that does not, the same JSON either way', async (t) => {
   const { home, cabin } = t.context;
   const [carol, ann] = await Promise.all([registerUser(home.baseUrl, 'carol', 'carol-password-1'), registerUser(cabin.baseUrl, 'ann', 'ann-password-1')]);
@@ -68,7 +50,7 @@ test.serial('a large answer travels gzip-compressed to a peer accepting gzip, id
   for (let i = 0; i < MESSAGES; i++) last = await sendText(home.baseUrl, carol.accessToken, roomId, `gz${i}`, `message ${i}: the boiler reads 61 degrees in the hall`);
 
   const backfill = `/_matrix/federation/v1/backfill/${encodeURIComponent(roomId)}?v=${encodeURIComponent(last)}&limit=100`;
-  const zipped = await signedGet(cabin, home, backfill, { 'Accept-Encoding': 'gzip' });
+  const zipped = await signedFederationGet(cabin, home, backfill, { 'Accept-Encoding': 'gzip' });
   t.is(zipped.status, 200, zipped.raw.toString('latin1').slice(0, 300));
   t.is(zipped.headers['content-encoding'], 'gzip');
   t.is(zipped.headers.vary, 'Accept-Encoding');
@@ -76,7 +58,7 @@ test.serial('a large answer travels gzip-compressed to a peer accepting gzip, id
   t.is(decoded.pdus.length, 100);
   t.true(decoded.pdus.some((p: { event_id?: string; content: { body?: string } }) => p.content.body === `message ${MESSAGES - 1}: the boiler reads 61 degrees in the hall`));
 
-  const plain = await signedGet(cabin, home, backfill, {});
+  const plain = await signedFederationGet(cabin, home, backfill, {});
   t.is(plain.status, 200);
   t.is(plain.headers['content-encoding'], undefined);
   t.is(plain.headers.vary, 'Accept-Encoding');
@@ -86,7 +68,7 @@ test.serial('a large answer travels gzip-compressed to a peer accepting gzip, id
   t.true(zipped.raw.length * 3 < plain.raw.length, `${zipped.raw.length} bytes gzip for ${plain.raw.length} identity`);
   t.log(`backfill of 100 events: ${plain.raw.length} bytes identity, ${zipped.raw.length} bytes gzip`);
 
-  const refusing = await signedGet(cabin, home, backfill, { 'Accept-Encoding': 'gzip;q=0, identity' });
+  const refusing = await signedFederationGet(cabin, home, backfill, { 'Accept-Encoding': 'gzip;q=0, identity' });
   t.is(refusing.headers['content-encoding'], undefined);
   t.deepEqual(JSON.parse(refusing.raw.toString('utf8')).pdus, decoded.pdus);
 
@@ -97,7 +79,7 @@ test.serial('a large answer travels gzip-compressed to a peer accepting gzip, id
   const viaClient = (await client.get(home.serverName, `/_matrix/federation/v1/backfill/${encodeURIComponent(roomId)}`, { v: last, limit: '100' })) as { pdus: unknown[] };
   t.deepEqual(viaClient.pdus, decoded.pdus);
   const statePath = `/_matrix/federation/v1/state/${encodeURIComponent(roomId)}`;
-  const rawState = await signedGet(cabin, home, `${statePath}?event_id=${encodeURIComponent(last)}`, { 'Accept-Encoding': 'gzip' });
+  const rawState = await signedFederationGet(cabin, home, `${statePath}?event_id=${encodeURIComponent(last)}`, { 'Accept-Encoding': 'gzip' });
   t.is(rawState.headers['content-encoding'], 'gzip');
   const stream = await client.stream({ method: 'GET', destination: home.serverName, path: statePath, query: { event_id: last } });
   const chunks: Buffer[] = [];
@@ -112,7 +94,7 @@ test.serial('a large answer travels gzip-compressed to a peer accepting gzip, id
   t.true(streamedState.pdus.length >= 6, `${streamedState.pdus.length} state events`);
 
   // Small answers are not compressed.
-  const version = await signedGet(cabin, home, '/_matrix/federation/v1/version', { 'Accept-Encoding': 'gzip' });
+  const version = await signedFederationGet(cabin, home, '/_matrix/federation/v1/version', { 'Accept-Encoding': 'gzip' });
   t.is(version.headers['content-encoding'], undefined);
   t.truthy(JSON.parse(version.raw.toString('utf8')).server);
 });
