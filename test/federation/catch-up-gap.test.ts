@@ -41,7 +41,7 @@ interface GapOptions {
   /** Alice's messages after Rob's join, sent here while Rob's branch grew apart from them (a partition). */
   fork?: number;
   /** How the remote answers make_join: with its extremities, refused (403), or never asked (no joined user of ours). */
-  makeJoin?: 'answers' | 'refuses' | 'no local member';
+  makeJoin?: 'answers' | 'refuses' | 'no local member' | 'malformed';
 }
 
 /** A room Rob joined, then `count` messages of his we never received, pulled by a RoomCatchUp. */
@@ -147,6 +147,8 @@ async function pullGap(t: import('ava').ExecutionContext, count: number, opts: G
           t.is(decodeURIComponent(path.split('/').pop()!), alice, 'the template is asked for our joined user');
           t.true(Array.isArray(query?.ver) && query.ver.includes('11'), 'with the room versions we speak');
           if (opts.makeJoin === 'refuses') throw Object.assign(new Error('403 M_FORBIDDEN'), { status: 403 });
+          // A hostile or broken peer: nothing in prev_events names an event.
+          if (opts.makeJoin === 'malformed') return { room_version: '11', event: { prev_events: [42, null, 'not-an-event-id', '$with\u0000nul', { id: latestId }] } };
           return { room_version: '11', event: { type: 'm.room.member', state_key: alice, sender: alice, content: { membership: 'join' }, prev_events: remoteHeads } };
         }
         if (path.includes('/timestamp_to_event/')) {
@@ -219,4 +221,11 @@ test('a peer that refuses the make_join is asked for its latest event instead (a
   t.is(unasked.calls.makeJoin, 0);
   t.is(unasked.calls.timestamp, 1);
   t.deepEqual(unasked.messages, unasked.bodies);
+});
+
+test('a make_join answer whose prev_events name no event is not followed: the latest event is asked for instead', async (t) => {
+  const run = await pullGap(t, 30, { makeJoin: 'malformed' });
+  t.is(run.calls.makeJoin, 1);
+  t.is(run.calls.timestamp, 1, 'fell back to timestamp_to_event');
+  t.deepEqual(run.messages, run.bodies, 'the gap filled from the latest event');
 });
