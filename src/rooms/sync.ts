@@ -346,6 +346,18 @@ export class SyncService {
         return known.get(stateKeyOf(e))?.event_id !== e.event_id;
       });
     }
+    const summary = m.membership === 'join' ? await this.summary(m.roomId, req.userId) : undefined;
+    if (lazy && Array.isArray(summary?.['m.heroes'])) {
+      // The heroes a client names the room after need their member events even when they sent
+      // nothing in the timeline (Synapse `compute_summary` adds them under lazy loading), or the
+      // room shows raw user ids.
+      const current = await this.engine.currentState(m.roomId);
+      const present = new Set(stateEvents.map((e) => e.event_id));
+      for (const hero of summary['m.heroes'] as string[]) {
+        const member = current.get(stateKey('m.room.member', hero));
+        if (member && !present.has(member.event_id) && !timelineIds.has(member.event_id)) stateEvents.push(member);
+      }
+    }
     stateEvents = stateEvents.filter((e) => matchesEventFilter(stateFilter, { type: e.pdu.type, sender: e.pdu.sender }));
     if (lazy && !stateFilter?.include_redundant_members) {
       // Skip the members this device was already sent; an initial sync starts the memory over.
@@ -363,7 +375,7 @@ export class SyncService {
       timeline: { events: (await fmt(events)) as unknown as JsonObject[], limited, prev_batch: prevBatch },
       state: { events: (await fmt(stateEvents)) as unknown as JsonObject[] },
     };
-    if (m.membership === 'join') section.summary = await this.summary(m.roomId, req.userId);
+    if (summary) section.summary = summary;
     return section;
   }
 

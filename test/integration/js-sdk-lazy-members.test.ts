@@ -2,7 +2,8 @@
  * client-server "Lazy-loading room members" with matrix-js-sdk 37.5.0 (`lazyLoadMembers: true`,
  * as Element starts it): Bob's client is not sent the member event of Carol, who has said nothing;
  * when she speaks, the incremental sync carries her member event, so the client shows her display
- * name for the message without calling /members.
+ * name for the message without calling /members. The room has a name: an unnamed room's heroes
+ * come with their member events (Carol would be one), which test/rooms/lazy-members.test.ts covers.
  */
 import './helpers/sdk-quiet.js';
 import test from 'ava';
@@ -23,7 +24,7 @@ test('a silent member\'s display name reaches a lazy-loading client with her fir
   const carol = await registerUser(baseUrl, 'carol', 'pw-carol-lazy');
   const profile = `/_matrix/client/v3/profile/${encodeURIComponent(carol.userId)}/displayname`;
   expectOk(await request(baseUrl, 'PUT', profile, { token: carol.accessToken, json: { displayname: 'Carol' } }), 'displayname');
-  const created = await request(baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token: alice.accessToken, json: { preset: 'public_chat' } });
+  const created = await request(baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token: alice.accessToken, json: { preset: 'public_chat', name: 'Kitchen' } });
   expectOk(created, 'createRoom');
   const roomId = created.body.room_id as string;
   for (const user of [bob, carol]) expectOk(await request(baseUrl, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { token: user.accessToken, json: {} }), 'join');

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { call, openRoomStack, type RoomStack } from '../helpers/room-stack.js';
-import { ALICE, BOB, CAROL, expectOk, q, roomWithSilentCarol, say } from '../helpers/silent-member-room.js';
+import { ALICE, BOB, CAROL, expectOk, q, roomWithSilentCarol, say, setName } from '../helpers/silent-member-room.js';
 
 const LAZY = { room: { timeline: { limit: 2 }, state: { lazy_load_members: true } } };
 const LAZY_REDUNDANT = { room: { timeline: { limit: 2 }, state: { lazy_load_members: true, include_redundant_members: true } } };
@@ -86,4 +86,32 @@ test('a limited incremental sync carries the senders\' members even when unchang
   t.true(section.timeline.limited);
   t.deepEqual(section.timeline.events.map((e: any) => e.content.body), ['b3', 'late']);
   t.deepEqual(membersIn(section), [CAROL], 'Alice was sent by the initial sync; Carol was not');
+});
+
+test('in a room without a name, the heroes\' member events come with lazy loading, once per device', async (t) => {
+  // Synapse `compute_summary`: a client names an unnamed room after its heroes, so it needs their
+  // display names even when they said nothing in the timeline.
+  const s = await openRoomStack();
+  t.teardown(() => s.close());
+  const roomId = (await call(s, 'POST', '/_matrix/client/v3/createRoom', ALICE, { preset: 'public_chat' })).body.room_id as string;
+  expectOk(await call(s, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, BOB, {}));
+  expectOk(await call(s, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, CAROL, {}));
+  await setName(s, roomId, CAROL, 'Carol');
+  for (let i = 0; i < 3; i++) await say(s, roomId, ALICE, `a${i}`);
+
+  const initial = await callAs(s, `/_matrix/client/v3/sync?filter=${q(LAZY)}`, BOB, 'DEV1');
+  const section = initial.rooms.join[roomId];
+  t.deepEqual(section.summary['m.heroes'], [ALICE, CAROL]);
+  t.deepEqual(membersIn(section), [ALICE, BOB, CAROL], 'the sender, the user and the silent hero');
+  t.is(section.state.events.find((e: any) => e.state_key === CAROL).content.displayname, 'Carol');
+
+  await say(s, roomId, ALICE, 'more');
+  const next = await callAs(s, `/_matrix/client/v3/sync?filter=${q(LAZY)}&since=${initial.next_batch}`, BOB, 'DEV1');
+  t.deepEqual(next.rooms.join[roomId].summary['m.heroes'], [ALICE, CAROL]);
+  t.deepEqual(membersIn(next.rooms.join[roomId]), [], 'the heroes were already sent to this device');
+
+  await call(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name`, ALICE, { name: 'Kitchen' });
+  const other = await callAs(s, `/_matrix/client/v3/sync?filter=${q(LAZY)}`, BOB, 'DEV2');
+  t.is(other.rooms.join[roomId].summary['m.heroes'], undefined);
+  t.deepEqual(membersIn(other.rooms.join[roomId]), [ALICE, BOB], 'a named room has no heroes to send');
 });
