@@ -10,7 +10,8 @@
  *  4. check size (client-server "Size limits": 65536 bytes) and the auth rules against the current
  *     state (rooms/v11 "Authorization rules"), plus the redaction sender check;
  *  5. write one atomic batch: event JSON, meta, id index, timeline, stream entry, state snapshot,
- *     room head, membership index, transaction id, relations index (and the parent's `related` mark);
+ *     room head, membership index, transaction id, relations index (and the parent's `related` mark),
+ *     and what the batch hooks add (unread counts);
  *  6. settle the stream position (wakes /sync) and tell listeners (bridge commands, profile, ...).
  */
 import type { Logger } from 'pino';
