@@ -10,9 +10,10 @@
  * (src/storage/unread-counts.ts). A sync reads the counters: exact, whatever the backlog, and
  * without walking the timeline.
  *
- * Read means (Synapse's rules, per thread: client-server "Threaded read receipts"): an unthreaded
- * `m.read`/`m.read.private` receipt reads every thread up to its event, a threaded one (`main` or a
- * root) that thread only, and the user's own event its own thread. Reading deletes the rows read
+ * Read means (per thread: client-server "Threaded read receipts", "Marking notifications as read"):
+ * an unthreaded `m.read`/`m.read.private` receipt reads every thread up to its event, a threaded one
+ * (`main` or a root) that thread only, and the user's own event its own thread (the spec's "or by
+ * sending an event"; Synapse 1.160 does not, docs/errors.md). Reading deletes the rows read
  * and lowers the counters by them, in one batch. Leaving the room drops the user's rows. A
  * redaction changes nothing (Synapse drops the redacted event's push action, but its count has
  * already been folded into `event_push_summary` by then and stays; here the count stays too).
