@@ -151,6 +151,9 @@ export class Gateway {
       },
     });
     this.accounts = accounts;
+    // Every formatted event asks whether its sender was erased: read the (few) erased users now, not
+    // in the first /sync after a start (a scan of every account).
+    await accounts.erasedUsers();
     const pushRules = new PushRulesService(db, notifier);
     const accountData = new AccountDataService(db, notifier, pushRules);
     const filters = new FilterService(db);
