@@ -1,5 +1,5 @@
 /**
- * `make bench` = `node --import tsx scripts/bench.ts [--only cs|mqtt|puback|disk|rss|federation|offline] [--quick]
+ * `make bench` = `node --import tsx scripts/bench.ts [--only cs|sync|mqtt|puback|disk|rss|federation|offline] [--quick]
  *                [--duration SECONDS] [--devices N] [--write]`
  *
  * Measures a fresh Hearth per section, side by side with a baseline in the same run and with the same
@@ -8,6 +8,9 @@
  *         only parses the body; sequential sends also vs the signed-event floor, the bare server
  *         plus the hashes, signature and write every authored event needs), /sync wake-up latency,
  *         initial sync, full back-pagination.
+ *   sync  Issue 13: the first initial /sync (no filter) of a user in one room of 3,000 messages, cold
+ *         (first after a restart) and warm, Hearth against Synapse in the same run
+ *         (scripts/lib/initial-sync-section.ts). Needs `scripts/synapse-peer build`.
  *   mqtt  QoS 1 readings acknowledged with 8 publishers (vs a bare aedes: no persistence, no mapping).
  *   puback  Issue 14: PUBACK latency p50/p99 of a device with one QoS 1 message in flight, alone and
  *         among 200 devices at 1 Hz, with bytes per reading and group commits per second; the
@@ -36,13 +39,14 @@ import { peakRssBytes, resetPeakRss, rssBytes } from './lib/proc.js';
 import * as fed from './lib/federation-workload.js';
 import { offline } from './lib/offline-section.js';
 import { puback } from './lib/puback-section.js';
+import { initialSyncSection } from './lib/initial-sync-section.js';
 import { startBigRoom } from './lib/big-room.js';
 import { startSynapse, synapseBuilt, SYNAPSE_CACHE, type SynapsePeer } from '../test/integration/helpers/synapse.js';
 import { buildBundle } from './build.js';
 import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
 import { formatNumber, percentile, runConcurrently } from './lib/stats.js';
 
-const SECTIONS = ['cs', 'mqtt', 'puback', 'disk', 'rss', 'federation', 'offline'] as const;
+const SECTIONS = ['cs', 'sync', 'mqtt', 'puback', 'disk', 'rss', 'federation', 'offline'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -64,8 +68,8 @@ if (args.server !== 'bundle' && args.server !== 'tsx' && args.server !== 'sea') 
 if (args.server === 'sea' && !existsSync(SEA_EXECUTABLE)) throw new Error(`--server sea needs ${SEA_EXECUTABLE}: run make build-gateway`);
 if (args.profile && args.server === 'sea') throw new Error('--profile works with --server bundle or tsx');
 // The federation section needs the Synapse peer: say so before minutes of other sections, not after.
-if (((only ?? SECTIONS).includes('federation') || (only ?? SECTIONS).includes('offline')) && !synapseBuilt()) {
-  throw new Error(`the federation and offline sections need the Synapse peer (no ${SYNAPSE_CACHE}.built): run 'bash scripts/synapse-peer build' (docs/federation-testing.md), or --only cs,mqtt,disk,rss`);
+if ((['federation', 'offline', 'sync'] as const).some((s) => (only ?? SECTIONS).includes(s)) && !synapseBuilt()) {
+  throw new Error(`the sync, federation and offline sections need the Synapse peer (no ${SYNAPSE_CACHE}.built): run 'bash scripts/synapse-peer build' (docs/federation-testing.md), or --only cs,mqtt,disk,rss`);
 }
 // The bundle is what `make run` starts: build it from the current sources first.
 if (args.server === 'bundle') await buildBundle();
@@ -101,6 +105,9 @@ const sizes = {
   backlogEvents: Number(args.backlog ?? (quick ? 1000 : 10_000)),
   // Synapse -> Synapse with a 10,000-event backlog costs ~8 more minutes of Synapse sending.
   backlogBaseline: !quick,
+  // Issue 13: "one room of ~3,000 events", at every size.
+  initialSyncEvents: 3000,
+  initialSyncWarmRounds: quick ? 5 : 15,
 };
 const MB = 1024 * 1024;
 
@@ -398,6 +405,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 
 const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = {
   cs: clientServer,
+  sync: () => initialSyncSection(launch, { events: sizes.initialSyncEvents, warmRounds: sizes.initialSyncWarmRounds }, (line) => process.stderr.write(`${line}\n`)),
   mqtt: mqttIngest,
   puback: () =>
     puback(

@@ -33,6 +33,7 @@ export class PushRulesService {
   private readonly store: PushRuleStore;
   private readonly sideStream: SideStreamStore;
   private readonly lock = new KeyedLock();
+  private readonly listeners = new Set<(userId: string) => void>();
 
   constructor(
     private readonly db: Database,
@@ -49,6 +50,11 @@ export class PushRulesService {
    */
   async pushRulesFor(userId: string): Promise<{ global: PushRuleset }> {
     return { global: this.assemble(userId, await this.store.get(userId)) };
+  }
+
+  /** Calls `listener` after each change of a user's rules is written (caches of rulesets drop theirs). */
+  onChange(listener: (userId: string) => void): void {
+    this.listeners.add(listener);
   }
 
   async getRule(userId: string, kind: PushRuleKind, ruleId: string): Promise<PushRule> {
@@ -148,6 +154,7 @@ export class PushRulesService {
         this.store.putTxn(ops, userId, overrides);
         this.sideStream.appendTxn(ops, position, { kind: 'account_data', userId, roomId: '', type: 'm.push_rules' });
         await this.db.write(ops);
+        for (const listener of this.listeners) listener(userId);
       } finally {
         this.notifier.settle(position);
       }

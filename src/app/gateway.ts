@@ -151,6 +151,9 @@ export class Gateway {
       },
     });
     this.accounts = accounts;
+    // Every formatted event asks whether its sender was erased: read the (few) erased users now, not
+    // in the first /sync after a start (a scan of every account).
+    await accounts.erasedUsers();
     const pushRules = new PushRulesService(db, notifier);
     const accountData = new AccountDataService(db, notifier, pushRules);
     const filters = new FilterService(db);
@@ -159,16 +162,18 @@ export class Gateway {
     const toDevice = new ToDeviceService(db, notifier, accounts);
     const typing = new TypingManager(notifier);
     this.closables.push({ name: 'typing', close: async () => typing.stop() });
-    // Unread counts and presence live in memory (docs/notifications.md).
+    // Unread counts are kept with the events (docs/notifications.md); presence lives in memory.
     const notificationCounts = new NotificationCounts({
       engine,
+      db,
+      serverName,
       pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
+      onPushRulesChange: (listener) => pushRules.onChange(listener),
       readReceipts: async (userId, roomId) =>
         readReceiptsOf((await receipts.receiptsSince([roomId], 0, notifier.position, userId)).get(roomId) ?? {}, userId),
       ignoredUsersOf,
-      onError: (err) => log.error({ err }, 'notification count update failed'),
     });
-    notificationCounts.start();
+    await notificationCounts.start();
     this.closables.push({ name: 'notification-counts', close: async () => notificationCounts.stop() });
     // Pushers deliver to push gateways from the stream, durably (docs/notifications.md).
     const pushers: PusherService = new PusherService({

@@ -16,7 +16,8 @@ import { BackwardStreamWalk } from '../rooms/stream-walk.js';
 
 export interface NotificationListDeps {
   engine: RoomEngine;
-  counts: Pick<NotificationCounts, 'isRead' | 'threadOf'>;
+  /** `read`: whether the user's unread counts still hold the event (the same rows `/sync` counts). */
+  counts: Pick<NotificationCounts, 'isRead'>;
   pushRulesFor(userId: string): Promise<{ global: PushRuleset }>;
   ignoredUsersOf?(userId: string): Promise<ReadonlySet<string>>;
   /** The event as the user's clients see it. */
@@ -60,11 +61,10 @@ export class NotificationList {
       if (!isJoinedIn(facts.state, userId)) continue;
       const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
       if (!outcome.notify || (opts.onlyHighlight && !outcome.highlight)) continue;
-      const thread = await this.deps.counts.threadOf(event);
       out.push({
         actions: ['notify', ...Object.entries(outcome.tweaks).map(([k, v]) => ({ set_tweak: k, value: v as Json }))],
         event: await this.deps.format(event, userId),
-        read: await this.deps.counts.isRead(userId, event.room_id, event.meta.stream, thread),
+        read: this.deps.counts.isRead(userId, event.room_id, event.meta.stream),
         room_id: event.room_id,
         ts: event.pdu.origin_server_ts,
       });

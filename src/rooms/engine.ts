@@ -10,7 +10,8 @@
  *  4. check size (client-server "Size limits": 65536 bytes) and the auth rules against the current
  *     state (rooms/v11 "Authorization rules"), plus the redaction sender check;
  *  5. write one atomic batch: event JSON, meta, id index, timeline, stream entry, state snapshot,
- *     room head, membership index, transaction id, relations index (and the parent's `related` mark);
+ *     room head, membership index, transaction id, relations index (and the parent's `related` mark),
+ *     and what the batch hooks add (unread counts);
  *  6. settle the stream position (wakes /sync) and tell listeners (bridge commands, profile, ...).
  */
 import type { Logger } from 'pino';
@@ -129,6 +130,26 @@ interface CurrentStateChange {
 
 export type EventListener = (event: StoredEvent) => void;
 
+/**
+ * What another module keeps in step with the events, in each accepted event's own batch (the unread
+ * counts of push/notification-counts.ts, like Synapse's `event_push_actions` written with the
+ * event): `eventTxn` runs under the room's lock before the batch is written and adds its operations
+ * to `ops`; what it returns runs once the batch is written (to update its caches), and never if
+ * the write failed. A hook that throws is logged and its operations dropped: the event is stored
+ * without them rather than refused.
+ */
+export interface EventBatchHook {
+  eventTxn(ops: BatchOp[], ctx: EventBatchContext): Promise<(() => void) | undefined>;
+}
+
+export interface EventBatchContext {
+  room: RoomRecord;
+  /** The event as it will be stored (its meta has the stream position and the state snapshots). */
+  event: StoredEvent;
+  /** The state before the event, when the caller had it at hand (local sends); else load `event.meta.stateBefore`. */
+  stateBefore?: StoredStateMap;
+}
+
 /** client-server-api "Size limits": the whole event, as JSON, at most 65536 bytes. */
 const MAX_EVENT_BYTES = 65536;
 /** Synapse lists at most 10 prev_events in the events it creates; peers refuse more than 20. */
@@ -171,6 +192,7 @@ export class RoomEngine {
   /** Events of one room are created one at a time; rooms proceed in parallel. */
   private readonly roomLocks = new KeyedLock<number>();
   private readonly listeners = new Set<EventListener>();
+  private readonly batchHooks = new Set<EventBatchHook>();
 
   constructor(private readonly deps: RoomEngineDeps) {
     this.events = new EventStore(deps.db);
@@ -193,6 +215,12 @@ export class RoomEngine {
   onEvent(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Adds a hook to every accepted event's batch ({@link EventBatchHook}); returns the removal function. */
+  addBatchHook(hook: EventBatchHook): () => void {
+    this.batchHooks.add(hook);
+    return () => this.batchHooks.delete(hook);
   }
 
   room(roomId: string): RoomRecord | undefined {
@@ -764,8 +792,10 @@ export class RoomEngine {
       let parentMeta: EventMeta | undefined;
       if (accepted && relation) parentMeta = this.indexRelationTxn(ops, room, relation.parent, relation.relation, event, short, stream);
       if (accepted && links.awaitedTarget) this.waitingRedactions.addTxn(ops, links.awaitedTarget, short);
+      const afterWrite = accepted ? await this.runBatchHooks(ops, { room, event: stored, ...(stateAfterMap ? { stateBefore: stateAfterMap } : {}) }) : [];
 
       await this.deps.db.write(ops);
+      for (const done of afterWrite) done();
 
       // Visible to readers only after the batch is durable.
       this.events.remember(stored);
@@ -784,6 +814,22 @@ export class RoomEngine {
     } finally {
       if (stream !== 0) this.deps.notifier.settle(stream);
     }
+  }
+
+  /** Each hook's operations go into `ops` (a failing hook's are dropped); returns what runs after the write. */
+  private async runBatchHooks(ops: BatchOp[], ctx: EventBatchContext): Promise<(() => void)[]> {
+    const after: (() => void)[] = [];
+    for (const hook of this.batchHooks) {
+      const own: BatchOp[] = [];
+      try {
+        const done = await hook.eventTxn(own, ctx);
+        ops.push(...own);
+        if (done) after.push(done);
+      } catch (err) {
+        this.deps.log.error({ err, eventId: ctx.event.event_id }, 'event batch hook failed');
+      }
+    }
+    return after;
   }
 
   /**

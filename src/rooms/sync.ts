@@ -9,8 +9,8 @@
  * - Long-poll: an empty incremental response waits on the notifier up to `timeout` and retries.
  *
  * Account data, to-device messages, receipts and typing come from their own stores through
- * {@link SyncSources}, keyed by the same global stream positions; presence and unread notification
- * counts are kept in memory by their services (docs/notifications.md).
+ * {@link SyncSources}, keyed by the same global stream positions; presence is kept in memory by its
+ * service, unread notification counts are stored with the events (docs/notifications.md).
  */
 import { STRIPPED_STATE_TYPES } from './stripped-state.js';
 import { syncRoomSummary } from './sync-summary.js';

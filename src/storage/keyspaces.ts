@@ -6,7 +6,7 @@
  * (no terminator), `u8`/`u32`/`u64` fixed-width big-endian, `pos` a biased signed 64-bit position
  * (see codec.position), `json`/`cbor` the value encoding.
  */
-export const STORAGE_VERSION = 3;
+export const STORAGE_VERSION = 4;
 
 export const KEYSPACES = {
   /**
@@ -74,6 +74,10 @@ export const KEYSPACES = {
   toDevice: 'to_device',
   /** `str user_id ‖ str app_id ‖ str pushkey` -> json PusherRecord { kind, appDisplayName, deviceDisplayName, lang, data, pushkeyTs, deviceId, pushedUpTo, ... }. */
   pushers: 'pushers',
+  /** `u32 room ‖ str user_id ‖ pos stream` -> `u8 flags (1 = highlight) ‖ raw thread`. One unread event that notified a local user (src/storage/unread-counts.ts; since storage version 4). */
+  pushActions: 'push_actions',
+  /** `u32 room ‖ str user_id ‖ str thread` -> `u32 notifications ‖ u32 highlights`: the user's `push_actions` rows of that thread, counted, in the same batches. */
+  unreadCounts: 'unread_counts',
   /** `u64 stream` -> json SideStreamEntry { kind: account_data | receipt | profile, ... }. Non-event stream entries (to-device needs none). */
   sideStream: 'side_stream',
   /** `raw consumer key` -> u64 stream position. Saved stream cursor positions (src/stream/cursor-positions.ts) of consumers without a record of their own. */

@@ -9,9 +9,13 @@ import { ReceiptService } from '../../src/accounts/receipts.js';
 import { AccountDataService } from '../../src/accounts/account-data.js';
 import { registerReceiptRoutes } from '../../src/api/client/receipts.js';
 import { registerReadMarkerRoutes } from '../../src/api/client/read-markers.js';
+import { registerAccountDataRoutes } from '../../src/api/client/account-data.js';
+import { ignoredUsersLookup } from '../../src/accounts/ignored-users.js';
 import { NotificationCounts } from '../../src/push/notification-counts.js';
 import { readReceiptsOf, receiptsResettingCounts } from '../../src/push/read-receipts.js';
-import { call, openRoomStack, type RoomStack, type RoomStackExtension } from '../helpers/room-stack.js';
+import { cpSync, readFileSync } from 'node:fs';
+import { STORAGE_VERSION } from '../../src/storage/keyspaces.js';
+import { SERVER, call, openRoomStack, type RoomStack, type RoomStackExtension } from '../helpers/room-stack.js';
 
 const ALICE = '@alice:test.local';
 const BOB = '@bob:test.local';
@@ -21,25 +25,34 @@ const CAROL = '@carol:test.local';
 const withCounts: RoomStackExtension = ({ db, engine, app, requireUser }) => {
   const pushRules = new PushRulesService(db, engine.notifier);
   const receipts = new ReceiptService(db, engine.notifier);
+  const accountData = new AccountDataService(db, engine.notifier, pushRules);
+  const ignoredUsersOf = ignoredUsersLookup(accountData);
   const counts = new NotificationCounts({
     engine,
+    db,
+    serverName: SERVER,
     pushRulesFor: (userId) => pushRules.pushRulesFor(userId),
+    onPushRulesChange: (listener) => pushRules.onChange(listener),
     readReceipts: async (userId, roomId) =>
       readReceiptsOf((await receipts.receiptsSince([roomId], 0, engine.notifier.position, userId)).get(roomId) ?? {}, userId),
+    ignoredUsersOf,
   });
-  counts.start();
+  void counts.start();
+  const auth = { requireUser: async (req: Parameters<typeof requireUser>[0]) => ({ ...(await requireUser(req)), tokenHash: '', isAdmin: false }) };
   const deps = {
-    auth: { requireUser: async (req: Parameters<typeof requireUser>[0]) => ({ ...(await requireUser(req)), tokenHash: '', isAdmin: false }) },
-    accountData: new AccountDataService(db, engine.notifier, pushRules),
+    auth,
+    accountData,
     receipts: receiptsResettingCounts(receipts, counts),
     isJoined: (userId: string, roomId: string) => engine.isJoined(userId, roomId),
   };
   registerReceiptRoutes(app, deps);
   registerReadMarkerRoutes(app, deps);
+  registerAccountDataRoutes(app, { auth, accountData });
   return {
     unreadCounts: (userId, roomId) => counts.unreadCounts(userId, roomId),
     threadedUnreadCounts: (userId, roomId) => counts.threadedUnreadCounts(userId, roomId),
     receiptsSince: (roomIds, from, to, viewerId) => receipts.receiptsSince(roomIds, from, to, viewerId),
+    ignoredUsersOf,
   };
 };
 
@@ -118,7 +131,7 @@ test('a receipt on an older event leaves the later ones counted; a private recei
   t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 0, highlight_count: 0 }, 'sending reads the room');
 });
 
-test('after a restart the counts are rebuilt from the timeline after the stored receipt', async (t) => {
+test('the counts are stored with the events: after a restart they are the same, and go on from there', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-push-'));
   const key = generateSigningKey();
   const first = await open(dir, key);
@@ -138,7 +151,7 @@ test('after a restart the counts are rebuilt from the timeline after the stored 
   t.deepEqual((await unread(second, BOB, roomId)).counts, { notification_count: 3, highlight_count: 1 });
 });
 
-test('threads count apart with unread_thread_notifications; threaded receipts read one thread; counts are rebuilt the same after a restart', async (t) => {
+test('threads count apart with unread_thread_notifications; threaded receipts read one thread; the same after a restart', async (t) => {
   const s = await open();
   const roomId = await openRoom(s, [BOB]);
   await say(s, roomId, ALICE, 'main one');
@@ -167,7 +180,7 @@ test('threads count apart with unread_thread_notifications; threaded receipts re
   await say(s, roomId, BOB, 'bob answers in the thread', inThread);
   t.deepEqual(await split(s), { main: 1, threads: {} }, 'replying in a thread reads it');
 
-  // The same state, rebuilt from the receipts and the timeline.
+  // The same state, as stored.
   await s.close();
   const restarted = await open(s.dir, s.key);
   t.teardown(() => restarted.close());
@@ -176,4 +189,85 @@ test('threads count apart with unread_thread_notifications; threaded receipts re
   t.deepEqual(await split(restarted), { main: 2, threads: {} });
   await call(restarted, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(last)}`, BOB, {});
   t.deepEqual(await split(restarted), { main: 0, threads: {} }, 'an unthreaded receipt reads everything');
+});
+
+test('a redaction leaves the count as it was (as Synapse); leaving drops the counts, a rejoin starts from zero; ignored senders never count', async (t) => {
+  const s = await open();
+  t.teardown(() => s.close());
+  const roomId = await openRoom(s, [BOB, CAROL]);
+  const first = await say(s, roomId, ALICE, 'one');
+  await say(s, roomId, ALICE, 'two', { 'm.mentions': { user_ids: [BOB] } });
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 2, highlight_count: 1 });
+  t.is((await call(s, 'PUT', `${room(roomId)}/redact/${encodeURIComponent(first)}/x1`, ALICE, {})).status, 200);
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 2, highlight_count: 1 }, 'the redacted message still counts; the redaction does not');
+
+  t.is((await call(s, 'POST', `${room(roomId)}/leave`, BOB, {})).status, 200);
+  await say(s, roomId, ALICE, 'while Bob is away');
+  const rowsOf = async (user: string) => (await s.db.space('pushActions').keys().all()).filter((key) => key.includes(Buffer.from(`${user}\0`))).length;
+  t.is(await rowsOf(BOB), 0, "Bob's rows went with his leave");
+  t.is(await rowsOf(CAROL), 3, "Carol's stay");
+  t.is((await call(s, 'POST', `${room(roomId)}/invite`, ALICE, { user_id: BOB })).status, 200);
+  t.is((await call(s, 'POST', `${room(roomId)}/join`, BOB, {})).status, 200);
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 0, highlight_count: 0 }, 'nothing from before the leave');
+  await say(s, roomId, ALICE, 'welcome back');
+  t.deepEqual((await unread(s, BOB, roomId)).counts, { notification_count: 1, highlight_count: 0 });
+
+  // Carol ignores Alice: Alice's messages stop counting for her, Bob's still do.
+  const carolBefore = (await unread(s, CAROL, roomId)).counts;
+  t.is((await call(s, 'PUT', `/_matrix/client/v3/user/${encodeURIComponent(CAROL)}/account_data/m.ignored_user_list`, CAROL, { ignored_users: { [ALICE]: {} } })).status, 200);
+  await say(s, roomId, ALICE, 'Carol does not see this');
+  await say(s, roomId, BOB, 'but this');
+  t.deepEqual((await unread(s, CAROL, roomId)).counts, { notification_count: carolBefore.notification_count + 1, highlight_count: 0 });
+});
+
+test('a store from version 3 gets its counts rebuilt at start, the same as counted live', async (t) => {
+  const s = await open();
+  const roomId = await openRoom(s, [BOB, CAROL]);
+  const read = await say(s, roomId, ALICE, 'read');
+  const root = await say(s, roomId, ALICE, 'root');
+  const inThread = { 'm.relates_to': { rel_type: 'm.thread', event_id: root } };
+  await say(s, roomId, CAROL, 'reply', inThread);
+  const replyTwo = await say(s, roomId, ALICE, 'reply two, for Bob', { ...inThread, 'm.mentions': { user_ids: [BOB] } });
+  await say(s, roomId, ALICE, 'reply three', inThread);
+  await say(s, roomId, CAROL, 'main, after', { 'm.mentions': { user_ids: [BOB] } });
+  await say(s, roomId, BOB, 'bob in main');
+  await say(s, roomId, ALICE, 'last');
+  await call(s, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(read)}`, BOB, {});
+  await call(s, 'POST', `${room(roomId)}/receipt/m.read/${encodeURIComponent(replyTwo)}`, CAROL, { thread_id: root });
+  const threaded = encodeURIComponent(JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } }));
+  const countsOf = async (stack: RoomStack) => {
+    const out: Record<string, unknown> = {};
+    for (const user of [ALICE, BOB, CAROL]) {
+      const section = (await call(stack, 'GET', `/_matrix/client/v3/sync?filter=${threaded}`, user)).body.rooms.join[roomId];
+      out[user] = { main: section.unread_notifications, threads: section.unread_thread_notifications ?? {} };
+    }
+    return out;
+  };
+  const live = await countsOf(s);
+  t.deepEqual(live[BOB], { main: { notification_count: 1, highlight_count: 0 }, threads: { [root]: { notification_count: 3, highlight_count: 1 } } }, "Bob's own message read main; the thread is unread");
+  t.deepEqual(live[CAROL], { main: { notification_count: 2, highlight_count: 0 }, threads: { [root]: { notification_count: 1, highlight_count: 0 } } });
+
+  // Back to version 3: no counts stored.
+  const ops = [];
+  for (const space of ['pushActions', 'unreadCounts'] as const) for (const key of await s.db.space(space).keys().all()) ops.push(s.db.del(space, key));
+  t.true(ops.length > 0);
+  await s.db.write([...ops, s.db.putMeta('schema_version', 3)]);
+  await s.close();
+
+  const upgraded = await open(s.dir, s.key);
+  t.teardown(() => upgraded.close());
+  t.deepEqual(await countsOf(upgraded), live);
+  t.is(await upgraded.db.getMeta<number>('schema_version'), STORAGE_VERSION);
+  t.is(await upgraded.db.getMeta('unread_counts_rebuild'), undefined, 'the rebuild is done once');
+});
+
+test('the version-2 fixture (written by 866f676) opens with its unread message counted', async (t) => {
+  const fixture = join(import.meta.dirname, '../storage/fixtures/v2-nul-attack');
+  const info = JSON.parse(readFileSync(`${fixture}.json`, 'utf8')) as { roomId: string };
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-v2-counts-'));
+  cpSync(fixture, dir, { recursive: true });
+  const s = await open(dir);
+  t.teardown(() => s.close());
+  t.deepEqual((await unread(s, BOB, info.roomId)).counts, { notification_count: 1, highlight_count: 0 }, "Alice's message, after Bob joined");
+  t.deepEqual((await unread(s, ALICE, info.roomId)).counts, { notification_count: 0, highlight_count: 0 });
 });

@@ -7,6 +7,7 @@ import type { Database } from '../db.js';
 import { STORAGE_VERSION } from '../keyspaces.js';
 import { indexRelations } from './0002-relations.js';
 import { unambiguousKeys } from './0003-unambiguous-keys.js';
+import { markUnreadCountsForRebuild } from './0004-unread-counts.js';
 
 interface Migration {
   from: number;
@@ -18,6 +19,8 @@ const MIGRATIONS: Migration[] = [
   { from: 1, run: indexRelations },
   // 3: tuple keys unambiguous by construction; transaction ids scoped per endpoint.
   { from: 2, run: unambiguousKeys },
+  // 4: unread counts kept with the events (push_actions, unread_counts), rebuilt by the push module.
+  { from: 3, run: markUnreadCountsForRebuild },
 ];
 
 export async function runMigrations(db: Database, current: number): Promise<void> {
