@@ -47,7 +47,15 @@ export async function runDoctorCommand(args: string[], context?: Partial<DoctorC
   }
   const config = context?.config ?? loadConfig();
   const findings: Finding[] = [];
-  const running = await runningGateway(config, findings);
+  let running: GatewayStatus | undefined;
+  try {
+    running = await runningGateway(config, findings);
+  } catch (e) {
+    if (!(e instanceof OlderGatewayError)) throw e;
+    // Its ports are its own, yet it cannot say so: every other finding would mislead.
+    for (const line of formatFindings([{ check: 'gateway', level: 'error', message: e.message }])) out(line);
+    return 1;
+  }
   const dbPath = join(config.dataDir, 'db');
   if (repair && running) {
     err(`hearth doctor: the database at ${dbPath} is in use: stop the gateway first (systemctl stop hearth)`);
@@ -81,6 +89,13 @@ export async function runDoctorCommand(args: string[], context?: Partial<DoctorC
   return findings.some((f) => f.level === 'error') ? 1 : 0;
 }
 
+/** A gateway started from an older version answers the socket but knows no `gateway.status`. */
+class OlderGatewayError extends Error {
+  constructor() {
+    super('the running gateway is an older version than this command (it does not know gateway.status): restart it (systemctl restart hearth), then run doctor again');
+  }
+}
+
 /** The running gateway's summary, or undefined when none answers (a problem other than "not running" is a finding). */
 async function runningGateway(config: HearthConfig, findings: Finding[]): Promise<GatewayStatus | undefined> {
   const socket = adminSocketPath(config.dataDir);
@@ -88,6 +103,7 @@ async function runningGateway(config: HearthConfig, findings: Finding[]): Promis
     return (await callAdminSocket(socket, { op: 'gateway.status' }, 10_000)) as GatewayStatus;
   } catch (e) {
     const message = (e as Error).message;
+    if (/^unknown operation/.test(message)) throw new OlderGatewayError();
     if (!/ENOENT|ECONNREFUSED/.test(message)) {
       findings.push({ check: 'gateway', level: 'error', message: `the admin socket ${socket} does not answer as it should: ${message}`, fix: 'the gateway may be hung: check its log (journalctl -u hearth) and restart it' });
     }

@@ -36,6 +36,10 @@ export async function runStatusCommand(argv: string[], context?: Partial<StatusC
       err(`hearth status: the gateway is not running on ${config.dataDir} (nothing answers on ${socket}). Start it with "hearth run" (or systemctl start hearth).`);
       return NOT_RUNNING;
     }
+    if (/^unknown operation/.test(message)) {
+      err('hearth status: the running gateway is an older version than this command (it does not know gateway.status): restart it (systemctl restart hearth)');
+      return 1;
+    }
     err(`hearth status: ${message}`);
     return 1;
   }

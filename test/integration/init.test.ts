@@ -115,6 +115,12 @@ test('init on an empty directory: files with private modes, the gateway starts w
   const keys = (await federationGet(server.federationPort, '/_matrix/key/v2/server')) as { server_name: string; verify_keys: Record<string, unknown> };
   t.is(keys.server_name, 'home.test');
   t.deepEqual(Object.keys(keys.verify_keys), [keyId], 'the gateway signs with the key init made');
+
+  // A running gateway's directory is refused even with --force, and left as it was.
+  const live = await hearth(['init', '--data-dir', dataDir, '--server-name', 'home.test', '--admin', 'alice', '--force']);
+  t.is(live.code, 3);
+  t.regex(live.stderr, /a gateway is running on .*: stop it first/);
+  t.is(readFileSync(join(dataDir, 'hearth.yaml'), 'utf8'), yaml);
 });
 
 test('a second init is refused without --force and changes nothing; --force keeps the keys', async (t) => {
