@@ -8,8 +8,9 @@
  * The counter starts at zero with each process, so the gateway keeps the history itself: per clock
  * hour, the bytes written and the seconds it was sampled, for the last week, in
  * `<data>/disk-writes.json` (written when the hour changes and at stop: one small file an hour).
- * A rate is bytes over sampled seconds, so hours the gateway was stopped do not dilute it, and a
- * restart loses at most the last unsampled minute.
+ * A rate is bytes over sampled seconds, so hours the gateway was stopped do not dilute it. A clean
+ * stop loses at most the last unsampled minute; a crash, the current hour (writing the file more
+ * often would itself wear the card: at 168 hours it is ~10 KB a write).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -140,7 +141,7 @@ export class DiskWriteHistory {
         if (this.hours.length > KEPT_HOURS) this.hours.splice(0, this.hours.length - KEPT_HOURS);
       }
       hour.bytes += Math.max(0, bytes - this.last.bytes);
-      hour.seconds = Math.min(3600, hour.seconds + (atMs - this.last.atMs) / 1000);
+      hour.seconds = Math.min(3600, Math.round(hour.seconds * 1000 + (atMs - this.last.atMs)) / 1000);
       if (this.persistedHourMs !== undefined && this.persistedHourMs !== hourMs) this.persist();
       this.persistedHourMs ??= hourMs;
     }
