@@ -52,6 +52,8 @@ async function newestSignedEvent(dataDir: string, config: { serverName: string }
   const dbPath = join(dataDir, 'db');
   // No signing key: nothing was ever signed here.
   if (!existsSync(dbPath) || !existsSync(join(dataDir, SIGNING_KEY_FILE))) return undefined;
+  // Opened as every offline command opens it (a data directory of an older version is migrated, as
+  // its next start would); the database check before this one has read the files raw.
   const db = await Database.open(dbPath, { cacheSizeBytes: 1 << 20, writeBufferSizeBytes: 1 << 20 });
   try {
     // The name the data directory recorded (app/server-name.ts); read, never written, by the doctor.
