@@ -33,6 +33,8 @@ import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
 import type { EmbeddedBroker } from '../mqtt/broker/embedded.js';
 import { adminSocketPath, startAdminSocket } from '../admin/socket.js';
+import { GatewayStatusSource } from '../admin/gateway-status.js';
+import { hearthVersion } from './version.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
 import { backupAdminHandlers } from '../cli/backup.js';
@@ -318,8 +320,30 @@ export class Gateway {
       this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });
     }
 
+    // ---- the one-screen summary (`hearth status`, `hearth doctor`; admin/gateway-status.ts)
+    let eventsPersisted = 0;
+    const stopCountingEvents = engine.onEvent(() => void eventsPersisted++);
+    this.closables.push({ name: 'status-events', close: async () => void stopCountingEvents() });
+    const broker = this.broker;
+    const summary = new GatewayStatusSource({
+      version: hearthVersion(),
+      serverName,
+      dataDir: config.dataDir,
+      ports: { client: config.client.port, federation: config.federation.port, mqtt: broker ? broker.port : null },
+      ...(broker ? { mqttClients: () => broker.clientCount } : {}),
+      eventsPersisted: () => eventsPersisted,
+      readings: () => bridge.stats.readings,
+      clock: () => clock.status(),
+      destinations: () => federation.rooms.sender.status(),
+      streamHead: () => notifier.position,
+    });
+    await summary.start();
+    this.closables.push({ name: 'status-summary', close: async () => summary.stop() });
+
     // ---- the admin socket (the CLI's way in while LevelDB is held by this process)
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
+      // `hearth status` and `hearth doctor` (cli/status.ts, cli/doctor.ts).
+      'gateway.status': () => summary.status(),
       // `hearth user ...` (cli/user.ts); deactivation leaves rooms as /account/deactivate does.
       ...userAdminHandlers(accounts, { leaveAllRooms: (userId) => clientApi.roomApi.membership.leaveAll(userId) }),
       // `hearth federation status` (cli/federation.ts).

@@ -11,6 +11,9 @@ const USAGE = `Usage: hearth <command>
 
 Commands:
   run                                  start the gateway (Client-Server API, MQTT broker, bridge)
+  init [--server-name N] [--admin NAME] [--password-file F|--password-stdin] [--data-dir D] [--force]
+                                       set up hearth.yaml, keys, the server name and the first admin
+  status [--json]                      the running gateway's summary (uptime, memory, disk, MQTT, peers)
   user add NAME [--admin] [--password P]   create a Matrix account
   user list [--json]                   list accounts (admin flag, kind, deactivated)
   user reset-password NAME [--password P]  set a new password (printed when generated)
@@ -40,6 +43,14 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const { runGateway } = await import('../app/run.js');
       return runGateway();
+    }
+    case 'init': {
+      const { runInitCommand } = await import('./init.js');
+      return runInitCommand(rest);
+    }
+    case 'status': {
+      const { runStatusCommand } = await import('./status.js');
+      return runStatusCommand(rest);
     }
     case 'user': {
       const { runUserCommand } = await import('./user.js');

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
-import { DEFAULT_CONFIG_TEMPLATE } from './template.js';
+import { renderConfigTemplate } from './template.js';
 import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS, isSupportedRoomVersion } from '../core/room-versions.js';
 import type { RoomVersionId } from '../core/types.js';
 import { COMMIT_MODES, DEFAULT_COMMIT, type CommitSetting } from '../telemetry/commit-policy.js';
@@ -333,6 +333,11 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/** The registration shared secret a new hearth.yaml gets. */
+export function newSharedSecret(): string {
+  return randomBytes(24).toString('hex');
+}
+
 function intFromEnv(name: string): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -351,9 +356,7 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'hearth.yaml');
   if (!existsSync(file)) {
-    writeFileSync(file, DEFAULT_CONFIG_TEMPLATE.replace('@SHARED_SECRET@', randomBytes(24).toString('hex')), {
-      mode: 0o600,
-    });
+    writeFileSync(file, renderConfigTemplate({ sharedSecret: newSharedSecret() }), { mode: 0o600 });
   }
   const fromFile: unknown = YAML.parse(readFileSync(file, 'utf8')) ?? {};
   let config = merge(defaultConfig(dataDir), camelize(fromFile));

@@ -1,4 +1,8 @@
-/** The commented `hearth.yaml` written into the data directory on first run. */
+/**
+ * The commented `hearth.yaml` written into the data directory on first run (config.ts) and by
+ * `hearth init` (cli/init.ts): every setting the loader reads, each with its default (or, for
+ * settings without one, a commented example). test/config/template.test.ts keeps it complete.
+ */
 export const DEFAULT_CONFIG_TEMPLATE = `# Hearth gateway configuration.
 # Environment variables override the basics: HEARTH_DATA_DIR, HEARTH_SERVER_NAME,
 # HEARTH_CLIENT_PORT, HEARTH_FEDERATION_PORT, HEARTH_MQTT_PORT, HEARTH_REGISTRATION,
@@ -19,6 +23,9 @@ client:
   # Where the Client-Server API listens (also serves MQTT over WebSocket, see mqtt.websocket_path).
   bind_address: 127.0.0.1
   port: 8008
+  # The address Matrix clients use to reach this gateway (printed in hints). Default:
+  # http://<bind_address>:<port>.
+  # public_base_url: https://matrix.home.example.org
 
 federation:
   # The Server-Server API (docs/federation.md): other Matrix servers reach this gateway here.
@@ -201,3 +208,17 @@ metrics:
 
 log_level: warn
 `;
+
+/** The line of the template that names the server, commented out (the default leaves it unset). */
+const SERVER_NAME_LINE = '# server_name: home.example.org\n';
+
+/**
+ * The template with its placeholders filled: the registration shared secret, and, when given, the
+ * server name (`hearth init`), written as a quoted YAML string so a name like `10.0.0.2:8448`
+ * stays a string.
+ */
+export function renderConfigTemplate(opts: { sharedSecret: string; serverName?: string }): string {
+  let text = DEFAULT_CONFIG_TEMPLATE.replace('@SHARED_SECRET@', opts.sharedSecret);
+  if (opts.serverName !== undefined) text = text.replace(SERVER_NAME_LINE, `server_name: ${JSON.stringify(opts.serverName)}\n`);
+  return text;
+}

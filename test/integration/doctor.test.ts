@@ -16,9 +16,11 @@ import { request, registerUser } from './helpers/http.js';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-function hearth(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** `hearth ARGS` on `dataDir`, with free ports (the port check must not meet another test's, or a Mosquitto on 1883). */
+async function hearth(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const ports = { HEARTH_CLIENT_PORT: String(await freePort()), HEARTH_MQTT_PORT: String(await freePort()), HEARTH_FEDERATION_PORT: String(await freePort()) };
   return new Promise((done) => {
-    execFile(process.execPath, ['bin/hearth.js', ...args], { cwd: REPO_ROOT, env: { ...process.env, HEARTH_DATA_DIR: dataDir }, timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['bin/hearth.js', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...ports, HEARTH_DATA_DIR: dataDir }, timeout: 60_000 }, (err, stdout, stderr) =>
       done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -46,7 +48,7 @@ test('a healthy database: doctor says ok and exits 0', async (t) => {
   const dataDir = await dataDirWithTables(t);
   const res = await hearth(['doctor'], dataDir);
   t.is(res.code, 0, res.stderr);
-  t.regex(res.stdout, /: \d+ entries in [1-9]\d* table files\n  ok: no damage found/);
+  t.regex(res.stdout, /^ok +database +\d+ entries in [1-9]\d* table files, no damage found$/m);
 });
 
 test('a table cut short: the gateway refuses to start, doctor finds it, --repair fixes it, the gateway writes again', async (t) => {
@@ -70,20 +72,23 @@ test('a table cut short: the gateway refuses to start, doctor finds it, --repair
 
   const diagnosis = await hearth(['doctor'], dataDir);
   t.is(diagnosis.code, 1);
-  t.regex(diagnosis.stdout, new RegExp(`problem: table ${table}: \\d+ bytes: no table footer`));
-  t.regex(diagnosis.stdout, /run "hearth doctor --repair"/);
+  t.regex(diagnosis.stdout, new RegExp(`^ERROR +database +table ${table}: \\d+ bytes: no table footer`, 'm'));
+  t.regex(diagnosis.stdout, /-> stop the gateway, then run "hearth doctor --repair"/);
 
   const repaired = await hearth(['doctor', '--repair'], dataDir);
   t.is(repaired.code, 0, repaired.stdout + repaired.stderr);
   t.regex(repaired.stdout, /copied the database to .*db\.before-repair-/);
-  t.regex(repaired.stdout, /after repair:\n.*\n  ok: no damage found/);
+  t.regex(repaired.stdout, /after repair:\nok +database +\d+ entries in \d+ table files, no damage found\n/);
   t.true(readdirSync(dataDir).some((n) => n.startsWith('db.before-repair-')), 'the damaged copy is kept');
 
   const server = await startHearth({ t, env: { HEARTH_DATA_DIR: dataDir } });
   const user = await registerUser(server.baseUrl, 'after-repair', 'pw-after-repair');
   const room = await request(server.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token: user.accessToken, json: {} });
   t.is(room.status, 200, 'writes work on the repaired database');
+  // Running: the files are left alone (checked with the gateway stopped), --repair refused.
   const busy = await hearth(['doctor'], dataDir);
-  t.is(busy.code, 2);
-  t.regex(busy.stderr, /in use: stop the gateway first/);
+  t.regex(busy.stdout, /^info +database +the running gateway holds .*: its files are checked with the gateway stopped$/m);
+  const busyRepair = await hearth(['doctor', '--repair'], dataDir);
+  t.is(busyRepair.code, 2);
+  t.regex(busyRepair.stderr, /in use: stop the gateway first/);
 });
