@@ -116,21 +116,22 @@ export function croppedSize(source: Pick<SourceImage, 'width' | 'height'>, width
 }
 
 /**
- * The thumbnails an image has: each configured size as its method makes it for this image, a crop
- * dropped when a scale of the same dimensions exists (as Synapse deduplicates), and for an
- * animated image an animated version of each beside the still one.
+ * The thumbnails an image has: each configured size as its method makes it for this image (sizes
+ * that come out the same for this image once), and for an animated image an animated version of
+ * each beside the still one. Synapse also drops a crop that has the dimensions of a scale; here
+ * a crop never enlarges, so for a small image every crop could vanish that way and leave crop
+ * requests unanswered: crops and scales are kept apart.
  */
 export function plannedThumbnails(source: SourceImage, sizes: readonly ThumbnailSize[] = DEFAULT_THUMBNAIL_SIZES): ThumbnailSpec[] {
   const still = stillThumbnailType(source);
-  const byDimensions = new Map<string, ThumbnailSize>();
+  const distinct = new Map<string, ThumbnailSize>();
   for (const size of sizes) {
     const dims = size.method === 'crop' ? croppedSize(source, size.width, size.height) : scaledSize(source, size.width, size.height);
-    const key = `${dims.width}x${dims.height}`;
-    const known = byDimensions.get(key);
-    if (!known || (known.method === 'crop' && size.method === 'scale')) byDimensions.set(key, { ...dims, method: size.method });
+    const key = `${dims.width}x${dims.height}-${size.method}`;
+    if (!distinct.has(key)) distinct.set(key, { ...dims, method: size.method });
   }
   const planned: ThumbnailSpec[] = [];
-  for (const size of byDimensions.values()) {
+  for (const size of distinct.values()) {
     planned.push({ ...size, type: still, animated: false });
     if (source.animated) planned.push({ ...size, type: ANIMATED_THUMBNAIL_TYPE, animated: true });
   }
