@@ -20,7 +20,7 @@ import { open, rename, rm, stat, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { ErrCode, MatrixError } from '../core/errors.js';
+import { ErrCode, MatrixError, notFound } from '../core/errors.js';
 import { BoundedWorkQueue, WorkQueueFullError } from '../limits/work-queue.js';
 import { ImageLibrary, type Sharp } from './image-library.js';
 import type { MediaRecord } from './store.js';
@@ -155,7 +155,14 @@ export class Thumbnailer {
   private async readHeader(sharp: Sharp, mediaId: string): Promise<Probe> {
     const path = this.opts.originalPath(mediaId);
     const head = Buffer.alloc(SNIFF_BYTES);
-    const file = await open(path, 'r');
+    let file;
+    try {
+      file = await open(path, 'r');
+    } catch (err) {
+      // A record whose file was removed by hand: as a download of it (not remembered: it may come back).
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('Media not found');
+      throw err;
+    }
     try {
       await file.read(head, 0, SNIFF_BYTES, 0);
     } finally {

@@ -98,3 +98,10 @@ test('without the image library thumbnails are refused with the reason, logged o
   const text = await t.throwsAsync(thumbnailer.thumbnail('photo', record('text/plain'), { width: 32, height: 32, method: 'crop', animated: false }), { instanceOf: MatrixError });
   t.regex(text!.message, /content of type text\/plain/);
 });
+
+test('a record whose file was removed by hand is 404 M_NOT_FOUND, as its download', async (t) => {
+  const { thumbnailer } = setup(t);
+  const err = await t.throwsAsync(thumbnailer.thumbnail('gone', record('image/jpeg'), { width: 32, height: 32, method: 'crop', animated: false }), { instanceOf: MatrixError });
+  t.is(err?.status, 404);
+  t.is((err as MatrixError).errcode, 'M_NOT_FOUND');
+});
