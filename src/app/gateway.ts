@@ -303,6 +303,7 @@ export class Gateway {
         mqtt: { stats: sensors.brokerStats, ...(broker ? { clientCount: () => broker.clientCount } : {}) },
         bridge,
         telemetry: sensors.telemetry,
+        thumbnails,
         federation: { destinations: () => federation.rooms.sender.status(), streamHead: () => notifier.position },
       });
       registerMetricsRoute(clientApi.app, { access: new MetricsAccess(config.metrics.allow), render: () => metrics.render() });

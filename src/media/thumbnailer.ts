@@ -75,6 +75,14 @@ const TYPICAL_JOB_MS = 500;
 
 type Probe = { source: SourceImage } | { refusal: MatrixError };
 
+/** Counts since start, for /metrics (docs/metrics.md). */
+export interface ThumbnailStats {
+  /** Thumbnails made and written to disk. */
+  made: number;
+  /** Refusals: the queue full (429), over the pixel limit (413), content that cannot be thumbnailed (400). */
+  refused: { busy: number; tooLarge: number; unusable: number };
+}
+
 export class Thumbnailer {
   private readonly dir: string;
   private readonly tmpDir: string;
@@ -85,6 +93,7 @@ export class Thumbnailer {
   private readonly queue: BoundedWorkQueue;
   private readonly probes = new Map<string, Probe>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  readonly stats: ThumbnailStats = { made: 0, refused: { busy: 0, tooLarge: 0, unusable: 0 } };
 
   constructor(private readonly opts: ThumbnailerOptions) {
     this.dir = join(opts.dataDir, 'thumbnails');
@@ -116,6 +125,19 @@ export class Thumbnailer {
    * pixel limit (the spec; Synapse answers 400), 429 M_LIMIT_EXCEEDED when the queue is full.
    */
   async thumbnail(mediaId: string, record: MediaRecord, request: ThumbnailRequest): Promise<ThumbnailFile> {
+    try {
+      return await this.answer(mediaId, record, request);
+    } catch (err) {
+      if (err instanceof MatrixError) {
+        if (err.status === 429) this.stats.refused.busy++;
+        else if (err.status === 413) this.stats.refused.tooLarge++;
+        else if (err.status === 400) this.stats.refused.unusable++;
+      }
+      throw err;
+    }
+  }
+
+  private async answer(mediaId: string, record: MediaRecord, request: ThumbnailRequest): Promise<ThumbnailFile> {
     const contentType = record.contentType.split(';')[0]!.trim().toLowerCase();
     if (!THUMBNAILABLE_CONTENT_TYPES.has(contentType)) {
       throw cannotThumbnail(`Cannot generate thumbnails for content of type ${contentType}: only JPEG, PNG, GIF and WebP images have thumbnails`);
@@ -237,6 +259,7 @@ export class Thumbnailer {
       await image.toFile(tmp);
       await mkdir(join(this.dir, mediaId), { recursive: true, mode: 0o700 });
       await rename(tmp, path);
+      this.stats.made++;
     } catch (err) {
       await rm(tmp, { force: true });
       if (err instanceof MatrixError) throw err;

@@ -194,6 +194,8 @@ test.serial('a decompression bomb is refused with 413 M_TOO_LARGE, the original 
     t.regex(body.error, /30000 x 30000 pixels is more than this server's 33554432/);
   }
   t.false(existsSync(join(t.context.hearth.dataDir, 'thumbnails', mediaIdOf(mxc))));
+  const metrics = await (await fetch(`${t.context.hearth.baseUrl}/metrics`)).text();
+  t.regex(metrics, /^hearth_thumbnails_refused_total\{reason="too_large"\} 4$/m, 'counted in /metrics');
   const download = await fetch(`${t.context.hearth.baseUrl}/_matrix/client/v1/media/download/${mxc.slice('mxc://'.length)}`, { headers: { authorization: `Bearer ${t.context.alice.accessToken}` } });
   t.true(Buffer.from(await download.arrayBuffer()).equals(bomb));
   // Still answering, thumbnails included.

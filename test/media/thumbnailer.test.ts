@@ -54,6 +54,7 @@ test('ten requests for the same thumbnail at once make it once', async (t) => {
   t.like(await sharp(answers[0]!.path).metadata(), { format: 'jpeg', width: 96, height: 96 });
   await thumbnailer.thumbnail('photo', record('image/jpeg'), { width: 90, height: 90, method: 'crop', animated: false });
   t.is(renders(), 1, 'a later request for the same thumbnail reads the file');
+  t.is(thumbnailer.stats.made, 1);
 });
 
 test('beyond one job and one waiting, thumbnail requests are refused with 429 M_LIMIT_EXCEEDED and retry_after_ms', async (t) => {
@@ -71,6 +72,7 @@ test('beyond one job and one waiting, thumbnail requests are refused with 429 M_
     t.true((err.extra.retry_after_ms as number) >= 1000);
   }
   t.deepEqual(thumbnailer.depth, { running: 0, waiting: 0 });
+  t.deepEqual(thumbnailer.stats, { made: 2, refused: { busy: 3, tooLarge: 0, unusable: 0 } });
   // Later, the same request succeeds.
   t.like(await thumbnailer.thumbnail('photo', record('image/jpeg'), { width: 800, height: 600, method: 'scale', animated: false }), { width: 800, height: 600 });
 });
