@@ -52,7 +52,7 @@ test: deps typecheck
 	npx ava
 
 unit: deps
-	npx ava 'test/{core,state,telemetry,http,config,limits}/**/*.test.ts'
+	npx ava 'test/{core,state,telemetry,http,config,limits,media}/**/*.test.ts'
 
 bench: deps
 	node --import tsx scripts/bench.ts

@@ -1,9 +1,11 @@
 /**
  * Step 1 of the single-executable build (see build.sh): bundles the gateway into one CommonJS file
- * with esbuild, puts classic-level's native addon beside it, and writes the SEA configuration that
- * embeds both. `node --import tsx firmware-gateway/bundle.ts [--entry FILE] [--out DIR]`
+ * with esbuild, puts classic-level's native addon beside it, writes the SEA configuration that
+ * embeds both, and copies the image library (sharp and its libvips) into `node_modules` beside the
+ * executable, from where the gateway loads it at run time.
+ * `node --import tsx firmware-gateway/bundle.ts [--entry FILE] [--out DIR]`
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
@@ -43,6 +45,37 @@ const optionalModulesLeftOut: Plugin = {
   },
 };
 
+/**
+ * Modules loaded from disk at run time, never bundled: sharp is a native addon with a 20 MB libvips
+ * (media/image-library.ts loads it with a dynamic import, and from `node_modules` beside the
+ * executable inside the SEA).
+ */
+const RUNTIME_MODULES = ['sharp'];
+
+/**
+ * A package and everything it needs that is installed here: its dependencies and the optional ones
+ * present (sharp's `@img/sharp-<platform>` addon and `@img/sharp-libvips-<platform>` library: npm
+ * installed this machine's only), copied into `<out>/node_modules`.
+ */
+function copyRuntimeModules(names: string[], into: string): string[] {
+  const copied = new Set<string>();
+  const visit = (name: string) => {
+    if (copied.has(name)) return;
+    const from = join(ROOT, 'node_modules', name);
+    if (!existsSync(join(from, 'package.json'))) return;
+    copied.add(name);
+    const manifest = JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+    cpSync(from, join(into, name), { recursive: true, dereference: true });
+    for (const dep of [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.optionalDependencies ?? {})]) visit(dep);
+  };
+  rmSync(into, { recursive: true, force: true });
+  for (const name of names) {
+    if (!existsSync(join(ROOT, 'node_modules', name, 'package.json'))) throw new Error(`${name} is not installed: run npm ci`);
+    visit(name);
+  }
+  return [...copied];
+}
+
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 mkdirSync(OUT, { recursive: true });
 await build({
@@ -61,9 +94,11 @@ await build({
   },
   banner: { js: "const hearthImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [classicLevelAddon, optionalModulesLeftOut],
+  external: RUNTIME_MODULES,
   logLevel: 'warning',
 });
 
+copyRuntimeModules(RUNTIME_MODULES, join(OUT, 'node_modules'));
 copyFileSync(join(ROOT, 'node_modules/classic-level/prebuilds', `${process.platform}-${process.arch}`, 'classic-level.node'), join(OUT, 'classic-level.node'));
 writeFileSync(
   join(OUT, 'sea-config.json'),

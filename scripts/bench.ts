@@ -1,5 +1,5 @@
 /**
- * `make bench` = `node --import tsx scripts/bench.ts [--only cs|sync|mqtt|puback|disk|rss|federation|offline] [--quick]
+ * `make bench` = `node --import tsx scripts/bench.ts [--only cs|sync|mqtt|puback|disk|rss|federation|offline|thumbs] [--quick]
  *                [--duration SECONDS] [--devices N] [--write]`
  *
  * Measures a fresh Hearth per section, side by side with a baseline in the same run and with the same
@@ -24,6 +24,9 @@
  *   offline  Issue 12: catch-up after a restart, a backlog of 10,000 events both ways (--backlog N),
  *         bytes on the wire per message and per catch-up, Hearth <-> Synapse against Synapse <->
  *         Synapse (scripts/lib/offline-section.ts). Needs `scripts/synapse-peer build`.
+ *   thumbs  Issue 13: thumbnails of a 4000x3000 JPEG (made, from disk, five sizes at once), peak RSS
+ *         while they are made, a decompression bomb refused; against downloading the photo
+ *         (scripts/lib/thumbnail-section.ts).
  * Prints a Markdown table; with --write also puts it, with the command and date, in docs/performance.md.
  */
 import { existsSync } from 'node:fs';
@@ -40,13 +43,14 @@ import * as fed from './lib/federation-workload.js';
 import { offline } from './lib/offline-section.js';
 import { puback } from './lib/puback-section.js';
 import { initialSyncSection } from './lib/initial-sync-section.js';
+import { thumbnails } from './lib/thumbnail-section.js';
 import { startBigRoom } from './lib/big-room.js';
 import { startSynapse, synapseBuilt, SYNAPSE_CACHE, type SynapsePeer } from '../test/integration/helpers/synapse.js';
 import { buildBundle } from './build.js';
 import { markdownTable, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
 import { formatNumber, percentile, runConcurrently } from './lib/stats.js';
 
-const SECTIONS = ['cs', 'sync', 'mqtt', 'puback', 'disk', 'rss', 'federation', 'offline'] as const;
+const SECTIONS = ['cs', 'sync', 'mqtt', 'puback', 'disk', 'rss', 'federation', 'offline', 'thumbs'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -417,6 +421,7 @@ const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = {
   rss: idleMemory,
   federation,
   offline: () => offline(launch, sizes, (line) => process.stderr.write(`${line}\n`)),
+  thumbs: () => thumbnails(launch, quick ? 3 : 7, (line) => process.stderr.write(`${line}\n`)),
 };
 
 const rows: ResultRow[] = [];
@@ -435,9 +440,11 @@ if (args.write) {
   // So do the offline figures (## Offline for days).
   const federationRows = rows.filter((row) => row.section === 'Federation');
   const offlineRows = rows.filter((row) => row.section === 'Offline');
-  const otherRows = rows.filter((row) => row.section !== 'Federation' && row.section !== 'Offline');
+  const thumbnailRows = rows.filter((row) => row.section === 'Thumbnails');
+  const otherRows = rows.filter((row) => row.section !== 'Federation' && row.section !== 'Offline' && row.section !== 'Thumbnails');
   if (otherRows.length > 0) writeIntoPerformanceDoc(doc, otherRows, command, machine);
   if (federationRows.length > 0) writeIntoPerformanceDoc(doc, federationRows, command, machine, 'bench-federation');
   if (offlineRows.length > 0) writeIntoPerformanceDoc(doc, offlineRows, command, machine, 'bench-offline');
+  if (thumbnailRows.length > 0) writeIntoPerformanceDoc(doc, thumbnailRows, command, machine, 'bench-thumbnails');
   process.stderr.write('bench: wrote docs/performance.md\n');
 }

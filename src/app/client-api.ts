@@ -37,6 +37,7 @@ import { ClientRateLimits } from '../limits/client-limits.js';
 import { LongPollGate } from '../limits/long-polls.js';
 import { RemoteMediaCache } from '../media/remote-media.js';
 import type { MediaStore } from '../media/store.js';
+import type { Thumbnailer } from '../media/thumbnailer.js';
 import { ReportService } from '../moderation/reports.js';
 import type { PresenceService } from '../presence/presence.js';
 import type { NotificationCounts } from '../push/notification-counts.js';
@@ -77,6 +78,7 @@ export interface ClientApiDeps {
   presence: PresenceService;
   ignoredUsersOf: IgnoredUsersLookup;
   media: MediaStore;
+  thumbnails: Thumbnailer;
   /** Aliases and the public room list, shared with federation's directory queries. */
   directory: RoomDirectory;
   /** Told of every /sync: pull mode asks other servers more often while a client syncs. */
@@ -175,6 +177,7 @@ export async function assembleClientApi(deps: ClientApiDeps): Promise<ClientApiS
   registerMediaRoutes(app, {
     requireUser: (req) => auth.requireUser(req),
     media,
+    thumbnails: deps.thumbnails,
     serverName,
     maxUploadBytes: config.media.maxUploadBytes,
     // Other servers' media, fetched once over federation.

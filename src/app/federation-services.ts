@@ -23,6 +23,7 @@ import type { ToDeviceService } from '../accounts/to-device.js';
 import type { TypingManager } from '../accounts/typing.js';
 import type { E2eeService } from '../e2ee/service.js';
 import type { MediaStore } from '../media/store.js';
+import type { Thumbnailer } from '../media/thumbnailer.js';
 import type { PresenceService } from '../presence/presence.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import type { SyncActivity } from '../rooms/sync-activity.js';
@@ -50,6 +51,7 @@ export interface FederationServicesDeps {
   /** A user's public profile (display name, avatar), for `query/profile`. */
   profileOf(userId: string): Promise<{ displayname?: string; avatar_url?: string }>;
   media: MediaStore;
+  thumbnails: Thumbnailer;
   /** Local clients syncing: pull mode asks other servers more often then. */
   syncActivity: SyncActivity;
   typing: TypingManager;
@@ -103,7 +105,7 @@ export async function assembleFederationServices(deps: FederationServicesDeps): 
   });
   rooms.registerRoutes(surface.app, requireServer);
   const keyCopies = surface.watchKeyCopies(() => rooms.sender.status().map((d) => d.destination));
-  registerFederationMediaRoutes(surface.app, { originOf: requireServer, media: deps.media });
+  registerFederationMediaRoutes(surface.app, { originOf: requireServer, media: deps.media, thumbnails: deps.thumbnails });
   surface.onServerContact((origin) => rooms.onServerContact(origin));
   registerFederationQueryRoutes(surface.app, {
     serverName,

@@ -24,6 +24,7 @@ import { TypingManager } from '../accounts/typing.js';
 import { E2eeService } from '../e2ee/service.js';
 import { engineMembershipView } from '../e2ee/membership-view.js';
 import { MediaStore } from '../media/store.js';
+import { Thumbnailer } from '../media/thumbnailer.js';
 import { NotificationCounts } from '../push/notification-counts.js';
 import { PusherService } from '../push/pushers.js';
 import { ignoredUsersLookup } from '../accounts/ignored-users.js';
@@ -210,6 +211,12 @@ export class Gateway {
       return out;
     };
     const media = new MediaStore(db, config.dataDir);
+    const thumbnails = new Thumbnailer({
+      dataDir: config.dataDir,
+      originalPath: (mediaId) => media.filePath(mediaId),
+      maxImagePixels: config.media.maxImagePixels,
+      log: log.child({ component: 'thumbnails' }),
+    });
     // Local clients syncing: pull mode asks other servers more often then (docs/federation.md).
     const syncActivity = new SyncActivity();
 
@@ -236,6 +243,7 @@ export class Gateway {
       directory: roomDirectory,
       profileOf,
       media,
+      thumbnails,
       syncActivity,
       typing,
       receipts,
@@ -268,6 +276,7 @@ export class Gateway {
       presence,
       ignoredUsersOf,
       media,
+      thumbnails,
       directory: roomDirectory,
       syncActivity,
       profileOf,
@@ -301,6 +310,7 @@ export class Gateway {
         mqtt: { stats: sensors.brokerStats, ...(broker ? { clientCount: () => broker.clientCount } : {}) },
         bridge,
         telemetry: sensors.telemetry,
+        thumbnails,
         federation: { destinations: () => federation.rooms.sender.status(), streamHead: () => notifier.position },
       });
       registerMetricsRoute(clientApi.app, { access: new MetricsAccess(config.metrics.allow), render: () => metrics.render() });

@@ -224,8 +224,12 @@ export interface HearthConfig {
   connections: { max: number };
   /** Parked /sync long-polls, in total and per user; beyond these a long-poll answers at once. */
   sync: { maxLongPolls: number; maxLongPollsPerUser: number };
-  /** The content repository: largest upload accepted (client-server "Content repository"). */
-  media: { maxUploadBytes: number };
+  /**
+   * The content repository: largest upload accepted (client-server "Content repository"); images
+   * with more pixels than `maxImagePixels` get no thumbnails (Synapse's `max_image_pixels`, 32 M), so
+   * a small file claiming a huge picture is refused before it is decoded.
+   */
+  media: { maxUploadBytes: number; maxImagePixels: number };
   /**
    * TURN for voice and video calls (client-server "Voice over IP"): a coturn-style server with the
    * REST-API shared secret (`use-auth-secret`), as Synapse's `turn_uris` / `turn_shared_secret`.
@@ -312,7 +316,7 @@ export function defaultConfig(dataDir: string): HearthConfig {
     },
     connections: { max: 0 },
     sync: { maxLongPolls: 1000, maxLongPollsPerUser: 20 },
-    media: { maxUploadBytes: 50 * 1024 * 1024 },
+    media: { maxUploadBytes: 50 * 1024 * 1024, maxImagePixels: 32 * 1024 * 1024 },
     turn: { uris: [], sharedSecret: '', userLifetimeSeconds: 86400 },
     metrics: { enabled: true, allow: [...LOOPBACK_RANGES] },
     logLevel: 'warn',
@@ -469,6 +473,7 @@ function checkLimits(config: HearthConfig): void {
     'sync.max_long_polls_per_user': config.sync.maxLongPollsPerUser,
     'storage.sync_interval_ms': config.storage.syncIntervalMs,
     'storage.min_free_bytes': config.storage.minFreeBytes,
+    'media.max_image_pixels': config.media.maxImagePixels,
   };
   for (const [name, n] of Object.entries(counts)) {
     if (!Number.isInteger(n) || (n as number) < 0) throw new Error(`${name} must be a whole number >= 0, got ${String(n)}`);

@@ -190,6 +190,9 @@ sync:
 media:
   # Largest file a client may upload (photos, voice messages); files live in <data dir>/media.
   max_upload_bytes: 52428800
+  # Images with more pixels than this get no thumbnails (413): a few kilobytes can claim a picture
+  # that needs gigabytes to decode. 33554432 = 32 M pixels (a 8000 x 4000 photo), as Synapse.
+  max_image_pixels: 33554432
 
 turn:
   # A TURN server for calls between phones outside the home (e.g. coturn with use-auth-secret and

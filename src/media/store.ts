@@ -100,6 +100,12 @@ export class MediaStore {
     return this.db.getJson<MediaRecord>('media', Buffer.from(mediaId));
   }
 
+  /** Where an upload's bytes are on disk (thumbnails are made from the file). */
+  filePath(mediaId: string): string {
+    if (!isMediaId(mediaId)) throw new Error(`not a media id: ${mediaId}`);
+    return join(this.dir, mediaId);
+  }
+
   /** The file's bytes, or undefined when the record has no file (removed by hand). */
   openFile(mediaId: string): ReadStream | undefined {
     const path = join(this.dir, mediaId);

@@ -58,6 +58,11 @@ export interface MetricSources {
   };
   bridge: { readonly stats: BridgeStats; readonly pendingRoomWork: number };
   telemetry: { readonly journalBytesWritten: number };
+  /** Thumbnails (media/thumbnailer.ts): the job queue and what was made or refused. */
+  thumbnails?: {
+    readonly depth: { running: number; waiting: number };
+    readonly stats: { readonly made: number; readonly refused: { readonly busy: number; readonly tooLarge: number; readonly unusable: number } };
+  };
   federation: {
     destinations(): DestinationStatus[];
     /** The settled stream position: a destination's queue position behind it is its lag. */
@@ -177,6 +182,43 @@ export class GatewayMetrics {
     });
 
     this.watchFederation(sources.federation);
+    if (sources.thumbnails) this.watchThumbnails(sources.thumbnails);
+  }
+
+  private watchThumbnails(thumbnails: NonNullable<MetricSources['thumbnails']>): void {
+    const registers = [this.registry];
+    new Counter({
+      name: `${METRIC_PREFIX}thumbnails_made_total`,
+      help: 'Thumbnails made and kept on disk (each is made once).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(thumbnails.stats.made);
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}thumbnails_refused_total`,
+      help: 'Thumbnail requests refused: busy (the job queue full, 429), too_large (over media.max_image_pixels, 413), unusable (not an image that can be thumbnailed, or no image library, 400).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        const { busy, tooLarge, unusable } = thumbnails.stats.refused;
+        this.inc({ reason: 'busy' }, busy);
+        this.inc({ reason: 'too_large' }, tooLarge);
+        this.inc({ reason: 'unusable' }, unusable);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}thumbnail_jobs`,
+      help: 'Thumbnail jobs running and waiting now.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.set({ state: 'running' }, thumbnails.depth.running);
+        this.set({ state: 'waiting' }, thumbnails.depth.waiting);
+      },
+    });
   }
 
   /** Per destination server: what waits, how far behind the stream it is, and failed sends. */

@@ -10,12 +10,13 @@
  */
 import test from 'ava';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
+import sharp from 'sharp';
 import { freePort } from '../integration/helpers/server.js';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -89,7 +90,7 @@ async function matrix<T>(baseUrl: string, method: string, path: string, token: s
   return JSON.parse(text) as T;
 }
 
-test('the built executable, alone in an empty folder under env -i: chat and an MQTT round trip', async (t) => {
+test('the built executable, alone in an empty folder under env -i: chat, a thumbnail and an MQTT round trip', async (t) => {
   t.timeout(180_000);
   const work = mkdtempSync(join(tmpdir(), 'hearth-image-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -100,6 +101,7 @@ test('the built executable, alone in an empty folder under env -i: chat and an M
   mkdirSync(dir);
   mkdirSync(home);
   copyFileSync(executable, join(dir, 'hearth'));
+  cpSync(join(work, 'build', 'node_modules'), join(dir, 'node_modules'), { recursive: true });
   // Everything on loopback: the image's defaults open MQTT and federation on all interfaces.
   mkdirSync(join(dir, 'data'), { mode: 0o700 });
   writeFileSync(join(dir, 'data', 'hearth.yaml'), 'federation:\n  bind_address: 127.0.0.1\nmqtt:\n  bind_address: 127.0.0.1\n', { mode: 0o600 });
@@ -152,6 +154,17 @@ test('the built executable, alone in an empty folder under env -i: chat and an M
   const sent = messages.chunk.find((e) => e.event_id === eventId);
   t.is(sent?.type, 'm.room.message');
   t.is(sent?.content.body, body);
+
+  // A photo's thumbnail: the image library loads from node_modules beside the executable.
+  const photo = await sharp({ create: { width: 1200, height: 900, channels: 3, background: '#4080c0' } }).jpeg().toBuffer();
+  const upload = await fetch(`${baseUrl}/_matrix/media/v3/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg' }, body: photo });
+  const mxc = ((await upload.json()) as { content_uri: string }).content_uri;
+  const thumb = await fetch(`${baseUrl}/_matrix/client/v1/media/thumbnail/${mxc.slice('mxc://'.length)}?width=96&height=96&method=crop`, { headers: { authorization: `Bearer ${token}` } });
+  const thumbBytes = Buffer.from(await thumb.arrayBuffer());
+  t.is(thumb.status, 200, `${thumbBytes.toString('utf8', 0, 200)}\n${gateway.output()}`);
+  t.is(thumb.headers.get('content-type'), 'image/jpeg');
+  const decoded = await sharp(thumbBytes).metadata();
+  t.deepEqual([decoded.format, decoded.width, decoded.height], ['jpeg', 96, 96]);
 
   // A device, created through the running gateway's admin socket.
   const device = JSON.parse(await hearthCommand(installed, ['device', 'add', 'kitchen-sensor', '--json'])) as {

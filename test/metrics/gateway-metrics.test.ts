@@ -45,6 +45,7 @@ test('federation series per destination follow the queues, and the counters copy
     mqtt: { stats: () => brokerStats, clientCount: () => 3 },
     bridge,
     telemetry: { journalBytesWritten: 1234 },
+    thumbnails: { depth: { running: 1, waiting: 4 }, stats: { made: 9, refused: { busy: 2, tooLarge: 1, unusable: 3 } } },
     federation: { destinations: () => destinations, streamHead: () => 100 },
   };
   const metrics = new GatewayMetrics();
@@ -60,6 +61,11 @@ test('federation series per destination follow the queues, and the counters copy
   t.is(valueOf(all, 'hearth_mqtt_clients'), 3);
   t.is(valueOf(all, 'hearth_telemetry_bytes_written_total'), 1234);
   t.is(valueOf(all, 'hearth_storage_bytes'), 3100);
+  t.is(valueOf(all, 'hearth_thumbnails_made_total'), 9);
+  t.is(valueOf(all, 'hearth_thumbnails_refused_total', { reason: 'busy' }), 2);
+  t.is(valueOf(all, 'hearth_thumbnails_refused_total', { reason: 'too_large' }), 1);
+  t.is(valueOf(all, 'hearth_thumbnails_refused_total', { reason: 'unusable' }), 3);
+  t.is(valueOf(all, 'hearth_thumbnail_jobs', { state: 'waiting' }), 4);
   t.truthy(all.get('hearth_process_resident_memory_bytes'), 'process metrics from the first scrape');
 
   destinations = [destination('a.example', { position: 100, sendFailures: 6 }), destination('b.example', { position: 100, sendFailures: 1 })];

@@ -5,19 +5,24 @@
  * since clients such as matrix-nio use them.
  *
  * Other servers' media is fetched once over federation (media/remote-media.ts) on the
- * authenticated paths; the legacy paths serve local media only. Thumbnails are not scaled on the gateway (no image library on a Pi
- * image): for an image the thumbnail endpoints serve the original, which clients display scaled.
+ * authenticated paths; the legacy paths serve local media only. Thumbnails are made by
+ * media/thumbnailer.ts (the sizes Synapse makes, kept on disk); an image smaller than every
+ * thumbnail is its own.
  */
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Requester } from '../../accounts/accounts.js';
 import { ErrCode, MatrixError, notFound } from '../../core/errors.js';
 import type { MediaRecord, MediaStore } from '../../media/store.js';
 import type { RemoteMediaCache } from '../../media/remote-media.js';
+import type { ThumbnailFile, Thumbnailer } from '../../media/thumbnailer.js';
+import { parseThumbnailRequest } from '../../media/thumbnail-request.js';
 
 export interface MediaRouteDeps {
   requireUser(req: FastifyRequest): Promise<Requester>;
   media: MediaStore;
+  thumbnails: Thumbnailer;
   /** Other servers' media, fetched once over federation; absent: remote mxc URIs are 404. */
   remote?: RemoteMediaCache;
   serverName: string;
@@ -36,9 +41,6 @@ const INLINE_TYPES = new Set([
   'audio/mp4', 'audio/webm', 'audio/aac', 'audio/mpeg', 'audio/ogg', 'audio/wave', 'audio/wav', 'audio/x-wav', 'audio/x-pn-wav', 'audio/flac', 'audio/x-flac',
 ]);
 
-/** Images a client can draw scaled: served as their own thumbnail. */
-const THUMBNAIL_TYPES = new Set(['image/jpeg', 'image/gif', 'image/png', 'image/apng', 'image/webp', 'image/avif']);
-
 const MAX_CONTENT_TYPE_LENGTH = 255;
 const MAX_FILE_NAME_LENGTH = 255;
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
@@ -53,29 +55,44 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRouteDeps):
   app.get('/_matrix/client/v1/media/config', config);
   for (const version of ['v3', 'r0']) app.get(`/_matrix/media/${version}/config`, config);
 
-  // Downloads. The authenticated paths want an access token; the legacy ones serve local media to anyone.
-  const download = (authenticated: boolean, thumbnail: boolean) => async (req: FastifyRequest<{ Params: MediaParams }>, reply: FastifyReply) => {
-    if (authenticated) await deps.requireUser(req);
-    const { serverName } = req.params;
-    let { mediaId } = req.params;
+  /** The local record of `serverName/mediaId` (other servers' media fetched first, on the authenticated paths). */
+  const lookUp = async (params: MediaParams, authenticated: boolean): Promise<{ mediaId: string; record: MediaRecord }> => {
+    const { serverName } = params;
+    let { mediaId } = params;
     // Remote media only on the authenticated paths (client-server v1.11 froze the legacy ones).
     if (serverName !== deps.serverName && deps.remote && authenticated) mediaId = await deps.remote.localCopy(serverName, mediaId);
     const record = serverName === deps.serverName || (deps.remote && authenticated) ? await deps.media.get(mediaId) : undefined;
     if (!record) throw notFound('Media not found');
-    if (thumbnail && !THUMBNAIL_TYPES.has(record.contentType)) throw notFound('No thumbnail for this media');
+    return { mediaId, record };
+  };
+
+  // Downloads. The authenticated paths want an access token; the legacy ones serve local media to anyone.
+  const download = (authenticated: boolean) => async (req: FastifyRequest<{ Params: MediaParams }>, reply: FastifyReply) => {
+    if (authenticated) await deps.requireUser(req);
+    const { mediaId, record } = await lookUp(req.params, authenticated);
     const file = deps.media.openFile(mediaId);
     if (!file) throw notFound('Media not found');
     setMediaHeaders(reply, record, req.params.fileName, authenticated);
     return reply.send(file);
+  };
+
+  // Thumbnails (client-server "Thumbnails"): the query is checked before the media is looked up, as Synapse does.
+  const thumbnail = (authenticated: boolean) => async (req: FastifyRequest<{ Params: MediaParams; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
+    if (authenticated) await deps.requireUser(req);
+    const request = parseThumbnailRequest(req.query);
+    const { mediaId, record } = await lookUp(req.params, authenticated);
+    const file = await deps.thumbnails.thumbnail(mediaId, record, request);
+    setThumbnailHeaders(reply, file, authenticated);
+    return reply.send(createReadStream(file.path));
   };
   for (const [path, authenticated] of [
     ['/_matrix/client/v1/media', true],
     ['/_matrix/media/v3', false],
     ['/_matrix/media/r0', false],
   ] as const) {
-    app.get(`${path}/download/:serverName/:mediaId`, download(authenticated, false));
-    app.get(`${path}/download/:serverName/:mediaId/:fileName`, download(authenticated, false));
-    app.get(`${path}/thumbnail/:serverName/:mediaId`, download(authenticated, true));
+    app.get(`${path}/download/:serverName/:mediaId`, download(authenticated));
+    app.get(`${path}/download/:serverName/:mediaId/:fileName`, download(authenticated));
+    app.get(`${path}/thumbnail/:serverName/:mediaId`, thumbnail(authenticated));
   }
 
   // Uploads get the raw body as a stream (no JSON parsing, no buffering): their own scope.
@@ -122,11 +139,24 @@ function setMediaHeaders(reply: FastifyReply, record: MediaRecord, requestedName
   reply
     .header('content-type', record.contentType)
     .header('content-length', record.size)
-    .header('content-disposition', name ? `${disposition}; filename*=utf-8''${encodeURIComponent(name)}` : disposition)
+    .header('content-disposition', name ? `${disposition}; filename*=utf-8''${encodeURIComponent(name)}` : disposition);
+  setSafetyHeaders(reply, authenticated);
+}
+
+/** A thumbnail is always an image shown in place, named after its type (the spec: "MUST be `inline`"). */
+function setThumbnailHeaders(reply: FastifyReply, file: ThumbnailFile, authenticated: boolean): void {
+  reply
+    .header('content-type', file.contentType)
+    .header('content-length', file.size)
+    .header('content-disposition', `inline; filename=thumbnail.${file.contentType.slice('image/'.length)}`);
+  setSafetyHeaders(reply, authenticated);
+}
+
+function setSafetyHeaders(reply: FastifyReply, authenticated: boolean): void {
+  reply
     // Never executed in our origin even if a browser sniffs it (what Synapse sends too).
     .header('content-security-policy', "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';")
     .header('x-content-type-options', 'nosniff')
     .header('cross-origin-resource-policy', 'cross-origin')
     .header('cache-control', `${authenticated ? 'private' : 'public'}, max-age=86400, immutable`);
 }
-
