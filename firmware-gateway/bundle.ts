@@ -9,6 +9,7 @@ import { cpSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
+import { latin1Only } from '../scripts/build.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -98,6 +99,8 @@ await build({
   logLevel: 'warning',
 });
 
+// The script's source stays on the heap: Latin-1 keeps it one byte per character (scripts/build.ts).
+writeFileSync(join(OUT, 'hearth.cjs'), latin1Only(readFileSync(join(OUT, 'hearth.cjs'), 'utf8')));
 copyRuntimeModules(RUNTIME_MODULES, join(OUT, 'node_modules'));
 copyFileSync(join(ROOT, 'node_modules/classic-level/prebuilds', `${process.platform}-${process.arch}`, 'classic-level.node'), join(OUT, 'classic-level.node'));
 writeFileSync(
