@@ -78,7 +78,7 @@ export const checkPorts: Check = async (context) => {
       findings.push(
         problem === undefined
           ? { check: 'ports', level: 'ok', message: `${where} is free for the gateway` }
-          : { check: 'ports', level: 'error', message: problem.message, fix: problem.fix },
+          : { check: 'ports', level: problem.code === 'EACCES' ? 'warning' : 'error', message: problem.message, fix: problem.fix },
       );
       continue;
     }
@@ -108,7 +108,7 @@ export const checkPorts: Check = async (context) => {
 };
 
 /** Binds the port for a moment, as the gateway will: the reason it could not, with what to do. */
-async function bindProblem(listener: Listener): Promise<{ message: string; fix: string } | undefined> {
+async function bindProblem(listener: Listener): Promise<{ code: string | undefined; message: string; fix: string } | undefined> {
   const server = createServer();
   try {
     await new Promise<void>((resolve, reject) => {
@@ -119,7 +119,10 @@ async function bindProblem(listener: Listener): Promise<{ message: string; fix: 
     const described = describeListenError(err, listener);
     // The listen error names the port and what to do about it (app/listen-error.ts, as `hearth run` says it).
     const message = described instanceof Error ? described.message : `port ${listener.port} (${listener.what}): ${(err as Error).message}`;
-    return { message, fix: `the gateway would not start. Which program holds it: ss -ltnp 'sport = :${listener.port}'` };
+    const code = (err as { code?: string }).code;
+    // A low port: the gateway's unit may grant what this user lacks (CAP_NET_BIND_SERVICE), so only a warning.
+    if (code === 'EACCES') return { code, message, fix: 'unless the gateway runs with CAP_NET_BIND_SERVICE (or as root), it would not start; run doctor as the gateway\'s user to be sure' };
+    return { code, message, fix: `the gateway would not start. Which program holds it: ss -ltnp 'sport = :${listener.port}'` };
   } finally {
     await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
   }
