@@ -792,7 +792,10 @@ export class RoomEngine {
       let parentMeta: EventMeta | undefined;
       if (accepted && relation) parentMeta = this.indexRelationTxn(ops, room, relation.parent, relation.relation, event, short, stream);
       if (accepted && links.awaitedTarget) this.waitingRedactions.addTxn(ops, links.awaitedTarget, short);
-      const afterWrite = accepted ? await this.runBatchHooks(ops, { room, event: stored, ...(stateAfterMap ? { stateBefore: stateAfterMap } : {}) }) : [];
+      // The state before, for the hooks, when at hand: the caller's, or the cached current state
+      // when the event follows it (most received events), so a big room's state is not loaded again.
+      const stateBeforeMap = stateAfterMap ?? (snapshotBefore !== 0 && snapshotBefore === head.snapshot ? this.stateCache.get(room.short) : undefined);
+      const afterWrite = accepted ? await this.runBatchHooks(ops, { room, event: stored, ...(stateBeforeMap ? { stateBefore: stateBeforeMap } : {}) }) : [];
 
       await this.deps.db.write(ops);
       for (const done of afterWrite) done();
