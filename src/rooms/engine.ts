@@ -827,7 +827,16 @@ export class RoomEngine {
       try {
         const done = await hook.eventTxn(own, ctx);
         ops.push(...own);
-        if (done) after.push(done);
+        // After the write, the event must become visible whatever a hook's cache update does.
+        if (done) {
+          after.push(() => {
+            try {
+              done();
+            } catch (err) {
+              this.deps.log.error({ err, eventId: ctx.event.event_id }, 'event batch hook failed after the write');
+            }
+          });
+        }
       } catch (err) {
         this.deps.log.error({ err, eventId: ctx.event.event_id }, 'event batch hook failed');
       }
