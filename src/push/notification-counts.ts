@@ -305,12 +305,8 @@ export class NotificationCounts implements EventBatchHook {
       readers.set(userId, reader);
     }
     let ops: BatchOp[] = [];
-    // Rows of an earlier, interrupted rebuild.
-    const old = await this.store.loadRoom(room.short);
-    for (const [userId, threads] of old) {
-      for (const row of await this.store.actionsUpTo(room.short, userId, Number.MAX_SAFE_INTEGER)) this.store.deleteActionTxn(ops, room.short, userId, row.stream);
-      for (const thread of threads.keys()) this.store.setCounterTxn(ops, room.short, userId, thread, { notifications: 0, highlights: 0 });
-    }
+    // What an earlier, interrupted rebuild wrote (its rows go in batches before their counters).
+    await this.store.clearRoomTxn(ops, room.short);
     if (readers.size > 0) {
       let from = Math.min(...[...readers.values()].map((r) => r.readUpTo));
       for (;;) {

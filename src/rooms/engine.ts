@@ -792,7 +792,10 @@ export class RoomEngine {
       let parentMeta: EventMeta | undefined;
       if (accepted && relation) parentMeta = this.indexRelationTxn(ops, room, relation.parent, relation.relation, event, short, stream);
       if (accepted && links.awaitedTarget) this.waitingRedactions.addTxn(ops, links.awaitedTarget, short);
-      const afterWrite = accepted ? await this.runBatchHooks(ops, { room, event: stored, ...(stateAfterMap ? { stateBefore: stateAfterMap } : {}) }) : [];
+      // The state before, for the hooks, when at hand: the caller's, or the cached current state
+      // when the event follows it (most received events), so a big room's state is not loaded again.
+      const stateBeforeMap = stateAfterMap ?? (snapshotBefore !== 0 && snapshotBefore === head.snapshot ? this.stateCache.get(room.short) : undefined);
+      const afterWrite = accepted ? await this.runBatchHooks(ops, { room, event: stored, ...(stateBeforeMap ? { stateBefore: stateBeforeMap } : {}) }) : [];
 
       await this.deps.db.write(ops);
       for (const done of afterWrite) done();
@@ -824,7 +827,16 @@ export class RoomEngine {
       try {
         const done = await hook.eventTxn(own, ctx);
         ops.push(...own);
-        if (done) after.push(done);
+        // After the write, the event must become visible whatever a hook's cache update does.
+        if (done) {
+          after.push(() => {
+            try {
+              done();
+            } catch (err) {
+              this.deps.log.error({ err, eventId: ctx.event.event_id }, 'event batch hook failed after the write');
+            }
+          });
+        }
       } catch (err) {
         this.deps.log.error({ err, eventId: ctx.event.event_id }, 'event batch hook failed');
       }

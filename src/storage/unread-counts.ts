@@ -88,6 +88,13 @@ export class UnreadCountStore {
     return out;
   }
 
+  /** Deletes every row and counter of a room within `ops` (a rebuild starting over). */
+  async clearRoomTxn(ops: BatchOp[], roomShort: number): Promise<void> {
+    for (const space of ['pushActions', 'unreadCounts'] as const) {
+      for (const key of await this.db.space(space).keys(prefixRange(u32(roomShort))).all()) ops.push(this.db.del(space, key));
+    }
+  }
+
   /** Whether the event at `stream` notified the user and is unread (a point read on the calling thread). */
   hasAction(roomShort: number, userId: string, stream: number): boolean {
     return this.db.getSync('pushActions', actionKey(roomShort, userId, stream)) !== undefined;

@@ -58,6 +58,14 @@ test.serial('a restricted room (v10) admits a member of the room its join rule n
     return res.status === 200 && res.body.membership === 'join' ? res.body : undefined;
   });
   t.is(joinEvent.join_authorised_via_users_server, owner.userId);
+  // A received message counts for the local member it notifies (issue 13: counted in its batch).
+  await call(o, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(inner)}/send/m.room.message/welcome`, { msgtype: 'm.text', body: 'welcome in' });
+  const counts = await eventually('the welcome counted on the member side', async () => {
+    const res = await request(cabin.baseUrl, 'GET', '/_matrix/client/v3/sync', { token: member.accessToken });
+    const room = res.body?.rooms?.join?.[inner];
+    return room?.timeline?.events?.some((e: { content?: { body?: string } }) => e.content?.body === 'welcome in') ? room.unread_notifications : undefined;
+  });
+  t.deepEqual(counts, { notification_count: 1, highlight_count: 0 });
   const refused = await request(cabin.baseUrl, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(inner)}${via}`, { token: stranger.accessToken, json: {} });
   t.is(refused.status, 403, refused.text);
   t.is(refused.body.errcode, 'M_FORBIDDEN');

@@ -124,3 +124,52 @@ test('3,000 unread messages and a thread are counted exactly in /sync, by the SD
   await request(hearth.baseUrl, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/receipt/m.read/${encodeURIComponent(last)}`, { token: bob.accessToken, json: {} });
   t.deepEqual(await plain(), { notification_count: 0, highlight_count: 0 });
 });
+
+test('a SIGKILL with sends in flight leaves the count equal to the messages stored', async (t) => {
+  t.timeout(180_000);
+  const hearth = await startHearth({ t });
+  const alice = await registerUser(hearth.baseUrl, 'alice', 'pw-alice-kill');
+  const bob = await registerUser(hearth.baseUrl, 'bob', 'pw-bob-kill');
+  const created = await request(hearth.baseUrl, 'POST', '/_matrix/client/v3/createRoom', { token: alice.accessToken, json: { invite: [bob.userId] } });
+  const roomId = created.body.room_id as string;
+  await request(hearth.baseUrl, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { token: bob.accessToken, json: {} });
+
+  // Sends go on until the kill; the kill comes once 150 are acknowledged, with 8 in flight.
+  let acknowledged = 0;
+  let failed = 0;
+  let stop = false;
+  let killed: Promise<unknown> | undefined;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (!stop) {
+        const i = next++;
+        try {
+          await send(hearth.baseUrl, alice, roomId, `k${i}`, { msgtype: 'm.text', body: `before the kill ${i}` });
+          acknowledged++;
+          if (acknowledged === 150) killed = hearth.kill('SIGKILL');
+        } catch {
+          failed++;
+          stop = true;
+        }
+      }
+    }),
+  );
+  await killed;
+  t.true(failed > 0, 'sends were cut off by the kill');
+  await hearth.restart();
+
+  // Every message of Alice's that the restarted server has, read back with /messages.
+  let stored = 0;
+  let from: string | undefined;
+  for (;;) {
+    const page = await request(hearth.baseUrl, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=100${from ? `&from=${encodeURIComponent(from)}` : ''}`, { token: bob.accessToken });
+    const chunk = page.body.chunk as { type: string; sender: string }[];
+    stored += chunk.filter((e) => e.type === 'm.room.message' && e.sender === alice.userId).length;
+    if (!page.body.end || chunk.length === 0) break;
+    from = page.body.end as string;
+  }
+  t.true(stored >= 150, `every acknowledged send is stored (${stored})`);
+  const sync = await request(hearth.baseUrl, 'GET', '/_matrix/client/v3/sync', { token: bob.accessToken });
+  t.deepEqual(sync.body.rooms.join[roomId].unread_notifications, { notification_count: stored, highlight_count: 0 });
+});
