@@ -175,6 +175,7 @@ export class Gateway {
       readReceipts: async (userId, roomId) =>
         readReceiptsOf((await receipts.receiptsSince([roomId], 0, notifier.position, userId)).get(roomId) ?? {}, userId),
       ignoredUsersOf,
+      log: log.child({ component: 'push' }),
     });
     await notificationCounts.start();
     this.closables.push({ name: 'notification-counts', close: async () => notificationCounts.stop() });

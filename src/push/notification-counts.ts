@@ -21,6 +21,7 @@
  * Every change to a room's counters happens under the room's lock (events are persisted under it;
  * receipts take it), so the in-memory copy of a room's counters is always what the last batch wrote.
  */
+import type { Logger } from 'pino';
 import type { JsonObject } from '../core/types.js';
 import type { PushRuleset } from '../accounts/push-rules-defaults.js';
 import type { EventBatchContext, EventBatchHook, RoomEngine, RoomRecord, StoredEvent, StoredStateMap } from '../rooms/engine.js';
@@ -58,7 +59,12 @@ export interface NotificationCountsDeps {
   readReceipts(userId: string, roomId: string): Promise<ReadReceipt[]>;
   /** Whom the user ignores: their events never count ("Ignoring Users"). */
   ignoredUsersOf?(userId: string): Promise<ReadonlySet<string>>;
+  /** The one-time rebuild after an upgrade reports its progress here (it can take minutes on a Pi). */
+  log?: Pick<Logger, 'info'>;
 }
+
+/** How often the rebuild says how far it is. */
+const REBUILD_PROGRESS_MS = 10_000;
 
 /** Rooms whose counters are kept in memory (a home has tens; a miss is one short range scan). */
 const ROOMS_CACHED = 256;
@@ -281,11 +287,20 @@ export class NotificationCounts implements EventBatchHook {
    */
   private async rebuildPending(): Promise<void> {
     if (!(await this.deps.db.getMeta<boolean>(UNREAD_COUNTS_REBUILD))) return;
-    for (const room of this.deps.engine.allRooms()) {
+    const rooms = [...this.deps.engine.allRooms()];
+    const started = Date.now();
+    let reported = started;
+    this.deps.log?.info({ rooms: rooms.length }, 'counting unread notifications of the stored history (once, after the upgrade to storage version 4)');
+    for (const [done, room] of rooms.entries()) {
+      if (Date.now() - reported >= REBUILD_PROGRESS_MS) {
+        reported = Date.now();
+        this.deps.log?.info({ rooms: rooms.length, done }, 'counting unread notifications: still going');
+      }
       if (!this.deps.engine.headOf(room.roomId)?.extremities.length) continue;
       await this.deps.engine.runInRoom(room.roomId, () => this.rebuildRoom(room));
     }
     await this.deps.db.write([this.deps.db.del('meta', Buffer.from(UNREAD_COUNTS_REBUILD))]);
+    this.deps.log?.info({ rooms: rooms.length, ms: Date.now() - started }, 'unread notifications counted');
   }
 
   private async rebuildRoom(room: RoomRecord): Promise<void> {
