@@ -1,15 +1,15 @@
 /**
- * Profiles, account data, devices, push rules, history visibility with /context, and deactivation
+ * Profiles, account data, devices, push rules and /notifications, history visibility with /context, and deactivation
  * with erasure, through matrix-js-sdk 37.5.0 clients against a running Hearth (issue 13, "What the
  * README promises, the tests prove"). Spec: client-server "Profiles", "Client Config", "Device
- * Management", "Push Rules: API", "Room History Visibility", "GET /context", "Account
+ * Management", "Push Rules: API", "Listing Notifications", "Room History Visibility", "GET /context", "Account
  * deactivation" (`erase`).
  */
 import './helpers/sdk-quiet.js'; // first: before the SDK binds its loggers
 import test from 'ava';
 import * as sdk from 'matrix-js-sdk';
 import { shareHearth } from './helpers/shared-hearth.js';
-import { registerUser, type RegisteredUser } from './helpers/http.js';
+import { registerUser, request, type RegisteredUser } from './helpers/http.js';
 import { liveMessages, loginWithSdk, startSdkClient, waitFor } from './helpers/sdk.js';
 
 declare module 'matrix-js-sdk/lib/@types/event.js' {
@@ -180,4 +180,37 @@ test('deactivation with erase through the SDK: the user leaves; who joins later 
   const login = await t.throwsAsync(loginWithSdk(shared.server.baseUrl, 'bob-erase', bobAccount.password), { instanceOf: sdk.MatrixError });
   t.is(login?.httpStatus, 403);
   t.is(login?.errcode, 'M_USER_DEACTIVATED');
+});
+
+test('the SDK\'s notification panel (/notifications, highlights only) pages through the mentions of Bob, newest first', async (t) => {
+  const { client: alice } = await sdkUser('alice-notif');
+  const { account: bobAccount, client: bob } = await sdkUser('bob-notif');
+  const { room_id: roomId } = await alice.createRoom({ preset: sdk.Preset.PublicChat, name: 'Hall' });
+  await bob.joinRoom(roomId);
+  const mentions: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    await alice.sendTextMessage(roomId, `plain message ${i}`);
+    mentions.push((await alice.sendMessage(roomId, { msgtype: sdk.MsgType.Text, body: `mention ${i}`, 'm.mentions': { user_ids: [bobAccount.userId] } } as never)).event_id);
+  }
+
+  // As Element's notification panel builds it: a timeline set of its own, paginated backwards.
+  const panel = new sdk.EventTimelineSet(undefined, { timelineSupport: true, pendingEvents: false }, bob);
+  bob.setNotifTimelineSet(panel);
+  for (let page = 0; page < 5; page++) {
+    if (!(await bob.paginateEventTimeline(panel.getLiveTimeline(), { backwards: true, limit: 2 }))) break;
+  }
+  // Every mention, none of the plain messages. (The SDK files a room-less set's pages in its own
+  // order; the server's order, newest first and paged by next_token, is checked over HTTP below.)
+  const shown = panel.getLiveTimeline().getEvents();
+  t.deepEqual(shown.map((e) => e.getId()).sort(), [...mentions].sort());
+  t.deepEqual(shown.map((e) => e.getContent().body).sort(), ['mention 1', 'mention 2', 'mention 3']);
+  const page = (from?: string) =>
+    request(shared.server.baseUrl, 'GET', `/_matrix/client/v3/notifications?limit=2&only=highlight${from ? `&from=${from}` : ''}`, { token: bobAccount.accessToken });
+  const first = await page();
+  t.deepEqual(first.body.notifications.map((n: { event: { event_id: string } }) => n.event.event_id), [mentions[2], mentions[1]]);
+  const second = await page(first.body.next_token);
+  t.deepEqual(second.body.notifications.map((n: { event: { event_id: string } }) => n.event.event_id), [mentions[0]]);
+  t.is(second.body.next_token, undefined, 'no further page');
+  t.true(shown.every((e) => e.getRoomId() === roomId && e.getSender() === alice.getUserId()));
+  t.true(shown.every((e) => bob.getPushActionsForEvent(e)?.tweaks.highlight === true), 'each a highlight by the SDK\'s own rules too');
 });
