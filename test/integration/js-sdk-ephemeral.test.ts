@@ -36,6 +36,8 @@ async function twoInARoom(suffix: string) {
   const { room_id: roomId } = await alice.client.createRoom({ name: `Room ${suffix}`, preset: sdk.Preset.PublicChat });
   await bob.client.joinRoom(roomId);
   await waitFor(() => alice.client.getRoom(roomId)?.getMember(bob.account.userId)?.membership === sdk.KnownMembership.Join, `Bob's join at Alice (${suffix})`);
+  // joinRoom resolves on the server's answer; the room reaches Bob's client with his next sync.
+  await waitFor(() => bob.client.getRoom(roomId)?.getMyMembership() === sdk.KnownMembership.Join, `the room in Bob's client (${suffix})`);
   return { alice, bob, roomId };
 }
 
