@@ -51,8 +51,19 @@ test: deps typecheck
 	bash scripts/check-test-deps.sh
 	npx ava
 
+# `make unit`: the tests that run inside the test process: no gateway process, no listening socket,
+# no other program (Synapse, Mosquitto, matrix-nio, chromium, a device agent). `make integration`:
+# the others, listed here; a test file that starts any of those belongs in this list.
+PROCESS_TESTS := test/integration test/federation test/security test/crash test/fuzz \
+	test/app/gateway-image.test.ts test/app/make-run.test.ts \
+	test/devices/agent.test.ts test/devices/drivers.test.ts test/devices/fleet.test.ts \
+	test/mqtt/broker.test.ts test/mqtt/broker-external.test.ts test/cli/doctor-checks.test.ts
+
 unit: deps
-	npx ava 'test/{core,state,telemetry,http,config,limits,media}/**/*.test.ts'
+	npx ava 'test/**/*.test.ts' $(foreach p,$(PROCESS_TESTS),'!$(p)')
+
+integration: deps
+	npx ava $(PROCESS_TESTS)
 
 bench: deps
 	node --import tsx scripts/bench.ts

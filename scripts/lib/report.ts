@@ -15,6 +15,15 @@ export interface ResultRow {
   digits?: number;
 }
 
+/**
+ * A Synapse figure an issue quotes, for the Target column: context for the target, not a
+ * measurement of this run (the Baseline column holds only what this run measured), so the text says
+ * where it comes from.
+ */
+export function quotedFromIssue(issue: number, figure: string): string {
+  return `${figure}, quoted from issue ${issue}, not measured in this run`;
+}
+
 export function markdownTable(rows: ResultRow[]): string {
   const lines = [
     '| Section | Metric | Hearth | Baseline (same run) | Hearth / baseline | Target |',

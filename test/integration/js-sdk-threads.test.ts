@@ -1,6 +1,6 @@
 /**
  * Threads, edits and reactions with matrix-js-sdk 37.5.0 (`threadSupport: true`, as Element runs
- * it) against a running Hearth: the SDK sends thread replies, an edit and a reaction; a third
+ * it) against a running Hearth: the SDK sends thread replies, an edit, a reaction and a reference; a third
  * user's fresh client builds its thread list from GET /v1/rooms/{roomId}/threads and the bundled
  * m.thread aggregation, and reads children through the SDK's /relations calls.
  */
@@ -25,7 +25,7 @@ async function user(name: string): Promise<sdk.MatrixClient> {
   return client;
 }
 
-test.serial('thread replies, an edit and a reaction sent by the SDK come back as a thread list, aggregations and relations', async (t) => {
+test.serial('thread replies, an edit, a reaction and a reference sent by the SDK come back as a thread list, aggregations and relations', async (t) => {
   const hearth = shared.server;
   const alice = await user('alice');
   const bob = await user('bob');
@@ -50,6 +50,13 @@ test.serial('thread replies, an edit and a reaction sent by the SDK come back as
     'm.relates_to': { rel_type: sdk.RelationType.Replace, event_id: root },
   } as never);
   await bob.sendEvent(roomId, sdk.EventType.Reaction, { 'm.relates_to': { rel_type: sdk.RelationType.Annotation, event_id: root, key: '👍' } });
+  // A reference (an answer pointing at the root, outside the thread), as a poll response or a
+  // device's command result is sent.
+  const { event_id: referenceId } = await carol.sendMessage(roomId, {
+    msgtype: sdk.MsgType.Notice,
+    body: 'pressure logged',
+    'm.relates_to': { rel_type: sdk.RelationType.Reference, event_id: root },
+  } as never);
   await t.throwsAsync(
     bob.sendEvent(roomId, sdk.EventType.Reaction, { 'm.relates_to': { rel_type: sdk.RelationType.Annotation, event_id: root, key: '👍' } }),
     { instanceOf: sdk.MatrixError, message: /same reaction/ },
@@ -84,6 +91,9 @@ test.serial('thread replies, an edit and a reaction sent by the SDK come back as
   const bundledEdit = edits.originalEvent?.getServerAggregatedRelation<{ event_id: string; content: { 'm.new_content': { body: string } } }>(sdk.RelationType.Replace);
   t.is(bundledEdit?.event_id, editId);
   t.is(bundledEdit?.content['m.new_content'].body, 'Boiler pressure is low (0.8 bar)');
+  const references = await fresh.relations(roomId, root, sdk.RelationType.Reference, null);
+  t.deepEqual(references.events.map((e) => [e.getId(), e.getContent().body]), [[referenceId, 'pressure logged']]);
+  t.deepEqual(references.originalEvent?.getServerAggregatedRelation(sdk.RelationType.Reference), { chunk: [{ event_id: referenceId }] }, 'the bundled m.reference aggregation');
   const reactions = await fresh.relations(roomId, root, sdk.RelationType.Annotation, sdk.EventType.Reaction);
   t.deepEqual(reactions.events.map((e) => [e.getSender(), e.getRelation()?.key]), [[bob.getUserId(), '👍']]);
 

@@ -84,13 +84,19 @@ export async function loginWithSdk(baseUrl: string, username: string, password: 
 }
 
 /**
- * Creates a client with these credentials and starts it; resolves once the first sync is in.
+ * Creates a client with these credentials (and `clientOptions`, e.g. `timelineSupport`) and starts
+ * it; resolves once the first sync is in.
  * Pending events are `detached`: a local echo stays out of the timeline until its remote echo comes
  * through /sync, so the timeline shows the server's order (chronological ordering would put a local
  * echo after whatever the client had received when it was sent).
  */
-export async function startSdkClient(baseUrl: string, creds: SdkCredentials, startOptions: sdk.IStartClientOpts = {}): Promise<sdk.MatrixClient> {
-  const client = sdk.createClient({ baseUrl, ...creds, logger: silentLogger });
+export async function startSdkClient(
+  baseUrl: string,
+  creds: SdkCredentials,
+  startOptions: sdk.IStartClientOpts = {},
+  clientOptions: Partial<sdk.ICreateClientOpts> = {},
+): Promise<sdk.MatrixClient> {
+  const client = sdk.createClient({ baseUrl, ...creds, logger: silentLogger, ...clientOptions });
   await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: sdk.PendingEventOrdering.Detached, ...startOptions });
   await waitFor(() => client.isInitialSyncComplete(), `${creds.userId}'s initial sync`);
   return client;

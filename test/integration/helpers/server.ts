@@ -5,7 +5,7 @@
  * signal reaches the server itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,6 +22,11 @@ export interface StartHearthOptions {
   registration?: 'open' | 'closed' | 'token';
   /** Extra environment variables for the server. */
   env?: Record<string, string>;
+  /**
+   * `hearth.yaml` for the data directory, written before the first start (settings without an
+   * environment variable, e.g. `turn`); the gateway fills in defaults for what it leaves out.
+   */
+  hearthYaml?: string;
   /** How long to wait for `/versions` to answer 200. */
   readyTimeoutMs?: number;
   /**
@@ -99,6 +104,7 @@ export async function startHearth(opts: StartHearthOptions = {}): Promise<Hearth
 async function startHearthOnce(opts: StartHearthOptions): Promise<HearthServer> {
   const [port, mqttPort, federationPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-it-'));
+  if (opts.hearthYaml !== undefined) writeFileSync(join(dataDir, 'hearth.yaml'), opts.hearthYaml, { mode: 0o600 });
   const serverName = opts.federated ? `127.0.0.1:${federationPort}` : `localhost:${port}`;
   const baseUrl = `http://127.0.0.1:${port}`;
   const env = {
