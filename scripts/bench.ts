@@ -1,5 +1,5 @@
 /**
- * `make bench` = `node --import tsx scripts/bench.ts [--only cs|sync|mqtt|puback|disk|rss|federation|offline|thumbs] [--quick]
+ * `make bench` = `node --import tsx scripts/bench.ts [--only cs|sync|mqtt|puback|disk|rss|federation|offline|thumbs|backup] [--quick]
  *                [--duration SECONDS] [--devices N] [--write]`
  *
  * Measures a fresh Hearth per section, side by side with a baseline in the same run and with the same
@@ -27,6 +27,8 @@
  *   thumbs  Issue 13: thumbnails of a 4000x3000 JPEG (made, from disk, five sizes at once), peak RSS
  *         while they are made, a decompression bomb refused; against downloading the photo
  *         (scripts/lib/thumbnail-section.ts).
+ *   backup  Issue 14: `hearth backup` of a running gateway and `hearth restore` (10,000 messages and
+ *         20 MB of media) against tar | gzip -1 of the same directory (scripts/lib/backup-section.ts).
  * Prints a Markdown table; with --write also puts it, with the command and date, in docs/performance.md.
  */
 import { existsSync } from 'node:fs';
@@ -44,13 +46,14 @@ import { offline } from './lib/offline-section.js';
 import { puback } from './lib/puback-section.js';
 import { initialSyncSection } from './lib/initial-sync-section.js';
 import { thumbnails } from './lib/thumbnail-section.js';
+import { backupSection } from './lib/backup-section.js';
 import { startBigRoom } from './lib/big-room.js';
 import { startSynapse, synapseBuilt, SYNAPSE_CACHE, type SynapsePeer } from '../test/integration/helpers/synapse.js';
 import { buildBundle } from './build.js';
 import { markdownTable, quotedFromIssue, writeIntoPerformanceDoc, type ResultRow } from './lib/report.js';
 import { formatNumber, percentile, runConcurrently } from './lib/stats.js';
 
-const SECTIONS = ['cs', 'sync', 'mqtt', 'puback', 'disk', 'rss', 'federation', 'offline', 'thumbs'] as const;
+const SECTIONS = ['cs', 'sync', 'mqtt', 'puback', 'disk', 'rss', 'federation', 'offline', 'thumbs', 'backup'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -422,6 +425,7 @@ const RUNNERS: Record<Section, () => Promise<ResultRow[]>> = {
   federation,
   offline: () => offline(launch, sizes, (line) => process.stderr.write(`${line}\n`)),
   thumbs: () => thumbnails(launch, quick ? 3 : 7, (line) => process.stderr.write(`${line}\n`)),
+  backup: () => backupSection(launch, { messages: quick ? 2000 : 10_000, mediaFiles: quick ? 5 : 20, mediaBytes: MB }, (line) => process.stderr.write(`${line}\n`)),
 };
 
 const rows: ResultRow[] = [];

@@ -40,11 +40,20 @@ export function isArchivedFile(path: string): boolean {
 
 export const ARCHIVED_KEY_FILES: readonly string[] = KEY_FILES;
 
+/**
+ * Records are gathered up to this many bytes before they go to gzip: each write to a zlib stream is
+ * one deflate call on the thread pool, and the database part is tens of thousands of entries of a
+ * few hundred bytes (one write each made a backup ~8 times slower than `tar | gzip -1`).
+ */
+const WRITE_BATCH_BYTES = 64 * 1024;
+
 /** Writes an archive to `path`, with backpressure; `bytes` counts what went in (before gzip). */
 export class ArchiveWriter {
   private entries = 0;
   private files = 0;
   private written = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   private constructor(
     private readonly gzip: Gzip,
@@ -103,6 +112,7 @@ export class ArchiveWriter {
     end.writeBigUInt64BE(BigInt(this.entries), 1);
     end.writeBigUInt64BE(BigInt(this.files), 9);
     await this.push(end);
+    await this.flush();
     this.gzip.end();
     await once(this.out, 'close');
   }
@@ -117,7 +127,17 @@ export class ArchiveWriter {
 
   private async push(buf: Buffer): Promise<void> {
     this.written += buf.length;
-    if (!this.gzip.write(buf)) await once(this.gzip, 'drain');
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.gzip.write(batch)) await once(this.gzip, 'drain');
   }
 }
 
