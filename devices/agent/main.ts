@@ -60,7 +60,8 @@ if (args.config !== undefined) {
   const extra = process.argv.slice(2).filter((a) => a !== '--config' && a !== args.config && a !== '--public-key');
   if (extra.length > 0) throw new Error('--config takes no other options (but --public-key): everything is in the file');
   if (args['public-key']) printPublicKey(args.config);
-  else await runFromConfig(args.config);
+  // Not a top-level await: the single executable (devices/build-agent.sh) runs CommonJS, which has none.
+  else void runFromConfig(args.config);
 } else {
   runFromOptions();
 }
