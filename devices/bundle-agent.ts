@@ -41,6 +41,11 @@ await build({
   target: 'node20',
   format: 'cjs',
   minifySyntax: true,
+  // Whitespace and comments out: V8 keeps the whole source as a string, and a comment's one
+  // non-Latin-1 character (an em dash in a dependency's JSDoc) made it two bytes a character:
+  // 2.2 MB of the agent's heap for a 1.1 MB file. Names stay, so stack traces still read.
+  minifyWhitespace: true,
+  charset: 'ascii',
   legalComments: 'none',
   define: { 'process.env.HEARTH_VERSION': JSON.stringify(pkg.version) },
   plugins: [optionalModulesLeftOut],
