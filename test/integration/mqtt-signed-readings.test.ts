@@ -6,7 +6,7 @@
  * tampered value, a replayed envelope, an old counter, a signature made for another topic, no
  * signature at all) are acknowledged and dropped: they never reach room state or history. A device
  * added without a key has the first key it offers pinned (trust on first use, the default), and
- * must sign from then on.
+ * must sign from then on. Homie's retained per-property values are kept unwrapped.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -20,8 +20,9 @@ import { generateSigningKey, signingKeyFromSeed } from '../../src/core/signing.j
 import { sealPayload } from '../../src/mqtt/signing/envelope.js';
 import { DeviceAgent } from '../../devices/agent/agent.js';
 import { homeAssistant } from '../../devices/agent/conventions/home-assistant.js';
+import { homie } from '../../devices/agent/conventions/homie.js';
 import { ReadingSigner } from '../../devices/agent/signing.js';
-import { silenceSdk } from './helpers/sdk.js';
+import { silenceSdk, waitFor } from './helpers/sdk.js';
 import { REPO_ROOT } from './mqtt-helpers/gateway.js';
 import { agentSuite } from './mqtt-helpers/agent-suite.js';
 import { joinDeviceRoom, stateContent, telemetry, waitForState } from './mqtt-helpers/matrix.js';
@@ -185,4 +186,36 @@ test.serial('trust on first use: a device added without a key is pinned to the f
   const history = await rawHistory(porchRoom, 'temperature');
   t.deepEqual(history, [20.5, 21.5]);
   t.is(stateContent(suite.alice.client, porchRoom, 'org.hearth.sensor', 'temperature')?.value, '21.5');
+});
+
+test.serial('Homie: signed per-property values are retained unwrapped, so a later subscriber gets the plain value', async (t) => {
+  const keyFile = join(workDir, 'cellar', 'agent.key');
+  const signer = ReadingSigner.open(keyFile, 'cellar-pi');
+  const added = await suite.gateway.addDevice('cellar-pi', ['--public-key', signer.publicKey]);
+  const agent = new DeviceAgent({
+    brokerUrl: `mqtt://127.0.0.1:${suite.gateway.server.mqttPort}`,
+    username: added.username,
+    password: added.password,
+    device: { id: 'cellar-pi', name: 'Cellar Pi', model: 'Pi Zero', manufacturer: 'Hearth', sensors: [{ key: 'humidity', kind: 'sensor', unit: '%' }] },
+    convention: homie,
+    queueDir: join(workDir, 'cellar', 'queue'),
+    signer,
+  });
+  agent.start();
+  t.teardown(() => agent.stop());
+  agent.record({ humidity: 61.5 });
+  const cellarRoom = await joinDeviceRoom(suite.alice.client, `@homie.cellar-pi:${suite.gateway.server.serverName}`);
+  await waitForState(suite.alice.client, cellarRoom, 'org.hearth.sensor', 'main.humidity', (c) => c.value === '61.5');
+
+  const late = await mqtt.connectAsync(`mqtt://127.0.0.1:${suite.gateway.server.mqttPort}`, { username: suite.alice.userId, password: suite.alice.accessToken, clientId: 'alice-late', reconnectPeriod: 0 });
+  t.teardown(() => late.end(true));
+  const retained = new Map<string, string>();
+  late.on('message', (topic, payload, packet) => {
+    if (packet.retain) retained.set(topic, payload.toString());
+  });
+  await late.subscribeAsync('homie/5/cellar-pi/#');
+  await waitFor(() => retained.has('homie/5/cellar-pi/main/humidity') && retained.has('homie/5/cellar-pi/$state'), 'the retained Homie topics');
+  t.is(retained.get('homie/5/cellar-pi/main/humidity'), '61.5');
+  t.is(retained.get('homie/5/cellar-pi/$state'), 'ready');
+  t.like(JSON.parse(retained.get('homie/5/cellar-pi/$description')!), { homie: '5.0', name: 'Cellar Pi' });
 });
