@@ -6,7 +6,7 @@
  * together.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { CONVENTIONS, type ConventionName } from './conventions/index.js';
 import { assertMqttSafeId, type SensorSpec } from './device.js';
@@ -36,6 +36,9 @@ export interface AgentConfig {
   convention: ConventionName;
   queueDir: string;
   maxQueued: number;
+  /** Sign every message (docs/mqtt.md "Signed readings"); the key lives in `keyFile`. */
+  signing: boolean;
+  keyFile: string;
   sensors: SensorConfig[];
 }
 
@@ -61,7 +64,7 @@ export function loadAgentConfig(path: string): AgentConfig {
 export function parseAgentConfig(text: string, baseDir: string): AgentConfig {
   const doc: unknown = YAML.parse(text);
   const top = map(doc, 'the config');
-  onlyKeys(top, 'the config', ['broker', 'username', 'password', 'credentials_file', 'device', 'convention', 'queue_dir', 'max_queued', 'sensors']);
+  onlyKeys(top, 'the config', ['broker', 'username', 'password', 'credentials_file', 'device', 'convention', 'queue_dir', 'max_queued', 'signing', 'key_file', 'sensors']);
 
   const broker = optionalString(top, 'broker', 'broker') ?? 'mqtt://127.0.0.1:1883';
   if (!/^mqtts?:\/\/[^/\s]+\/?$/.test(broker)) throw new Error(`broker must be mqtt://host:port or mqtts://host:port, got ${JSON.stringify(broker)}`);
@@ -86,6 +89,13 @@ export function parseAgentConfig(text: string, baseDir: string): AgentConfig {
   const maxQueued = top.max_queued ?? 50_000;
   if (!Number.isInteger(maxQueued) || (maxQueued as number) < 1) throw new Error(`max_queued must be a whole number >= 1, got ${JSON.stringify(maxQueued)}`);
 
+  // On by default for a device login; an anonymous agent has no login for signatures to name.
+  const signing = top.signing ?? credentials.username !== undefined;
+  if (typeof signing !== 'boolean') throw new Error(`signing must be true or false, got ${JSON.stringify(signing)}`);
+  // Beside the queue by default: the agent's one writable place under agent.service (StateDirectory).
+  const keyFile = resolve(baseDir, optionalString(top, 'key_file', 'key_file') ?? join(dirname(queueDir), 'agent.key'));
+  if (signing && credentials.username === undefined) throw new Error('signing needs the device\'s username (credentials_file or username): signatures are bound to it');
+
   if (!Array.isArray(top.sensors) || top.sensors.length === 0) throw new Error('sensors must be a list with at least one sensor');
   const sensors = top.sensors.map((entry, i) => sensorOf(entry, `sensors[${i}]`, baseDir));
   const keys = new Set<string>();
@@ -94,7 +104,7 @@ export function parseAgentConfig(text: string, baseDir: string): AgentConfig {
     keys.add(sensor.key);
   }
 
-  return { broker, ...credentials, device, convention: convention as ConventionName, queueDir, maxQueued: maxQueued as number, sensors };
+  return { broker, ...credentials, device, convention: convention as ConventionName, queueDir, maxQueued: maxQueued as number, signing, keyFile, sensors };
 }
 
 /** The device description the conventions announce: one sensor per configured sensor. */

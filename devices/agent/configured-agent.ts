@@ -15,6 +15,7 @@ import { openDs18b20 } from './sources/ds18b20.js';
 import { Sampler, type SampledSensor } from './sources/sampler.js';
 import type { SensorSource } from './sources/source.js';
 import { openThermalZone } from './sources/thermal-zone.js';
+import { ReadingSigner } from './signing.js';
 import { parseReadingLine } from './stdin-source.js';
 
 export interface ConfiguredAgent {
@@ -61,6 +62,12 @@ export async function startConfiguredAgent(config: AgentConfig, options: Configu
     }
   }
 
+  let signer: ReadingSigner | undefined;
+  if (config.signing) {
+    signer = ReadingSigner.open(config.keyFile, config.username!);
+    log(`[${id}] signing with ed25519 key ${signer.publicKey} (${config.keyFile}; the gateway: hearth device key ${config.username} --public-key ${signer.publicKey})`);
+  }
+
   const agent = new DeviceAgent({
     brokerUrl: config.broker,
     username: config.username,
@@ -69,6 +76,7 @@ export async function startConfiguredAgent(config: AgentConfig, options: Configu
     convention: conventionByName(config.convention),
     queueDir: config.queueDir,
     maxQueuedReadings: config.maxQueued,
+    ...(signer ? { signer } : {}),
   });
   agent.on('online', () => log(`[${id}] online (${JSON.stringify(agent.stats())})`));
   agent.on('offline', () => log(`[${id}] offline, buffering`));

@@ -1,6 +1,8 @@
 /**
  * `node --import tsx devices/agent/main.ts --config agent.yaml`: runs the device agent for real
  * sensors as its config file describes (devices/agent.example.yaml); nothing else may be given.
+ * `... --config agent.yaml --public-key`: prints the agent's signing public key (generating the key
+ * on first use) for `hearth device add NAME --public-key KEY`, and exits.
  *
  * `node --import tsx devices/agent/main.ts [options]`: runs one simulated or stdin-fed agent.
  *
@@ -26,6 +28,7 @@ import { loadAgentConfig } from './config.js';
 import { startConfiguredAgent } from './configured-agent.js';
 import { bridgeDevicesMessage, conventionByName } from './conventions/index.js';
 import { parseReadingLine } from './stdin-source.js';
+import { publicKeyOf } from './signing.js';
 import { createSimulatedDevice, type SimulatedKind } from '../simulators/models.js';
 
 const { values: args } = parseArgs({
@@ -43,18 +46,40 @@ const { values: args } = parseArgs({
     'queue-dir': { type: 'string' },
     'max-queued': { type: 'string', default: '50000' },
     'announce-bridge': { type: 'boolean', default: false },
+    'public-key': { type: 'boolean', default: false },
   },
 });
 
+/**
+ * sysexits.h EX_CONFIG: agent.service does not restart on it, as a retry cannot fix the file.
+ * (Declared before the code below runs: a `const` used before its line throws a ReferenceError.)
+ */
+const EXIT_CONFIG_ERROR = 78;
+
 if (args.config !== undefined) {
-  if (process.argv.length !== 4) throw new Error('--config takes no other options: everything is in the file');
-  await runFromConfig(args.config);
+  const extra = process.argv.slice(2).filter((a) => a !== '--config' && a !== args.config && a !== '--public-key');
+  if (extra.length > 0) throw new Error('--config takes no other options (but --public-key): everything is in the file');
+  if (args['public-key']) printPublicKey(args.config);
+  // Not a top-level await: the single executable (devices/build-agent.sh) runs CommonJS, which has none.
+  else void runFromConfig(args.config);
 } else {
   runFromOptions();
 }
 
-/** sysexits.h EX_CONFIG: agent.service does not restart on it, as a retry cannot fix the file. */
-const EXIT_CONFIG_ERROR = 78;
+function printPublicKey(path: string): void {
+  let config;
+  try {
+    config = loadAgentConfig(path);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(EXIT_CONFIG_ERROR);
+  }
+  if (!config.signing) {
+    console.error(`${path}: signing is off`);
+    process.exit(EXIT_CONFIG_ERROR);
+  }
+  console.log(publicKeyOf(config.keyFile));
+}
 
 async function runFromConfig(path: string): Promise<void> {
   let config;

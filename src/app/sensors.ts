@@ -23,6 +23,7 @@ import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
 import { DeviceRegistry } from '../mqtt/identity/registry.js';
 import type { MqttTransport } from '../mqtt/transport.js';
 import type { BrokerStats } from '../mqtt/broker/stats.js';
+import { ReadingVerifier } from '../mqtt/signing/verifier.js';
 import { createRoom, type CreateRoomDeps } from '../rooms/create-room.js';
 import type { RoomEngine } from '../rooms/engine.js';
 import type { Database } from '../storage/db.js';
@@ -163,6 +164,12 @@ async function createTransport(
     authorizeUserCommand,
     ...(config.rateLimits.enabled ? { connectLimits: new ConnectRateLimits(config.rateLimits.rcMqttConnect) } : {}),
     admitConnection: (socket) => deps.admitConnection(socket),
+    signatures: await ReadingVerifier.open({
+      db,
+      keys: registry,
+      trustOnFirstUse: config.mqtt.signing.trustOnFirstUse,
+      onError: (err) => logger.warn({ err }, 'writing signature counters failed'),
+    }),
   });
   return { transport: broker, broker };
 }

@@ -1,10 +1,15 @@
 /**
- * `hearth device add NAME [--json]`, `hearth device list [--json]`, `hearth device remove NAME`:
- * MQTT device identities. With the gateway stopped the command opens the database itself; while
+ * `hearth device add NAME [--public-key KEY | --public-key-file FILE] [--json]`,
+ * `hearth device key NAME (--public-key KEY | --public-key-file FILE | --unsigned)`,
+ * `hearth device list [--json]`, `hearth device remove NAME`: MQTT device identities and the keys
+ * their readings are signed with (docs/mqtt.md "Signed readings"). With the gateway stopped the command opens the database itself; while
  * the gateway runs (database locked) it asks the running server over its admin socket, whose
  * server side is `deviceAdminHandlers`.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parsePublicKey } from '../mqtt/signing/envelope.js';
 import { AccountService } from '../accounts/accounts.js';
 import { loadConfig, type HearthConfig } from '../config/config.js';
 import { deviceUserEnsurer } from '../mqtt/identity/matrix-user.js';
@@ -15,16 +20,19 @@ import { Database } from '../storage/db.js';
 import { adminSocketPath, callAdminSocket } from '../admin/socket.js';
 import { isLocalOnly, lanAddress } from './lan-address.js';
 
-export type DeviceAdminOp = 'device.add' | 'device.list' | 'device.remove';
+export type DeviceAdminOp = 'device.add' | 'device.key' | 'device.list' | 'device.remove';
 
 /** The admin-socket request this command sends (and `deviceAdminHandlers` serves). */
 export interface DeviceAdminRequest {
   op: DeviceAdminOp;
   name?: string;
+  /** `device.add`, `device.key`: base64 of the device's ed25519 public key; `null` (key): unsigned. */
+  publicKey?: string | null;
 }
 
 export interface DeviceAdminResults {
   'device.add': NewDeviceCredentials;
+  'device.key': DeviceSummary;
   'device.list': DeviceSummary[];
   'device.remove': { removed: string };
 }
@@ -37,7 +45,11 @@ export type DeviceAdminHandlers = { [Op in DeviceAdminOp]: (request: DeviceAdmin
  */
 export function deviceAdminHandlers(registry: DeviceRegistry, hooks: { onRemoved?: (name: string) => void } = {}): DeviceAdminHandlers {
   return {
-    'device.add': (request) => registry.addDevice(requireName(request)),
+    'device.add': (request) => registry.addDevice(requireName(request), request.publicKey ? { publicKey: requireKey(request.publicKey) } : {}),
+    'device.key': (request) => {
+      if (request.publicKey === undefined) throw new DeviceRegistryError('invalid_key', 'a public key (or null: unsigned) is required');
+      return registry.setPublicKey(requireName(request), request.publicKey === null ? undefined : requireKey(request.publicKey));
+    },
     'device.list': () => registry.listDevices(),
     'device.remove': async (request) => {
       const name = requireName(request);
@@ -46,6 +58,12 @@ export function deviceAdminHandlers(registry: DeviceRegistry, hooks: { onRemoved
       return { removed: name };
     },
   };
+}
+
+function requireKey(text: unknown): Uint8Array {
+  const key = typeof text === 'string' ? parsePublicKey(text) : undefined;
+  if (!key) throw new DeviceRegistryError('invalid_key', 'the public key must be base64 of 32 bytes (an ed25519 key: the agent prints it and writes it to its .pub file)');
+  return key;
 }
 
 function requireName(request: DeviceAdminRequest): string {
@@ -68,7 +86,12 @@ export interface DeviceCommandContext {
   err(line: string): void;
 }
 
-const USAGE = 'usage: hearth device add NAME [--json] | device list [--json] | device remove NAME';
+const USAGE = [
+  'usage: hearth device add NAME [--public-key KEY | --public-key-file FILE] [--json]',
+  '       hearth device key NAME (--public-key KEY | --public-key-file FILE | --unsigned)',
+  '       hearth device list [--json]',
+  '       hearth device remove NAME',
+].join('\n');
 
 /** The real context: the configured data directory, its database, the gateway's admin socket. */
 function defaultContext(config: HearthConfig): DeviceCommandContext {
@@ -98,16 +121,16 @@ function defaultContext(config: HearthConfig): DeviceCommandContext {
 /** Runs `hearth device ...` (argv after `device`); returns the process exit code. */
 export async function runDeviceCommand(argv: string[], overrides: Partial<DeviceCommandContext> = {}): Promise<number> {
   const context: DeviceCommandContext = { ...defaultContext(overrides.config ?? loadConfig()), ...overrides };
-  const json = argv.includes('--json');
-  const [sub, name, ...extra] = argv.filter((a) => a !== '--json');
   let request: DeviceAdminRequest;
-  if (sub === 'add' && name && extra.length === 0) request = { op: 'device.add', name };
-  else if (sub === 'remove' && name && extra.length === 0) request = { op: 'device.remove', name };
-  else if (sub === 'list' && !name) request = { op: 'device.list' };
-  else {
+  let json: boolean;
+  try {
+    ({ request, json } = parseDeviceArgs(argv));
+  } catch (err) {
+    context.err((err as Error).message);
     context.err(USAGE);
     return 2;
   }
+  const sub = request.op.slice('device.'.length);
   try {
     const result = await perform(request, context);
     print(request.op, result, json, context);
@@ -116,6 +139,43 @@ export async function runDeviceCommand(argv: string[], overrides: Partial<Device
     context.err(`hearth device ${sub}: ${(err as Error).message}`);
     return 1;
   }
+}
+
+/** The request `argv` asks for; throws with what is wrong. */
+function parseDeviceArgs(argv: string[]): { request: DeviceAdminRequest; json: boolean } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      'public-key': { type: 'string' },
+      'public-key-file': { type: 'string' },
+      unsigned: { type: 'boolean', default: false },
+    },
+  });
+  const [sub, name, ...extra] = positionals;
+  if (extra.length > 0) throw new Error(`unexpected ${extra.join(' ')}`);
+  const keyOptions = [values['public-key'], values['public-key-file'], values.unsigned || undefined].filter((v) => v !== undefined);
+  if (keyOptions.length > 1) throw new Error('give one of --public-key, --public-key-file, --unsigned');
+  const publicKey = values['public-key'] ?? (values['public-key-file'] !== undefined ? readPublicKeyFile(values['public-key-file']) : undefined);
+  if (publicKey !== undefined && !parsePublicKey(publicKey)) throw new Error(`not an ed25519 public key (base64 of 32 bytes): ${JSON.stringify(publicKey)}`);
+  const json = values.json ?? false;
+  if (sub === 'add' && name && !values.unsigned) return { request: { op: 'device.add', name, ...(publicKey ? { publicKey } : {}) }, json };
+  if (sub === 'key' && name && keyOptions.length === 1) return { request: { op: 'device.key', name, publicKey: publicKey ?? null }, json };
+  if (sub === 'remove' && name && keyOptions.length === 0) return { request: { op: 'device.remove', name }, json };
+  if (sub === 'list' && !name && keyOptions.length === 0) return { request: { op: 'device.list' }, json };
+  throw new Error(sub === 'key' && name ? 'hearth device key needs --public-key, --public-key-file or --unsigned' : `hearth device ${sub ?? ''}: bad arguments`);
+}
+
+/**
+ * The agent's public key file (`agent.key.pub`, devices/agent/signing.ts): the base64 key on its
+ * first line. Given the private key file by mistake, the command says so instead of reading it.
+ */
+function readPublicKeyFile(path: string): string {
+  const text = readFileSync(path, 'utf8');
+  if (text.includes('"seed"')) throw new Error(`${path} is the agent's private key; give its .pub file`);
+  const line = text.split('\n')[0]!.trim();
+  return line;
 }
 
 async function perform(request: DeviceAdminRequest, context: DeviceCommandContext): Promise<unknown> {
@@ -150,6 +210,7 @@ function print(op: DeviceAdminOp, result: unknown, json: boolean, context: Devic
       context.out(`  websocket: ${c.websocketUrl}`);
       context.out(`  username:  ${c.username}`);
       context.out(`  password:  ${c.password}`);
+      context.out(`  signing:   ${c.signing === 'signed' ? `signed (ed25519 ${c.publicKey})` : 'unsigned'}`);
       context.out('The password is shown only now; it is stored hashed.');
       if (context.config.mqtt.mode === 'embedded' && isLocalOnly(context.config.mqtt.bindAddress)) {
         context.out(`Note: the broker listens on ${context.config.mqtt.bindAddress} only; for devices on the LAN set mqtt.bind_address: 0.0.0.0 in hearth.yaml.`);
@@ -162,13 +223,22 @@ function print(op: DeviceAdminOp, result: unknown, json: boolean, context: Devic
     case 'device.list': {
       const devices = result as DeviceSummary[];
       if (devices.length === 0) context.out('no devices');
-      for (const d of devices) context.out(`${d.name}\t${d.userId}\t${new Date(d.createdAt).toISOString()}`);
+      for (const d of devices) context.out(`${d.name}\t${d.userId}\t${new Date(d.createdAt).toISOString()}\t${signingText(d)}`);
+      return;
+    }
+    case 'device.key': {
+      const d = result as DeviceSummary;
+      context.out(`device ${d.name}: ${signingText(d)}`);
       return;
     }
     case 'device.remove':
       context.out(`device ${(result as { removed: string }).removed} removed (its Matrix user and rooms stay)`);
       return;
   }
+}
+
+function signingText(d: { signing: string; publicKey?: string }): string {
+  return d.signing === 'signed' ? `signed ${d.publicKey}` : 'unsigned';
 }
 
 /**

@@ -19,7 +19,9 @@ Commands:
   user reset-password NAME [--password P]  set a new password (printed when generated)
   user deactivate NAME                 deactivate an account (tokens revoked, devices removed)
   device add NAME [--json]             create an MQTT device (a Matrix user) and print its credentials
-  device list [--json]                 list devices
+        [--public-key KEY | --public-key-file FILE]   ...that must sign its readings with this ed25519 key
+  device key NAME (--public-key KEY | --public-key-file FILE | --unsigned)   set or clear a device's key
+  device list [--json]                 list devices (with their signing policy)
   device remove NAME                   remove a device
   key show                             print the server's signing keys (current and retired)
   key rotate                           retire the signing key and make a new one (gateway stopped)

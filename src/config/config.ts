@@ -175,6 +175,11 @@ export interface HearthConfig {
      * plus payload); beyond them a message is delivered but not retained (docs/mqtt.md "Limits").
      */
     retained: { maxMessages: number; maxBytes: number; maxMessagesPerClient: number; maxBytesPerClient: number };
+    /**
+     * Signed readings (docs/mqtt.md "Signed readings"): a device without a public key that sends a
+     * validly signed message offering one has that key pinned (trust on first use).
+     */
+    signing: { trustOnFirstUse: boolean };
   };
   bridge: {
     /** Matrix users invited to every device room and allowed to command devices. Empty: all admins. */
@@ -281,6 +286,8 @@ export function defaultConfig(dataDir: string): HearthConfig {
       offlineQueueTotalBytes: 32 * 1024 * 1024,
       // A 1 GB gateway: at most 32 MB of retained payloads on disk, ~1.5 MB of index in memory.
       retained: { maxMessages: 10_000, maxBytes: 32 * 1024 * 1024, maxMessagesPerClient: 1000, maxBytesPerClient: 4 * 1024 * 1024 },
+      // The device agent signs out of the box; the first key a device presents is kept, as SSH does.
+      signing: { trustOnFirstUse: true },
     },
     bridge: {
       owners: [],
@@ -433,6 +440,9 @@ export function loadConfig(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } =
     config.metrics.enabled = env.HEARTH_METRICS === 'on';
   }
   checkMetrics(config.metrics);
+  if (typeof config.mqtt.signing?.trustOnFirstUse !== 'boolean') {
+    throw new Error(`mqtt.signing.trust_on_first_use must be true or false, got ${JSON.stringify(config.mqtt.signing?.trustOnFirstUse)}`);
+  }
   checkLimits(config);
   checkTelemetryCommit(config.telemetry);
   config.defaultRoomVersion = roomVersionSetting(config.defaultRoomVersion);

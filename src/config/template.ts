@@ -94,6 +94,11 @@ mqtt:
     max_bytes: 33554432
     max_messages_per_client: 1000
     max_bytes_per_client: 4194304
+  # Signed readings (docs/mqtt.md): a device added without --public-key that sends a signed
+  # message offering its key has that key kept; from then on it must sign everything it publishes.
+  # false: only keys given with "hearth device add NAME --public-key" or "hearth device key" count.
+  signing:
+    trust_on_first_use: true
 
 bridge:
   # Matrix users invited to every device room and allowed to command devices.

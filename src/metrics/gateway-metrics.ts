@@ -44,6 +44,9 @@ const MQTT_REFUSALS: Record<string, keyof BrokerStats> = {
   invalid_string: 'invalidStrings',
   retained_cap: 'retainedRefused',
   storage_failing: 'storageRefused',
+  unsigned: 'unsignedRefused',
+  forged_signature: 'forgedRefused',
+  replayed_signature: 'replayedRefused',
 };
 
 /** What the scrape reads from the running services (assembled in app/gateway.ts). */

@@ -128,8 +128,10 @@ export const KEYSPACES = {
   federationOutbox: 'federation_outbox',
 
   // ---- MQTT broker and bridge (src/mqtt/) ----
-  /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt }. The device name is the MQTT username. */
+  /** `str device name` -> json MqttDeviceRecord { userId, passwordHash, createdAt, publicKey? }. The device name is the MQTT username; `publicKey` (base64 ed25519): the device signs its readings. */
   mqttDevices: 'mqtt_devices',
+  /** `str device name` -> u64 the highest signature counter accepted from the device (signed readings, mqtt/signing/verifier.ts; write-behind). */
+  mqttDeviceCounters: 'mqtt_device_counters',
   /** `raw topic` -> `u8 qos ‖ payload`. Retained messages, persisted across restarts. */
   mqttRetained: 'mqtt_retained',
   /** `str client_id` -> json session { subscriptions }. Persistent sessions. */

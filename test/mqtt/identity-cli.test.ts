@@ -1,5 +1,9 @@
 /** `hearth device ...`: directly on the database, and through the admin socket when it is locked. */
 import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeUnpaddedBase64 } from '../../src/core/base64.js';
+import { generateSigningKey } from '../../src/core/signing.js';
 import { defaultConfig } from '../../src/config/config.js';
 import { deviceAdminHandlers, runDeviceCommand, type DeviceAdminRequest, type DeviceCommandContext } from '../../src/cli/device.js';
 import { lanAddress } from '../../src/cli/lan-address.js';
@@ -126,4 +130,44 @@ test('lanAddress: the first non-internal IPv4 address, else the hostname', (t) =
     '192.168.1.20',
   );
   t.is(lanAddress({ lo: [address('127.0.0.1', 'IPv4', true)], eth0: [address('fe80::1', 'IPv6', false)] }, 'gateway'), 'gateway');
+});
+
+test('device add --public-key and device key set the signing policy that device list shows', async (t) => {
+  const dir = tempDir();
+  const lines: string[] = [];
+  const errors: string[] = [];
+  const ctx = context(dir, lines, errors, async () => t.fail('the admin socket is not needed'));
+  const key = encodeUnpaddedBase64(generateSigningKey().publicKey);
+
+  t.is(await runDeviceCommand(['add', 'attic-pi', '--public-key', key, '--json'], ctx), 0);
+  t.like(JSON.parse(lines.join('\n')), { name: 'attic-pi', signing: 'signed', publicKey: key });
+  t.is(await runDeviceCommand(['add', 'porch-light'], ctx), 0);
+  t.true(lines.some((l) => /signing: +unsigned/.test(l)));
+
+  lines.length = 0;
+  t.is(await runDeviceCommand(['list'], ctx), 0);
+  t.deepEqual(lines.map((l) => [l.split('\t')[0], l.split('\t')[3]]), [['attic-pi', `signed ${key}`], ['porch-light', 'unsigned']]);
+
+  // The agent's .pub file; its private key file is refused by name.
+  const pub = join(dir, 'agent.key.pub');
+  writeFileSync(pub, `${key}\n`);
+  lines.length = 0;
+  t.is(await runDeviceCommand(['key', 'porch-light', '--public-key-file', pub], ctx), 0);
+  t.deepEqual(lines, [`device porch-light: signed ${key}`]);
+  writeFileSync(join(dir, 'agent.key'), JSON.stringify({ algorithm: 'ed25519', seed: 'x', public_key: key }));
+  t.is(await runDeviceCommand(['key', 'porch-light', '--public-key-file', join(dir, 'agent.key')], ctx), 2);
+  t.regex(errors.join('\n'), /is the agent's private key; give its \.pub file/);
+
+  lines.length = 0;
+  t.is(await runDeviceCommand(['key', 'attic-pi', '--unsigned'], ctx), 0);
+  t.deepEqual(lines, ['device attic-pi: unsigned']);
+
+  // Not a key, two key options, no key option, an unknown device.
+  errors.length = 0;
+  t.is(await runDeviceCommand(['add', 'garage', '--public-key', 'c2hvcnQ'], ctx), 2);
+  t.regex(errors[0]!, /not an ed25519 public key/);
+  t.is(await runDeviceCommand(['key', 'attic-pi', '--public-key', key, '--unsigned'], ctx), 2);
+  t.is(await runDeviceCommand(['key', 'attic-pi'], ctx), 2);
+  t.is(await runDeviceCommand(['key', 'nobody', '--public-key', key], ctx), 1);
+  t.regex(errors.at(-1)!, /no device "nobody"/);
 });

@@ -32,6 +32,7 @@ test('registry: add, verify, list, remove; names follow the grammar and are uniq
     userId: '@kitchen-sensor:hearth.test',
     username: 'kitchen-sensor',
     password: 'string',
+    signing: 'unsigned',
   });
   t.true(added.password.length >= 20);
   const err = await t.throwsAsync(registry.addDevice('kitchen-sensor'));

@@ -24,6 +24,7 @@ import { deliverInbound, type BrokerLogger } from './inbound.js';
 import { guardPacketSize } from './packet-size-guard.js';
 import { strictStrings } from './utf8-strings.js';
 import type { ConnectRateLimits } from '../../limits/client-limits.js';
+import type { ReadingVerifier, SignatureRefusal } from '../signing/verifier.js';
 
 
 export interface EmbeddedBrokerDeps {
@@ -44,6 +45,8 @@ export interface EmbeddedBrokerDeps {
   connectLimits?: ConnectRateLimits;
   /** Counts a new TCP connection against the gateway's cap (limits/connections.ts); false: it was closed. */
   admitConnection?: (socket: NetSocket) => boolean;
+  /** Checks and unwraps devices' signed messages (docs/mqtt.md "Signed readings"); absent: none are. */
+  signatures?: ReadingVerifier;
 }
 
 // mqtt-packet (aedes' encoder) otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet ids
@@ -82,6 +85,8 @@ export class EmbeddedBroker implements MqttTransport {
   private readonly counters: BrokerStats = createBrokerStats();
   /** Logins whose retained refusal was logged (one line until they retain again). */
   private readonly retainedRefusalLogged = new Set<string>();
+  /** `<device> <reason>` of signature refusals logged (one line until the device's messages pass again). */
+  private readonly signatureRefusalLogged = new Set<string>();
   private handler: InboundHandler | undefined;
   private owners: ClientIdOwnership | undefined;
 
@@ -166,6 +171,7 @@ export class EmbeddedBroker implements MqttTransport {
     this.aedes = undefined;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await this.persistence?.flush();
+    await this.deps.signatures?.flush();
   }
 
   /** Publishes from the gateway (commands to devices); bypasses the ACL, never retained by callers. */
@@ -197,6 +203,7 @@ export class EmbeddedBroker implements MqttTransport {
       }
     }
     this.owners?.releaseDevice(name).catch((err: unknown) => this.deps.logger.warn({ err, device: name }, 'releasing client ids failed'));
+    this.deps.signatures?.forget(name);
     return closed;
   }
 
@@ -353,6 +360,32 @@ export class EmbeddedBroker implements MqttTransport {
 
   /** Hands an allowed PUBLISH to the bridge (steps 3 and 4 of `authorizePublish`). */
   private acceptPublish(client: Client, identity: MqttIdentity, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    // "PUBACK means stored" [MQTT-4.3.2-1]: while storage is failing a device's reading cannot be
+    // stored, and MQTT 3.1.1 has no negative acknowledgement, so the connection is closed without
+    // one: the client keeps the message and sends it again after reconnecting (mqtt.js, our
+    // device agent, Tasmota all do). Checked before the bridge sees it, so that it is not half
+    // taken in (folded into a sensor's history in memory) and then counted twice when resent, and
+    // before its signature counter is spent, so that the resent packet passes.
+    if (packet.qos > 0 && identity.kind === 'device' && this.deps.db.health.current) {
+      this.counters.storageRefused++;
+      done(new Error('storage is failing: publish not acknowledged'));
+      return;
+    }
+    // Signed readings: checked, and the envelope replaced by the payload it carries, before the
+    // message is routed, retained or bridged.
+    let signedCounter: number | undefined;
+    if (identity.kind === 'device' && this.deps.signatures) {
+      const device = identity.deviceName;
+      const will = (client as Client & { will?: unknown }).will === packet;
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      const verdict = this.deps.signatures.check({ device, topic: packet.topic, retain: packet.retain }, payload, { will });
+      if (!verdict.ok) return this.refuseSignature(device, packet, verdict.reason, done);
+      if (verdict.payload) packet.payload = verdict.payload;
+      if (verdict.learnedKey) this.deps.logger.warn({ device }, 'mqtt device key learnt on first use: its messages must be signed from now on');
+      if (verdict.verified) this.clearSignatureLog(device);
+      else if (verdict.payload) this.counters.signatureUnchecked++;
+      signedCounter = verdict.counter;
+    }
     const message: InboundMessage = {
       topic: packet.topic,
       payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
@@ -362,16 +395,6 @@ export class EmbeddedBroker implements MqttTransport {
       publisher: this.principals.get(client) ?? principalOf(identity),
     };
     if (identity.kind === 'device') message.deviceName = identity.deviceName;
-    // "PUBACK means stored" [MQTT-4.3.2-1]: while storage is failing a device's reading cannot be
-    // stored, and MQTT 3.1.1 has no negative acknowledgement, so the connection is closed without
-    // one: the client keeps the message and sends it again after reconnecting (mqtt.js, our
-    // device agent, Tasmota all do). Checked before the bridge sees it, so that it is not half
-    // taken in (folded into a sensor's history in memory) and then counted twice when resent.
-    if (packet.qos > 0 && identity.kind === 'device' && this.deps.db.health.current) {
-      this.counters.storageRefused++;
-      done(new Error('storage is failing: publish not acknowledged'));
-      return;
-    }
     const handled = deliverInbound(this.handler, message, this.counters, this.deps.logger);
     // The bridge refused it outright (a device speaking for a device another login owns).
     if (!(handled instanceof Promise)) return this.refusePublish(packet, done, true);
@@ -385,8 +408,38 @@ export class EmbeddedBroker implements MqttTransport {
         return;
       }
     }
-    // A fault that began while this message was on its way (the write failed): no PUBACK either.
-    void handled.then((outcome) => done(outcome === 'storage-failing' && packet.qos > 0 ? new Error('storage is failing: publish not acknowledged') : null));
+    // A fault that began while this message was on its way (the write failed): no PUBACK either,
+    // and the resent packet's counter may pass once more.
+    void handled.then((outcome) => {
+      const unacknowledged = outcome === 'storage-failing' && packet.qos > 0;
+      if (unacknowledged && signedCounter !== undefined && message.deviceName) this.deps.signatures?.release(message.deviceName, signedCounter);
+      done(unacknowledged ? new Error('storage is failing: publish not acknowledged') : null);
+    });
+  }
+
+  /**
+   * A device that must sign sent a message unsigned, forged (bad envelope or signature) or
+   * replayed (counter not above the last): acknowledged per its QoS and dropped, like an ACL
+   * refusal [MQTT-3.3.5-2], never routed, retained or bridged. Not closing the connection, as the
+   * storage-fault path does: that path withholds the PUBACK because the same packet sent again
+   * later can be stored; a refused signature is refused again every time, so withholding it would
+   * only make the device resend it forever, and an agent that delivers in order would never get
+   * past it. The PUBACK of a refused message promises nothing was lost that could have been kept.
+   */
+  private refuseSignature(device: string, packet: PublishPacket, reason: SignatureRefusal, done: (err?: Error | null) => void): void {
+    this.counters[SIGNATURE_COUNTERS[reason]]++;
+    const logKey = `${device} ${reason}`;
+    if (!this.signatureRefusalLogged.has(logKey)) {
+      if (this.signatureRefusalLogged.size >= 1024) this.signatureRefusalLogged.clear();
+      this.signatureRefusalLogged.add(logKey);
+      this.deps.logger.warn({ device, topic: packet.topic, reason }, `mqtt message of a signing device refused: ${SIGNATURE_REASONS[reason]}`);
+    }
+    this.refusePublish(packet, done, true);
+  }
+
+  private clearSignatureLog(device: string): void {
+    if (this.signatureRefusalLogged.size === 0) return;
+    for (const reason of Object.keys(SIGNATURE_COUNTERS)) this.signatureRefusalLogged.delete(`${device} ${reason}`);
   }
 
   /**
@@ -429,6 +482,18 @@ export class EmbeddedBroker implements MqttTransport {
     done(null, null);
   }
 }
+
+const SIGNATURE_COUNTERS: Record<SignatureRefusal, 'unsignedRefused' | 'forgedRefused' | 'replayedRefused'> = {
+  unsigned: 'unsignedRefused',
+  forged: 'forgedRefused',
+  replayed: 'replayedRefused',
+};
+
+const SIGNATURE_REASONS: Record<SignatureRefusal, string> = {
+  unsigned: 'not signed',
+  forged: 'bad signature or envelope',
+  replayed: 'counter not above the last accepted (a replay)',
+};
 
 /** The client's address: the TCP socket's, or for MQTT over WebSocket the upgrade request's. */
 function remoteAddressOf(client: Client): string | undefined {

@@ -7,6 +7,7 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { InboundHandler, InboundMessage, MqttTransport } from '../transport.js';
 import { deliverInbound, type BrokerLogger } from './inbound.js';
+import { isEnvelope, openEnvelope } from '../signing/envelope.js';
 import { createBrokerStats, type BrokerStats } from './stats.js';
 
 export interface ExternalBrokerOptions {
@@ -150,7 +151,11 @@ export class ExternalBroker implements MqttTransport {
       done();
       return;
     }
-    const message: InboundMessage = { topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, clientId: '' };
+    // A signed reading's envelope (docs/mqtt.md "Signed readings") is unwrapped unchecked: the
+    // external broker authenticates, and Hearth cannot tell which device login sent it.
+    const envelope = isEnvelope(payload) ? openEnvelope(payload) : undefined;
+    if (envelope) this.counters.signatureUnchecked++;
+    const message: InboundMessage = { topic: packet.topic, payload: envelope?.payload ?? payload, qos: packet.qos, retain: packet.retain, clientId: '' };
     const handled = deliverInbound(this.handler, message, this.counters, this.opts.logger);
     // A refusal is acknowledged too: the external broker has routed the message already.
     if (packet.qos === 0 || !(handled instanceof Promise)) {

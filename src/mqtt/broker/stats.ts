@@ -25,6 +25,16 @@ export interface BrokerStats {
    * closed instead, and the client sends them again once it reconnects.
    */
   storageRefused: number;
+  /**
+   * Publishes of devices that must sign (docs/mqtt.md "Signed readings") refused because they were
+   * not signed, carried a bad signature or envelope, or a counter not above the last accepted:
+   * acknowledged and dropped.
+   */
+  unsignedRefused: number;
+  forgedRefused: number;
+  replayedRefused: number;
+  /** Envelopes of devices without a key, unwrapped without a check (nothing to check them with). */
+  signatureUnchecked: number;
 }
 
 export function createBrokerStats(): BrokerStats {
@@ -40,5 +50,9 @@ export function createBrokerStats(): BrokerStats {
     invalidStrings: 0,
     retainedRefused: 0,
     storageRefused: 0,
+    unsignedRefused: 0,
+    forgedRefused: 0,
+    replayedRefused: 0,
+    signatureUnchecked: 0,
   };
 }

@@ -19,6 +19,8 @@ export interface AgentSuite {
   agentLog(): string;
   /** Starts `devices/agent/main.ts ARGS` from the repository (one agent per file). */
   startAgent(args: string[]): ChildProcess;
+  /** Stops the agent with SIGTERM (it says goodbye and keeps its queue); resolves once it exited. */
+  stopAgent(): Promise<void>;
 }
 
 export function agentSuite(tmpPrefix: string): AgentSuite {
@@ -33,6 +35,13 @@ export function agentSuite(tmpPrefix: string): AgentSuite {
       agent.stderr!.on('data', (c: Buffer) => (log += c.toString()));
       return agent;
     },
+    async stopAgent(): Promise<void> {
+      const running = agent;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise<void>((done) => running.once('exit', () => done()));
+      running.kill('SIGTERM');
+      await exited;
+    },
   } as AgentSuite;
 
   test.before(async () => {
@@ -45,11 +54,7 @@ export function agentSuite(tmpPrefix: string): AgentSuite {
   });
 
   test.after.always(async () => {
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((done) => agent!.once('exit', done));
-      agent.kill('SIGTERM');
-      await exited;
-    }
+    await suite.stopAgent();
     await suite.gateway?.stop();
     suite.alice?.client.stopClient();
     rmSync(suite.workDir, { recursive: true, force: true });

@@ -20,13 +20,17 @@ export interface DeviceCredentials {
   userId: string;
   username: string;
   password: string;
+  signing: 'signed' | 'unsigned';
+  publicKey?: string;
 }
 
 export interface MqttGateway {
   readonly server: HearthServer;
   readonly dataDir: string;
-  /** `hearth device add NAME --json` against the running gateway. */
-  addDevice(name: string): Promise<DeviceCredentials>;
+  /** `hearth device add NAME [ARGS] --json` against the running gateway. */
+  addDevice(name: string, args?: string[]): Promise<DeviceCredentials>;
+  /** `hearth ARGS` against the running gateway; its standard output. */
+  cli(args: string[]): Promise<string>;
   /** `hearth device remove NAME` against the running gateway. */
   removeDevice(name: string): Promise<void>;
   /** `hearth user add NAME [--admin] --password P`; returns the user id. */
@@ -82,9 +86,10 @@ export async function startMqttGateway(opts: StartMqttGatewayOptions = {}): Prom
   const gateway: MqttGateway = {
     server,
     dataDir,
-    async addDevice(name) {
-      return JSON.parse(await cli(['device', 'add', name, '--json'])) as DeviceCredentials;
+    async addDevice(name, args = []) {
+      return JSON.parse(await cli(['device', 'add', name, ...args, '--json'])) as DeviceCredentials;
     },
+    cli,
     async removeDevice(name) {
       await cli(['device', 'remove', name]);
     },
