@@ -55,7 +55,7 @@ test: deps typecheck
 # no other program (Synapse, Mosquitto, matrix-nio, chromium, a device agent). `make integration`:
 # the others, listed here; a test file that starts any of those belongs in this list.
 PROCESS_TESTS := test/integration test/federation test/security test/crash test/fuzz \
-	test/app/gateway-image.test.ts test/app/make-run.test.ts \
+	test/app/gateway-image.test.ts test/app/make-run.test.ts test/app/agent-image.test.ts \
 	test/devices/agent.test.ts test/devices/drivers.test.ts test/devices/fleet.test.ts \
 	test/mqtt/broker.test.ts test/mqtt/broker-external.test.ts test/cli/doctor-checks.test.ts
 
