@@ -43,13 +43,13 @@ async function federationStatus(h: HearthServer): Promise<{ lines: string[]; jso
   const config = { dataDir: h.dataDir } as HearthConfig;
   const lines: string[] = [];
   const jsonLines: string[] = [];
-  mustSucceed(await runFederationCommand(['status'], { config, out: (l) => lines.push(l), err: (l) => lines.push(l) }));
-  mustSucceed(await runFederationCommand(['status', '--json'], { config, out: (l) => jsonLines.push(l), err: (l) => jsonLines.push(l) }));
+  mustSucceed(await runFederationCommand(['status'], { config, out: (l) => lines.push(l), err: (l) => lines.push(l) }), lines);
+  mustSucceed(await runFederationCommand(['status', '--json'], { config, out: (l) => jsonLines.push(l), err: (l) => jsonLines.push(l) }), jsonLines);
   return { lines, json: JSON.parse(jsonLines.join('\n')) as FederationStatusResult };
 }
 
-function mustSucceed(code: number): void {
-  if (code !== 0) throw new Error(`hearth federation status exited ${code}`);
+function mustSucceed(code: number, output: string[]): void {
+  if (code !== 0) throw new Error(`hearth federation status exited ${code}: ${output.join('\n')}`);
 }
 
 async function bodies(side: Side, roomId: string): Promise<string[]> {

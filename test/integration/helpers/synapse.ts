@@ -115,11 +115,25 @@ export async function startSynapse(opts: StartSynapseOptions = {}): Promise<Syna
   }
   const persistent = opts.persistent;
   if (persistent && persistent.name.startsWith('it-')) throw new Error(`persistent Synapse names must not start with it-: ${persistent.name}`);
+  const env = { ...process.env, ...opts.env };
+  // A free port can be taken by another test file between freePort() and Synapse binding it (the
+  // suite runs files side by side): a fresh peer that exits while starting is made again on other
+  // ports, at most twice.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSynapseOnce(opts, env);
+    } catch (err) {
+      if (persistent || attempt >= 3 || !/exited while starting/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startSynapseOnce(opts: StartSynapseOptions, env: NodeJS.ProcessEnv): Promise<SynapsePeer> {
+  const persistent = opts.persistent;
   const name = persistent?.name ?? `it-${process.pid}-${++instanceCounter}-${Date.now().toString(36)}`;
   const federationPort = persistent?.federationPort ?? (await freePort());
   let clientPort = persistent?.clientPort ?? (await freePort());
   while (!persistent && clientPort === federationPort) clientPort = await freePort();
-  const env = { ...process.env, ...opts.env };
 
   const start = async (): Promise<Record<string, string>> => {
     const listen = opts.federationListenPort === undefined ? [] : [String(opts.federationListenPort)];
