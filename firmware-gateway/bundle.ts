@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
+import { embedStatusPage } from '../src/status/page-build.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -60,7 +61,8 @@ await build({
     'process.env.HEARTH_VERSION': JSON.stringify(pkg.version),
   },
   banner: { js: "const hearthImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [classicLevelAddon, optionalModulesLeftOut],
+  // The status page is embedded as strings (src/status/page-build.ts): the executable reads no file to serve it.
+  plugins: [classicLevelAddon, optionalModulesLeftOut, embedStatusPage()],
   logLevel: 'warning',
 });
 

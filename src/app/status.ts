@@ -5,9 +5,11 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { registerStatusRoutes } from '../api/client/status.js';
+import { registerStatusPageRoutes } from '../api/client/status-page.js';
 import type { DestinationStatus } from '../federation/send/sender.js';
 import type { RoomEngine } from '../rooms/engine.js';
 import { GatewayRates } from '../status/gateway-rates.js';
+import { loadStatusPageAssets } from '../status/page-assets.js';
 import type { LiveDevices } from '../status/live-devices.js';
 import { processWriteBytes } from '../status/process-io.js';
 import { StatusService } from '../status/status-service.js';
@@ -64,4 +66,5 @@ export async function assembleStatusPage(deps: StatusPageAssemblyDeps): Promise<
     federation: deps.federation,
   });
   registerStatusRoutes(deps.app, { requireUser: deps.requireUser, status });
+  registerStatusPageRoutes(deps.app, { load: loadStatusPageAssets });
 }
