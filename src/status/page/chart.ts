@@ -8,17 +8,18 @@ import uPlot from 'uplot';
 import { call, STATUS_API, type HistoryAnswer, type Session } from './api.js';
 
 const RANGES: [label: string, ms: number][] = [
-  ['1 h', 3_600_000],
-  ['6 h', 6 * 3_600_000],
-  ['24 h', 86_400_000],
-  ['7 d', 7 * 86_400_000],
-  ['30 d', 30 * 86_400_000],
+  ['last hour', 3_600_000],
+  ['last 6 hours', 6 * 3_600_000],
+  ['last 24 hours', 86_400_000],
+  ['last 7 days', 7 * 86_400_000],
+  ['last 30 days', 30 * 86_400_000],
 ];
+/** `auto`: raw up to 6 hours, 5-minute buckets up to 7 days, hourly beyond (docs/telemetry.md). */
 const RESOLUTIONS: [label: string, value: string][] = [
   ['auto', 'auto'],
-  ['raw', 'raw'],
-  ['5 min', '5m'],
-  ['1 h', '1h'],
+  ['every reading', 'raw'],
+  ['5-minute', '5m'],
+  ['hourly', '1h'],
 ];
 const HEIGHT = 170;
 
@@ -32,6 +33,7 @@ export class SensorChart {
   private data: number[][] = [[], []];
   private drawn: 'raw' | '5m' | '1h' | undefined;
   private from = 0;
+  private to = 0;
   private loading: AbortController | undefined;
   private readonly onResize = () => this.plot?.setSize({ width: this.width(), height: HEIGHT });
 
@@ -61,7 +63,7 @@ export class SensorChart {
   async load(): Promise<void> {
     this.loading?.abort();
     const abort = (this.loading = new AbortController());
-    const to = Date.now();
+    const to = (this.to = Date.now());
     this.from = to - Number(this.range.value);
     const q = new URLSearchParams({ from: String(this.from), to: String(to), resolution: this.resolution.value });
     let h: HistoryAnswer;
@@ -77,8 +79,9 @@ export class SensorChart {
     const xs = h.ts.map((t) => t / 1000);
     this.drawn = h.resolution;
     this.data = h.resolution === 'raw' ? [xs, h.value as number[]] : [xs, h.mean, h.min, h.max];
+    const n = h.ts.length;
     this.note.textContent =
-      `${h.ts.length} ${h.resolution === 'raw' ? 'readings' : `${h.resolution === '5m' ? '5-minute' : 'hourly'} buckets (mean, min, max)`}` +
+      `${n} ${h.resolution === 'raw' ? (n === 1 ? 'reading' : 'readings') : `${h.resolution === '5m' ? '5-minute' : 'hourly'} ${n === 1 ? 'bucket' : 'buckets'} (mean, min, max)`}` +
       (h.truncated ? ', the first 10,000 of the range: pick a shorter range or a rollup' : '');
     this.draw();
   }
@@ -118,7 +121,9 @@ export class SensorChart {
       height: HEIGHT,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      // The chosen range, whatever the data covers (one reading would otherwise span years); live readings extend it.
+      // (uPlot's own max is no help: for a single point it adds 86400 / ms, a thousand days in seconds.)
+      scales: { x: { time: true, range: () => [this.from / 1000, Math.max(this.to / 1000, this.lastX())] } },
       axes: [
         { stroke: muted, grid: { stroke: 'rgba(128,128,128,0.15)' } },
         { stroke: muted, size: 48, grid: { stroke: 'rgba(128,128,128,0.15)' } },
@@ -134,6 +139,12 @@ export class SensorChart {
             ],
     };
     this.plot = new uPlot(opts, this.data as uPlot.AlignedData, this.plotBox);
+  }
+
+  /** The newest reading's time (s), 0 without any. */
+  private lastX(): number {
+    const xs = this.data[0]!;
+    return xs.length > 0 ? xs[xs.length - 1]! : 0;
   }
 
   private width(): number {

@@ -130,6 +130,11 @@ async function gatewayLoop(mine: number): Promise<void> {
   }
 }
 
+/** Shortly after the start the hourly figures are extrapolated: say from how long. */
+function over(windowSeconds: number): string {
+  return windowSeconds < 3000 ? ` (from ${fmt.duration(windowSeconds)})` : '';
+}
+
 function renderGateway(g: GatewayView): void {
   const facts: [string, string][] = [
     ['Server', g.server_name],
@@ -138,8 +143,8 @@ function renderGateway(g: GatewayView): void {
     ['Memory (RSS)', fmt.bytes(g.rss_bytes)],
     ['Disk used', fmt.bytes(g.disk.used_bytes)],
     ['Disk free', g.disk.free_bytes === undefined ? 'n/a' : fmt.bytes(g.disk.free_bytes)],
-    ['Written per hour', g.writes.bytes_per_hour === null ? 'n/a' : fmt.bytes(g.writes.bytes_per_hour)],
-    ['Telemetry journal per hour', fmt.bytes(g.writes.telemetry_journal_bytes_per_hour)],
+    ['Written per hour', g.writes.bytes_per_hour === null ? 'n/a' : fmt.bytes(g.writes.bytes_per_hour) + over(g.writes.window_seconds)],
+    ['Telemetry journal per hour', fmt.bytes(g.writes.telemetry_journal_bytes_per_hour) + over(g.writes.window_seconds)],
     ['MQTT clients', g.mqtt.clients === null ? 'external broker' : String(g.mqtt.clients)],
     ['MQTT messages/s', fmt.rate(g.mqtt.messages_per_second)],
     ['Readings/s', fmt.rate(g.readings_per_second)],
