@@ -10,7 +10,9 @@
  * - `GET devices/{device}/sensors/{sensor}/history?from=&to=&resolution=`: a sensor's history as
  *   columns for the chart.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden, invalidParam, notFound } from '../../core/errors.js';
 import { LongPollGate } from '../../limits/long-polls.js';
 import { limitExceeded } from '../../limits/client-limits.js';
@@ -31,6 +33,13 @@ const RESOLUTIONS = new Set(['raw', '5m', '1h', 'auto']);
 const DAY_MS = 86_400_000;
 /** Device keys and sensor keys are short identifiers (adapters' `deviceKey`); anything longer is not one. */
 const MAX_KEY_LENGTH = 255;
+/**
+ * Answers from this size on go gzip-compressed to a browser that accepts it: the device list
+ * repeats the same keys for every sensor (~6x smaller), and an open page asks for it every few
+ * seconds while devices report.
+ */
+const GZIP_FROM_BYTES = 1024;
+const gzipAsync = promisify(gzip);
 
 export interface StatusRouteDeps {
   requireUser(req: FastifyRequest): Promise<{ userId: string; isAdmin: boolean }>;
@@ -48,15 +57,13 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusRouteDeps
 
   app.get(`${STATUS_API_PREFIX}/gateway`, async (req, reply) => {
     await requireAdmin(req);
-    reply.header('cache-control', 'no-store');
-    return deps.status.gateway();
+    return sendJson(req, reply, await deps.status.gateway());
   });
 
   app.get<{ Querystring: Record<string, string | undefined> }>(`${STATUS_API_PREFIX}/devices`, async (req, reply) => {
     const { userId } = await requireAdmin(req);
     const since = parseSince(req.query.since);
     const timeoutMs = parseTimeout(req.query.timeout);
-    reply.header('cache-control', 'no-store');
     const position = deps.status.position;
     // A position of another run (the gateway restarted under an open page) means: everything.
     const serial = since !== undefined && since.epoch === position.epoch && since.serial <= position.serial ? since.serial : undefined;
@@ -74,7 +81,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusRouteDeps
     // Read after the wait: the answer covers everything up to `next`.
     const next = deps.status.position;
     const devices = await deps.status.devices(userId, serial);
-    return { next: `${next.epoch}_${next.serial}`, full: serial === undefined, devices };
+    return sendJson(req, reply, { next: `${next.epoch}_${next.serial}`, full: serial === undefined, devices });
   });
 
   app.get<{ Params: { device: string; sensor: string }; Querystring: Record<string, string | undefined> }>(
@@ -91,10 +98,22 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusRouteDeps
       if (!RESOLUTIONS.has(resolution)) throw invalidParam('resolution must be raw, 5m, 1h or auto');
       const history = await deps.status.history(device, sensor, from, to, resolution as Resolution | 'auto');
       if (!history) throw notFound('No such device or sensor');
-      reply.header('cache-control', 'no-store');
-      return history;
+      return sendJson(req, reply, history);
     },
   );
+}
+
+/** JSON, not cached, compressed when large and accepted. */
+async function sendJson(req: FastifyRequest, reply: FastifyReply, body: unknown): Promise<FastifyReply> {
+  const text = JSON.stringify(body);
+  reply.header('cache-control', 'no-store');
+  reply.header('content-type', 'application/json');
+  reply.header('vary', 'accept-encoding');
+  if (text.length >= GZIP_FROM_BYTES && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    reply.header('content-encoding', 'gzip');
+    return reply.send(await gzipAsync(text, { level: 6 }));
+  }
+  return reply.send(text);
 }
 
 function parseSince(raw: string | undefined): { epoch: number; serial: number } | undefined {
