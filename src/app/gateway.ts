@@ -3,7 +3,7 @@
  * lifecycle. Start order: storage -> core services (rooms, the clock, accounts, E2EE, push,
  * presence) -> federation (federation-services.ts) -> the Client-Server API
  * (client-api.ts) -> sensors (sensors.ts: telemetry, bridge, MQTT broker) -> metrics (metrics/,
- * when enabled) -> listeners -> admin socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
+ * when enabled) -> the status page (status.ts) -> listeners -> admin socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
  * database closes.
  */
 import { join } from 'node:path';
