@@ -181,3 +181,24 @@ test.serial('unknown devices and sensors are 404, bad parameters 400', async (t)
   const longKey = await api(`/devices/${'x'.repeat(300)}/sensors/t/history`, adminToken);
   t.is(longKey.status, 400);
 });
+
+test.serial('the page: public HTML with a strict policy naming two hashed, immutable files; other asset names are 404', async (t) => {
+  const res = await fetch(`${gateway.server.baseUrl}/`);
+  t.is(res.status, 200);
+  t.regex(res.headers.get('content-type') ?? '', /^text\/html/);
+  t.regex(res.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  const html = await res.text();
+  const assets = [...html.matchAll(/(?:src|href)="(\/_hearth\/status\/assets\/app\.[A-Za-z0-9_-]+\.(?:js|css))"/g)].map((m) => m[1]!);
+  t.is(assets.length, 2);
+  for (const asset of assets) {
+    const file = await fetch(`${gateway.server.baseUrl}${asset}`);
+    t.is(file.status, 200, asset);
+    t.is(file.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    t.is(file.headers.get('content-encoding'), 'gzip', 'compressed for a client that accepts gzip');
+    const again = await fetch(`${gateway.server.baseUrl}${asset}`, { headers: { 'if-none-match': file.headers.get('etag')! } });
+    t.is(again.status, 304);
+  }
+  const unknown = await request(gateway.server.baseUrl, 'GET', '/_hearth/status/assets/app.nothing.js');
+  t.is(unknown.status, 404);
+  t.is(unknown.body.errcode, 'M_NOT_FOUND');
+});
