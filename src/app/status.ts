@@ -49,7 +49,6 @@ export async function assembleStatusPage(deps: StatusPageAssemblyDeps): Promise<
     },
   });
   await rates.start();
-  deps.onClose('status-rates', async () => rates.stop());
   const broker = sensors.broker;
   const status = new StatusService({
     serverName: deps.serverName,

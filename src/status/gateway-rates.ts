@@ -1,11 +1,16 @@
 /**
  * Rates for the status page's gateway panel, from counters the gateway keeps since its start
- * (events persisted, readings, MQTT messages, bytes written). A sample of the counters is kept
- * every `intervalMs` for the last hour, so a rate needs no extra work on the hot paths: events and
- * readings per second over the last minute, bytes written per hour over the last hour (SD-card
- * wear: a short window would swing with every 5-minute telemetry checkpoint and LevelDB compaction).
+ * (events persisted, readings, MQTT messages, bytes written), so a rate costs the hot paths
+ * nothing: events and readings per second over the last minute, bytes written per hour over the
+ * last hour (SD-card wear: a short window would swing with every 5-minute telemetry checkpoint and
+ * LevelDB compaction).
  *
- * `ratesAt` is pure (tested with made-up samples); `GatewayRates` holds the samples and its timer.
+ * Samples are taken when the panel is asked for (an open page asks every 10 s), at most one per
+ * `intervalMs`, kept for an hour, plus the one taken at the start: a gateway nobody watches runs no
+ * timer for them. A page opened after a quiet spell gets rates over the time since the newest
+ * sample before the window (say the last 3 hours): an average over longer, never nothing.
+ *
+ * `ratesAt` is pure (tested with made-up samples); `GatewayRates` holds the samples.
  */
 
 export interface CounterSample {
@@ -41,7 +46,8 @@ const WRITE_WINDOW_MS = 3_600_000;
  * window. Counters that went backwards (cannot happen within one run) count as zero.
  */
 export function ratesAt(samples: readonly CounterSample[], now: CounterSample): GatewayRateFigures {
-  const oldestWithin = (windowMs: number) => samples.find((s) => now.t - s.t <= windowMs) ?? now;
+  // The oldest sample within the window; none there: the newest one before it (a longer window).
+  const oldestWithin = (windowMs: number) => samples.find((s) => now.t - s.t <= windowMs) ?? samples[samples.length - 1] ?? now;
   const r = oldestWithin(RATE_WINDOW_MS);
   const w = oldestWithin(WRITE_WINDOW_MS);
   const rateSeconds = (now.t - r.t) / 1000;
@@ -66,36 +72,32 @@ export interface GatewayRatesOptions {
   intervalMs?: number;
 }
 
-/** Keeps a sample of the counters every `intervalMs` (default 10 s) for the last hour. */
+/** Keeps the start's sample and, as rates are asked for, one per `intervalMs` (default 10 s) of the last hour. */
 export class GatewayRates {
   private readonly samples: CounterSample[] = [];
-  private timer: NodeJS.Timeout | undefined;
   private readonly intervalMs: number;
-  private readonly limit: number;
 
   constructor(private readonly opts: GatewayRatesOptions) {
     this.intervalMs = opts.intervalMs ?? 10_000;
-    this.limit = Math.ceil(WRITE_WINDOW_MS / this.intervalMs) + 1;
   }
 
-  /** Takes the first sample and starts the timer (unref'd: it never keeps the process alive). */
+  /** Takes the first sample (the counters at the start). */
   async start(): Promise<void> {
-    await this.sample();
-    this.timer = setInterval(() => void this.sample().catch(() => undefined), this.intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
+    this.samples.push(await this.opts.read());
   }
 
   async current(): Promise<GatewayRateFigures> {
-    return ratesAt(this.samples, await this.opts.read());
+    const now = await this.opts.read();
+    const figures = ratesAt(this.samples, now);
+    this.keep(now);
+    return figures;
   }
 
-  private async sample(): Promise<void> {
-    const s = await this.opts.read();
+  private keep(s: CounterSample): void {
+    const newest = this.samples[this.samples.length - 1];
+    if (newest && s.t - newest.t < this.intervalMs) return;
     this.samples.push(s);
-    if (this.samples.length > this.limit) this.samples.shift();
+    // Older than the window: only the newest of those is still of use (the fallback above).
+    while (this.samples.length > 1 && s.t - this.samples[1]!.t > WRITE_WINDOW_MS) this.samples.shift();
   }
 }

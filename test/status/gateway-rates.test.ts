@@ -37,14 +37,35 @@ test('without /proc/self/io there is no bytes-written figure, the journal figure
   t.is(rates.journalBytesPerHour, 5000);
 });
 
-test('GatewayRates keeps at most an hour of samples and reads the counters for each answer', async (t) => {
+test('after a quiet spell the rates cover the time since the newest sample before the window', (t) => {
+  const rates = ratesAt([sample(0), sample(1000, { writeBytes: 0 })], sample(3 * 3_600_000 + 1000, { writeBytes: 3_000_000, events: 10_800 }));
+  t.is(rates.writeWindowSeconds, 3 * 3600);
+  t.is(rates.bytesWrittenPerHour, 1_000_000);
+  t.is(rates.eventsPerSecond, 1);
+});
+
+test('GatewayRates reads the counters for each answer and keeps a sample at most every interval, an hour of them', async (t) => {
   let clock = 0;
   let events = 0;
-  const rates = new GatewayRates({ intervalMs: 1_000_000, read: async () => sample(clock, { events }) });
+  let reads = 0;
+  const rates = new GatewayRates({ intervalMs: 10_000, read: async () => (reads++, sample(clock, { events })) });
   await rates.start();
   clock = 10_000;
   events = 50;
+  t.is((await rates.current()).eventsPerSecond, 5);
+  // Asked again 5 s later: answered from the start's sample, the 10 s sample not replaced.
+  clock = 15_000;
+  events = 60;
+  t.is((await rates.current()).eventsPerSecond, 4);
+  t.is(reads, 3);
+  // Two hours of asking every 10 s at 2 events/s: the answer covers the last minute, the samples an hour.
+  for (let i = 0; i < 720; i++) {
+    clock += 10_000;
+    events += 20;
+    await rates.current();
+  }
   const figures = await rates.current();
-  rates.stop();
-  t.is(figures.eventsPerSecond, 5);
+  t.is(figures.eventsPerSecond, 2);
+  t.is(figures.writeWindowSeconds, 3600);
+  t.true((rates as unknown as { samples: unknown[] }).samples.length <= 362);
 });

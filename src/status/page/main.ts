@@ -130,9 +130,9 @@ async function gatewayLoop(mine: number): Promise<void> {
   }
 }
 
-/** Shortly after the start the hourly figures are extrapolated: say from how long. */
+/** The hourly figures cover the last hour, or (shortly after the start, after a quiet spell) another span: say which. */
 function over(windowSeconds: number): string {
-  return windowSeconds < 3000 ? ` (from ${fmt.duration(windowSeconds)})` : '';
+  return windowSeconds < 3000 || windowSeconds > 4000 ? ` (over ${fmt.duration(windowSeconds)})` : '';
 }
 
 function renderGateway(g: GatewayView): void {
