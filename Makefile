@@ -32,7 +32,8 @@ deps: $(NODE_MODULES_STAMP)
 
 # `make run` starts the bundled gateway (scripts/build.ts): plain node, no TypeScript loader in memory.
 BUNDLE := dist/hearth.mjs
-$(BUNDLE): $(NODE_MODULES_STAMP) package.json $(shell find src -name '*.ts') scripts/build.ts
+# The status page's HTML and CSS are embedded too (src/status/page-build.ts).
+$(BUNDLE): $(NODE_MODULES_STAMP) package.json $(shell find src -name '*.ts') $(wildcard src/status/page/*) scripts/build.ts
 	node --import tsx scripts/build.ts
 
 build: $(BUNDLE)

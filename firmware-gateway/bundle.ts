@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
 import { latin1Only } from '../scripts/build.js';
+import { embedStatusPage } from '../src/status/page-build.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -94,7 +95,8 @@ await build({
     'process.env.HEARTH_VERSION': JSON.stringify(pkg.version),
   },
   banner: { js: "const hearthImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [classicLevelAddon, optionalModulesLeftOut],
+  // The status page is embedded as strings (src/status/page-build.ts): the executable reads no file to serve it.
+  plugins: [classicLevelAddon, optionalModulesLeftOut, embedStatusPage()],
   external: RUNTIME_MODULES,
   logLevel: 'warning',
 });

@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { embedStatusPage } from '../src/status/page-build.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const BUNDLE = join(ROOT, 'dist', 'hearth.mjs');
@@ -29,6 +30,8 @@ export async function buildBundle(): Promise<string> {
     sourcemap: 'linked',
     legalComments: 'none',
     define: { 'process.env.HEARTH_VERSION': JSON.stringify(pkg.version) },
+    // The status page's HTML, script and stylesheet, built and embedded as strings (src/status/page-build.ts).
+    plugins: [embedStatusPage()],
     logLevel: 'warning',
   });
   writeFileSync(BUNDLE, latin1Only(readFileSync(BUNDLE, 'utf8')));

@@ -6,6 +6,8 @@ missing=0
 for cmd in mosquitto_pub mosquitto_sub; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "missing: $cmd (apt-get install mosquitto-clients)"; missing=1; }
 done
+# The status page's browser test drives Debian's chromium (playwright-core downloads no browser).
+[ -x /usr/bin/chromium ] || { echo "missing: /usr/bin/chromium (apt-get install chromium)"; missing=1; }
 /usr/bin/python3 -c 'import nio' >/dev/null 2>&1 || { echo "missing: matrix-nio (apt-get install python3-matrix-nio)"; missing=1; }
 synapse_cache="${HEARTH_SYNAPSE_CACHE:-/var/cache/hearth/synapse-sid}"
 [ -f "$synapse_cache.built" ] || { echo "missing: the Synapse federation peer in $synapse_cache (bash scripts/synapse-peer build)"; missing=1; }

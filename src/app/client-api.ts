@@ -89,6 +89,8 @@ export interface ClientApiDeps {
   federation: { membership: FederatedMembership; client: Pick<FederationClient, 'stream'> };
   /** Called with the new HTTP server before any route: request metrics hook in here (metrics/). */
   instrument?: (app: FastifyInstance) => void;
+  /** Called when the server starts closing, beside the notifier: other long-polls answer too (the status page's). */
+  onClosing?: () => void;
 }
 
 export interface ClientApiSurface {
@@ -123,7 +125,13 @@ export async function assembleClientApi(deps: ClientApiDeps): Promise<ClientApiS
   });
 
   // Closing the HTTP server answers parked /sync long-polls first, or it would wait for them.
-  const app = createHttpServer({ logger: log.child({ component: 'http' }), onClosing: () => notifier.close() });
+  const app = createHttpServer({
+    logger: log.child({ component: 'http' }),
+    onClosing: () => {
+      notifier.close();
+      deps.onClosing?.();
+    },
+  });
   deps.instrument?.(app);
   registerHealthRoutes(app, {
     problem: () => {

@@ -3,7 +3,7 @@
  * lifecycle. Start order: storage -> core services (rooms, the clock, accounts, E2EE, push,
  * presence) -> federation (federation-services.ts) -> the Client-Server API
  * (client-api.ts) -> sensors (sensors.ts: telemetry, bridge, MQTT broker) -> metrics (metrics/,
- * when enabled) -> listeners -> admin socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
+ * when enabled) -> the status page (status.ts) -> listeners -> admin socket. Stop runs the other way, so buffered writes (telemetry, MQTT persistence) land before the
  * database closes.
  */
 import { join } from 'node:path';
@@ -55,6 +55,8 @@ import { serverNameOf } from '../core/identifiers.js';
 import { settleServerName } from './server-name.js';
 import { MetricsAccess } from '../metrics/access.js';
 import { registerMetricsRoute } from '../metrics/route.js';
+import { LiveDevices } from '../status/live-devices.js';
+import { assembleStatusPage } from './status.js';
 
 interface Closable {
   name: string;
@@ -95,6 +97,7 @@ export class Gateway {
 
   async start(): Promise<void> {
     const { log } = this;
+    const startedAt = Date.now();
 
     // ---- storage and the core services
     const db = await Database.open(join(this.config.dataDir, 'db'), { ...this.config.storage, logger: log.child({ component: 'storage' }) });
@@ -256,6 +259,9 @@ export class Gateway {
     this.connections.attach(federation.surface.app.server);
     this.closables.push({ name: 'federation-services', close: () => federation.close() });
 
+    // The status page's live device values (src/status/): fed by the bridge, answered on the client port.
+    const live = new LiveDevices();
+
     // ---- the Client-Server API: the HTTP server, /health and every client route (src/app/client-api.ts)
     const clientApi = await assembleClientApi({
       config,
@@ -283,6 +289,8 @@ export class Gateway {
       profileOf,
       federation: { membership: federation.rooms.membership, client: federation.surface.client },
       ...(metrics ? { instrument: (app: FastifyInstance) => metrics.instrument(app) } : {}),
+      // Parked status-page long-polls answer when the server starts closing, as /sync's do.
+      onClosing: () => live.close(),
     });
     this.connections.attach(clientApi.app.server);
 
@@ -298,6 +306,7 @@ export class Gateway {
       requireUser: (req) => clientApi.auth.requireUser(req),
       admitConnection: (socket) => this.connections.admit(socket),
       onClose: (name, close) => this.closables.push({ name, close }),
+      bridgeObserver: live,
     });
     this.broker = sensors.broker;
     const { registry, bridge } = sensors;
@@ -316,6 +325,24 @@ export class Gateway {
       });
       registerMetricsRoute(clientApi.app, { access: new MetricsAccess(config.metrics.allow), render: () => metrics.render() });
     }
+
+    // ---- the status page at / on the client port (src/app/status.ts, docs/status-page.md)
+    await assembleStatusPage({
+      app: clientApi.app,
+      requireUser: (req) => clientApi.auth.requireUser(req),
+      serverName,
+      dataDir: config.dataDir,
+      startedAt,
+      engine,
+      live,
+      sensors,
+      federation: {
+        destinations: () => federation.rooms.sender.status(),
+        streamHead: () => notifier.position,
+        clockSane: () => clock.status().sane,
+      },
+      onClose: (name, close) => this.closables.push({ name, close }),
+    });
 
     // ---- listeners
     await clientApi.listen();

@@ -14,7 +14,7 @@ import type { HearthConfig } from '../config/config.js';
 import type { JsonObject } from '../core/types.js';
 import { registerTelemetryRoutes } from '../api/client/telemetry.js';
 import { ConnectRateLimits } from '../limits/client-limits.js';
-import { MqttBridge } from '../mqtt/bridge/bridge.js';
+import { MqttBridge, type BridgeObserver } from '../mqtt/bridge/bridge.js';
 import type { BridgeRoomPort } from '../mqtt/bridge/room-port.js';
 import { EmbeddedBroker } from '../mqtt/broker/embedded.js';
 import { createDefaultAclPolicy, deviceMayReceiveCommands } from '../mqtt/identity/acl.js';
@@ -45,6 +45,8 @@ export interface SensorsDeps {
   admitConnection: (socket: Socket) => boolean;
   /** Registers a shutdown step (run in reverse order). */
   onClose: (name: string, close: () => Promise<void>) => void;
+  /** Told of readings and device changes as the bridge sees them (the status page's live values). */
+  bridgeObserver?: BridgeObserver;
 }
 
 export interface SensorsSurface {
@@ -104,6 +106,7 @@ export async function assembleSensors(deps: SensorsDeps): Promise<SensorsSurface
     telemetry,
     config: config.bridge,
     logger: log.child({ component: 'bridge' }),
+    ...(deps.bridgeObserver ? { observer: deps.bridgeObserver } : {}),
   });
   bridgeRef = bridge;
   await bridge.start();

@@ -3,7 +3,8 @@
  * executable, which is copied into an empty folder and run there under `env -i`, so nothing can come
  * from the repository's node_modules (a module loaded at run time once made it die outside the
  * repository). Through that executable alone: `hearth user add`, `hearth run`, `hearth device add`
- * against the running gateway, a Matrix room with a message read back, and an MQTT round trip.
+ * against the running gateway, a Matrix room with a message read back, the status page (embedded at
+ * build time), and an MQTT round trip.
  *
  * The build takes a few seconds (esbuild, the SEA blob, postject), so the test builds into its own
  * temp folder each time rather than trusting a possibly stale `firmware-gateway/out/hearth`.
@@ -165,6 +166,21 @@ test('the built executable, alone in an empty folder under env -i: chat, a thumb
   t.is(thumb.headers.get('content-type'), 'image/jpeg');
   const decoded = await sharp(thumbBytes).metadata();
   t.deepEqual([decoded.format, decoded.width, decoded.height], ['jpeg', 96, 96]);
+
+  // The status page, embedded in the executable (nothing to read beside it): the HTML, the script
+  // and stylesheet it names, and the admin's data API.
+  const page = await fetch(`${baseUrl}/`);
+  t.is(page.status, 200);
+  const html = await page.text();
+  const assets = [...html.matchAll(/(?:src|href)="(\/_hearth\/status\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+  t.is(assets.length, 2, html);
+  for (const asset of assets) {
+    const res = await fetch(`${baseUrl}${asset}`);
+    t.is(res.status, 200, asset);
+    t.true((await res.text()).length > 1000, asset);
+  }
+  const panel = await matrix<{ server_name: string }>(baseUrl, 'GET', '/_hearth/status/v1/gateway', token);
+  t.is(panel.server_name, `localhost:${clientPort}`);
 
   // A device, created through the running gateway's admin socket.
   const device = JSON.parse(await hearthCommand(installed, ['device', 'add', 'kitchen-sensor', '--json'])) as {

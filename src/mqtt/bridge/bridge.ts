@@ -47,6 +47,17 @@ export interface MqttBridgeDeps {
   mayReceiveCommands?: (publisher: string, topic: string) => boolean;
   logger: BridgeLogger;
   now?: () => number;
+  /** Told of every reading and device change as it happens (the status page's live values). */
+  observer?: BridgeObserver;
+}
+
+/**
+ * What the bridge tells a watcher (src/status/live-devices.ts), synchronously and cheaply: a
+ * reading of a registered device, and a device whose registration or availability changed.
+ */
+export interface BridgeObserver {
+  reading(deviceKey: string, sensor: string, value: SensorValue, ts: number): void;
+  deviceChanged(deviceKey: string): void;
 }
 
 export interface BridgeStats {
@@ -323,6 +334,20 @@ export class MqttBridge {
     return undefined;
   }
 
+  /** Every registered device (the status page lists them). */
+  devices(): BridgedDevice[] {
+    return this.registry.all();
+  }
+
+  device(key: string): BridgedDevice | undefined {
+    return this.registry.get(key);
+  }
+
+  /** The state key of a sensor's `org.hearth.sensor` event, also what a command names it by. */
+  sensorStateKey(d: BridgedDevice, sensor: string): string {
+    return this.deviceRooms.sensorStateKey(d, sensor);
+  }
+
   /** The telemetry stream behind a room's sensor (history endpoint), if the room shows that sensor. */
   resolveStream(roomId: string, sensor: string): string | undefined {
     const devices = this.registry.inRoom(roomId);
@@ -398,6 +423,7 @@ export class MqttBridge {
       this.earlyAvailability.delete(a.key);
       if (early) d.online = this.combinedAvailability(d, early);
       await this.registry.save(d);
+      this.deps.observer?.deviceChanged(d.key);
       // The record holds the claim from now on.
       this.ownership.takeClaim(a.key);
       const created = d;
@@ -409,6 +435,7 @@ export class MqttBridge {
     const visible = this.registry.merge(d, a);
     if (JSON.stringify(d) === before) return;
     await this.registry.save(d);
+    this.deps.observer?.deviceChanged(d.key);
     const device = d;
     if (visible) this.mirror(d, () => this.deviceRooms.sendDevice(device));
   }
@@ -417,6 +444,7 @@ export class MqttBridge {
     const d = this.registry.bySource(sourceTopic);
     if (!d || !this.registry.retract(d, sourceTopic)) return;
     await this.registry.save(d);
+    this.deps.observer?.deviceChanged(d.key);
     this.mirror(d, () => this.deviceRooms.sendDevice(d));
   }
 
@@ -432,6 +460,7 @@ export class MqttBridge {
     if (d.online === online) return;
     d.online = online;
     await this.registry.save(d);
+    this.deps.observer?.deviceChanged(d.key);
     const ts = this.now();
     this.mirror(d, () => this.deviceRooms.sendAvailability(d, online, ts));
   }
@@ -456,6 +485,7 @@ export class MqttBridge {
     const stream = info ? this.streamKeyOf(info, r.deviceKey, r.sensor) : `${r.deviceKey}/${r.sensor}`;
     const durable = this.deps.telemetry.record({ stream, ts: r.ts, value });
     if (d) {
+      this.deps.observer?.reading(d.key, r.sensor, value, r.ts);
       this.commands.observe(d.key, r.sensor, value);
       this.throttledSensorEvent(d, r.sensor, stream, value, r.ts);
     }

@@ -92,6 +92,10 @@ export class DeviceRegistry {
     return this.devices.get(key);
   }
 
+  all(): BridgedDevice[] {
+    return [...this.devices.values()];
+  }
+
   inRoom(roomId: string): BridgedDevice[] {
     return [...(this.byRoom.get(roomId) ?? [])].flatMap((k) => this.devices.get(k) ?? []);
   }
