@@ -344,20 +344,6 @@ export class Gateway {
       onClose: (name, close) => this.closables.push({ name, close }),
     });
 
-    // ---- listeners
-    await clientApi.listen();
-    // Its close answers parked /sync long-polls first, or it would wait for them (client-api.ts).
-    this.closables.push({ name: 'http', close: () => clientApi.close() });
-    await federation.surface.listen();
-    this.closables.push({ name: 'federation-http', close: () => federation.surface.close() });
-    // After the listener: the announcement makes peers send to us at once (docs/federation.md "Offline").
-    void federation.rooms.start();
-    this.closables.push({ name: 'federation-sender', close: () => federation.rooms.stop() });
-    if (this.broker) {
-      const detach = this.broker.attachWebSocket(clientApi.app.server, config.mqtt.websocketPath);
-      this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });
-    }
-
     // ---- the one-screen summary (`hearth status`, `hearth doctor`; admin/gateway-status.ts)
     let eventsPersisted = 0;
     const stopCountingEvents = engine.onEvent(() => void eventsPersisted++);
@@ -398,6 +384,21 @@ export class Gateway {
       }),
     });
     this.closables.push({ name: 'admin-socket', close: () => admin.close() });
+
+    // ---- listeners, last: once the client port answers, everything behind it (the admin socket
+    // included, which `hearth` commands and the tests use right after a start) is there.
+    await clientApi.listen();
+    // Its close answers parked /sync long-polls first, or it would wait for them (client-api.ts).
+    this.closables.push({ name: 'http', close: () => clientApi.close() });
+    await federation.surface.listen();
+    this.closables.push({ name: 'federation-http', close: () => federation.surface.close() });
+    // After the listener: the announcement makes peers send to us at once (docs/federation.md "Offline").
+    void federation.rooms.start();
+    this.closables.push({ name: 'federation-sender', close: () => federation.rooms.stop() });
+    if (this.broker) {
+      const detach = this.broker.attachWebSocket(clientApi.app.server, config.mqtt.websocketPath);
+      this.closables.push({ name: 'mqtt-websocket', close: async () => detach() });
+    }
 
     // ---- memory: give the heap of a burst back once idle (idle-heap-trim.ts)
     const heapLog = log.child({ component: 'memory' });
