@@ -22,11 +22,12 @@ const ROOT = resolve(import.meta.dirname, '..');
 const DIST = join(ROOT, 'dist');
 export const BUNDLE = join(DIST, 'hearth.mjs');
 
-export async function buildBundle(): Promise<string> {
+/** Builds into `outDir` (dist/ by default; tests build elsewhere); returns the entry's path. */
+export async function buildBundle(outDir = DIST): Promise<string> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const result = await build({
     entryPoints: { hearth: join(ROOT, 'src/cli/main.ts') },
-    outdir: DIST,
+    outdir: outDir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
@@ -44,12 +45,12 @@ export async function buildBundle(): Promise<string> {
     write: false,
   });
   // Chunk names carry a content hash: the chunks of an earlier build would pile up.
-  rmSync(join(DIST, 'chunks'), { recursive: true, force: true });
+  rmSync(join(outDir, 'chunks'), { recursive: true, force: true });
   for (const file of result.outputFiles) {
     mkdirSync(dirname(file.path), { recursive: true });
     writeFileSync(file.path, file.path.endsWith('.mjs') ? latin1Only(file.text) : file.contents);
   }
-  return BUNDLE;
+  return join(outDir, 'hearth.mjs');
 }
 
 /**
