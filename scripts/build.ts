@@ -1,25 +1,37 @@
 /**
- * `make build`: bundles the gateway's TypeScript into one ES module, `dist/hearth.mjs`, that plain
- * `node` runs (what `make run` starts). Dependencies stay in node_modules (`packages: 'external'`).
+ * `make build`: bundles the gateway's TypeScript into ES modules, `dist/hearth.mjs` and the chunks
+ * under `dist/chunks/` it imports, that plain `node` runs (what `make run` starts). Dependencies stay
+ * in node_modules (`packages: 'external'`).
+ *
+ * Why chunks (code splitting): the sources load what only some paths need with `await import()`
+ * (each CLI command, the metrics, the external MQTT broker). Bundled into one file, esbuild hoists
+ * every package those modules import to the bundle's top, so `hearth run` loaded and kept the source
+ * of the MQTT client library (and its readable-stream, lru-cache, worker-timers...), used only by
+ * `mqtt.mode: external` and `hearth doctor`; each dynamic import is now a chunk loaded when reached.
  *
  * Why not run the sources through tsx, as `npx hearth` does: tsx's loader runs in a worker thread
  * with its own V8 isolate and keeps every transformed module's source; measured idle RSS of a fresh
  * gateway was 99 MB through tsx and 71 MB from this bundle (docs/performance.md).
  * `node --import tsx scripts/build.ts`
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { embedStatusPage } from '../src/status/page-build.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-export const BUNDLE = join(ROOT, 'dist', 'hearth.mjs');
+const DIST = join(ROOT, 'dist');
+export const BUNDLE = join(DIST, 'hearth.mjs');
 
-export async function buildBundle(): Promise<string> {
+/** Builds into `outDir` (dist/ by default; tests build elsewhere); returns the entry's path. */
+export async function buildBundle(outDir = DIST): Promise<string> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  await build({
-    entryPoints: [join(ROOT, 'src/cli/main.ts')],
-    outfile: BUNDLE,
+  const result = await build({
+    entryPoints: { hearth: join(ROOT, 'src/cli/main.ts') },
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -33,9 +45,15 @@ export async function buildBundle(): Promise<string> {
     // The status page's HTML, script and stylesheet, built and embedded as strings (src/status/page-build.ts).
     plugins: [embedStatusPage()],
     logLevel: 'warning',
+    write: false,
   });
-  writeFileSync(BUNDLE, latin1Only(readFileSync(BUNDLE, 'utf8')));
-  return BUNDLE;
+  // Chunk names carry a content hash: the chunks of an earlier build would pile up.
+  rmSync(join(outDir, 'chunks'), { recursive: true, force: true });
+  for (const file of result.outputFiles) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    writeFileSync(file.path, file.path.endsWith('.mjs') ? latin1Only(file.text) : file.contents);
+  }
+  return join(outDir, 'hearth.mjs');
 }
 
 /**

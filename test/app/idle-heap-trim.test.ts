@@ -87,3 +87,28 @@ test('a young generation V8 will not shrink gets at most five scavenges per idle
   trim.stop();
   t.is(minors, 5);
 });
+
+test("a trim's own collections do not make the next interval count as busy", async (t) => {
+  const calls: string[] = [];
+  const spin = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+  const trim = startIdleHeapTrim({
+    // A trim (two full collections) blocks the loop for 30 of the 50 ms interval: measured from
+    // before it, the next interval would be ~60% busy and restart the idle period, so no scavenge
+    // would ever be offered.
+    gc: (o) => {
+      calls.push(o?.type ?? 'major');
+      if (!o) spin(15);
+    },
+    intervalMs: 50,
+    youngShrinkAfterMs: 150,
+    minGrowthBytes: 0,
+    maxUtilization: 0.3,
+    youngGenerationBytes: () => 4 * 1024 * 1024,
+  });
+  await sleep(800);
+  trim.stop();
+  t.true(calls.includes('minor'), calls.join(','));
+});
