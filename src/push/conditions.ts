@@ -73,9 +73,28 @@ function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
 
+/**
+ * Compiled patterns, by source. Every event is evaluated against every local member's rules when
+ * it is persisted (unread counts, notification-counts.ts), and a new RegExp per condition was ~10%
+ * of a send. Keys come from push rules and display names, so the cache is bounded: the oldest
+ * entry goes first.
+ */
+const MAX_CACHED_PATTERNS = 512;
+const patterns = new Map<string, RegExp>();
+
+function pattern(source: string): RegExp {
+  let re = patterns.get(source);
+  if (!re) {
+    re = new RegExp(source, 'isu');
+    if (patterns.size >= MAX_CACHED_PATTERNS) patterns.delete(patterns.keys().next().value!);
+    patterns.set(source, re);
+  }
+  return re;
+}
+
 /** Case-insensitive match of the whole value against a glob. */
 export function globMatchesWhole(glob: string, value: string): boolean {
-  return new RegExp(`^${globSource(glob)}$`, 'isu').test(value);
+  return pattern(`^${globSource(glob)}$`).test(value);
 }
 
 /**
@@ -83,12 +102,12 @@ export function globMatchesWhole(glob: string, value: string): boolean {
  * boundary (the `content.body` special case of `event_match`, and content rules).
  */
 export function globMatchesWords(glob: string, value: string): boolean {
-  return new RegExp(`(?:^|${NON_WORD})${globSource(glob)}(?:${NON_WORD}|$)`, 'isu').test(value);
+  return pattern(`(?:^|${NON_WORD})${globSource(glob)}(?:${NON_WORD}|$)`).test(value);
 }
 
 /** Like {@link globMatchesWords}, for a literal text (the display name). */
 function literalMatchesWords(text: string, value: string): boolean {
-  return new RegExp(`(?:^|${NON_WORD})${escapeRegExp(text)}(?:${NON_WORD}|$)`, 'isu').test(value);
+  return pattern(`(?:^|${NON_WORD})${escapeRegExp(text)}(?:${NON_WORD}|$)`).test(value);
 }
 
 /** "non-compound canonical JSON values": strings, safe integers, booleans and null. */
