@@ -65,6 +65,8 @@ const MAX_RETRYABLE = 64;
 export class ReadingVerifier {
   private readonly last = new Map<string, number>();
   private readonly retryable = new Map<string, Set<number>>();
+  /** Trust-on-first-use key pins being stored (bounded by the devices: one per device, once). */
+  private readonly pins = new Set<Promise<void>>();
   private readonly writes: WriteBehind;
 
   private constructor(private readonly deps: ReadingVerifierDeps) {
@@ -97,7 +99,14 @@ export class ReadingVerifier {
         return { ok: true, payload: envelope.payload, verified: false };
       }
       key = learnedKey = offered;
-      this.deps.keys.setPublicKey(message.device, offered).catch(this.deps.onError);
+      // In memory at once (the registry sets it before its first await); stored in the background,
+      // and `flush` waits for it like for the counters.
+      const pin = this.deps.keys.setPublicKey(message.device, offered).then(
+        () => undefined,
+        (err: unknown) => this.deps.onError(err),
+      );
+      this.pins.add(pin);
+      void pin.finally(() => this.pins.delete(pin));
     }
     if (!isEnvelope(payload)) return { ok: false, reason: 'unsigned' };
     if (!envelope || !verifyEnvelope(message, envelope, key)) return { ok: false, reason: 'forged' };
@@ -131,7 +140,8 @@ export class ReadingVerifier {
     this.writes.del('mqttDeviceCounters', tuple(device));
   }
 
-  flush(): Promise<void> {
-    return this.writes.flush();
+  async flush(): Promise<void> {
+    await Promise.all([...this.pins]);
+    await this.writes.flush();
   }
 }
