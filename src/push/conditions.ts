@@ -47,16 +47,23 @@ export function splitPropertyPath(path: string): string[] {
   return parts;
 }
 
-/** The value at a property path of the event, or undefined when any step is absent. */
-export function propertyAt(event: JsonObject, path: string): Json | undefined {
+/** The value at a pre-split property path, or undefined when any step is absent. */
+function valueAt(event: JsonObject, parts: readonly string[]): Json | undefined {
   let value: Json | undefined = event;
-  for (const part of splitPropertyPath(path)) {
+  for (const part of parts) {
     if (!isJsonObject(value)) return undefined;
     if (!Object.hasOwn(value, part)) return undefined;
     value = value[part];
   }
   return value;
 }
+
+/** The value at a property path of the event, or undefined when any step is absent. */
+export function propertyAt(event: JsonObject, path: string): Json | undefined {
+  return valueAt(event, splitPropertyPath(path));
+}
+
+const BODY_PATH = ['content', 'body'] as const;
 
 /** The regular expression source of a glob: `*` is any run of characters, `?` exactly one. */
 function globSource(glob: string): string {
@@ -73,41 +80,54 @@ function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
 
-/**
- * Compiled patterns, by source. Every event is evaluated against every local member's rules when
- * it is persisted (unread counts, notification-counts.ts), and a new RegExp per condition was ~10%
- * of a send. Keys come from push rules and display names, so the cache is bounded: the oldest
- * entry goes first.
- */
-const MAX_CACHED_PATTERNS = 512;
-const patterns = new Map<string, RegExp>();
+/** Case-insensitive, whole-value glob (`event_match` on any key but `content.body`). */
+function wholeGlobRegExp(glob: string): RegExp {
+  return new RegExp(`^${globSource(glob)}$`, 'isu');
+}
 
-function pattern(source: string): RegExp {
-  let re = patterns.get(source);
-  if (!re) {
-    re = new RegExp(source, 'isu');
-    if (patterns.size >= MAX_CACHED_PATTERNS) patterns.delete(patterns.keys().next().value!);
-    patterns.set(source, re);
-  }
-  return re;
+/**
+ * Case-insensitive glob against any substring that starts and ends at a word boundary (the
+ * `content.body` special case of `event_match`, and content rules).
+ */
+function wordsRegExp(source: string): RegExp {
+  return new RegExp(`(?:^|${NON_WORD})${source}(?:${NON_WORD}|$)`, 'isu');
 }
 
 /** Case-insensitive match of the whole value against a glob. */
 export function globMatchesWhole(glob: string, value: string): boolean {
-  return pattern(`^${globSource(glob)}$`).test(value);
+  return wholeGlobRegExp(glob).test(value);
+}
+
+/** Case-insensitive match of a glob against any word-bounded substring of `value`. */
+export function globMatchesWords(glob: string, value: string): boolean {
+  return wordsRegExp(globSource(glob)).test(value);
+}
+
+/** A compiled content rule: whether its `pattern` matches a word-bounded part of `content.body`. */
+export function compileBodyPattern(glob: string): (event: JsonObject) => boolean {
+  const re = wordsRegExp(globSource(glob));
+  return (event) => {
+    const body = valueAt(event, BODY_PATH);
+    return typeof body === 'string' && re.test(body);
+  };
 }
 
 /**
- * Case-insensitive match of a glob against any substring of `value` that starts and ends at a word
- * boundary (the `content.body` special case of `event_match`, and content rules).
+ * Display-name patterns, by name. A recipient's display name is not part of their ruleset, so
+ * `contains_display_name` cannot be compiled with it; names come from member events of rooms the
+ * server is in, so the cache is bounded: the oldest entry goes first.
  */
-export function globMatchesWords(glob: string, value: string): boolean {
-  return pattern(`(?:^|${NON_WORD})${globSource(glob)}(?:${NON_WORD}|$)`).test(value);
-}
+const MAX_CACHED_NAMES = 256;
+const displayNamePatterns = new Map<string, RegExp>();
 
-/** Like {@link globMatchesWords}, for a literal text (the display name). */
-function literalMatchesWords(text: string, value: string): boolean {
-  return pattern(`(?:^|${NON_WORD})${escapeRegExp(text)}(?:${NON_WORD}|$)`).test(value);
+function displayNameRegExp(name: string): RegExp {
+  let re = displayNamePatterns.get(name);
+  if (!re) {
+    re = wordsRegExp(escapeRegExp(name));
+    if (displayNamePatterns.size >= MAX_CACHED_NAMES) displayNamePatterns.delete(displayNamePatterns.keys().next().value!);
+    displayNamePatterns.set(name, re);
+  }
+  return re;
 }
 
 /** "non-compound canonical JSON values": strings, safe integers, booleans and null. */
@@ -117,63 +137,85 @@ function isScalar(value: Json | undefined): value is string | number | boolean |
 }
 
 /** `room_member_count`: an optional operator (`==`, `<`, `>`, `<=`, `>=`; default `==`) and a count. */
-function memberCountMatches(is: Json | undefined, count: number): boolean {
-  if (typeof is !== 'string') return false;
-  const m = /^(==|<=|>=|<|>)?([0-9]+)$/.exec(is);
-  if (!m) return false;
+function compileMemberCount(is: Json | undefined): (count: number) => boolean {
+  const m = typeof is === 'string' ? /^(==|<=|>=|<|>)?([0-9]+)$/.exec(is) : null;
+  if (!m) return () => false;
   const wanted = Number(m[2]);
   switch (m[1] ?? '==') {
-    case '==':
-      return count === wanted;
     case '<':
-      return count < wanted;
+      return (count) => count < wanted;
     case '>':
-      return count > wanted;
+      return (count) => count > wanted;
     case '<=':
-      return count <= wanted;
+      return (count) => count <= wanted;
     case '>=':
-      return count >= wanted;
+      return (count) => count >= wanted;
     default:
-      return false;
+      return (count) => count === wanted;
   }
 }
 
+/** A condition compiled once per ruleset: its globs, paths and operators are parsed up front. */
+export type CompiledCondition = (event: JsonObject, ctx: PushConditionContext) => boolean;
+
+const NEVER: CompiledCondition = () => false;
+
 /** Whether one condition holds for the event. Unrecognised conditions never match ("Conditions"). */
 export function conditionMatches(condition: JsonObject, event: JsonObject, ctx: PushConditionContext): boolean {
+  return compileCondition(condition)(event, ctx);
+}
+
+/**
+ * A condition as a predicate. Every event is evaluated against every local member's rules when
+ * it is persisted (unread counts, notification-counts.ts), so the parsing a condition needs is
+ * done here, once per ruleset, not per event.
+ */
+export function compileCondition(condition: JsonObject): CompiledCondition {
   switch (condition.kind) {
     case 'event_match': {
       // Absent or non-string properties never match, not even `*`.
       const { key, pattern } = condition;
-      if (typeof key !== 'string' || typeof pattern !== 'string') return false;
-      const value = propertyAt(event, key);
-      if (typeof value !== 'string') return false;
-      return key === 'content.body' ? globMatchesWords(pattern, value) : globMatchesWhole(pattern, value);
+      if (typeof key !== 'string' || typeof pattern !== 'string') return NEVER;
+      const path = splitPropertyPath(key);
+      const re = key === 'content.body' ? wordsRegExp(globSource(pattern)) : wholeGlobRegExp(pattern);
+      return (event) => {
+        const value = valueAt(event, path);
+        return typeof value === 'string' && re.test(value);
+      };
     }
     case 'event_property_is': {
       const { key, value } = condition;
-      if (typeof key !== 'string' || !isScalar(value)) return false;
-      const actual = propertyAt(event, key);
-      return isScalar(actual) && actual === value;
+      if (typeof key !== 'string' || !isScalar(value)) return NEVER;
+      const path = splitPropertyPath(key);
+      return (event) => {
+        const actual = valueAt(event, path);
+        return isScalar(actual) && actual === value;
+      };
     }
     case 'event_property_contains': {
       const { key, value } = condition;
-      if (typeof key !== 'string' || !isScalar(value)) return false;
-      const actual = propertyAt(event, key);
-      return Array.isArray(actual) && actual.some((item) => isScalar(item) && item === value);
+      if (typeof key !== 'string' || !isScalar(value)) return NEVER;
+      const path = splitPropertyPath(key);
+      return (event) => {
+        const actual = valueAt(event, path);
+        return Array.isArray(actual) && actual.some((item) => isScalar(item) && item === value);
+      };
     }
-    case 'contains_display_name': {
-      const body = propertyAt(event, 'content.body');
-      if (typeof body !== 'string' || !ctx.displayName) return false;
-      return literalMatchesWords(ctx.displayName, body);
+    case 'contains_display_name':
+      return (event, ctx) => {
+        const body = valueAt(event, BODY_PATH);
+        return typeof body === 'string' && !!ctx.displayName && displayNameRegExp(ctx.displayName).test(body);
+      };
+    case 'room_member_count': {
+      const matches = compileMemberCount(condition.is);
+      return (_event, ctx) => matches(ctx.memberCount);
     }
-    case 'room_member_count':
-      return memberCountMatches(condition.is, ctx.memberCount);
     case 'sender_notification_permission': {
       const { key } = condition;
-      if (typeof key !== 'string') return false;
-      return ctx.senderPowerLevel >= ctx.notificationLevel(key);
+      if (typeof key !== 'string') return NEVER;
+      return (_event, ctx) => ctx.senderPowerLevel >= ctx.notificationLevel(key);
     }
     default:
-      return false;
+      return NEVER;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Json, JsonObject } from '../core/types.js';
 import type { PushRule, PushRuleset } from '../accounts/push-rules-defaults.js';
-import { conditionMatches, globMatchesWords, propertyAt, type PushConditionContext } from './conditions.js';
+import { compileBodyPattern, compileCondition, type CompiledCondition, type PushConditionContext } from './conditions.js';
 
 export type { PushConditionContext } from './conditions.js';
 
@@ -27,50 +27,78 @@ function noNotification(): PushOutcome {
   return { ruleId: undefined, notify: false, highlight: false, tweaks: {} };
 }
 
-/**
- * The outcome of `ruleset` for `event` (an event in client format: `type`, `sender`, `room_id`,
- * `content`, `state_key`, `event_id`):
- * 1. Events the user sent themselves never notify ("Homeservers MUST NOT notify ... for events that
- *    the user has sent themselves").
- * 2. Kinds are checked in order override, content, room, sender, underride; within a kind, in list
- *    order. Disabled rules never match.
- * 3. The first matching rule decides: its actions are interpreted by {@link interpretActions}.
- * 4. No matching rule: no notification.
- */
-export function evaluatePushRules(ruleset: PushRuleset, event: JsonObject, ctx: PushConditionContext): PushOutcome {
-  // 1.
-  if (event.sender === ctx.userId) return noNotification();
-  // 2.
-  for (const kind of KIND_ORDER) {
-    for (const rule of ruleset[kind]) {
-      if (!rule.enabled) continue;
-      // 3.
-      if (ruleMatches(kind, rule, event, ctx)) return { ruleId: rule.rule_id, ...interpretActions(rule.actions) };
-    }
-  }
-  // 4.
-  return noNotification();
+/** One enabled rule, ready to test: its conditions compiled and its actions interpreted. */
+interface CompiledRule {
+  ruleId: string;
+  matches: CompiledCondition;
+  outcome: Omit<PushOutcome, 'ruleId'>;
 }
 
 /**
- * Whether a rule matches, by kind:
+ * A ruleset compiled for evaluation: parse once, evaluate many times. The unread counts evaluate
+ * every persisted event against every local member's rules inside the room lock, and parsing globs
+ * and paths per event cost about a tenth of a send (docs/performance.md). Compile again when the
+ * ruleset changes.
+ */
+export class CompiledPushRules {
+  private readonly rules: CompiledRule[] = [];
+
+  /** 2. Kinds in order override, content, room, sender, underride; within a kind, list order. Disabled rules never match. */
+  constructor(ruleset: PushRuleset) {
+    for (const kind of KIND_ORDER) {
+      for (const rule of ruleset[kind]) {
+        if (!rule.enabled) continue;
+        const matches = compileRule(kind, rule);
+        if (matches) this.rules.push({ ruleId: rule.rule_id, matches, outcome: interpretActions(rule.actions) });
+      }
+    }
+  }
+
+  /**
+   * The outcome for `event` (an event in client format: `type`, `sender`, `room_id`, `content`,
+   * `state_key`, `event_id`):
+   * 1. Events the user sent themselves never notify ("Homeservers MUST NOT notify ... for events
+   *    that the user has sent themselves").
+   * 3. The first matching rule decides: its actions are interpreted by {@link interpretActions}.
+   * 4. No matching rule: no notification.
+   */
+  evaluate(event: JsonObject, ctx: PushConditionContext): PushOutcome {
+    // 1.
+    if (event.sender === ctx.userId) return noNotification();
+    // 3.
+    for (const rule of this.rules) {
+      if (rule.matches(event, ctx)) return { ruleId: rule.ruleId, ...rule.outcome, tweaks: { ...rule.outcome.tweaks } };
+    }
+    // 4.
+    return noNotification();
+  }
+}
+
+/** The outcome of `ruleset` for `event`, for a single evaluation ({@link CompiledPushRules} for many). */
+export function evaluatePushRules(ruleset: PushRuleset, event: JsonObject, ctx: PushConditionContext): PushOutcome {
+  return new CompiledPushRules(ruleset).evaluate(event, ctx);
+}
+
+/**
+ * A rule's test, by kind, or undefined when it can never match:
  * - override and underride: every condition holds (no conditions: always);
  * - content: `pattern` matches a word-bounded part of `content.body`;
  * - room: the rule id is the event's room; sender: the rule id is the event's sender.
  */
-function ruleMatches(kind: (typeof KIND_ORDER)[number], rule: PushRule, event: JsonObject, ctx: PushConditionContext): boolean {
+function compileRule(kind: (typeof KIND_ORDER)[number], rule: PushRule): CompiledCondition | undefined {
   switch (kind) {
     case 'override':
-    case 'underride':
-      return (rule.conditions ?? []).every((c) => conditionMatches(c, event, ctx));
+    case 'underride': {
+      const conditions = (rule.conditions ?? []).map(compileCondition);
+      return (event, ctx) => conditions.every((c) => c(event, ctx));
+    }
     case 'content': {
-      const body = propertyAt(event, 'content.body');
-      return typeof rule.pattern === 'string' && typeof body === 'string' && globMatchesWords(rule.pattern, body);
+      return typeof rule.pattern === 'string' ? compileBodyPattern(rule.pattern) : undefined;
     }
     case 'room':
-      return rule.rule_id === event.room_id;
+      return (event) => rule.rule_id === event.room_id;
     case 'sender':
-      return rule.rule_id === event.sender;
+      return (event) => rule.rule_id === event.sender;
   }
 }
 

@@ -30,7 +30,7 @@ import { LruCache } from '../storage/lru.js';
 import { UnreadCountStore, type PushActionRow, type RoomUnreadCounters, type UnreadCounter } from '../storage/unread-counts.js';
 import { UNREAD_COUNTS_REBUILD } from '../storage/migrations/0004-unread-counts.js';
 import { splitStateKey } from '../core/types.js';
-import { evaluatePushRules } from './evaluator.js';
+import { CompiledPushRules } from './evaluator.js';
 import { contextFor, isJoinedIn, roomPushFacts, type RoomPushFacts } from './room-facts.js';
 import { MAIN_THREAD, threadIdOf } from '../rooms/relations.js';
 import type { ReadReceipt } from './read-receipts.js';
@@ -68,7 +68,7 @@ const REBUILD_PROGRESS_MS = 10_000;
 
 /** Rooms whose counters are kept in memory (a home has tens; a miss is one short range scan). */
 const ROOMS_CACHED = 256;
-/** Rulesets kept assembled: every local member's, evaluated for each event of their rooms. */
+/** Rulesets kept compiled: every local member's, evaluated for each event of their rooms. */
 const RULESETS_CACHED = 256;
 /** Room facts by state snapshot: consecutive messages share one. */
 const FACTS_CACHED = 16;
@@ -90,7 +90,7 @@ type CounterChange = [userId: string, thread: string, counter: UnreadCounter];
 export class NotificationCounts implements EventBatchHook {
   private readonly store: UnreadCountStore;
   private readonly counters = new LruCache<number, RoomUnreadCounters>(ROOMS_CACHED);
-  private readonly rulesets = new LruCache<string, Promise<PushRuleset>>(RULESETS_CACHED);
+  private readonly rulesets = new LruCache<string, Promise<CompiledPushRules>>(RULESETS_CACHED);
   private readonly facts = new LruCache<number, SnapshotFacts>(FACTS_CACHED);
   private readonly localSuffix: string;
   private removeHook: (() => void) | undefined;
@@ -197,7 +197,7 @@ export class NotificationCounts implements EventBatchHook {
     for (const userId of facts.localJoined) {
       if (userId === pdu.sender || userId === leaving) continue;
       if ((await this.deps.ignoredUsersOf?.(userId))?.has(pdu.sender)) continue;
-      const outcome = evaluatePushRules(await this.rulesetOf(userId), (shape ??= clientShape(event)), contextFor(roomFacts(facts, room, this.deps.engine, pdu.sender), userId));
+      const outcome = (await this.rulesetOf(userId)).evaluate((shape ??= clientShape(event)), contextFor(roomFacts(facts, room, this.deps.engine, pdu.sender), userId));
       if (!outcome.notify) continue;
       this.store.addActionTxn(ops, room.short, userId, { stream: event.meta.stream, highlight: outcome.highlight, thread });
       const counter = counterOf(counters, changes, userId, thread);
@@ -251,10 +251,11 @@ export class NotificationCounts implements EventBatchHook {
     return counters;
   }
 
-  private rulesetOf(userId: string): Promise<PushRuleset> {
+  /** The user's ruleset, compiled once until they change it. */
+  private rulesetOf(userId: string): Promise<CompiledPushRules> {
     let ruleset = this.rulesets.get(userId);
     if (!ruleset) {
-      ruleset = this.deps.pushRulesFor(userId).then((r) => r.global);
+      ruleset = this.deps.pushRulesFor(userId).then((r) => new CompiledPushRules(r.global));
       this.rulesets.set(userId, ruleset);
       ruleset.catch(() => this.rulesets.delete(userId));
     }
@@ -366,7 +367,7 @@ export class NotificationCounts implements EventBatchHook {
       if (userId === pdu.sender || event.meta.stream <= Math.max(reader.readUpTo, reader.threads.get(thread) ?? 0)) continue;
       facts ??= await this.factsBefore(room, event, undefined);
       if (!isJoinedIn(facts.state, userId) || (await this.deps.ignoredUsersOf?.(userId))?.has(pdu.sender)) continue;
-      const outcome = evaluatePushRules(await this.rulesetOf(userId), (shape ??= clientShape(event)), contextFor(roomFacts(facts, room, this.deps.engine, pdu.sender), userId));
+      const outcome = (await this.rulesetOf(userId)).evaluate((shape ??= clientShape(event)), contextFor(roomFacts(facts, room, this.deps.engine, pdu.sender), userId));
       if (outcome.notify) reader.rows.push({ stream: event.meta.stream, highlight: outcome.highlight, thread });
     }
   }

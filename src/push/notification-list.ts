@@ -8,7 +8,7 @@
 import type { Json, JsonObject } from '../core/types.js';
 import type { PushRuleset } from '../accounts/push-rules-defaults.js';
 import type { RoomEngine, StoredEvent } from '../rooms/engine.js';
-import { evaluatePushRules } from './evaluator.js';
+import { CompiledPushRules } from './evaluator.js';
 import { clientShape, type NotificationCounts } from './notification-counts.js';
 import { contextFor, isJoinedIn, roomPushFacts } from './room-facts.js';
 import { StateBeforeCache } from './state-before-cache.js';
@@ -48,7 +48,7 @@ export class NotificationList {
       // Rooms left still hold notifications from before the leave; the join check below decides.
       if (room) rooms.add(room.short);
     }
-    const ruleset = (await this.deps.pushRulesFor(userId)).global;
+    const rules = new CompiledPushRules((await this.deps.pushRulesFor(userId)).global);
     const ignored = await this.deps.ignoredUsersOf?.(userId);
     const out: JsonObject[] = [];
     if (rooms.size === 0) return { notifications: out };
@@ -59,7 +59,7 @@ export class NotificationList {
       if (!room) continue;
       const facts = roomPushFacts(await this.states.of(event), engine.rulesOf(room), event.pdu.sender);
       if (!isJoinedIn(facts.state, userId)) continue;
-      const outcome = evaluatePushRules(ruleset, clientShape(event), contextFor(facts, userId));
+      const outcome = rules.evaluate(clientShape(event), contextFor(facts, userId));
       if (!outcome.notify || (opts.onlyHighlight && !outcome.highlight)) continue;
       out.push({
         actions: ['notify', ...Object.entries(outcome.tweaks).map(([k, v]) => ({ set_tweak: k, value: v as Json }))],

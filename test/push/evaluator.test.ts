@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { JsonObject } from '../../src/core/types.js';
 import { defaultPushRules, type PushRuleset } from '../../src/accounts/push-rules-defaults.js';
-import { evaluatePushRules, interpretActions, type PushConditionContext } from '../../src/push/evaluator.js';
+import { CompiledPushRules, evaluatePushRules, interpretActions, type PushConditionContext } from '../../src/push/evaluator.js';
 import { conditionMatches, globMatchesWhole, globMatchesWords, propertyAt, splitPropertyPath } from '../../src/push/conditions.js';
 
 const BOB = '@bob:test.local';
@@ -158,4 +158,20 @@ test('room_member_count operators', (t) => {
   t.true(at('>=3', 3));
   t.false(at('>=4', 3));
   t.false(at('~2', 2), 'an unknown operator never matches');
+});
+
+test('a compiled ruleset answers for many recipients and display names, as a fresh evaluation does', (t) => {
+  const userIds = Array.from({ length: 300 }, (_, i) => `@user${i}:example.org`);
+  for (const userId of userIds) {
+    const name = `Name ${userId.slice(1, 8)} ${userId.length}`;
+    const rules = new CompiledPushRules(defaultPushRules(userId, userId.slice(1).split(':')[0]!));
+    const mention: JsonObject = { type: 'm.room.message', sender: '@other:example.org', room_id: '!r:example.org', content: { msgtype: 'm.text', body: `hello ${name}!` } };
+    const plain: JsonObject = { ...mention, content: { msgtype: 'm.text', body: 'hello nobody' } };
+    const ctx: PushConditionContext = { userId, displayName: name, memberCount: 3, senderPowerLevel: 0, notificationLevel: () => 50 };
+    for (let round = 0; round < 2; round++) {
+      t.like(rules.evaluate(mention, ctx), { ruleId: '.m.rule.contains_display_name', notify: true, highlight: true });
+      t.like(rules.evaluate(plain, ctx), { ruleId: '.m.rule.message', notify: true, highlight: false });
+      t.deepEqual(rules.evaluate(mention, ctx), evaluatePushRules(defaultPushRules(userId, userId.slice(1).split(':')[0]!), mention, ctx));
+    }
+  }
 });
