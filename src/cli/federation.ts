@@ -8,24 +8,13 @@ import { loadConfig, type HearthConfig } from '../config/config.js';
 import { adminSocketPath, callAdminSocket } from '../admin/socket.js';
 import type { ClockStatus } from '../federation/clock/clock-guard.js';
 import type { KeyCopyStatus } from '../federation/keys/key-copies.js';
+import type { DestinationStatus } from '../federation/send/sender.js';
 
 /** What the gateway answers (`federation.status` on the admin socket). */
 export interface FederationStatusResult {
   /** The wall clock as judged (docs/federation.md "Clock"): while wrong, federation is paused. */
   clock: ClockStatus;
-  destinations: {
-    destination: string;
-    position: number;
-    failures: number;
-    backingOff: boolean;
-    outbox: number;
-    ephemeral: number;
-    transactions: number;
-    pdus: number;
-    catchUps: number;
-    sendFailures: number;
-    refused: number;
-  }[];
+  destinations: DestinationStatus[];
   /** Per destination, when its copy of our signing key expires, as far as we saw it fetched (federation/keys/key-copies.ts). */
   keyCopies: KeyCopyStatus[];
   catchUp: { pulls: number; roomsFilled: number; failures: number };

@@ -147,15 +147,8 @@ export class E2eeService {
     const selfSigningKeys: JsonObject = {};
     const userSigningKeys: JsonObject = {};
     const failures: JsonObject = {};
-    const remoteUsers = new Map<string, string[]>();
-    for (const [userId, requestedDevices] of query) {
-      const user = parseUserId(userId);
-      if (!user) throw invalidParam(`${userId} is not a user id`);
-      if (user.serverName !== this.deps.serverName) {
-        if (this.remote) remoteUsers.set(userId, requestedDevices);
-        else failures[user.serverName] = UNREACHABLE;
-        continue;
-      }
+    const { local, remote: remoteUsers } = this.splitByServer(query, failures);
+    for (const [userId, requestedDevices] of local) {
       const devices = new Map((await this.deps.userDevices(userId)).map((d) => [d.deviceId, d.displayName]));
       const wanted = requestedDevices.length > 0 ? new Set(requestedDevices) : undefined;
       const userKeys: JsonObject = {};
@@ -196,23 +189,31 @@ export class E2eeService {
     const request = parseClaimRequest(body.one_time_keys);
     const claimed: Record<string, Record<string, JsonObject>> = {};
     const failures: JsonObject = {};
-    const remoteRequest = new Map<string, Map<string, string>>();
-    for (const [userId, devices] of request) {
-      const user = parseUserId(userId);
-      if (!user) throw invalidParam(`${userId} is not a user id`);
-      if (user.serverName !== this.deps.serverName) {
-        if (this.remote) remoteRequest.set(userId, devices);
-        else failures[user.serverName] = UNREACHABLE;
-        continue;
-      }
-      await this.claimLocal(claimed, userId, devices);
-    }
+    const { local, remote: remoteRequest } = this.splitByServer(request, failures);
+    for (const [userId, devices] of local) await this.claimLocal(claimed, userId, devices);
     if (remoteRequest.size > 0 && this.remote) {
       const answer = await this.remote.claim(remoteRequest, remoteTimeout(body.timeout));
       Object.assign(claimed, answer.one_time_keys);
       Object.assign(failures, answer.failures);
     }
     return { one_time_keys: claimed, failures };
+  }
+
+  /**
+   * A `/keys/query` or `/keys/claim` request's users: this server's, and other servers' (asked over
+   * federation; without it, each such server is a failure). A user id that does not parse is 400.
+   */
+  private splitByServer<T>(request: Iterable<[string, T]>, failures: JsonObject): { local: [string, T][]; remote: Map<string, T> } {
+    const local: [string, T][] = [];
+    const remote = new Map<string, T>();
+    for (const [userId, wanted] of request) {
+      const user = parseUserId(userId);
+      if (!user) throw invalidParam(`${userId} is not a user id`);
+      if (user.serverName === this.deps.serverName) local.push([userId, wanted]);
+      else if (this.remote) remote.set(userId, wanted);
+      else failures[user.serverName] = UNREACHABLE;
+    }
+    return { local, remote };
   }
 
   private async claimLocal(claimed: Record<string, Record<string, JsonObject>>, userId: string, devices: Map<string, string>): Promise<void> {
