@@ -63,7 +63,8 @@ export interface AvailabilityBinding {
   valueTemplate?: string;
 }
 
-export interface DeviceAnnouncement {
+/** What a device says about itself, as an announcement carries it and the bridge keeps it. */
+export interface DeviceDescription {
   /** Stable device key, safe as a Matrix user localpart (see `deviceKey`). */
   key: string;
   convention: Convention;
@@ -72,6 +73,9 @@ export interface DeviceAnnouncement {
   manufacturer?: string;
   swVersion?: string;
   area?: string;
+}
+
+export interface DeviceAnnouncement extends DeviceDescription {
   /** Sensors announced by this message; the bridge merges them into what it knows of the device. */
   sensors: SensorInfo[];
   /** The topic that announced them (Home Assistant: the discovery topic, so an empty payload can delete them). */

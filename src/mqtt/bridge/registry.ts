@@ -6,16 +6,9 @@
  */
 import type { Database } from '../../storage/db.js';
 import { tuple } from '../../storage/codec.js';
-import type { AvailabilityBinding, Convention, DeviceAnnouncement, SensorInfo, StateBinding } from '../adapters/model.js';
+import type { AvailabilityBinding, DeviceAnnouncement, DeviceDescription, SensorInfo, StateBinding } from '../adapters/model.js';
 
-export interface BridgedDevice {
-  key: string;
-  convention: Convention;
-  name: string;
-  model?: string;
-  manufacturer?: string;
-  swVersion?: string;
-  area?: string;
+export interface BridgedDevice extends DeviceDescription {
   /** The device's Matrix user. */
   userId: string;
   roomId?: string;
