@@ -1,7 +1,7 @@
 /**
  * Builds the status page (src/status/page/: plain TypeScript and DOM, uPlot for the charts) into
  * three strings: the HTML, one minified script and one stylesheet. Run at build time by
- * scripts/build.ts (dist/hearth.mjs) and firmware-gateway/bundle.ts (the single executable), whose
+ * scripts/build.ts (dist/hearth.mjs) and firmware-gateway/build.ts (the single executable), whose
  * `embedStatusPage` plugin replaces page-assets.ts with a module holding the strings: the bundles
  * read no file to serve the page. Under tsx (development, tests) page-assets.ts calls this at the
  * page's first request.
