@@ -5,19 +5,13 @@
  * gateway's hours do not dilute it). Samples are taken on demand, so gaps of hours are the rule.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/temp-dir.js';
 import { DISK_WRITES_FILE, DiskWriteHistory, KEPT_HOURS, parseHistory, processWriteBytes, writeRate } from '../../src/metrics/disk-writes.js';
 
 const HOUR = 3600_000;
 const T0 = Date.UTC(2027, 0, 1, 10, 0, 0);
-
-function dir(t: { teardown(fn: () => void): void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'hearth-writes-'));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
 
 test('/proc/self/io: write_bytes less cancelled_write_bytes', (t) => {
   t.is(processWriteBytes('rchar: 5\nwrite_bytes: 10000\ncancelled_write_bytes: 4000\n'), 6000);
@@ -25,7 +19,7 @@ test('/proc/self/io: write_bytes less cancelled_write_bytes', (t) => {
 });
 
 test('bytes are spread over the hours between samples, persist when a sample lands in a new hour and at stop, and load after a restart', async (t) => {
-  const dataDir = dir(t);
+  const dataDir = tempDir(t, 'hearth-writes-');
   const file = join(dataDir, DISK_WRITES_FILE);
   let now = T0 + 10 * 60_000; // 10:10 by the wall clock
   const history = new DiskWriteHistory({ dataDir, now: () => now });
@@ -75,7 +69,7 @@ test('bytes are spread over the hours between samples, persist when a sample lan
 });
 
 test('a gap longer than the kept week keeps its last week; a wall clock set forward or back makes no phantom hours', async (t) => {
-  const dataDir = dir(t);
+  const dataDir = tempDir(t, 'hearth-writes-');
   let now = T0;
   const history = new DiskWriteHistory({ dataDir, now: () => now });
   history.record(0, 0);
@@ -105,7 +99,7 @@ test('a malformed history file is dropped, never trusted', (t) => {
   t.deepEqual(parseHistory(JSON.stringify({ hours: [{ hourMs: 1, bytes: -5, seconds: 1 }, { hourMs: 2, bytes: 7, seconds: 99999 }, { hourMs: 3, bytes: 7, seconds: 10 }] })), [
     { hourMs: 3, bytes: 7, seconds: 10 },
   ]);
-  const dataDir = dir(t);
+  const dataDir = tempDir(t, 'hearth-writes-');
   writeFileSync(join(dataDir, DISK_WRITES_FILE), '{"hours": "x"}');
   t.deepEqual(parseHistory(readFileSync(join(dataDir, DISK_WRITES_FILE), 'utf8')), []);
 });

@@ -5,9 +5,9 @@
  * page's panel, `gateway.status` on the admin socket) saying the same.
  */
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/temp-dir.js';
 import { gatewayStatus } from '../../src/admin/gateway-status.js';
 import type { DestinationStatus } from '../../src/federation/send/sender.js';
 import { DISK_WRITES_FILE, parseHistory } from '../../src/metrics/disk-writes.js';
@@ -16,12 +16,6 @@ import { gatewayView } from '../../src/status/status-service.js';
 
 const HOUR = 3600_000;
 const T0 = Date.UTC(2027, 0, 1, 10, 0, 0);
-
-function dir(t: { teardown(fn: () => void): void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'hearth-figures-'));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
 
 /** A gateway's sources with a hand-driven clock and counters. */
 function fakeGateway(dataDir: string, startedAt = T0) {
@@ -60,7 +54,7 @@ function fakeGateway(dataDir: string, startedAt = T0) {
 }
 
 test('one snapshot when asked: rates over the last minute, writes per hour and per day, peers', async (t) => {
-  const dataDir = dir(t);
+  const dataDir = tempDir(t, 'hearth-figures-');
   const { state, sources, advance } = fakeGateway(dataDir);
   const figures = new GatewayFigures(sources);
   await figures.start();
@@ -108,7 +102,7 @@ test('one snapshot when asked: rates over the last minute, writes per hour and p
 });
 
 test('an unwatched gateway: its first ask after hours gets averages over them, and the day figure survives a restart', async (t) => {
-  const dataDir = dir(t);
+  const dataDir = tempDir(t, 'hearth-figures-');
   const { state, sources, advance } = fakeGateway(dataDir);
   const figures = new GatewayFigures(sources);
   await figures.start();
@@ -141,7 +135,7 @@ test('an unwatched gateway: its first ask after hours gets averages over them, a
 });
 
 test('where the kernel does not count writes, the write figures are null and nothing is kept', async (t) => {
-  const dataDir = dir(t);
+  const dataDir = tempDir(t, 'hearth-figures-');
   const { state, sources, advance } = fakeGateway(dataDir);
   state.writeBytes = undefined;
   const figures = new GatewayFigures(sources);
