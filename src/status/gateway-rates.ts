@@ -1,15 +1,15 @@
 /**
- * Rates of the gateway's figures (status/gateway-figures.ts: the status page's panel, `hearth
- * status`), from counters the gateway keeps since its start
- * (events persisted, readings, MQTT messages, bytes written), so a rate costs the hot paths
- * nothing: events and readings per second over the last minute, bytes written per hour over the
- * last hour (SD-card wear: a short window would swing with every 5-minute telemetry checkpoint and
- * LevelDB compaction).
+ * Rates of the gateway's figures (gateway-figures.ts: the status page's panel, `hearth status`),
+ * from counters the gateway keeps since its start (events persisted, readings, MQTT messages, bytes
+ * written), so a rate costs the hot paths nothing: events and readings per second over the last
+ * minute, bytes written per hour over the last hour (SD-card wear: a short window would swing with
+ * every 5-minute telemetry checkpoint and LevelDB compaction).
  *
  * Samples are taken when the figures are asked for (an open status page asks every 10 s; `hearth
  * status`, `hearth doctor`), at most one per `intervalMs`, kept for an hour, plus the one taken at
- * the start: a gateway nobody watches runs no timer for them. A page opened after a quiet spell gets rates over the time since the newest
- * sample before the window (say the last 3 hours): an average over longer, never nothing.
+ * the start: a gateway nobody watches runs no timer for them. A page opened after a quiet spell
+ * gets rates over the time since the newest sample before the window (say the last 3 hours): an
+ * average over longer, never nothing.
  *
  * `ratesAt` is pure (tested with made-up samples); `GatewayRates` holds the samples.
  */
