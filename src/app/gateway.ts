@@ -34,7 +34,7 @@ import { PresenceService } from '../presence/presence.js';
 import { joinedRoomsVia } from '../presence/joined-rooms.js';
 import type { EmbeddedBroker } from '../mqtt/broker/embedded.js';
 import { adminSocketPath, startAdminSocket } from '../admin/socket.js';
-import { GatewayStatusSource } from '../admin/gateway-status.js';
+import { gatewayStatus } from '../admin/gateway-status.js';
 import { hearthVersion } from './version.js';
 import { userAdminHandlers } from '../cli/user.js';
 import { deviceAdminHandlers } from '../cli/device.js';
@@ -56,7 +56,7 @@ import { settleServerName } from './server-name.js';
 import { MetricsAccess } from '../metrics/access.js';
 import { registerMetricsRoute } from '../metrics/route.js';
 import { LiveDevices } from '../status/live-devices.js';
-import { assembleStatusPage } from './status.js';
+import { assembleGatewayFigures, assembleStatusPage } from './status.js';
 
 interface Closable {
   name: string;
@@ -326,48 +326,37 @@ export class Gateway {
       registerMetricsRoute(clientApi.app, { access: new MetricsAccess(config.metrics.allow), render: () => metrics.render() });
     }
 
-    // ---- the status page at / on the client port (src/app/status.ts, docs/status-page.md)
-    await assembleStatusPage({
-      app: clientApi.app,
-      requireUser: (req) => clientApi.auth.requireUser(req),
+    // ---- the gateway's figures (status/gateway-figures.ts), read when asked: the status page's panel
+    // and `hearth status`, `hearth doctor` (admin/gateway-status.ts) are views of one snapshot
+    const figures = await assembleGatewayFigures({
       serverName,
       dataDir: config.dataDir,
       startedAt,
       engine,
-      live,
       sensors,
       federation: {
         destinations: () => federation.rooms.sender.status(),
         streamHead: () => notifier.position,
-        clockSane: () => clock.status().sane,
+        clock: () => clock.status(),
       },
       onClose: (name, close) => this.closables.push({ name, close }),
     });
 
-    // ---- the one-screen summary (`hearth status`, `hearth doctor`; admin/gateway-status.ts)
-    let eventsPersisted = 0;
-    const stopCountingEvents = engine.onEvent(() => void eventsPersisted++);
-    this.closables.push({ name: 'status-events', close: async () => void stopCountingEvents() });
-    const broker = this.broker;
-    const summary = new GatewayStatusSource({
-      version: hearthVersion(),
-      serverName,
-      dataDir: config.dataDir,
-      ports: { client: config.client.port, federation: config.federation.port, mqtt: broker ? broker.port : null },
-      ...(broker ? { mqttClients: () => broker.clientCount } : {}),
-      eventsPersisted: () => eventsPersisted,
-      readings: () => bridge.stats.readings,
-      clock: () => clock.status(),
-      destinations: () => federation.rooms.sender.status(),
-      streamHead: () => notifier.position,
+    // ---- the status page at / on the client port (src/app/status.ts, docs/status-page.md)
+    assembleStatusPage({
+      app: clientApi.app,
+      requireUser: (req) => clientApi.auth.requireUser(req),
+      figures,
+      engine,
+      live,
+      sensors,
     });
-    await summary.start();
-    this.closables.push({ name: 'status-summary', close: async () => summary.stop() });
 
     // ---- the admin socket (the CLI's way in while LevelDB is held by this process)
+    const ports = { client: config.client.port, federation: config.federation.port, mqtt: this.broker ? this.broker.port : null };
     const admin = await startAdminSocket(adminSocketPath(config.dataDir), {
       // `hearth status` and `hearth doctor` (cli/status.ts, cli/doctor.ts).
-      'gateway.status': () => summary.status(),
+      'gateway.status': async () => gatewayStatus(await figures.snapshot(), ports),
       // `hearth user ...` (cli/user.ts); deactivation leaves rooms as /account/deactivate does.
       ...userAdminHandlers(accounts, { leaveAllRooms: (userId) => clientApi.roomApi.membership.leaveAll(userId) }),
       // `hearth federation status` (cli/federation.ts).

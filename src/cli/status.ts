@@ -1,5 +1,6 @@
 /**
- * `hearth status [--json]`: the running gateway's one-screen summary (admin/gateway-status.ts),
+ * `hearth status [--json]`: the running gateway's one-screen summary (admin/gateway-status.ts, a view of
+ * status/gateway-figures.ts),
  * asked over the admin socket. Exit 0 with the summary; 3 when no gateway runs on the data
  * directory (as an LSB init script's `status`: "program is not running"); 1 when one runs but does
  * not answer.
@@ -53,7 +54,7 @@ export function formatStatus(s: GatewayStatus): string[] {
   const lines = [
     `Hearth ${s.version}, server name ${s.serverName}, up ${duration(s.uptimeSeconds)} (pid ${s.pid})`,
     `memory      RSS ${bytes(s.rssBytes)}`,
-    `disk        ${bytes(d.usedBytes)} in ${d.dataDir}; ${bytes(d.freeBytes)} free of ${bytes(d.totalBytes)}`,
+    `disk        ${bytes(d.usedBytes)} in ${d.dataDir}; ${d.freeBytes === null || d.totalBytes === null ? 'free space not known' : `${bytes(d.freeBytes)} free of ${bytes(d.totalBytes)}`}`,
     d.writtenPerHour === null
       ? 'writes      not counted here (no /proc/self/io)'
       : `writes      ${bytes(d.writtenPerHour)}/hour, ${bytes(d.writtenPerDay ?? 0)}/day (measured over ${duration(d.writeHistorySeconds)})`,

@@ -7,10 +7,17 @@
  *
  * The counter starts at zero with each process, so the gateway keeps the history itself: per clock
  * hour, the bytes written and the seconds it was sampled, for the last week, in
- * `<data>/disk-writes.json` (written when the hour changes and at stop: one small file an hour).
- * A rate is bytes over sampled seconds, so hours the gateway was stopped do not dilute it. A clean
- * stop loses at most the last unsampled minute; a crash, the current hour (writing the file more
- * often would itself wear the card: at 168 hours it is ~10 KB a write).
+ * `<data>/disk-writes.json` (written when a sample lands in a new hour and at stop: one small file
+ * an hour at most). A rate is bytes over sampled seconds, so hours the gateway was stopped do not
+ * dilute it.
+ *
+ * Samples are taken when the gateway's figures are asked for (status/gateway-figures.ts: the status
+ * page every 10 s while it is open, `hearth status`, `hearth doctor`) and at stop, never on a timer:
+ * an idle gateway wakes for nothing. What was written between two samples is spread evenly over the
+ * clock hours between them (by the monotonic clock, so a wall clock set forward by years at boot does
+ * not make years of hours): an unwatched day is one day's average. A crash loses what was written
+ * since the last sample that reached the file (writing the file more often would itself wear the
+ * card: at 168 hours it is ~10 KB a write).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -88,64 +95,60 @@ export async function readDiskWriteHistory(dataDir: string): Promise<HourOfWrite
 
 export interface DiskWriteHistoryDeps {
   dataDir: string;
-  read?: () => number | undefined;
+  /** Wall clock (ms since the epoch): which clock hour a sample falls in. */
   now?: () => number;
 }
 
 export class DiskWriteHistory {
   private hours: HourOfWrites[] = [];
-  private last: { bytes: number; atMs: number } | undefined;
+  /** The counter at the last sample, and when (monotonic ms). */
+  private last: { bytes: number; t: number } | undefined;
   private persistedHourMs: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private readonly file: string;
-  private readonly read: () => number | undefined;
+  private readonly dataDir: string;
   private readonly now: () => number;
-  /** False where the kernel gives no count: nothing is kept. */
-  readonly available: boolean;
 
   constructor(deps: DiskWriteHistoryDeps) {
+    this.dataDir = deps.dataDir;
     this.file = join(deps.dataDir, DISK_WRITES_FILE);
-    this.read = deps.read ?? (() => processWriteBytes());
     this.now = deps.now ?? Date.now;
-    this.available = this.read() !== undefined;
   }
 
-  /** Loads the history and takes the first sample; samples every `intervalMs` until `stop`. */
-  async start(intervalMs = 60_000): Promise<void> {
-    if (!this.available) return;
-    this.hours = await readDiskWriteHistory(this.file.slice(0, -DISK_WRITES_FILE.length - 1));
-    this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs).unref();
+  /** Loads the history a previous run left. */
+  async load(): Promise<void> {
+    this.hours = await readDiskWriteHistory(this.dataDir);
   }
 
-  /** A last sample, written to the file. */
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (!this.available) return;
-    this.sample();
-    this.persist();
-  }
-
-  /** Adds what was written since the last sample to the current hour. */
-  sample(): void {
-    const bytes = this.read();
-    const atMs = this.now();
-    if (bytes === undefined) return;
-    if (this.last !== undefined && atMs > this.last.atMs) {
-      const hourMs = atMs - (atMs % HOUR_MS);
-      let hour = this.hours[this.hours.length - 1];
-      if (hour?.hourMs !== hourMs) {
-        hour = { hourMs, bytes: 0, seconds: 0 };
-        this.hours.push(hour);
-        if (this.hours.length > KEPT_HOURS) this.hours.splice(0, this.hours.length - KEPT_HOURS);
-      }
-      hour.bytes += Math.max(0, bytes - this.last.bytes);
-      hour.seconds = Math.min(3600, Math.round(hour.seconds * 1000 + (atMs - this.last.atMs)) / 1000);
-      if (this.persistedHourMs !== undefined && this.persistedHourMs !== hourMs) this.persist();
-      this.persistedHourMs ??= hourMs;
+  /**
+   * The counter read at `t` (monotonic ms, performance.now): what was written since the last sample
+   * is spread over the clock hours since then, the last week of them at most.
+   */
+  record(bytes: number, t: number): void {
+    const last = this.last;
+    this.last = { bytes, t };
+    if (last === undefined || t <= last.t) return;
+    const gapMs = t - last.t;
+    const written = Math.max(0, bytes - last.bytes);
+    const endMs = this.now();
+    // Older than the kept week: dropped with its share of the bytes.
+    const startMs = endMs - Math.min(gapMs, KEPT_HOURS * HOUR_MS);
+    let assigned = 0;
+    for (let hourMs = startMs - (startMs % HOUR_MS); hourMs < endMs; hourMs += HOUR_MS) {
+      const spanMs = Math.min(endMs, hourMs + HOUR_MS) - Math.max(startMs, hourMs);
+      const isLast = hourMs + HOUR_MS >= endMs;
+      // Whole bytes; the last hour takes the rounding's remainder.
+      const share = isLast ? Math.round((written * (endMs - startMs)) / gapMs) - assigned : Math.round((written * spanMs) / gapMs);
+      assigned += share;
+      this.add(hourMs, Math.max(0, share), spanMs / 1000);
     }
-    this.last = { bytes, atMs };
+    const newest = this.hours[this.hours.length - 1]?.hourMs;
+    if (this.persistedHourMs !== undefined && newest !== this.persistedHourMs) this.persist();
+    this.persistedHourMs ??= newest;
+  }
+
+  /** A last sample's bytes (taken by the caller), written to the file. */
+  stop(): void {
+    this.persist();
   }
 
   /** The hours kept, the current one up to the last sample. */
@@ -153,13 +156,27 @@ export class DiskWriteHistory {
     return this.hours.map((h) => ({ ...h }));
   }
 
+  private add(hourMs: number, bytes: number, seconds: number): void {
+    let i = this.hours.length - 1;
+    while (i >= 0 && this.hours[i]!.hourMs > hourMs) i--;
+    let hour = this.hours[i];
+    if (hour?.hourMs !== hourMs) {
+      // Usually at the end; before it only when the wall clock was set back.
+      hour = { hourMs, bytes: 0, seconds: 0 };
+      this.hours.splice(i + 1, 0, hour);
+      if (this.hours.length > KEPT_HOURS) this.hours.splice(0, this.hours.length - KEPT_HOURS);
+    }
+    hour.bytes += bytes;
+    hour.seconds = Math.min(3600, Math.round((hour.seconds + seconds) * 1000) / 1000);
+  }
+
   private persist(): void {
+    if (this.hours.length === 0) return;
     const temp = `${this.file}.tmp`;
     try {
       writeFileSync(temp, JSON.stringify({ version: 1, source: '/proc/self/io write_bytes', hours: this.hours }), { mode: 0o600 });
       renameSync(temp, this.file);
-      const last = this.hours[this.hours.length - 1];
-      if (last) this.persistedHourMs = last.hourMs;
+      this.persistedHourMs = this.hours[this.hours.length - 1]!.hourMs;
     } catch {
       // A full or read-only disk: the history is a convenience; the gateway's own writes matter more.
     }

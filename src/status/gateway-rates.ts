@@ -1,14 +1,15 @@
 /**
- * Rates for the status page's gateway panel, from counters the gateway keeps since its start
- * (events persisted, readings, MQTT messages, bytes written), so a rate costs the hot paths
- * nothing: events and readings per second over the last minute, bytes written per hour over the
- * last hour (SD-card wear: a short window would swing with every 5-minute telemetry checkpoint and
- * LevelDB compaction).
+ * Rates of the gateway's figures (gateway-figures.ts: the status page's panel, `hearth status`),
+ * from counters the gateway keeps since its start (events persisted, readings, MQTT messages, bytes
+ * written), so a rate costs the hot paths nothing: events and readings per second over the last
+ * minute, bytes written per hour over the last hour (SD-card wear: a short window would swing with
+ * every 5-minute telemetry checkpoint and LevelDB compaction).
  *
- * Samples are taken when the panel is asked for (an open page asks every 10 s), at most one per
- * `intervalMs`, kept for an hour, plus the one taken at the start: a gateway nobody watches runs no
- * timer for them. A page opened after a quiet spell gets rates over the time since the newest
- * sample before the window (say the last 3 hours): an average over longer, never nothing.
+ * Samples are taken when the figures are asked for (an open status page asks every 10 s; `hearth
+ * status`, `hearth doctor`), at most one per `intervalMs`, kept for an hour, plus the one taken at
+ * the start: a gateway nobody watches runs no timer for them. A page opened after a quiet spell
+ * gets rates over the time since the newest sample before the window (say the last 3 hours): an
+ * average over longer, never nothing.
  *
  * `ratesAt` is pure (tested with made-up samples); `GatewayRates` holds the samples.
  */
@@ -66,28 +67,17 @@ export function ratesAt(samples: readonly CounterSample[], now: CounterSample): 
   return figures;
 }
 
-export interface GatewayRatesOptions {
-  /** Reads the counters now. */
-  read(): Promise<CounterSample>;
-  intervalMs?: number;
-}
-
-/** Keeps the start's sample and, as rates are asked for, one per `intervalMs` (default 10 s) of the last hour. */
+/**
+ * Keeps the samples it is given (status/gateway-figures.ts reads the counters when the figures are
+ * asked for, and at the start), at most one per `intervalMs` (default 10 s), of the last hour.
+ */
 export class GatewayRates {
   private readonly samples: CounterSample[] = [];
-  private readonly intervalMs: number;
 
-  constructor(private readonly opts: GatewayRatesOptions) {
-    this.intervalMs = opts.intervalMs ?? 10_000;
-  }
+  constructor(private readonly intervalMs = 10_000) {}
 
-  /** Takes the first sample (the counters at the start). */
-  async start(): Promise<void> {
-    this.samples.push(await this.opts.read());
-  }
-
-  async current(): Promise<GatewayRateFigures> {
-    const now = await this.opts.read();
+  /** The rates up to `now` (the counters read at this moment), which is kept when it is due. */
+  at(now: CounterSample): GatewayRateFigures {
     const figures = ratesAt(this.samples, now);
     this.keep(now);
     return figures;

@@ -1,33 +1,22 @@
 /**
  * What the status page shows (docs/status-page.md), read from the running services: the gateway
- * panel (uptime, version, memory, disk and SD-card writes, MQTT, rates, federation peers), the
- * devices with their live values, and a sensor's history. The HTTP routes
- * (api/client/status.ts) authenticate and validate; this module only reads.
- *
- * Sources are those of /metrics (src/metrics/gateway-metrics.ts) and `hearth federation status`:
- * the bridge's and broker's counters, the telemetry journal, LevelDB's size on disk
- * (`DirectorySize`), and the federation sender's per-destination status.
+ * panel (a view of the gateway's figures, gateway-figures.ts: uptime, version, memory, disk and
+ * SD-card writes, MQTT, rates, federation peers), the devices with their live values, and a
+ * sensor's history. The HTTP routes (api/client/status.ts) authenticate and validate; this module
+ * only reads. The views here are the data API's shapes, which the page (page/api.ts) imports.
  */
-import { statfs } from 'node:fs/promises';
 import type { SensorInfo, SensorValue } from '../mqtt/adapters/model.js';
 import type { BridgedDevice } from '../mqtt/bridge/registry.js';
-import type { DestinationStatus } from '../federation/send/sender.js';
 import type { QueryResult, Resolution } from '../telemetry/model.js';
-import { DirectorySize } from '../metrics/directory-size.js';
-import type { GatewayRates } from './gateway-rates.js';
+import type { GatewayFigures, GatewaySnapshot } from './gateway-figures.js';
 import type { LiveDevices, LivePosition } from './live-devices.js';
 
-/** The data directory's size is measured at most this often (a walk of LevelDB's and media's files). */
-const DISK_SIZE_MAX_AGE_MS = 60_000;
 /** Points a raw history answer holds at most (the telemetry store's own cap). */
 export const RAW_HISTORY_LIMIT = 10_000;
 
 export interface StatusSources {
-  serverName: string;
-  version: string;
-  /** ms since the epoch at the gateway's start. */
-  startedAt: number;
-  dataDir: string;
+  /** The gateway panel's figures. */
+  figures: Pick<GatewayFigures, 'snapshot'>;
   live: LiveDevices;
   bridge: {
     devices(): BridgedDevice[];
@@ -38,17 +27,6 @@ export interface StatusSources {
   stateContent(roomId: string, type: string, stateKey: string): Promise<Record<string, unknown> | undefined>;
   isJoined(userId: string, roomId: string): Promise<boolean>;
   telemetry: { query(stream: string, from: number, to: number, resolution: Resolution | 'auto', limit?: number): Promise<QueryResult> };
-  rates: Pick<GatewayRates, 'current'>;
-  /** Connected MQTT clients; absent in external-broker mode (that broker knows them). */
-  mqttClients?: () => number;
-  federation: {
-    destinations(): DestinationStatus[];
-    streamHead(): number;
-    /** Whether the clock is judged right (a wrong one pauses federation). */
-    clockSane(): boolean;
-  };
-  memory?: () => { rss: number; heapUsed: number };
-  now?: () => number;
 }
 
 export interface SensorView {
@@ -94,14 +72,59 @@ export interface PeerView {
   send_failures: number;
 }
 
-export class StatusService {
-  private readonly disk: DirectorySize;
-  private readonly now: () => number;
+/** `GET /_hearth/status/v1/gateway`. */
+export interface GatewayView {
+  server_name: string;
+  version: string;
+  /** ms since the epoch. */
+  started_at: number;
+  uptime_seconds: number;
+  rss_bytes: number;
+  heap_used_bytes: number;
+  disk: { used_bytes: number; free_bytes?: number; total_bytes?: number };
+  writes: { bytes_per_hour: number | null; telemetry_journal_bytes_per_hour: number; window_seconds: number };
+  mqtt: { clients: number | null; messages_per_second: number };
+  events_per_second: number;
+  readings_per_second: number;
+  rate_window_seconds: number;
+  federation: { clock_ok: boolean; peers: PeerView[] };
+}
 
-  constructor(private readonly src: StatusSources) {
-    this.disk = new DirectorySize(src.dataDir, DISK_SIZE_MAX_AGE_MS);
-    this.now = src.now ?? Date.now;
-  }
+export function gatewayView(s: GatewaySnapshot): GatewayView {
+  return {
+    server_name: s.serverName,
+    version: s.version,
+    started_at: s.startedAtMs,
+    uptime_seconds: s.uptimeSeconds,
+    rss_bytes: s.rssBytes,
+    heap_used_bytes: s.heapUsedBytes,
+    disk: {
+      used_bytes: s.disk.usedBytes,
+      ...(s.disk.freeBytes !== undefined && s.disk.totalBytes !== undefined ? { free_bytes: s.disk.freeBytes, total_bytes: s.disk.totalBytes } : {}),
+    },
+    writes: { bytes_per_hour: s.writes.bytesPerHour, telemetry_journal_bytes_per_hour: s.writes.journalBytesPerHour, window_seconds: s.writes.windowSeconds },
+    mqtt: { clients: s.mqttClients, messages_per_second: s.mqttMessagesPerSecond },
+    events_per_second: s.eventsPerSecond,
+    readings_per_second: s.readingsPerSecond,
+    rate_window_seconds: s.rateWindowSeconds,
+    federation: {
+      clock_ok: s.clock.sane,
+      peers: s.peers.map((p) => ({
+        server: p.server,
+        reachable: p.reachable,
+        failures: p.failures,
+        backing_off: p.backingOff,
+        queue_depth: p.queueDepth,
+        stream_lag: p.streamLag,
+        transactions: p.transactions,
+        send_failures: p.sendFailures,
+      })),
+    },
+  };
+}
+
+export class StatusService {
+  constructor(private readonly src: StatusSources) {}
 
   get position(): LivePosition {
     return this.src.live.position;
@@ -112,44 +135,8 @@ export class StatusService {
   }
 
   /** The gateway panel. */
-  async gateway(): Promise<Record<string, unknown>> {
-    const { src } = this;
-    const memory = src.memory?.() ?? process.memoryUsage();
-    const rates = await src.rates.current();
-    const [used, fs] = await Promise.all([this.disk.current(), statfs(src.dataDir).catch(() => undefined)]);
-    const head = src.federation.streamHead();
-    const peers: PeerView[] = src.federation.destinations().map((d) => ({
-      server: d.destination,
-      reachable: d.failures === 0,
-      failures: d.failures,
-      backing_off: d.backingOff,
-      queue_depth: d.outbox + d.ephemeral,
-      stream_lag: Math.max(0, head - d.position),
-      transactions: d.transactions,
-      send_failures: d.sendFailures,
-    }));
-    return {
-      server_name: src.serverName,
-      version: src.version,
-      started_at: src.startedAt,
-      uptime_seconds: Math.max(0, Math.floor((this.now() - src.startedAt) / 1000)),
-      rss_bytes: memory.rss,
-      heap_used_bytes: memory.heapUsed,
-      disk: {
-        used_bytes: used,
-        ...(fs ? { free_bytes: fs.bavail * fs.bsize, total_bytes: fs.blocks * fs.bsize } : {}),
-      },
-      writes: {
-        bytes_per_hour: rates.bytesWrittenPerHour ?? null,
-        telemetry_journal_bytes_per_hour: rates.journalBytesPerHour,
-        window_seconds: rates.writeWindowSeconds,
-      },
-      mqtt: { clients: src.mqttClients?.() ?? null, messages_per_second: round(rates.mqttMessagesPerSecond) },
-      events_per_second: round(rates.eventsPerSecond),
-      readings_per_second: round(rates.readingsPerSecond),
-      rate_window_seconds: rates.rateWindowSeconds,
-      federation: { clock_ok: src.federation.clockSane(), peers },
-    };
+  async gateway(): Promise<GatewayView> {
+    return gatewayView(await this.src.figures.snapshot());
   }
 
   /** Devices changed after `serial` (all when `serial` is undefined), as `userId` sees them. */
@@ -233,7 +220,7 @@ function fromSensorEvent(s: SensorInfo, content: Record<string, unknown> | undef
   return undefined;
 }
 
-/** Rates to 3 decimals: the page shows them, nobody needs float noise on the wire. */
+/** Means to 3 decimals: the page charts them, nobody needs float noise on the wire. */
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }

@@ -51,7 +51,7 @@ test('status reports the running gateway: MQTT clients, readings and events per 
   t.is(idle.readingsPerSecond, 0);
   t.deepEqual(idle.peers, []);
   t.true(idle.clock.sane);
-  t.true(idle.disk.usedBytes > 0 && idle.disk.freeBytes > 0 && idle.disk.totalBytes >= idle.disk.freeBytes);
+  t.true(idle.disk.usedBytes > 0 && idle.disk.freeBytes! > 0 && idle.disk.totalBytes! >= idle.disk.freeBytes!);
   t.is(typeof idle.disk.writtenPerHour, 'number', 'Linux counts the writes (/proc/self/io)');
   const rss = kernelRss(server.pid()!);
   t.true(Math.abs(idle.rssBytes - rss) < rss * 0.25, `status RSS ${idle.rssBytes}, kernel ${rss}`);

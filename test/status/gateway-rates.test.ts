@@ -1,4 +1,4 @@
-/** Rates of the status page's gateway panel from kept counter samples (src/status/gateway-rates.ts). */
+/** Rates of the gateway's figures from kept counter samples (src/status/gateway-rates.ts), taken when the figures are asked for. */
 import test from 'ava';
 import { GatewayRates, ratesAt, type CounterSample } from '../../src/status/gateway-rates.js';
 
@@ -44,28 +44,42 @@ test('after a quiet spell the rates cover the time since the newest sample befor
   t.is(rates.eventsPerSecond, 1);
 });
 
-test('GatewayRates reads the counters for each answer and keeps a sample at most every interval, an hour of them', async (t) => {
+test('GatewayRates keeps a sample at most every interval, an hour of them', (t) => {
   let clock = 0;
   let events = 0;
-  let reads = 0;
-  const rates = new GatewayRates({ intervalMs: 10_000, read: async () => (reads++, sample(clock, { events })) });
-  await rates.start();
+  const rates = new GatewayRates(10_000);
+  rates.at(sample(clock, { events }));
   clock = 10_000;
   events = 50;
-  t.is((await rates.current()).eventsPerSecond, 5);
+  t.is(rates.at(sample(clock, { events })).eventsPerSecond, 5);
   // Asked again 5 s later: answered from the start's sample, the 10 s sample not replaced.
   clock = 15_000;
   events = 60;
-  t.is((await rates.current()).eventsPerSecond, 4);
-  t.is(reads, 3);
+  t.is(rates.at(sample(clock, { events })).eventsPerSecond, 4);
   // Two hours of asking every 10 s at 2 events/s: the answer covers the last minute, the samples an hour.
   for (let i = 0; i < 720; i++) {
     clock += 10_000;
     events += 20;
-    await rates.current();
+    rates.at(sample(clock, { events }));
   }
-  const figures = await rates.current();
+  const figures = rates.at(sample(clock + 10_000, { events: events + 20 }));
   t.is(figures.eventsPerSecond, 2);
   t.is(figures.writeWindowSeconds, 3600);
   t.true((rates as unknown as { samples: unknown[] }).samples.length <= 362);
+});
+
+test('a per-second rate covers the last minute only: a busy first minute does not linger', (t) => {
+  // 10 readings/s for the first minute, then 1/s; asked every 10 s.
+  const rates = new GatewayRates(10_000);
+  let readings = 0;
+  rates.at(sample(0, { readings }));
+  let figures = rates.at(sample(0, { readings }));
+  t.is(figures.readingsPerSecond, 0, 'no time passed');
+  for (let s = 1; s <= 12; s++) {
+    readings += s <= 6 ? 100 : 10;
+    figures = rates.at(sample(s * 10_000, { readings }));
+  }
+  // At 120 s: the oldest sample within the minute is at 60 s (600 readings); now 660.
+  t.is(figures.readingsPerSecond, 1);
+  t.is(figures.rateWindowSeconds, 60);
 });

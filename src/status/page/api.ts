@@ -3,6 +3,7 @@
  * (docs/status-page.md), with the admin's access token from the session (`sessionStorage`: it ends
  * with the tab, and no other page of this origin reads it).
  */
+import type { DeviceView, GatewayView, SensorView } from '../status-service.js';
 
 export interface Session {
   accessToken: string;
@@ -74,62 +75,15 @@ export async function logout(session: Session): Promise<void> {
   await call('POST', '/_matrix/client/v3/logout', { token: session.accessToken, body: {} }).catch(() => undefined);
 }
 
-// ---- the status data API (shapes of src/status/status-service.ts)
+// ---- the status data API: its shapes are the server's (type-only: esbuild drops the import, the
+// page bundles none of the server's code)
 
-export interface SensorView {
-  key: string;
-  name: string;
-  kind: 'number' | 'boolean' | 'string';
-  unit?: string;
-  device_class?: string;
-  settable: boolean;
-  command_target: string;
-  value: number | string | boolean | null;
-  ts: number | null;
-}
-
-export interface DeviceView {
-  key: string;
-  name: string;
-  convention: string;
-  model?: string;
-  manufacturer?: string;
-  area?: string;
-  room_id: string | null;
-  joined: boolean;
-  online: boolean | null;
-  last_seen: number | null;
-  sensors: SensorView[];
-}
+export type { DeviceView, GatewayView, SensorView };
 
 export interface DevicesAnswer {
   next: string;
   full: boolean;
   devices: DeviceView[];
-}
-
-export interface PeerView {
-  server: string;
-  reachable: boolean;
-  failures: number;
-  backing_off: boolean;
-  queue_depth: number;
-  stream_lag: number;
-}
-
-export interface GatewayView {
-  server_name: string;
-  version: string;
-  started_at: number;
-  uptime_seconds: number;
-  rss_bytes: number;
-  heap_used_bytes: number;
-  disk: { used_bytes: number; free_bytes?: number; total_bytes?: number };
-  writes: { bytes_per_hour: number | null; telemetry_journal_bytes_per_hour: number; window_seconds: number };
-  mqtt: { clients: number | null; messages_per_second: number };
-  events_per_second: number;
-  readings_per_second: number;
-  federation: { clock_ok: boolean; peers: PeerView[] };
 }
 
 export type HistoryAnswer =
