@@ -12,12 +12,11 @@
  * dilute it.
  *
  * Samples are taken when the gateway's figures are asked for (status/gateway-figures.ts: the status
- * page every 10 s while it is open, `hearth status`, `hearth doctor`) and at stop, never on a timer:
- * an idle gateway wakes for nothing. What was written between two samples is spread evenly over the
- * clock hours between them (by the monotonic clock, so a wall clock set forward by years at boot does
- * not make years of hours): an unwatched day is one day's average. A crash loses what was written
- * since the last sample that reached the file (writing the file more often would itself wear the
- * card: at 168 hours it is ~10 KB a write).
+ * page every 10 s while it is open, `hearth status`, `hearth doctor`), once an hour, and at stop.
+ * What was written between two samples is spread evenly over the clock hours between them (by the
+ * monotonic clock, so a wall clock set forward by years at boot does not make years of hours). A
+ * crash loses what was written since the last sample that reached the file: an hour or two at most
+ * (writing the file more often would itself wear the card: at 168 hours it is ~10 KB a write).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

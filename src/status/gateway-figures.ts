@@ -9,8 +9,10 @@
  * The counters (events persisted, readings, MQTT messages, the telemetry journal's bytes and the
  * kernel's count of bytes written) are read once per ask, when asked: the rates come from the kept
  * samples (gateway-rates.ts), the write history of the last week from the same reading
- * (metrics/disk-writes.ts, persisted for restarts and for `hearth doctor` on a stopped gateway). No
- * timer: a gateway nobody watches does nothing for its figures.
+ * (metrics/disk-writes.ts, persisted for restarts and for `hearth doctor` on a stopped gateway).
+ * One timer only, hourly: a sample into the write history, so that a crash of a gateway nobody
+ * watches loses at most the last hour or two of it, not the whole run (the history file is written
+ * once an hour at most either way).
  */
 import { statfs } from 'node:fs/promises';
 import type { ClockStatus } from '../federation/clock/clock-guard.js';
@@ -105,6 +107,7 @@ export class GatewayFigures {
   private readonly writeBytes: () => number | undefined;
   private readonly now: () => number;
   private readonly monotonic: () => number;
+  private historyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly src: GatewayFigureSources) {
     this.now = src.now ?? Date.now;
@@ -118,10 +121,12 @@ export class GatewayFigures {
   async start(): Promise<void> {
     await this.history.load();
     this.rates.at(this.sample());
+    this.historyTimer = setInterval(() => this.sample(), HOUR_MS).unref();
   }
 
   /** A last sample into the write history, which is written to its file. */
   stop(): void {
+    clearInterval(this.historyTimer);
     this.sample();
     this.history.stop();
   }
