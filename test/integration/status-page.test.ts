@@ -160,6 +160,40 @@ test.serial('an admin signs in and sees a device appear, its value change and it
   t.deepEqual(browserLog.filter((l) => l.startsWith('pageerror') || l.startsWith('console.error')), []);
 });
 
+/** What the browser says when the tab goes to the background or comes back. */
+async function setTabHidden(hidden: boolean): Promise<void> {
+  // A script as text: functions passed to the browser must not carry the test runner's helpers.
+  await page.evaluate(`{
+    const hidden = ${hidden};
+    Object.defineProperty(document, 'hidden', { configurable: true, get() { return hidden; } });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get() { return hidden ? 'hidden' : 'visible'; } });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }`);
+}
+
+test.serial('a tab in the background asks the gateway nothing; shown again, it catches up', async (t) => {
+  const devicePolls: string[] = [];
+  const onRequest = (r: { url(): string }) => {
+    if (r.url().includes('/_hearth/status/v1/devices')) devicePolls.push(r.url());
+  };
+  await setTabHidden(true);
+  page.on('request', onRequest);
+  try {
+    // A long-poll already waiting may answer this; no new one is asked while hidden, although the
+    // page asks again at most 2 s after an answer when it is shown.
+    await device.publishAsync('page-climate/temperature', '24.25', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 5000));
+    t.deepEqual(devicePolls, [], 'no devices long-poll started while the tab was hidden');
+    await setTabHidden(false);
+    await page.locator(`[data-device="${DEVICE_KEY}"] [data-sensor="temperature"] .value[data-value="24.25"]`).waitFor(WAIT);
+    t.true(devicePolls.length >= 1, 'shown again, the page asked for what changed');
+    t.regex(devicePolls[0]!, /[?&]since=/, 'for the changes since its last answer, not everything again');
+  } finally {
+    page.off('request', onRequest);
+    await setTabHidden(false);
+  }
+});
+
 test.serial('on a phone screen the page fits its width', async (t) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForFunction(() => document.documentElement.scrollWidth <= 390, undefined, WAIT);
