@@ -149,16 +149,7 @@ export class E2eeService {
     const failures: JsonObject = {};
     const { local, remote: remoteUsers } = this.splitByServer(query, failures);
     for (const [userId, requestedDevices] of local) {
-      const devices = new Map((await this.deps.userDevices(userId)).map((d) => [d.deviceId, d.displayName]));
-      const wanted = requestedDevices.length > 0 ? new Set(requestedDevices) : undefined;
-      const userKeys: JsonObject = {};
-      for (const [deviceId, keys] of await this.store.deviceKeysOfUser(userId)) {
-        if (!devices.has(deviceId) || (wanted && !wanted.has(deviceId))) continue;
-        const displayName = devices.get(deviceId);
-        const unsigned: JsonObject = displayName === undefined ? {} : { device_display_name: displayName };
-        userKeys[deviceId] = { ...withVisibleSignatures(keys, userId, requester.userId), unsigned };
-      }
-      deviceKeys[userId] = userKeys;
+      deviceKeys[userId] = await this.localDeviceKeys(userId, requestedDevices, requester.userId);
       const crossSigning = await this.crossSigning.visibleKeys(userId, requester.userId);
       if (crossSigning.master) masterKeys[userId] = crossSigning.master;
       if (crossSigning.selfSigning) selfSigningKeys[userId] = crossSigning.selfSigning;
@@ -197,6 +188,24 @@ export class E2eeService {
       Object.assign(failures, answer.failures);
     }
     return { one_time_keys: claimed, failures };
+  }
+
+  /**
+   * A local user's device keys as `/keys/query` lists them (all devices, or those requested), each
+   * with its display name in `unsigned` and the signatures `viewer` may see ('' for another server:
+   * the owner's only).
+   */
+  private async localDeviceKeys(userId: string, requestedDevices: readonly string[], viewer: string): Promise<JsonObject> {
+    const devices = new Map((await this.deps.userDevices(userId)).map((d) => [d.deviceId, d.displayName]));
+    const wanted = requestedDevices.length > 0 ? new Set(requestedDevices) : undefined;
+    const userKeys: JsonObject = {};
+    for (const [deviceId, keys] of await this.store.deviceKeysOfUser(userId)) {
+      if (!devices.has(deviceId) || (wanted && !wanted.has(deviceId))) continue;
+      const displayName = devices.get(deviceId);
+      const unsigned: JsonObject = displayName === undefined ? {} : { device_display_name: displayName };
+      userKeys[deviceId] = { ...withVisibleSignatures(keys, userId, viewer), unsigned };
+    }
+    return userKeys;
   }
 
   /**
@@ -289,16 +298,7 @@ export class E2eeService {
     const selfSigningKeys: JsonObject = {};
     for (const [userId, requestedDevices] of query) {
       if (parseUserId(userId)?.serverName !== this.deps.serverName) continue;
-      const devices = new Map((await this.deps.userDevices(userId)).map((d) => [d.deviceId, d.displayName]));
-      const wanted = requestedDevices.length > 0 ? new Set(requestedDevices) : undefined;
-      const userKeys: JsonObject = {};
-      for (const [deviceId, keys] of await this.store.deviceKeysOfUser(userId)) {
-        if (!devices.has(deviceId) || (wanted && !wanted.has(deviceId))) continue;
-        const displayName = devices.get(deviceId);
-        const unsigned: JsonObject = displayName === undefined ? {} : { device_display_name: displayName };
-        userKeys[deviceId] = { ...withVisibleSignatures(keys, userId, ''), unsigned };
-      }
-      deviceKeys[userId] = userKeys;
+      deviceKeys[userId] = await this.localDeviceKeys(userId, requestedDevices, '');
       const crossSigning = await this.publicCrossSigningKeys(userId);
       if (crossSigning.master) masterKeys[userId] = crossSigning.master;
       if (crossSigning.selfSigning) selfSigningKeys[userId] = crossSigning.selfSigning;

@@ -17,7 +17,7 @@ import { forbidden, invalidParam, notFound } from '../../core/errors.js';
 import { LongPollGate } from '../../limits/long-polls.js';
 import { limitExceeded } from '../../limits/client-limits.js';
 import type { StatusService } from '../../status/status-service.js';
-import type { Resolution } from '../../telemetry/model.js';
+import { parseHistoryQuery } from './telemetry.js';
 
 export const STATUS_API_PREFIX = '/_hearth/status/v1';
 /** The longest a devices long-poll waits (longer asks are shortened, as /sync's are not refused). */
@@ -29,8 +29,6 @@ export const MAX_DEVICES_TIMEOUT_MS = 60_000;
  */
 const STATUS_LONG_POLLS = { maxLongPolls: 16, maxLongPollsPerUser: 4 };
 const STATUS_RETRY_AFTER_MS = 2000;
-const RESOLUTIONS = new Set(['raw', '5m', '1h', 'auto']);
-const DAY_MS = 86_400_000;
 /** Device keys and sensor keys are short identifiers (adapters' `deviceKey`); anything longer is not one. */
 const MAX_KEY_LENGTH = 255;
 /**
@@ -90,13 +88,8 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusRouteDeps
       await requireAdmin(req);
       const { device, sensor } = req.params;
       if (device.length > MAX_KEY_LENGTH || sensor.length > MAX_KEY_LENGTH) throw invalidParam('device and sensor are keys of at most 255 characters');
-      const now = (deps.now ?? Date.now)();
-      const to = parseTime(req.query.to, 'to') ?? now;
-      const from = parseTime(req.query.from, 'from') ?? to - DAY_MS;
-      if (from > to) throw invalidParam('from must not be after to');
-      const resolution = req.query.resolution ?? 'auto';
-      if (!RESOLUTIONS.has(resolution)) throw invalidParam('resolution must be raw, 5m, 1h or auto');
-      const history = await deps.status.history(device, sensor, from, to, resolution as Resolution | 'auto');
+      const { from, to, resolution } = parseHistoryQuery(req.query, (deps.now ?? Date.now)());
+      const history = await deps.status.history(device, sensor, from, to, resolution);
       if (!history) throw notFound('No such device or sensor');
       return sendJson(req, reply, history);
     },
@@ -132,9 +125,3 @@ function parseTimeout(raw: string | undefined): number {
   return Math.min(n, MAX_DEVICES_TIMEOUT_MS);
 }
 
-function parseTime(raw: string | undefined, name: string): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(n)) throw invalidParam(`${name} must be milliseconds since the epoch`);
-  return n;
-}

@@ -30,23 +30,35 @@ export function registerTelemetryRoutes(app: FastifyInstance, deps: TelemetryRou
       const { userId } = await deps.requireUser(req);
       const { roomId, sensor } = req.params;
       if (!(await deps.isJoined(userId, roomId))) throw forbidden('You are not joined to this room.');
-      const now = (deps.now ?? Date.now)();
-      const to = parseTime(req.query.to, 'to') ?? now;
-      const from = parseTime(req.query.from, 'from') ?? to - DAY_MS;
-      if (from > to) throw invalidParam('from must not be after to');
-      const resolution = req.query.resolution ?? 'auto';
-      if (!RESOLUTIONS.has(resolution)) throw invalidParam('resolution must be raw, 5m, 1h or auto');
+      const { from, to, resolution } = parseHistoryQuery(req.query, (deps.now ?? Date.now)());
       const stream = deps.resolveStream(roomId, sensor);
       if (!stream) throw notFound('No such sensor in this room.');
-      const result = await deps.query(stream, from, to, resolution as Resolution | 'auto');
+      const result = await deps.query(stream, from, to, resolution);
       return { sensor, from, to, resolution: result.resolution, points: result.points };
     },
   );
 }
 
+/**
+ * `from`, `to` and `resolution` of a history request (this endpoint's and the status page's): ms
+ * since the epoch, by default the 24 hours up to `now`; `auto` unless a resolution is named.
+ */
+export function parseHistoryQuery(query: Record<string, string | undefined>, now: number): { from: number; to: number; resolution: Resolution | 'auto' } {
+  const to = parseTime(query.to, 'to') ?? now;
+  const from = parseTime(query.from, 'from') ?? to - DAY_MS;
+  if (from > to) throw invalidParam('from must not be after to');
+  const resolution = query.resolution ?? 'auto';
+  if (!isResolution(resolution)) throw invalidParam('resolution must be raw, 5m, 1h or auto');
+  return { from, to, resolution };
+}
+
+function isResolution(raw: string): raw is Resolution | 'auto' {
+  return RESOLUTIONS.has(raw);
+}
+
 function parseTime(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw invalidParam(`${name} must be milliseconds since the epoch`);
+  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(n)) throw invalidParam(`${name} must be milliseconds since the epoch`);
   return n;
 }
