@@ -147,3 +147,38 @@ export function readable(state: StateIdMap): Record<string, string> {
   for (const [key, id] of [...state].sort(([a], [b]) => (a < b ? -1 : 1))) out[key.replace('\u0000', '|')] = id;
   return out;
 }
+
+/** The state sets of `branches` resolved to one state map (a resolution algorithm under test). */
+export type Resolver = (sets: StateIdMap[], getEvent: TestRoom['getEvent'], rules: RoomVersionRules) => StateIdMap;
+
+/**
+ * Resolves `branches` with `forward`, and again in the reverse order with `backward` (the same
+ * algorithm by default): the two must agree, the result may not depend on the order of the sets.
+ */
+export function resolveBothOrders(room: TestRoom, branches: Branch[], forward: Resolver, backward: Resolver = forward): Record<string, string> {
+  const one = forward(branches.map((branch) => branch.state), room.getEvent, room.rules);
+  const other = backward([...branches].reverse().map((branch) => branch.state), room.getEvent, room.rules);
+  if (JSON.stringify(readable(one)) !== JSON.stringify(readable(other))) {
+    throw new Error('resolution depends on the order of the state sets');
+  }
+  return readable(one);
+}
+
+/** A room of `version`: Alice 100, Bob 50 (a moderator), Carol 0; everyone joined. */
+export function moderatedRoom(version: RoomVersionId): { room: TestRoom; base: Branch } {
+  const room = new TestRoom(version);
+  const base = room.start({ users: { [ALICE]: 100, [BOB]: 50 } });
+  room.append(base, '$bob', member(BOB, 'join'));
+  room.append(base, '$carol', member(CAROL, 'join'));
+  return { room, base };
+}
+
+/** The resolved state of {@link moderatedRoom} before any branch changes it, readable. */
+export const MODERATED_ROOM_STATE: Readonly<Record<string, string>> = {
+  'm.room.create|': '$create',
+  'm.room.join_rules|': '$jr',
+  [`m.room.member|${ALICE}`]: '$alice',
+  [`m.room.member|${BOB}`]: '$bob',
+  [`m.room.member|${CAROL}`]: '$carol',
+  'm.room.power_levels|': '$pl',
+};
