@@ -10,6 +10,7 @@ import { toRoomEvent } from '../../src/core/room-event.js';
 import { getRoomVersionRules } from '../../src/core/room-versions.js';
 import { signingKeyFromSeed } from '../../src/core/signing.js';
 import type { JsonObject, Pdu } from '../../src/core/types.js';
+import { MESSAGE_V11 } from './reference-events.js';
 
 const V10 = getRoomVersionRules('10')!;
 const V11 = getRoomVersionRules('11')!;
@@ -52,18 +53,6 @@ test('appendix "Event Signing": event with redactable content', (t) => {
   });
   t.true(verifyEventSignature(pdu, V10, 'domain', 'ed25519:1', KEY.publicKey));
 });
-
-const MESSAGE_V11: PduTemplate = {
-  auth_events: ['$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
-  content: { body: '22.5 °C', msgtype: 'm.text' },
-  depth: 7,
-  origin_server_ts: 1720000000000,
-  prev_events: ['$bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'],
-  room_id: '!kitchen:hearth.local',
-  sender: '@thermostat:hearth.local',
-  type: 'm.room.message',
-  unsigned: { age_ts: 1 },
-};
 
 test('finalizePdu: hash, signature over the redacted event, and event id (v11)', (t) => {
   const { pdu, eventId } = finalizePdu(MESSAGE_V11, { rules: V11, serverName: 'hearth.local', key: KEY });

@@ -10,6 +10,7 @@ import {
 } from '../../src/core/hashes.js';
 import { getRoomVersionRules } from '../../src/core/room-versions.js';
 import type { JsonObject } from '../../src/core/types.js';
+import { MESSAGE_V11 } from './reference-events.js';
 
 const V10 = getRoomVersionRules('10')!;
 const V11 = getRoomVersionRules('11')!;
@@ -18,17 +19,7 @@ const V12 = getRoomVersionRules('12')!;
 // Expected hashes and ids below were computed outside this code base with the spec's reference
 // procedure: Python's json.dumps(sort_keys=True, separators=(',', ':'), ensure_ascii=False),
 // hashlib.sha256 and base64, over redacted forms written out by hand.
-const MESSAGE: JsonObject = {
-  auth_events: ['$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
-  content: { body: '22.5 °C', msgtype: 'm.text' },
-  depth: 7,
-  origin_server_ts: 1720000000000,
-  prev_events: ['$bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'],
-  room_id: '!kitchen:hearth.local',
-  sender: '@thermostat:hearth.local',
-  type: 'm.room.message',
-  unsigned: { age_ts: 1 },
-};
+const MESSAGE: JsonObject = { ...MESSAGE_V11 };
 
 const CREATE_V12: JsonObject = {
   auth_events: [],
