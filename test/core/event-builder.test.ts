@@ -10,7 +10,7 @@ import { toRoomEvent } from '../../src/core/room-event.js';
 import { getRoomVersionRules } from '../../src/core/room-versions.js';
 import { signingKeyFromSeed } from '../../src/core/signing.js';
 import type { JsonObject, Pdu } from '../../src/core/types.js';
-import { MESSAGE_V11 } from './reference-events.js';
+import { CREATE_V12, MESSAGE_V11 } from './reference-events.js';
 
 const V10 = getRoomVersionRules('10')!;
 const V11 = getRoomVersionRules('11')!;
@@ -87,17 +87,7 @@ test('finalizePdu does not modify its template', (t) => {
 });
 
 test('v12 create event: no room_id, room id derived from the event id', (t) => {
-  const template: PduTemplate = {
-    auth_events: [],
-    content: { room_version: '12', additional_creators: ['@bob:hearth.local'], 'm.federate': false },
-    depth: 1,
-    origin_server_ts: 1720000000000,
-    prev_events: [],
-    sender: '@alice:hearth.local',
-    state_key: '',
-    type: 'm.room.create',
-  };
-  const { pdu, eventId } = finalizePdu(template, { rules: V12, serverName: 'hearth.local', key: KEY });
+  const { pdu, eventId } = finalizePdu(CREATE_V12, { rules: V12, serverName: 'hearth.local', key: KEY });
   t.is(eventId, '$7ZkWbEa74w43oAXiQy6VwqMjBf90KSxOvrYRt_zuwK4');
   t.false('room_id' in pdu);
   const roomEvent = toRoomEvent(pdu, V12, eventId);

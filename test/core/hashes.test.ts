@@ -10,7 +10,7 @@ import {
 } from '../../src/core/hashes.js';
 import { getRoomVersionRules } from '../../src/core/room-versions.js';
 import type { JsonObject } from '../../src/core/types.js';
-import { MESSAGE_V11 } from './reference-events.js';
+import { CREATE_V12, MESSAGE_V11 } from './reference-events.js';
 
 const V10 = getRoomVersionRules('10')!;
 const V11 = getRoomVersionRules('11')!;
@@ -21,16 +21,7 @@ const V12 = getRoomVersionRules('12')!;
 // hashlib.sha256 and base64, over redacted forms written out by hand.
 const MESSAGE: JsonObject = { ...MESSAGE_V11 };
 
-const CREATE_V12: JsonObject = {
-  auth_events: [],
-  content: { room_version: '12', additional_creators: ['@bob:hearth.local'], 'm.federate': false },
-  depth: 1,
-  origin_server_ts: 1720000000000,
-  prev_events: [],
-  sender: '@alice:hearth.local',
-  state_key: '',
-  type: 'm.room.create',
-};
+const CREATE: JsonObject = { ...CREATE_V12 };
 
 const MEMBER: JsonObject = {
   auth_events: ['$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
@@ -91,7 +82,7 @@ test('event id of a v10 member event keeps only membership from content', (t) =>
 });
 
 test('room version 12: room id is the create event id with ! instead of $', (t) => {
-  const hashed = addContentHash(CREATE_V12);
+  const hashed = addContentHash(CREATE);
   t.is(hashed.hashes.sha256, 'ts9CAweeYeuyhvdqxdXZ6qO0TZR18KxnDpl/NciENcM');
   const eventId = computeEventId(hashed, V12);
   t.is(eventId, '$7ZkWbEa74w43oAXiQy6VwqMjBf90KSxOvrYRt_zuwK4');

@@ -18,3 +18,15 @@ export const MESSAGE_V11: PduTemplate = {
   type: 'm.room.message',
   unsigned: { age_ts: 1 },
 };
+
+/** A room version 12 create event (no `room_id`: the room id is derived from its event id). */
+export const CREATE_V12: PduTemplate = {
+  auth_events: [],
+  content: { room_version: '12', additional_creators: ['@bob:hearth.local'], 'm.federate': false },
+  depth: 1,
+  origin_server_ts: 1720000000000,
+  prev_events: [],
+  sender: '@alice:hearth.local',
+  state_key: '',
+  type: 'm.room.create',
+};
