@@ -11,7 +11,7 @@
  *    fresh, after the uploads and 5 s after the thumbnails;
  *  - a 30000 x 30000 PNG (110 KB) refused from its header.
  */
-import { crc32, deflateSync } from 'node:zlib';
+import { decompressionBomb } from '../../test/helpers/decompression-bomb.js';
 import sharp from 'sharp';
 import { setUpRoom } from './cs-workload.js';
 import { JsonHttpClient } from './http-client.js';
@@ -159,21 +159,3 @@ async function synapseBaseline(photo: Buffer, repetitions: number, log: (line: s
   }
 }
 
-/** A 30000 x 30000 one-bit PNG, all black: ~110 KB that would decode to 900 M pixels. */
-function decompressionBomb(): Buffer {
-  const side = 30_000;
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(side, 0);
-  header.writeUInt32BE(side, 4);
-  header[8] = 1;
-  const rows = deflateSync(Buffer.alloc((side / 8 + 1) * side), { level: 9 });
-  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', header), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
-}

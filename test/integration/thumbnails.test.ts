@@ -8,7 +8,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { decompressionBomb } from '../helpers/decompression-bomb.js';
 import * as sdk from 'matrix-js-sdk';
 import sharp from 'sharp';
 import { startHearth, type HearthServer } from './helpers/server.js';
@@ -160,26 +160,6 @@ test.serial('a thumbnail is made once and served from disk afterwards; an image 
   t.true(own.bytes.equals(tiny), 'the original, never enlarged');
   t.is(own.headers.get('content-type'), 'image/png');
 });
-
-/** A real 30000 x 30000 PNG (1 bit per pixel, all black): ~110 KB on disk, 900 M pixels decoded. */
-function decompressionBomb(): Buffer {
-  const side = 30_000;
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(side, 0);
-  header.writeUInt32BE(side, 4);
-  header[8] = 1; // bit depth
-  header[9] = 0; // greyscale
-  const rows = deflateSync(Buffer.alloc((side / 8 + 1) * side), { level: 9 });
-  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', header), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
-}
 
 test.serial('a decompression bomb is refused with 413 M_TOO_LARGE, the original stays downloadable, the gateway keeps answering', async (t) => {
   const bomb = decompressionBomb();
