@@ -6,29 +6,17 @@
  * gateway's directory round-trips every database entry and file byte for byte.
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { Database } from '../../src/storage/db.js';
-import { REPO_ROOT, startMqttGateway, type MqttGateway } from './mqtt-helpers/gateway.js';
+import { startMqttGateway, type MqttGateway } from './mqtt-helpers/gateway.js';
+import { runCli } from './helpers/server.js';
 import { publish } from './mqtt-helpers/mosquitto.js';
 import { request, sendText } from './helpers/http.js';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function hearth(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const hearth = runCli;
 
 function tempDir(t: { teardown(fn: () => void): void }, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

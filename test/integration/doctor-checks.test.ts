@@ -7,41 +7,13 @@
  * date) are errors with what to do, exit 1.
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { loadConfig } from '../../src/config/config.js';
 import { runDoctorCommand } from '../../src/cli/doctor.js';
-import { freePort, startHearth, type HearthServer } from './helpers/server.js';
+import { cliEnvOf, freePort, runCli, startHearth } from './helpers/server.js';
 import { registerUser, request, sendText } from './helpers/http.js';
-import { REPO_ROOT } from './mqtt-helpers/gateway.js';
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function doctor(env: Record<string, string>): Promise<Result> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-/** The environment the gateway runs with: the doctor reads the same configuration. */
-function envOf(server: HearthServer, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    HEARTH_DATA_DIR: server.dataDir,
-    HEARTH_SERVER_NAME: server.serverName,
-    HEARTH_CLIENT_PORT: String(server.port),
-    HEARTH_FEDERATION_PORT: String(server.federationPort),
-    HEARTH_MQTT_PORT: String(server.mqttPort),
-    HEARTH_FEDERATION_VERIFY_TLS: 'false',
-    HEARTH_FEDERATION_IP_RANGE_ALLOWLIST: '127.0.0.1',
-    ...overrides,
-  };
-}
+const doctor = (env: Record<string, string>) => runCli(['doctor'], env);
 
 const lines = (text: string, level: string) => text.split('\n').filter((l) => l.startsWith(level));
 
@@ -50,7 +22,7 @@ test('a healthy running gateway: every check ok, no findings, exit 0; a port it 
   t.teardown(() => {
     if (!t.passed) t.log(server.output());
   });
-  const healthy = await doctor(envOf(server));
+  const healthy = await doctor(cliEnvOf(server));
   t.is(healthy.code, 0, healthy.stdout + healthy.stderr);
   t.deepEqual(lines(healthy.stdout, 'ERROR'), []);
   t.deepEqual(lines(healthy.stdout, 'warning'), []);
@@ -69,7 +41,7 @@ test('a healthy running gateway: every check ok, no findings, exit 0; a port it 
   // The configuration names a client port the gateway does not answer on (hearth.yaml changed
   // since it started, or the listener is gone): an error, and the mismatch said.
   const closed = await freePort();
-  const res = await doctor(envOf(server, { HEARTH_CLIENT_PORT: String(closed) }));
+  const res = await doctor(cliEnvOf(server, { HEARTH_CLIENT_PORT: String(closed) }));
   t.is(res.code, 1, res.stdout);
   t.regex(res.stdout, new RegExp(`^ERROR +ports +port ${closed} \\(the Client-Server API, 127\\.0\\.0\\.1:${closed}\\): nothing answers as expected although the gateway runs \\(.*ECONNREFUSED.*\\)$`, 'm'));
   t.regex(res.stdout, /^ +-> check the gateway's log/m);
@@ -79,7 +51,7 @@ test('a healthy running gateway: every check ok, no findings, exit 0; a port it 
 
 test('a stopped gateway whose MQTT port another program holds: an error naming the port and what to do', async (t) => {
   const server = await startHearth({ t });
-  const env = envOf(server);
+  const env = cliEnvOf(server);
   await server.kill('SIGTERM');
   // Another broker (Debian's mosquitto, say) took the port meanwhile.
   const squatter: Server = createServer();
@@ -102,7 +74,7 @@ test('a clock behind the newest event this server signed, or before the configur
   const event = await request(server.baseUrl, 'GET', `/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}/event/${encodeURIComponent(sent)}`, { token: user.accessToken });
   const signedAt = event.body.origin_server_ts as number;
   t.true(Number.isSafeInteger(signedAt));
-  const env = envOf(server);
+  const env = cliEnvOf(server);
   await server.kill('SIGTERM');
 
   // In process, with the clock the doctor judges by injected: right, then an hour behind the event.

@@ -5,30 +5,12 @@
  * warns (exit 0: a warning, not an error of this gateway).
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import type { GatewayStatus } from '../../src/admin/gateway-status.js';
 import { registerUser } from './helpers/http.js';
-import { startHearth, type HearthServer } from './helpers/server.js';
-import { REPO_ROOT } from './mqtt-helpers/gateway.js';
+import { cliEnvOf, runCli, startHearth, type HearthServer } from './helpers/server.js';
 import { call, eventually, messageBodies, send, setDiagnostics, type Side } from '../federation/room-exchange.js';
 
-function hearth(args: string[], server: HearthServer): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
-    ...process.env,
-    HEARTH_DATA_DIR: server.dataDir,
-    HEARTH_SERVER_NAME: server.serverName,
-    HEARTH_CLIENT_PORT: String(server.port),
-    HEARTH_FEDERATION_PORT: String(server.federationPort),
-    HEARTH_MQTT_PORT: String(server.mqttPort),
-    HEARTH_FEDERATION_VERIFY_TLS: 'false',
-    HEARTH_FEDERATION_IP_RANGE_ALLOWLIST: '127.0.0.1',
-  };
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env, timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const hearth = (args: string[], server: HearthServer) => runCli(args, cliEnvOf(server));
 
 async function statusOf(server: HearthServer): Promise<GatewayStatus> {
   const res = await hearth(['status', '--json'], server);

@@ -5,20 +5,14 @@
  * version, ports), in text and JSON; with the gateway stopped it says so and exits 3.
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { GatewayStatus } from '../../src/admin/gateway-status.js';
 import { REPO_ROOT, startMqttGateway } from './mqtt-helpers/gateway.js';
+import { runCli } from './helpers/server.js';
 import { registerUser, request, sendText } from './helpers/http.js';
 
-function hearth(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, HEARTH_DATA_DIR: dataDir }, timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const hearth = (args: string[], dataDir: string) => runCli(args, { HEARTH_DATA_DIR: dataDir });
 
 async function statusJson(dataDir: string): Promise<GatewayStatus> {
   const res = await hearth(['status', '--json'], dataDir);

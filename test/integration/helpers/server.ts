@@ -4,7 +4,7 @@
  * variables. The process is spawned directly (not through npx) so that its pid is the server's and a
  * signal reaches the server itself.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -224,4 +224,33 @@ async function startHearthOnce(opts: StartHearthOptions): Promise<HearthServer> 
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
+}
+
+/** The configuration `server` runs with, as the environment a CLI command reads it from, plus `overrides`. */
+export function cliEnvOf(server: HearthServer, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    HEARTH_DATA_DIR: server.dataDir,
+    HEARTH_SERVER_NAME: server.serverName,
+    HEARTH_CLIENT_PORT: String(server.port),
+    HEARTH_FEDERATION_PORT: String(server.federationPort),
+    HEARTH_MQTT_PORT: String(server.mqttPort),
+    HEARTH_FEDERATION_VERIFY_TLS: 'false',
+    HEARTH_FEDERATION_IP_RANGE_ALLOWLIST: '127.0.0.1',
+    ...overrides,
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `hearth ARGS` from the source tree, with `env` over this process's environment. */
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
