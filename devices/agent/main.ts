@@ -24,7 +24,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DeviceAgent } from './agent.js';
-import { loadAgentConfig } from './config.js';
+import { loadAgentConfig, type AgentConfig } from './config.js';
 import { startConfiguredAgent } from './configured-agent.js';
 import { bridgeDevicesMessage, conventionByName } from './conventions/index.js';
 import { parseReadingLine } from './stdin-source.js';
@@ -66,14 +66,18 @@ if (args.config !== undefined) {
   runFromOptions();
 }
 
-function printPublicKey(path: string): void {
-  let config;
+/** The agent's configuration file, or exit with its error (a configuration error is not retried). */
+function loadConfigOrExit(path: string): AgentConfig {
   try {
-    config = loadAgentConfig(path);
+    return loadAgentConfig(path);
   } catch (err) {
     console.error((err as Error).message);
     process.exit(EXIT_CONFIG_ERROR);
   }
+}
+
+function printPublicKey(path: string): void {
+  const config = loadConfigOrExit(path);
   if (!config.signing) {
     console.error(`${path}: signing is off`);
     process.exit(EXIT_CONFIG_ERROR);
@@ -82,13 +86,7 @@ function printPublicKey(path: string): void {
 }
 
 async function runFromConfig(path: string): Promise<void> {
-  let config;
-  try {
-    config = loadAgentConfig(path);
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(EXIT_CONFIG_ERROR);
-  }
+  const config = loadConfigOrExit(path);
   // A sensor that cannot be opened (1-Wire module not loaded yet at boot) exits 1: worth a retry.
   const configured = await startConfiguredAgent(config).catch((err: Error) => {
     console.error(err.message);
