@@ -9,6 +9,7 @@ import test from 'ava';
 import mqtt from 'mqtt';
 import { request } from './helpers/http.js';
 import { startMqttGateway, type DeviceCredentials, type MqttGateway } from './mqtt-helpers/gateway.js';
+import { announceClimateDevice } from './mqtt-helpers/climate-device.js';
 
 let gateway: MqttGateway;
 let adminToken: string;
@@ -17,7 +18,6 @@ let device: DeviceCredentials;
 let client: mqtt.MqttClient;
 
 const DEVICE_KEY = 'ha.status-climate';
-const DISCOVERY_DEVICE = { ids: ['status-climate'], name: 'Status climate', mdl: 'ESP32 BME280', mf: 'espressif' };
 
 async function login(name: string, password: string): Promise<string> {
   const res = await request(gateway.server.baseUrl, 'POST', '/_matrix/client/v3/login', {
@@ -93,15 +93,7 @@ test.serial('devices with live values: the long-poll answers a new reading, the 
 
   // A device announces itself (retained discovery), comes online and reports.
   const before = Date.now();
-  await client.publishAsync('homeassistant/sensor/status-climate/temperature/config', JSON.stringify({
-    '~': 'status-climate', name: 'Temperature', uniq_id: 'sc_t', stat_t: '~/temperature', unit_of_meas: '°C', dev_cla: 'temperature', avty_t: '~/status', dev: DISCOVERY_DEVICE,
-  }), { qos: 1, retain: true });
-  await client.publishAsync('homeassistant/switch/status-climate/relay/config', JSON.stringify({
-    '~': 'status-climate', name: 'Fan relay', uniq_id: 'sc_r', stat_t: '~/relay', cmd_t: '~/relay/set', avty_t: '~/status', dev: DISCOVERY_DEVICE,
-  }), { qos: 1, retain: true });
-  await client.publishAsync('status-climate/status', 'online', { qos: 1, retain: true });
-  await client.publishAsync('status-climate/temperature', '21.5', { qos: 1 });
-  await client.publishAsync('status-climate/relay', 'OFF', { qos: 1 });
+  await announceClimateDevice(client, 'status-climate', 'Status climate', 'sc');
 
   // Long-polls from the empty answer until the device shows its values.
   let next = empty.body.next as string;

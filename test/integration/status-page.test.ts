@@ -13,11 +13,11 @@ import test from 'ava';
 import mqtt from 'mqtt';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startMqttGateway, type MqttGateway } from './mqtt-helpers/gateway.js';
+import { announceClimateDevice } from './mqtt-helpers/climate-device.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const DEVICE_KEY = 'ha.page-climate';
-const DISCOVERY_DEVICE = { ids: ['page-climate'], name: 'Page climate', mdl: 'ESP32 BME280', mf: 'espressif' };
 const WAIT = { timeout: 30_000 };
 
 let gateway: MqttGateway;
@@ -98,15 +98,7 @@ test.serial('an admin signs in and sees a device appear, its value change and it
   await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
 
   // The device appears.
-  await device.publishAsync('homeassistant/sensor/page-climate/temperature/config', JSON.stringify({
-    '~': 'page-climate', name: 'Temperature', uniq_id: 'pc_t', stat_t: '~/temperature', unit_of_meas: '°C', dev_cla: 'temperature', avty_t: '~/status', dev: DISCOVERY_DEVICE,
-  }), { qos: 1, retain: true });
-  await device.publishAsync('homeassistant/switch/page-climate/relay/config', JSON.stringify({
-    '~': 'page-climate', name: 'Fan relay', uniq_id: 'pc_r', stat_t: '~/relay', cmd_t: '~/relay/set', avty_t: '~/status', dev: DISCOVERY_DEVICE,
-  }), { qos: 1, retain: true });
-  await device.publishAsync('page-climate/status', 'online', { qos: 1, retain: true });
-  await device.publishAsync('page-climate/temperature', '21.5', { qos: 1 });
-  await device.publishAsync('page-climate/relay', 'OFF', { qos: 1 });
+  await announceClimateDevice(device, 'page-climate', 'Page climate', 'pc');
   const card = page.locator(`[data-device="${DEVICE_KEY}"]`);
   await card.waitFor(WAIT);
   await page.locator(`[data-device="${DEVICE_KEY}"] .badge.online`).waitFor(WAIT);
