@@ -5,6 +5,7 @@
  */
 import type { Json, JsonObject } from '../core/types.js';
 import { isJsonObject } from '../core/json-object.js';
+import { LruCache } from '../storage/lru.js';
 
 /** What a condition may ask about the room, besides the event itself. */
 export interface PushConditionContext {
@@ -115,16 +116,14 @@ export function compileBodyPattern(glob: string): (event: JsonObject) => boolean
 /**
  * Display-name patterns, by name. A recipient's display name is not part of their ruleset, so
  * `contains_display_name` cannot be compiled with it; names come from member events of rooms the
- * server is in, so the cache is bounded: the oldest entry goes first.
+ * server is in, so the cache is bounded (least recently used first out).
  */
-const MAX_CACHED_NAMES = 256;
-const displayNamePatterns = new Map<string, RegExp>();
+const displayNamePatterns = new LruCache<string, RegExp>(256);
 
 function displayNameRegExp(name: string): RegExp {
   let re = displayNamePatterns.get(name);
   if (!re) {
     re = wordsRegExp(escapeRegExp(name));
-    if (displayNamePatterns.size >= MAX_CACHED_NAMES) displayNamePatterns.delete(displayNamePatterns.keys().next().value!);
     displayNamePatterns.set(name, re);
   }
   return re;
