@@ -44,5 +44,11 @@ test('non-members, unknown sensors and bad parameters are refused', async (t) =>
   t.is((await as('@alice:test', path('humidity'))).statusCode, 404);
   t.is((await as('@alice:test', path('temperature', '?resolution=2m'))).json().errcode, 'M_INVALID_PARAM');
   t.is((await as('@alice:test', path('temperature', '?from=10&to=5'))).statusCode, 400);
+  // Milliseconds as plain digits only: no exponents, signs, fractions or hex.
+  for (const from of ['1e12', '-5', '1.5', '0x10', ' 7']) {
+    const res = await as('@alice:test', path('temperature', `?from=${encodeURIComponent(from)}`));
+    t.is(res.statusCode, 400, from);
+    t.deepEqual(res.json(), { errcode: 'M_INVALID_PARAM', error: 'from must be milliseconds since the epoch' }, from);
+  }
   t.is((await server.inject({ method: 'GET', url: path('temperature') })).statusCode, 401);
 });
