@@ -31,6 +31,7 @@ import { checkEventAuth } from '../state/auth-rules.js';
 import { selectAuthEvents } from '../state/auth-events.js';
 import { canUserDo, getUserPowerLevel } from '../state/power-levels.js';
 import { redactedEventId, redactionApplies } from '../state/redaction-rules.js';
+import { getMembership } from '../state/room-state.js';
 import type { BatchOp, Database } from '../storage/db.js';
 import { EventStore, type EventMeta, type StoredEvent, type TimelineEntry } from '../storage/events.js';
 import { StateSnapshotStore } from '../storage/state-snapshots.js';
@@ -290,7 +291,7 @@ export class RoomEngine {
   async isJoined(userId: string, roomId: string): Promise<boolean> {
     const room = this.rooms.get(roomId);
     const state = room && this.stateCache.get(room.short);
-    if (state?.get(stateKey('m.room.member', userId))?.pdu.content.membership === 'join') return true;
+    if (state && getMembership(state, userId) === 'join') return true;
     return (await this.membershipOf(userId, roomId)) === 'join';
   }
 
